@@ -1,0 +1,152 @@
+package netloop
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// NetnsDir is where named network namespaces live, as `ip netns` makes them.
+const NetnsDir = "/run/netns"
+
+// Target names the network namespace a Client works in. The zero value is the
+// caller's own namespace.
+type Target struct {
+	Name string // a namespace under /run/netns, like `ip -n NAME`
+	Path string // a namespace file such as /proc/PID/ns/net
+}
+
+// String describes the namespace for messages: "host" for the caller's own.
+func (t Target) String() string {
+	switch {
+	case t.Name != "":
+		return "netns " + t.Name
+	case t.Path != "":
+		return "netns " + t.Path
+	}
+	return "current netns"
+}
+
+// Client reads and changes lo in one network namespace. It is safe for use by
+// one goroutine at a time. Close releases the namespace handle.
+type Client struct {
+	target Target
+	ns     netns.NsHandle // closed (-1) for the caller's own namespace
+	h      *netlink.Handle
+
+	// Kernel and system paths, fields so tests can point them elsewhere.
+	ProcDir   string // /proc
+	SysDir    string // /sys
+	HostsFile string // /etc/hosts, or /etc/netns/NAME/hosts when it exists
+	NSSwitch  string // /etc/nsswitch.conf
+
+	// DialTimeout bounds each round trip made by Check.
+	DialTimeout time.Duration
+}
+
+// Open returns a Client for the namespace t names. Opening another namespace
+// needs CAP_SYS_ADMIN (setns); the caller's own needs nothing.
+func Open(t Target) (*Client, error) {
+	if t.Name != "" && t.Path != "" {
+		return nil, errors.New("netloop: give a namespace name or a path, not both")
+	}
+	c := &Client{
+		target:      t,
+		ns:          netns.None(),
+		ProcDir:     "/proc",
+		SysDir:      "/sys",
+		HostsFile:   "/etc/hosts",
+		NSSwitch:    "/etc/nsswitch.conf",
+		DialTimeout: 500 * time.Millisecond,
+	}
+	path := t.Path
+	if t.Name != "" {
+		if t.Name != filepath.Base(t.Name) || t.Name == "." || t.Name == ".." {
+			return nil, &NetnsError{Target: t, Err: fmt.Errorf("invalid namespace name %q", t.Name)}
+		}
+		path = filepath.Join(NetnsDir, t.Name)
+		// `ip netns exec` bind-mounts /etc/netns/NAME/hosts over /etc/hosts.
+		if p := filepath.Join("/etc/netns", t.Name, "hosts"); fileExists(p) {
+			c.HostsFile = p
+		}
+	}
+	if path != "" {
+		ns, err := netns.GetFromPath(path)
+		if err != nil {
+			return nil, &NetnsError{Target: t, Err: err}
+		}
+		c.ns = ns
+	}
+	h, err := netlink.NewHandleAt(c.ns, unix.NETLINK_ROUTE, unix.NETLINK_INET_DIAG)
+	if err != nil {
+		c.ns.Close()
+		return nil, &NetnsError{Target: t, Err: err}
+	}
+	c.h = h
+	return c, nil
+}
+
+// Target reports which namespace the client works in.
+func (c *Client) Target() Target { return c.target }
+
+// Close releases the netlink handle and the namespace.
+func (c *Client) Close() error {
+	if c.h != nil {
+		c.h.Close()
+	}
+	if c.ns.IsOpen() {
+		return c.ns.Close()
+	}
+	return nil
+}
+
+// Do runs f on an OS thread switched into the client's namespace, so sockets
+// f creates belong to it. Goroutines that f starts do not inherit the
+// namespace. With the caller's own namespace f simply runs.
+func (c *Client) Do(f func() error) error {
+	if !c.ns.IsOpen() {
+		return f()
+	}
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("netloop: current netns: %w", err)
+	}
+	defer orig.Close()
+	if err := netns.Set(c.ns); err != nil {
+		runtime.UnlockOSThread()
+		return &NetnsError{Target: c.target, Err: err}
+	}
+	ferr := f()
+	if err := netns.Set(orig); err != nil {
+		// Leave the thread locked: Go discards it when this goroutine ends.
+		return fmt.Errorf("netloop: returning to the original netns: %w", err)
+	}
+	runtime.UnlockOSThread()
+	return ferr
+}
+
+// NetnsError reports a namespace that cannot be opened or entered.
+type NetnsError struct {
+	Target Target
+	Err    error
+}
+
+func (e *NetnsError) Error() string {
+	return fmt.Sprintf("open %s: %v", e.Target, e.Err)
+}
+
+func (e *NetnsError) Unwrap() error { return e.Err }
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
