@@ -48,7 +48,7 @@ func New(t testing.TB) *Netns {
 	t.Helper()
 	RequireRoot(t)
 	name := Prefix + randomSuffix()
-	if err := makeNamed(name); err != nil {
+	if err := MakeNamed(name); err != nil {
 		t.Fatalf("create netns %s: %v", name, err)
 	}
 	t.Cleanup(func() {
@@ -80,7 +80,9 @@ func (n *Netns) Do(t testing.TB, f func() error) {
 	}
 }
 
-func makeNamed(name string) error {
+// MakeNamed creates the named namespace under /run/netns, leaving the
+// calling thread where it was.
+func MakeNamed(name string) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	orig, err := netns.Get()

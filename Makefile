@@ -1,0 +1,63 @@
+# loops: one CLI for the three Linux loopbacks (network, block, audio).
+# Run `make help` for the targets.
+
+GO      ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+BIN     := bin/loops
+PREFIX  ?= /usr/local
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export PATH := $(PATH):/usr/local/go/bin:/usr/sbin:/sbin
+
+# Debian packages the tests, the demo and the benchmarks use.
+# (command they provide: package)
+DEPS := ip:iproute2 nft:nftables ifconfig:net-tools hyperfine:hyperfine getent:libc-bin setpriv:util-linux
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: deps
+deps: ## install the Debian packages loops' tests and demo need, when missing
+	@missing=""; for d in $(DEPS); do cmd=$${d%%:*}; pkg=$${d#*:}; \
+	  command -v $$cmd >/dev/null 2>&1 || PATH=$$PATH:/usr/sbin:/sbin command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing missing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	else echo "deps: all Debian packages present"; fi
+
+.PHONY: build
+build: ## build bin/loops
+	$(GO) build -trimpath -o $(BIN) ./cmd/loops
+
+.PHONY: install
+install: build ## install loops into $(PREFIX)/bin
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/loops
+
+.PHONY: test
+test: deps ## run every test (root tests too when run as root)
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 10m ./...
+
+.PHONY: fuzz
+fuzz: ## run each fuzz target for a while (FUZZTIME=30s)
+	$(GO) test -run '^$$' -fuzz FuzzParseHosts -fuzztime $(or $(FUZZTIME),30s) ./netloop/
+
+.PHONY: bench
+bench: deps build ## time loops beside ip, ifconfig and ss; write docs/benchmarks.md
+	$(GO) test -run '^$$' -bench . -benchtime 200x ./netloop/
+	./docs/bench.sh $(BIN) > docs/benchmarks.md
+	@cat docs/benchmarks.md
+
+.PHONY: demo
+demo: deps build ## a tour of lo in a fresh network namespace (touches nothing on the host)
+	./docs/demo.sh $(BIN)
+
+.PHONY: lint
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+.PHONY: clean
+clean: ## remove build output
+	rm -rf bin

@@ -1,0 +1,99 @@
+// Package cli is the loops command line: one file per subcommand, each with
+// an options struct, a constructor that binds flags, and a run function that
+// calls the libraries and renders what they return.
+package cli
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// Factory holds what commands need, as functions so that a command opens
+// only what it uses (loops audio never opens netlink).
+type Factory struct {
+	IO *IOStreams
+}
+
+// Main runs loops with os.Args and returns the exit code.
+func Main() int { return run(os.Args[1:], System()) }
+
+// run executes loops with args and returns the exit code.
+func run(args []string, io *IOStreams) int {
+	invocation = args
+	f := &Factory{IO: io}
+	root := NewRootCmd(f)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteC()
+	if err != nil {
+		return printError(f.IO, cmd, err)
+	}
+	return exitOK
+}
+
+// NewRootCmd builds the whole command tree.
+func NewRootCmd(f *Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "loops <command>",
+		Short: "Inspect and use the three Linux loopbacks: network, block, audio",
+		Long: `loops puts three unrelated things called "loopback" behind one command:
+
+  net    the network loopback interface lo (127.0.0.1, ::1, localhost)
+  block  loop devices: a file (.iso, disk image) shown as a block device
+  audio  the sound server's loopback, echoing a source to a sink`,
+		Example: `  $ loops net status
+  $ sudo loops mount image.iso /media/label
+  $ loops audio on`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Args:          noUnknownSubcommand,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cmd.Help()
+		},
+	}
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &FlagError{err} })
+	root.CompletionOptions.HiddenDefaultCmd = true
+	root.AddCommand(newNetCmd(f))
+	return root
+}
+
+// noUnknownSubcommand rejects arguments to a group command, suggesting the
+// subcommand that was probably meant.
+func noUnknownSubcommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2
+	}
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += fmt.Sprintf("; did you mean %q?", s[0])
+	}
+	return &FlagError{fmt.Errorf("%s", msg)}
+}
+
+// groupCmd is a command that only holds subcommands.
+func groupCmd(use, short, long string) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Long:  long,
+		Args:  noUnknownSubcommand,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cmd.Help()
+		},
+	}
+}
+
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return flagErrorf("%s takes %s (got %d argument(s))", cmd.CommandPath(), what, len(args))
+		}
+		return nil
+	}
+}

@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/vishvananda/netns"
+
+	"github.com/loops-cli/loops/netloop/netlooptest"
+)
+
+// leakCheckingM fails the run when tests left a namespace or process behind.
+type leakCheckingM struct{ m *testing.M }
+
+func (l leakCheckingM) Run() int {
+	code := l.m.Run()
+	if left := netlooptest.Leftovers(); len(left) > 0 {
+		fmt.Fprintln(os.Stderr, "tests left these behind:")
+		for _, s := range left {
+			fmt.Fprintln(os.Stderr, "  "+s)
+		}
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}
+
+func TestMain(m *testing.M) {
+	testscript.Main(leakCheckingM{m}, map[string]func(){
+		"loops": func() { os.Exit(Main()) },
+	})
+}
+
+// TestScripts drives the real CLI with the scripts in testdata/script.
+// As root, each script gets a fresh network namespace named $NETNS.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 filepath.Join("..", "..", "..", "testdata", "script"),
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("LOOPS_FORCE_TTY", "0")
+			if os.Geteuid() != 0 {
+				return nil
+			}
+			name := netlooptest.Prefix + filepath.Base(env.WorkDir)
+			if len(name) > 60 {
+				name = name[:60]
+			}
+			if err := netlooptest.MakeNamed(name); err != nil {
+				return err
+			}
+			env.Defer(func() {
+				if err := netns.DeleteNamed(name); err != nil {
+					env.T().Fatal(err)
+				}
+			})
+			env.Setenv("NETNS", name)
+			return nil
+		},
+		Condition: func(cond string) (bool, error) {
+			switch cond {
+			case "root":
+				if os.Geteuid() != 0 && os.Getenv("CI") == "true" {
+					return false, fmt.Errorf("[root] scripts must run in CI: run the tests as root")
+				}
+				return os.Geteuid() == 0, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
+	})
+}
