@@ -22,6 +22,10 @@ import (
 // Prefix starts the name of every namespace a test makes.
 const Prefix = "loopstest-"
 
+// OwnPrefix starts the names of the namespaces this test process makes, so
+// that test binaries running side by side do not count each other's.
+var OwnPrefix = Prefix + strconv.Itoa(os.Getpid()) + "-"
+
 // RequireRoot skips a test that needs root, or fails it when CI=true:
 // a skip is not a pass.
 func RequireRoot(t testing.TB) {
@@ -47,7 +51,7 @@ type Netns struct {
 func New(t testing.TB) *Netns {
 	t.Helper()
 	RequireRoot(t)
-	name := Prefix + randomSuffix()
+	name := OwnPrefix + randomSuffix()
 	if err := MakeNamed(name); err != nil {
 		t.Fatalf("create netns %s: %v", name, err)
 	}
@@ -105,13 +109,13 @@ func randomSuffix() string {
 	return hex.EncodeToString(b)
 }
 
-// Leftovers lists what tests left behind: namespaces named with Prefix under
+// Leftovers lists what tests left behind: namespaces named with OwnPrefix under
 // /run/netns and child processes of this test binary.
 func Leftovers() []string {
 	var out []string
 	entries, _ := os.ReadDir(netloop.NetnsDir)
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), Prefix) {
+		if strings.HasPrefix(e.Name(), OwnPrefix) {
 			out = append(out, "network namespace "+filepath.Join(netloop.NetnsDir, e.Name()))
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -47,7 +48,7 @@ func TestScripts(t *testing.T) {
 			if os.Geteuid() != 0 {
 				return nil
 			}
-			name := netlooptest.Prefix + filepath.Base(env.WorkDir)
+			name := netlooptest.OwnPrefix + strings.TrimPrefix(filepath.Base(env.WorkDir), "script-")
 			if len(name) > 60 {
 				name = name[:60]
 			}
