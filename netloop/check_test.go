@@ -174,4 +174,3 @@ func TestCheckIPv6OffButHostsMapsIt(t *testing.T) {
 	wantFinding(t, r, "addr.v6", netloop.StatusWarn, "maps localhost to ::1")
 	wantFinding(t, r, "conn.v6", netloop.StatusInfo, "no ::1")
 }
-
