@@ -28,7 +28,7 @@ deps: ## install the Debian packages loops' tests and demo need, when missing
 
 .PHONY: build
 build: ## build bin/loops
-	$(GO) build -trimpath -o $(BIN) ./cmd/loops
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/loops
 
 .PHONY: install
 install: build ## install loops into $(PREFIX)/bin

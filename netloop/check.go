@@ -236,13 +236,19 @@ func aliasNote(st *Status) string {
 func (c *Client) roundTrip(ip netip.Addr) (time.Duration, error) {
 	var rtt time.Duration
 	err := c.Do(func() error {
-		ln, err := net.Listen("tcp", netip.AddrPortFrom(ip, 0).String())
+		// One family per dial: "tcp" could race a second address on
+		// another goroutine, whose thread is outside the namespace.
+		network := "tcp4"
+		if ip.Is6() {
+			network = "tcp6"
+		}
+		ln, err := net.Listen(network, netip.AddrPortFrom(ip, 0).String())
 		if err != nil {
 			return err
 		}
 		defer ln.Close()
 		start := time.Now()
-		conn, err := net.DialTimeout("tcp", ln.Addr().String(), c.DialTimeout)
+		conn, err := net.DialTimeout(network, ln.Addr().String(), c.DialTimeout)
 		if err != nil {
 			return err
 		}

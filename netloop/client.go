@@ -40,6 +40,7 @@ type Client struct {
 	target Target
 	ns     netns.NsHandle // closed (-1) for the caller's own namespace
 	h      *netlink.Handle
+	closed bool
 
 	// Kernel and system paths, fields so tests can point them elsewhere.
 	ProcDir   string // /proc
@@ -98,6 +99,7 @@ func (c *Client) Target() Target { return c.target }
 
 // Close releases the netlink handle and the namespace.
 func (c *Client) Close() error {
+	c.closed = true
 	if c.h != nil {
 		c.h.Close()
 	}
@@ -111,6 +113,9 @@ func (c *Client) Close() error {
 // f creates belong to it. Goroutines that f starts do not inherit the
 // namespace. With the caller's own namespace f simply runs.
 func (c *Client) Do(f func() error) error {
+	if c.closed {
+		return ErrClosed
+	}
 	if !c.ns.IsOpen() {
 		return f()
 	}
@@ -133,6 +138,10 @@ func (c *Client) Do(f func() error) error {
 	runtime.UnlockOSThread()
 	return ferr
 }
+
+// ErrClosed is returned by a Client used after Close: a closed namespace
+// handle would otherwise silently mean the caller's own namespace.
+var ErrClosed = errors.New("netloop: client is closed")
 
 // NetnsError reports a namespace that cannot be opened or entered.
 type NetnsError struct {

@@ -117,6 +117,9 @@ func (c *Client) Status() (*Status, error) {
 }
 
 func (c *Client) link() (netlink.Link, error) {
+	if c.closed {
+		return nil, ErrClosed
+	}
 	link, err := c.h.LinkByName(LoopbackName)
 	if err != nil {
 		var nf netlink.LinkNotFoundError
