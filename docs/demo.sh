@@ -39,6 +39,11 @@ fi
 run "$LOOPS" net status --netns "$NS"
 run "$LOOPS" net listeners --netns "$NS"
 run "$LOOPS" net check --netns "$NS" --hosts-file "$TMP/hosts"
-run "$LOOPS" net status --netns "$NS" --json
+echo
+echo "Now a hosts file that puts ::1 first, as many distributions do: libc programs try ::1"
+echo "first, and a client that does not fall back (Node before 20) gets ECONNREFUSED ::1:8631."
+printf '::1\tlocalhost ip6-localhost\n127.0.0.1\tlocalhost\n' > "$TMP/hosts6"
+run "$LOOPS" net check --netns "$NS" --hosts-file "$TMP/hosts6"
+run "$LOOPS" net listeners --netns "$NS" --json
 echo
 echo "Done: namespace $NS and its lo are removed; the host's lo was only read."

@@ -97,6 +97,8 @@ func (c *Client) Check() (*Report, error) {
 	// 127.0.0.1/8 with host scope.
 	v4, ok := st.FindAddr(netip.MustParseAddr("127.0.0.1"))
 	switch {
+	case !ok && !st.Up:
+		add("addr.v4", StatusFail, "sudo loops net up"+nsFlag, "127.0.0.1 is missing; bringing lo up adds it")
 	case !ok:
 		add("addr.v4", StatusFail, "sudo loops net addr add 127.0.0.1/8"+nsFlag, "127.0.0.1 is missing: bind and connect fail with 'Cannot assign requested address'")
 	case v4.Prefix.Bits() != 8 || v4.Scope != "host":
@@ -219,6 +221,13 @@ func (c *Client) nsFlag() string {
 	return ""
 }
 
+func (c *Client) hostsFlag() string {
+	if c.HostsFile == "/etc/hosts" {
+		return ""
+	}
+	return " --hosts-file " + c.HostsFile
+}
+
 func aliasNote(st *Status) string {
 	var extra []string
 	for _, a := range st.Addrs {
@@ -268,7 +277,7 @@ func (c *Client) checkHosts(add func(id, status, fix, format string, a ...any), 
 	path := c.HostsFile
 	if err != nil {
 		if synth && errors.Is(err, os.ErrNotExist) {
-			add(id, StatusWarn, "sudo loops net hosts add localhost 127.0.0.1", "%s is missing: only libc's nss modules resolve localhost (static binaries go to DNS)", path)
+			add(id, StatusWarn, "sudo loops net hosts add localhost 127.0.0.1"+c.hostsFlag(), "%s is missing: only libc's nss modules resolve localhost (static binaries go to DNS)", path)
 			return
 		}
 		add(id, StatusFail, "", "cannot read %s: %v", path, err)
@@ -285,9 +294,9 @@ func (c *Client) checkHosts(add func(id, status, fix, format string, a ...any), 
 	}
 	switch {
 	case len(order) == 0 && synth:
-		add(id, StatusWarn, "sudo loops net hosts add localhost 127.0.0.1", "%s has no localhost: libc synthesizes it, but static binaries (Go, CGO_ENABLED=0) send it to DNS", path)
+		add(id, StatusWarn, "sudo loops net hosts add localhost 127.0.0.1"+c.hostsFlag(), "%s has no localhost: libc synthesizes it, but static binaries (Go, CGO_ENABLED=0) send it to DNS", path)
 	case len(order) == 0:
-		add(id, StatusFail, "sudo loops net hosts add localhost 127.0.0.1", "%s has no localhost and nsswitch has no myhostname: lookups of localhost go to DNS and fail offline", path)
+		add(id, StatusFail, "sudo loops net hosts add localhost 127.0.0.1"+c.hostsFlag(), "%s has no localhost and nsswitch has no myhostname: lookups of localhost go to DNS and fail offline", path)
 	case len(odd) > 0:
 		add(id, StatusWarn, "sudo $EDITOR "+path, "%s maps localhost to %s, which is not loopback", path, strings.Join(odd, ", "))
 	default:
@@ -419,7 +428,7 @@ func (c *Client) checkHostname(add func(id, status, fix, format string, a ...any
 	case len(addrs) == 0 && synth:
 		add(id, StatusInfo, "", "%s is not in %s; libc's nss modules resolve it", name, c.HostsFile)
 	case len(addrs) == 0:
-		add(id, StatusWarn, "sudo loops net hosts add "+name+" 127.0.1.1",
+		add(id, StatusWarn, "sudo loops net hosts add "+name+" 127.0.1.1"+c.hostsFlag(),
 			"%s does not resolve from %s: sudo says 'unable to resolve host'", name, c.HostsFile)
 	case addrs[0] != netip.MustParseAddr("127.0.0.1") && IsLoopback(addrs[0]):
 		add(id, StatusInfo, "", "%s resolves to %s: servers bound to 127.0.0.1 only are not reachable as http://%s:PORT", name, addrs[0], name)
