@@ -217,17 +217,24 @@ root for /etc/hosts.`,
 			return netHostsRemoveRun(opts)
 		},
 	}
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "also delete a line loops did not write when the name is its only one")
 	return cmd
 }
 
 func netHostsRemoveRun(opts *netHostsOptions) error {
 	path := opts.File()
 	_, err := netloop.EditHostsFile(path, func(h *netloop.HostsFile) (bool, error) {
+		if opts.Force {
+			return h.RemoveForce(opts.Name)
+		}
 		return h.Remove(opts.Name)
 	})
 	if err != nil {
-		if errors.Is(err, netloop.ErrNameNotFound) {
+		switch {
+		case errors.Is(err, netloop.ErrNameNotFound):
 			return withHint(err, "'loops net hosts list --all' shows the names in %s.", path)
+		case errors.Is(err, netloop.ErrForeignEntry):
+			return withHint(err, "loops did not write that line. To delete it anyway: %s --force", commandLine())
 		}
 		return hostsError(err, path)
 	}
