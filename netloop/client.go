@@ -85,7 +85,10 @@ func Open(t Target) (*Client, error) {
 		}
 		c.ns = ns
 	}
-	h, err := netlink.NewHandleAt(c.ns, unix.NETLINK_ROUTE, unix.NETLINK_INET_DIAG)
+	// Route only: Listeners opens its own NETLINK_INET_DIAG socket in the
+	// namespace (netlink's SocketDiag* calls, which would need the family
+	// here, are not used: they dump every TCP state).
+	h, err := netlink.NewHandleAt(c.ns, unix.NETLINK_ROUTE)
 	if err != nil {
 		c.ns.Close()
 		return nil, &NetnsError{Target: t, Err: err}

@@ -2,10 +2,9 @@ package netloop
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"io/fs"
 	"net/netip"
@@ -720,8 +719,9 @@ func hostsLockPath(target string) string {
 			return HostsLockFile
 		}
 	}
-	sum := sha256.Sum256([]byte(target))
-	return filepath.Join(os.TempDir(), "loops-hosts-"+hex.EncodeToString(sum[:8])+".lock")
+	h := fnv.New64a() // not crypto: a name, and crypto's init costs every run
+	h.Write([]byte(target))
+	return filepath.Join(os.TempDir(), fmt.Sprintf("loops-hosts-%016x.lock", h.Sum64()))
 }
 
 // lockHosts takes an exclusive flock for target, waiting for other loops

@@ -15,7 +15,6 @@ import (
 	"syscall"
 
 	"github.com/vishvananda/netlink/nl"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -84,11 +83,11 @@ func (c *Client) Listeners(opts ListenerOptions) ([]Listener, error) {
 	}
 	// The socket must be made in the client's namespace: sock_diag answers
 	// for the namespace a socket was created in.
-	s, err := nl.GetNetlinkSocketAt(c.ns, netns.None(), unix.NETLINK_INET_DIAG)
+	s, err := c.openDiagSocket()
 	if err != nil {
 		return nil, c.listenersErr(err)
 	}
-	defer s.Close()
+	defer s.close()
 
 	queries := []inetDiagReq{
 		{family: unix.AF_INET, proto: unix.IPPROTO_TCP, states: 1 << tcpListen},
@@ -191,24 +190,60 @@ func (r *inetDiagReq) Serialize() []byte {
 	return b
 }
 
+// diagSocket is a blocking NETLINK_INET_DIAG socket. Blocking reads skip
+// the runtime poller, which matters for a command that lives 2 ms.
+type diagSocket struct {
+	fd  int
+	seq uint32
+	buf []byte
+}
+
+// openDiagSocket opens the socket inside the client's namespace: sock_diag
+// answers for the namespace a socket was created in.
+func (c *Client) openDiagSocket() (*diagSocket, error) {
+	fd := -1
+	err := c.Do(func() (err error) {
+		fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_INET_DIAG)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open sock_diag socket: %w", err)
+	}
+	return &diagSocket{fd: fd, buf: make([]byte, 32<<10)}, nil
+}
+
+func (s *diagSocket) close() { unix.Close(s.fd) }
+
 // inetDiagDump sends one SOCK_DIAG_BY_FAMILY dump request and calls f with
 // each inet_diag_msg until NLMSG_DONE.
-func inetDiagDump(s *nl.NetlinkSocket, r *inetDiagReq, f func([]byte)) error {
-	req := nl.NewNetlinkRequest(nl.SOCK_DIAG_BY_FAMILY, unix.NLM_F_DUMP)
-	req.AddData(r)
-	if err := s.Send(req); err != nil {
+func inetDiagDump(s *diagSocket, r *inetDiagReq, f func([]byte)) error {
+	s.seq++
+	msg := make([]byte, unix.NLMSG_HDRLEN+inetDiagReqLen)
+	binary.NativeEndian.PutUint32(msg[0:], uint32(len(msg)))
+	binary.NativeEndian.PutUint16(msg[4:], nl.SOCK_DIAG_BY_FAMILY)
+	binary.NativeEndian.PutUint16(msg[6:], unix.NLM_F_REQUEST|unix.NLM_F_DUMP)
+	binary.NativeEndian.PutUint32(msg[8:], s.seq)
+	copy(msg[unix.NLMSG_HDRLEN:], r.Serialize())
+	if err := unix.Sendto(s.fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		return err
 	}
 	for {
-		msgs, from, err := s.Receive()
+		n, from, err := unix.Recvfrom(s.fd, s.buf, 0)
+		if err == unix.EINTR {
+			continue
+		}
 		if err != nil {
 			return err
 		}
-		if from.Pid != 0 { // not from the kernel
+		if sa, ok := from.(*unix.SockaddrNetlink); !ok || sa.Pid != 0 { // not from the kernel
 			continue
 		}
+		msgs, err := syscall.ParseNetlinkMessage(s.buf[:n])
+		if err != nil {
+			return err
+		}
 		for _, m := range msgs {
-			if m.Header.Seq != req.Seq {
+			if m.Header.Seq != s.seq {
 				continue
 			}
 			switch m.Header.Type {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -58,11 +57,11 @@ func BenchmarkSocketDiagAllStates(b *testing.B) {
 // TestInetDiagErrno: a request the kernel refuses comes back as an errno
 // that errors.Is can match.
 func TestInetDiagErrno(t *testing.T) {
-	s, err := nl.GetNetlinkSocketAt(netns.None(), netns.None(), unix.NETLINK_INET_DIAG)
+	s, err := (&Client{ns: netns.None()}).openDiagSocket()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer s.close()
 	// No inet_diag handler exists for protocol 255.
 	err = inetDiagDump(s, &inetDiagReq{family: unix.AF_INET, proto: 255, states: 1 << tcpListen}, func([]byte) {})
 	var errno unix.Errno
