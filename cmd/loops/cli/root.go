@@ -57,6 +57,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &FlagError{err} })
 	root.CompletionOptions.HiddenDefaultCmd = true
 	root.AddCommand(newNetCmd(f))
+	root.AddCommand(newMountCmd(f), newUmountCmd(f), newBlockCmd(f))
 	return root
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/vishvananda/netns"
 
+	"github.com/loops-cli/loops/blockloop/blocklooptest"
 	"github.com/loops-cli/loops/netloop/netlooptest"
 )
 
@@ -17,8 +18,12 @@ import (
 type leakCheckingM struct{ m *testing.M }
 
 func (l leakCheckingM) Run() int {
+	blocklooptest.Snapshot()
 	code := l.m.Run()
-	if left := netlooptest.Leftovers(); len(left) > 0 {
+	left := netlooptest.Leftovers()
+	// Loop devices and mounts of the scripts' $WORK and of Go tests' dirs.
+	left = append(left, blocklooptest.Leftovers("/go-test-script")...)
+	if len(left) > 0 {
 		fmt.Fprintln(os.Stderr, "tests left these behind:")
 		for _, s := range left {
 			fmt.Fprintln(os.Stderr, "  "+s)

@@ -1,0 +1,144 @@
+package blockloop
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Error is what blockloop's operations return: the operation, the thing it
+// was about, and the cause. errors.Is sees through it to the sentinels below
+// and to errno values.
+type Error struct {
+	Op     string // "probe", "attach", "mount", "umount", "detach", "list"
+	Image  string // the image file, when there is one
+	Device string // the loop device, when there is one
+	Path   string // a mount point or other path, when it is the subject
+	Err    error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Op)
+	for _, s := range []string{e.Image, e.Device, e.Path} {
+		if s != "" {
+			b.WriteString(" ")
+			b.WriteString(s)
+		}
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Sentinels for the conditions a caller may want to explain or act on.
+var (
+	ErrNoLoopControl      = errors.New("no /dev/loop-control: the loop driver is not loaded")
+	ErrNoFreeDevice       = errors.New("no free loop device")
+	ErrBusy               = errors.New("device or resource busy")
+	ErrNotRegular         = errors.New("not a regular file")
+	ErrUnknownFormat      = errors.New("no filesystem or partition table recognized")
+	ErrUnsupportedImage   = errors.New("not an image a loop device can mount")
+	ErrNoDriver           = errors.New("no driver for this filesystem")
+	ErrAmbiguous          = errors.New("more than one filesystem signature")
+	ErrTruncated          = errors.New("image is truncated")
+	ErrCorrupt            = errors.New("image is corrupt")
+	ErrNoPartition        = errors.New("no such partition")
+	ErrChoosePartition    = errors.New("more than one mountable partition")
+	ErrNoMountable        = errors.New("no mountable partition")
+	ErrAlreadyMounted     = errors.New("already mounted")
+	ErrMountpointNotDir   = errors.New("mount point is not a directory")
+	ErrMountpointNotEmpty = errors.New("mount point is not empty")
+	ErrMountpointSymlink  = errors.New("mount point is a symbolic link")
+	ErrNotMounted         = errors.New("not mounted")
+	ErrNotLoop            = errors.New("not a loop device")
+	ErrNotAttached        = errors.New("not attached")
+	ErrDeviceChanged      = errors.New("device now backs another file")
+	ErrOverlap            = errors.New("an overlapping loop device exists")
+	ErrReadOnlyDevice     = errors.New("existing loop device is read-only")
+)
+
+// IsPermission reports whether err is a lack of privilege (EPERM, EACCES).
+func IsPermission(err error) bool {
+	return errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES)
+}
+
+// losetupError keeps the message of a go-losetup error and the errno it
+// formatted away with %v, so errors.Is(err, unix.EBUSY) still works.
+type losetupError struct {
+	msg   string
+	errno unix.Errno
+}
+
+func (e *losetupError) Error() string { return e.msg }
+func (e *losetupError) Unwrap() error {
+	if e.errno == 0 {
+		return nil
+	}
+	return e.errno
+}
+
+// wrapLosetup recovers the errno from a go-losetup error: its messages carry
+// "(err: N)" or end with the errno's text.
+func wrapLosetup(err error) error {
+	if err == nil {
+		return nil
+	}
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		return err
+	}
+	msg := err.Error()
+	le := &losetupError{msg: msg}
+	if i := strings.Index(msg, "(err: "); i >= 0 {
+		rest := msg[i+len("(err: "):]
+		if j := strings.IndexByte(rest, ')'); j > 0 {
+			if n, perr := strconv.Atoi(rest[:j]); perr == nil {
+				le.errno = unix.Errno(n)
+				return le
+			}
+		}
+	}
+	if strings.Contains(msg, "device not backed by a file") {
+		le.errno = unix.ENXIO
+		return le
+	}
+	for n := unix.Errno(1); n < 134; n++ {
+		if s := n.Error(); s != "" && strings.HasSuffix(msg, s) {
+			le.errno = n
+			return le
+		}
+	}
+	return le
+}
+
+func opErr(op, image, device, path string, err error) error {
+	return &Error{Op: op, Image: image, Device: device, Path: path, Err: err}
+}
+
+// reasonf wraps a sentinel with a sentence that says more.
+func reasonf(sentinel error, format string, a ...any) error {
+	return &reasonError{msg: fmt.Sprintf(format, a...), err: sentinel}
+}
+
+type reasonError struct {
+	msg string
+	err error
+}
+
+func (e *reasonError) Error() string { return e.msg }
+func (e *reasonError) Unwrap() error { return e.err }
+
+// multiError is one message over several causes (a sentinel and an errno).
+type multiError struct {
+	msg  string
+	errs []error
+}
+
+func (e *multiError) Error() string   { return e.msg }
+func (e *multiError) Unwrap() []error { return e.errs }

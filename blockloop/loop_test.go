@@ -1,0 +1,233 @@
+package blockloop
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/loops-cli/loops/blockloop/blocklooptest"
+)
+
+// TestAttachListDetach: Attach prints a persistent device (autoclear off)
+// whose sysfs view matches the options; a second Attach of the same bytes
+// returns the same device; List shows the full path, offset, size limit
+// and probed type; Detach by image removes it.
+func TestAttachListDetach(t *testing.T) {
+	fx := fixtures(t)
+	h, dir := testHost(t)
+	// A long path: lo_file_name keeps 63 bytes, sysfs the whole path.
+	deep := filepath.Join(dir, strings.Repeat("long-directory-name-", 4))
+	os.MkdirAll(deep, 0o755)
+	img := copyImage(t, fx.images["gpt"], deep, "disk.img")
+	d, err := h.Attach(img, AttachOptions{ReadOnly: true, Offset: 5 << 20, SizeLimit: 10 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Detach(d.Path) })
+	if d.Autoclear || !d.ReadOnly || d.Offset != 5<<20 || d.SizeLimit != 10<<20 || d.Size != 10<<20 || d.BackingFile != img {
+		t.Errorf("Attach = %+v", d)
+	}
+	d2, err := h.Attach(img, AttachOptions{ReadOnly: true, Offset: 5 << 20, SizeLimit: 10 << 20})
+	if err != nil || d2.Path != d.Path {
+		t.Errorf("second Attach = %v, %v; want the same %s", d2, err, d.Path)
+	}
+	if _, err := h.Attach(img, AttachOptions{ReadOnly: true, Offset: 6 << 20}); !errors.Is(err, ErrOverlap) {
+		t.Errorf("overlapping Attach: %v", err)
+	}
+	devs, err := h.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got *Device
+	for i := range devs {
+		if devs[i].Path == d.Path {
+			got = &devs[i]
+		}
+	}
+	if got == nil || got.FSType != "ext4" || got.Label != ext4Label || got.BackingFile != img || got.BackingInode == 0 {
+		t.Errorf("List entry = %+v", got)
+	}
+	rs, err := h.Detach(img)
+	if err != nil || len(rs) != 1 || rs[0].Deferred || rs[0].Device != d.Path {
+		t.Fatalf("Detach = %+v, %v", rs, err)
+	}
+	assertClean(t, img, dir)
+	if _, err := h.Detach(img); !errors.Is(err, ErrNotAttached) {
+		t.Errorf("second Detach: %v", err)
+	}
+	if _, err := h.Detach(dir); !errors.Is(err, ErrNotLoop) {
+		t.Errorf("Detach of a directory: %v", err)
+	}
+}
+
+// TestDetachMountedIsDeferred: detaching a mounted device only marks it;
+// the result says so, and the device goes at umount.
+func TestDetachMountedIsDeferred(t *testing.T) {
+	fx := fixtures(t)
+	h, dir := testHost(t)
+	img := copyImage(t, fx.images["ext4"], dir, "e.img")
+	d, err := h.Attach(img, AttachOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := h.Mount(img, MountOptions{})
+	if err != nil {
+		h.Detach(d.Path)
+		t.Fatal(err)
+	}
+	if !m.Reused || m.Device != d.Path {
+		t.Errorf("Mount did not reuse %s: %+v", d.Path, m)
+	}
+	rs, err := h.Detach(d.Path)
+	if err != nil || len(rs) != 1 || !rs[0].Deferred || len(rs[0].Mountpoints) != 1 || rs[0].Mountpoints[0] != m.Mountpoint {
+		t.Errorf("Detach of a mounted device = %+v, %v", rs, err)
+	}
+	us, err := h.Unmount(m.Mountpoint, UnmountOptions{})
+	if err != nil || len(us) != 1 || !us[0].Detached {
+		t.Errorf("Unmount = %+v, %v", us, err)
+	}
+	assertClean(t, img, dir, m.Mountpoint)
+}
+
+// TestUnmountBusyAndLazy: a busy mount is refused with ErrBusy; --lazy
+// detaches it, and the device is reported deferred until the file closes.
+func TestUnmountBusyAndLazy(t *testing.T) {
+	fx := fixtures(t)
+	h, dir := testHost(t)
+	img := copyImage(t, fx.images["ext4"], dir, "e.img")
+	m, err := h.Mount(img, MountOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(m.Mountpoint, "big.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Unmount(m.Mountpoint, UnmountOptions{}); !errors.Is(err, ErrBusy) || !errors.Is(err, unix.EBUSY) {
+		t.Errorf("busy Unmount: %v", err)
+	}
+	us, err := h.Unmount(m.Mountpoint, UnmountOptions{Lazy: true})
+	if err != nil || len(us) != 1 || !us[0].Deferred || !us[0].RemovedDir {
+		t.Errorf("lazy Unmount = %+v, %v", us, err)
+	}
+	f.Close()
+	if !h.waitUnbound(int(mustAtoi(strings.TrimPrefix(m.Device, "/dev/loop"))), 0, 2e9) {
+		t.Errorf("%s still attached after the last file closed", m.Device)
+	}
+	assertClean(t, img, dir, m.Mountpoint)
+}
+
+func mustAtoi(s string) int {
+	var n int
+	fmt.Sscan(s, &n)
+	return n
+}
+
+// TestUnmountRefusals: not a loop mount, not mounted, a symlink.
+func TestUnmountRefusals(t *testing.T) {
+	h, dir := testHost(t)
+	if _, err := h.Unmount("/proc", UnmountOptions{}); !errors.Is(err, ErrNotLoop) {
+		t.Errorf("Unmount /proc: %v", err)
+	}
+	if _, err := h.Unmount(dir, UnmountOptions{}); !errors.Is(err, ErrNotMounted) {
+		t.Errorf("Unmount of a plain dir: %v", err)
+	}
+	link := filepath.Join(dir, "link")
+	os.Symlink("/proc", link)
+	if _, err := h.Unmount(link, UnmountOptions{}); !errors.Is(err, ErrNotMounted) || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("Unmount of a symlink: %v", err)
+	}
+}
+
+func TestWrapLosetup(t *testing.T) {
+	for _, tt := range []struct {
+		msg  string
+		want unix.Errno
+	}{
+		{"could not get info about 3 (err: 6): no such device or address", unix.ENXIO},
+		{"device not backed by a file", unix.ENXIO},
+		{"error clearing loopfile: device or resource busy", unix.EBUSY},
+		{"could not open /dev/loop-control: open /dev/loop-control: permission denied", unix.EACCES},
+	} {
+		if err := wrapLosetup(errors.New(tt.msg)); !errors.Is(err, tt.want) || err.Error() != tt.msg {
+			t.Errorf("wrapLosetup(%q) = %v, not %v", tt.msg, err, tt.want)
+		}
+	}
+}
+
+// BenchmarkAttach measures a persistent attach plus a verified detach
+// (LOOP_CONFIGURE, then autoclear cleared, then LOOP_CLR_FD).
+func BenchmarkAttach(b *testing.B) {
+	blocklooptest.RequireRoot(b)
+	dir := blocklooptest.Dir(b)
+	img := filepath.Join(dir, "bench.img")
+	os.WriteFile(img, make([]byte, 1<<20), 0o644)
+	var h Host
+	for b.Loop() {
+		d, err := h.Attach(img, AttachOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := h.Detach(d.Path); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAttachAutoclear measures the mount path's attach: LOOP_CONFIGURE
+// with autoclear, then close (the kernel detaches).
+func BenchmarkAttachAutoclear(b *testing.B) {
+	blocklooptest.RequireRoot(b)
+	dir := blocklooptest.Dir(b)
+	img := filepath.Join(dir, "bench.img")
+	os.WriteFile(img, make([]byte, 1<<20), 0o644)
+	f, _ := os.Open(img)
+	defer f.Close()
+	var h Host
+	for b.Loop() {
+		lf, _, err := h.attachFd(f, img, AttachOptions{ReadOnly: true}, true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		lf.Close()
+	}
+}
+
+// BenchmarkMountUmount: Mount + Unmount of an ext4 image, in process.
+func BenchmarkMountUmount(b *testing.B) {
+	blocklooptest.RequireRoot(b)
+	dir := blocklooptest.Dir(b)
+	img := blocklooptest.Ext4(b, filepath.Join(dir, "e.img"), "bench", "", 8<<20)
+	h := &Host{Media: dir}
+	mp := filepath.Join(dir, "mnt")
+	for b.Loop() {
+		if _, err := h.Mount(img, MountOptions{Mountpoint: mp}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := h.Unmount(mp, UnmountOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkProbe: probing an ext4 image and a GPT disk (both partitions).
+func BenchmarkProbe(b *testing.B) {
+	dir := blocklooptest.Dir(b)
+	src, _ := blocklooptest.Tree(b, dir)
+	e := blocklooptest.Ext4(b, filepath.Join(dir, "e.img"), "bench", src, 8<<20)
+	g := blocklooptest.Disk(b, filepath.Join(dir, "g.img"), "gpt", []int{4, 10}, []string{"", e})
+	for _, img := range []string{e, g} {
+		b.Run(filepath.Base(img), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := ProbeFile(img); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

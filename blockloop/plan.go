@@ -1,0 +1,282 @@
+package blockloop
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sort"
+	"strings"
+)
+
+// Route is the way an image gets mounted.
+type Route string
+
+const (
+	// RouteKernel: a loop device and the kernel's own filesystem driver.
+	RouteKernel Route = "kernel"
+	// RouteUserspace: a loops FUSE server reads the image (ISO 9660).
+	RouteUserspace Route = "userspace"
+	// RouteNone: the image cannot be mounted; Plan.Err says why.
+	RouteNone Route = "none"
+)
+
+// Plan is the mount decision for one image: how, what type, which bytes.
+type Plan struct {
+	Route     Route
+	Type      string // the filesystem type to mount
+	Label     string
+	UUID      string
+	Partition int   // 0: the whole image
+	Offset    int64 // bytes: the loop device's offset
+	SizeLimit int64 // bytes: the loop device's size limit, 0 for to the end
+	// ReadOnly is true when the type is read-only (iso9660, udf, squashfs,
+	// erofs): the loop device and the mount are read-only whatever is asked.
+	ReadOnly bool
+	Reason   string // why this route, in one sentence
+	Err      error  // for RouteNone: what stops it, wrapping a sentinel
+}
+
+// PlanInput is everything Decide looks at.
+type PlanInput struct {
+	Probe     *ProbeResult
+	Kernel    map[string]bool // types in /proc/filesystems
+	Loadable  map[string]bool // types whose driver module mount(2) would load
+	Userspace map[string]bool // types loops can serve in userspace (e.g. "iso9660" with --fuse)
+	Partition int             // --partition N; 0 to choose
+	Type      string          // --type T; "" to use the probed type
+}
+
+// kernelAllowed are the types loops hands to the kernel. Never "auto": an
+// untrusted image does not get to pick among every driver the kernel has.
+var kernelAllowed = map[string]bool{
+	"ext2": true, "ext3": true, "ext4": true, "xfs": true, "btrfs": true,
+	"squashfs": true, "erofs": true, "iso9660": true, "udf": true,
+	"vfat": true, "exfat": true, "ntfs3": true,
+}
+
+// readOnlyTypes cannot be written.
+var readOnlyTypes = map[string]bool{"iso9660": true, "udf": true, "squashfs": true, "erofs": true}
+
+// kernelName maps a blkid type to the kernel's name for its driver.
+func kernelName(t string) string {
+	if t == "ntfs" {
+		return "ntfs3"
+	}
+	return t
+}
+
+// Decide chooses how to mount what Probe found: the kernel path when the
+// kernel has (or can load) a driver for the type, else the userspace path
+// when loops has one, else RouteNone with an error naming what is missing.
+// It is a pure function of its input.
+func Decide(in PlanInput) Plan {
+	p := in.Probe
+	none := func(err error) Plan { return Plan{Route: RouteNone, Reason: err.Error(), Err: err} }
+	if p == nil {
+		return none(ErrUnknownFormat)
+	}
+	switch p.Kind {
+	case KindDiskImage:
+		return none(reasonf(ErrUnsupportedImage, "this is a %s disk image, which a loop device cannot read: "+
+			"connect it with `qemu-nbd --connect=/dev/nbd0 IMAGE` and mount a /dev/nbd0pN, "+
+			"or convert it with `qemu-img convert -O raw IMAGE disk.img`", p.Type))
+	case KindCrypto:
+		return none(reasonf(ErrUnsupportedImage, "this is a LUKS encrypted volume: unlock it with "+
+			"`cryptsetup open IMAGE NAME` and mount /dev/mapper/NAME"))
+	}
+	target := p
+	plan := Plan{}
+	usePT := len(p.Partitions) > 0 && (p.Kind == KindPartitionTable || in.Partition > 0)
+	if in.Partition > 0 && len(p.Partitions) == 0 {
+		if p.PTError != nil {
+			return none(reasonf(ErrNoPartition, "cannot read the partition table: %v", p.PTError))
+		}
+		return none(reasonf(ErrNoPartition, "there is no partition table, so no partition %d", in.Partition))
+	}
+	if p.Kind == KindPartitionTable && len(p.Partitions) == 0 {
+		return none(reasonf(ErrNoMountable, "the %s partition table has no partitions", ptName(p.PTType)))
+	}
+	if usePT {
+		part, err := choosePartition(p, in.Partition)
+		if err != nil {
+			return none(err)
+		}
+		if part.FS == nil || part.Start+part.Size > p.Size {
+			return none(reasonf(ErrTruncated, "partition %d ends at byte %d, past the end of the image (%d bytes): the image is truncated",
+				part.Number, part.Start+part.Size, p.Size))
+		}
+		target = part.FS
+		plan.Partition, plan.Offset, plan.SizeLimit = part.Number, part.Start, part.Size
+	}
+	plan.Label, plan.UUID = target.Label, target.UUID
+	typ := target.Type
+	forced := in.Type != ""
+	if forced {
+		typ = in.Type
+	}
+	where := "the image"
+	if plan.Partition > 0 {
+		where = fmt.Sprintf("partition %d", plan.Partition)
+	}
+	switch {
+	case typ == "":
+		if p.PTError != nil {
+			return none(reasonf(ErrCorrupt, "no filesystem recognized, and the partition table is damaged: %v", p.PTError))
+		}
+		return none(reasonf(ErrUnknownFormat, "no filesystem recognized in %s (give --type if you know better)", where))
+	case !forced && len(target.Ambiguous) > 0:
+		return none(reasonf(ErrAmbiguous, "%s carries both %s and %s signatures; give --type to choose",
+			where, typ, strings.Join(target.Ambiguous, ", ")))
+	case !forced && target.Kind == KindSwap:
+		return none(reasonf(ErrNoMountable, "%s is swap space, not a filesystem", where))
+	case target.Truncated():
+		return none(reasonf(ErrTruncated, "the %s superblock in %s claims %d bytes, but there are only %d: the image is truncated",
+			typ, where, target.FSSize, target.Size))
+	}
+	plan.Type = kernelName(typ)
+	plan.ReadOnly = readOnlyTypes[plan.Type]
+	what := where + " holds " + plan.Type
+	if forced {
+		what = where + " is mounted as " + plan.Type + " (--type)"
+	}
+	switch {
+	case kernelAllowed[plan.Type] && in.Kernel[plan.Type]:
+		plan.Route = RouteKernel
+		plan.Reason = fmt.Sprintf("%s, and the kernel has a driver for it (%s is in /proc/filesystems)", what, plan.Type)
+	case kernelAllowed[plan.Type] && in.Loadable[plan.Type]:
+		plan.Route = RouteKernel
+		plan.Reason = fmt.Sprintf("%s, and the kernel can load its %s module", what, plan.Type)
+	case in.Userspace[plan.Type]:
+		plan.Route = RouteUserspace
+		plan.ReadOnly = true
+		plan.Reason = fmt.Sprintf("%s; the kernel has no %s driver, so loops reads it in userspace", what, plan.Type)
+	default:
+		return none(noDriver(plan.Type, where))
+	}
+	return plan
+}
+
+func ptName(t string) string {
+	if t == "dos" {
+		return "MBR"
+	}
+	return strings.ToUpper(t)
+}
+
+func noDriver(typ, where string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s holds %s, and this kernel has no %s driver (not in /proc/filesystems, no module to load)", where, typ, typ)
+	switch typ {
+	case "iso9660":
+		b.WriteString("; loops' userspace ISO reader comes with `--fuse`")
+	case "udf":
+		b.WriteString("; a kernel with CONFIG_UDF_FS can mount it")
+	case "vfat":
+		b.WriteString("; a kernel with CONFIG_VFAT_FS can mount it, or use fusefat")
+	case "exfat":
+		b.WriteString("; a kernel with CONFIG_EXFAT_FS can mount it, or use exfat-fuse")
+	case "ntfs3":
+		b.WriteString("; a kernel with CONFIG_NTFS3_FS can mount it, or use ntfs-3g")
+	case "squashfs3":
+		b.WriteString("; squashfs before version 4 is not supported by Linux: unpack it with unsquashfs")
+	case "jbd":
+		b.WriteString("; it is an external ext3/4 journal, not a filesystem")
+	}
+	return reasonf(ErrNoDriver, "%s", b.String())
+}
+
+// choosePartition picks partition n, or the only one that holds a
+// filesystem.
+func choosePartition(p *ProbeResult, n int) (*Partition, error) {
+	if n > 0 {
+		for i := range p.Partitions {
+			if p.Partitions[i].Number == n {
+				part := &p.Partitions[i]
+				if part.Container {
+					return nil, reasonf(ErrNoPartition, "partition %d is an extended partition that holds other partitions: choose one of those", n)
+				}
+				return part, nil
+			}
+		}
+		return nil, reasonf(ErrNoPartition, "there is no partition %d; the %s table has %s", n, ptName(p.PTType), describePartitions(p.Partitions))
+	}
+	var mountable []*Partition
+	for i := range p.Partitions {
+		part := &p.Partitions[i]
+		if part.FS != nil && part.FS.Kind == KindFilesystem {
+			mountable = append(mountable, part)
+		}
+	}
+	switch len(mountable) {
+	case 1:
+		return mountable[0], nil
+	case 0:
+		return nil, reasonf(ErrNoMountable, "no partition holds a filesystem loops recognizes; the %s table has %s",
+			ptName(p.PTType), describePartitions(p.Partitions))
+	}
+	return nil, reasonf(ErrChoosePartition, "%d partitions hold a filesystem: %s; choose one with --partition N",
+		len(mountable), describePartitions(p.Partitions))
+}
+
+// describePartitions lists partitions in one line: "1 (ext4 \"boot\", 32 MiB), 2 (…)".
+func describePartitions(ps []Partition) string {
+	if len(ps) == 0 {
+		return "no partitions"
+	}
+	sorted := append([]Partition(nil), ps...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Number < sorted[j].Number })
+	var parts []string
+	for _, p := range sorted {
+		what := "no filesystem"
+		switch {
+		case p.Container:
+			what = "extended"
+		case p.FS == nil:
+			what = "past the end of the image"
+		case p.FS.Type != "":
+			what = p.FS.Type
+			if p.FS.Label != "" {
+				what += fmt.Sprintf(" %q", p.FS.Label)
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%d (%s, %s)", p.Number, what, HumanSize(p.Size)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// HumanSize formats a byte count in binary units: "32 MiB", "1.5 GiB".
+func HumanSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	v := float64(n) / float64(div)
+	s := fmt.Sprintf("%.1f", v)
+	s = strings.TrimSuffix(s, ".0")
+	return s + " " + string("KMGTPE"[exp]) + "iB"
+}
+
+// unwrapPath drops the *fs.PathError layer (our Error names the path).
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func notRegular(m fs.FileMode) error {
+	switch {
+	case m.IsDir():
+		return reasonf(ErrNotRegular, "is a directory, not an image file")
+	case m&os.ModeDevice != 0:
+		return reasonf(ErrNotRegular, "is a device, not an image file: mount it directly with mount(8)")
+	}
+	return reasonf(ErrNotRegular, "is not a regular file (%s)", m.Type())
+}

@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"errors"
+	"os"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/loops-cli/loops/blockloop"
+)
+
+// blockPrivilege is what attaching, detaching and mounting need.
+const blockPrivilege = "root (CAP_SYS_ADMIN: loop devices and mount(2))"
+
+func newBlockCmd(f *Factory) *cobra.Command {
+	cmd := groupCmd("block <command>", "Attach, detach, list and probe loop devices",
+		`Loop devices show a file (a disk image, an .iso) as a block device
+(/dev/loopN), the way 'losetup' does. 'loops mount' uses them for you;
+these commands are the parts, for when you want a device without a mount.
+
+Listing and probing need no privilege; attaching and detaching need root.`)
+	cmd.Example = `  $ loops block list
+  $ loops block probe disk.img
+  $ sudo loops block attach --ro disk.img
+  $ sudo loops block detach /dev/loop3`
+	cmd.AddCommand(
+		newBlockListCmd(f, nil),
+		newBlockAttachCmd(f, nil),
+		newBlockDetachCmd(f, nil),
+		newBlockProbeCmd(f, nil),
+	)
+	return cmd
+}
+
+// blockHost is the machine as blockloop sees it. LOOPS_MEDIA_DIR replaces
+// /media as the base of automatic mount points.
+func blockHost() *blockloop.Host {
+	return &blockloop.Host{Media: os.Getenv("LOOPS_MEDIA_DIR")}
+}
+
+// invokingUser is the user root acts for under sudo: automatic mount points
+// go under /media/$SUDO_USER, as udisks does.
+func invokingUser() (name string, uid, gid int) {
+	uid, gid = -1, -1
+	if os.Geteuid() != 0 {
+		return "", uid, gid
+	}
+	name = os.Getenv("SUDO_USER")
+	if name == "" || name == "root" {
+		return "", uid, gid
+	}
+	if v, err := strconv.Atoi(os.Getenv("SUDO_UID")); err == nil {
+		uid = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("SUDO_GID")); err == nil {
+		gid = v
+	}
+	return name, uid, gid
+}
+
+// blockHint adds the advice a person can act on to a blockloop error.
+func blockHint(err error, target string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, blockloop.ErrNoLoopControl):
+		return withHint(err, "Load the loop driver: sudo modprobe loop (in a container, the host must pass /dev/loop-control through).")
+	case errors.Is(err, blockloop.ErrBusy):
+		return withHint(err, "See what uses it: fuser -vm %s\nOr detach the mount now and let the kernel finish when it is free: sudo loops umount --lazy %s", target, target)
+	case errors.Is(err, blockloop.ErrAlreadyMounted):
+		return withHint(err, "Unmount it first (sudo loops umount %s), or use the existing mount.", target)
+	case errors.Is(err, blockloop.ErrChoosePartition), errors.Is(err, blockloop.ErrNoPartition):
+		return withHint(err, "See the partitions: loops block probe %s", target)
+	case errors.Is(err, blockloop.ErrAmbiguous):
+		return withHint(err, "See the signatures: loops block probe %s", target)
+	case errors.Is(err, blockloop.ErrNoFreeDevice):
+		return withHint(err, "Free some: loops block list shows them; sudo loops block detach DEVICE")
+	case errors.Is(err, blockloop.ErrCorrupt):
+		return withHint(err, "Check the filesystem (for ext4: e2fsck -n IMAGE), and see the kernel's reason: sudo dmesg | tail")
+	}
+	return err
+}

@@ -1,0 +1,194 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/loops-cli/loops/blockloop"
+)
+
+type blockProbeOptions struct {
+	IO        *IOStreams
+	Host      func() *blockloop.Host
+	Image     string
+	Partition int
+	Type      string
+	JSON      bool
+}
+
+func newBlockProbeCmd(f *Factory, runF func(*blockProbeOptions) error) *cobra.Command {
+	opts := &blockProbeOptions{IO: f.IO, Host: blockHost}
+	cmd := &cobra.Command{
+		Use:   "probe <image>",
+		Short: "Show what an image holds and how loops mount would mount it",
+		Long: `Read an image's superblocks, like 'blkid -p': its type, label, UUID and
+size, its MBR or GPT partitions and what each holds, and which path
+'loops mount' would take, and why: the kernel path when the kernel has a
+driver for the type, else an error naming what is missing. --partition
+and --type show the decision for those 'loops mount' flags. Needs read
+access to the image only.`,
+		Example: `  $ loops block probe disk.img
+  $ loops block probe --partition 2 sdcard.img
+  $ loops block probe --json disk.img`,
+		Args: exactArgs(1, "one image"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Image = args[0]
+			if opts.Partition < 0 {
+				return flagErrorf("--partition cannot be negative")
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return blockProbeRun(opts)
+		},
+	}
+	cmd.Flags().IntVar(&opts.Partition, "partition", 0, "show the decision for partition `N`")
+	cmd.Flags().StringVar(&opts.Type, "type", "", "show the decision for filesystem `type`")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
+	return cmd
+}
+
+type probeJSON struct {
+	Schema     int             `json:"schema"`
+	Image      string          `json:"image"`
+	Size       int64           `json:"size"`
+	Usage      string          `json:"usage"`
+	Type       string          `json:"type"`
+	Label      string          `json:"label"`
+	UUID       string          `json:"uuid"`
+	FSSize     int64           `json:"fssize"`
+	Truncated  bool            `json:"truncated"`
+	Ambiguous  []string        `json:"ambiguous"`
+	PTType     string          `json:"pttype"`
+	PTUUID     string          `json:"ptuuid"`
+	Partitions []partitionJSON `json:"partitions"`
+	Plan       planJSON        `json:"plan"`
+}
+
+type partitionJSON struct {
+	Number   int    `json:"number"`
+	Start    int64  `json:"start"`
+	Size     int64  `json:"size"`
+	Type     string `json:"type"`
+	TypeName string `json:"type_name"`
+	Name     string `json:"name"`
+	UUID     string `json:"partuuid"`
+	FSType   string `json:"fstype"`
+	Label    string `json:"label"`
+	FSUUID   string `json:"uuid"`
+}
+
+type planJSON struct {
+	Route     string `json:"route"`
+	FSType    string `json:"fstype"`
+	Partition int    `json:"partition"`
+	Offset    int64  `json:"offset"`
+	SizeLimit int64  `json:"sizelimit"`
+	RO        bool   `json:"ro"`
+	Reason    string `json:"reason"`
+}
+
+func blockProbeRun(opts *blockProbeOptions) error {
+	pr, plan, err := opts.Host().Plan(opts.Image, blockloop.MountOptions{Partition: opts.Partition, Type: opts.Type})
+	if err != nil {
+		return err
+	}
+	doc := probeJSON{
+		Schema: schemaVersion, Image: opts.Image, Size: pr.Size, Usage: string(pr.Kind), Type: pr.Type,
+		Label: pr.Label, UUID: pr.UUID, FSSize: pr.FSSize, Truncated: pr.Truncated(), Ambiguous: pr.Ambiguous,
+		PTType: pr.PTType, PTUUID: pr.PTUUID, Partitions: []partitionJSON{},
+		Plan: planJSON{Route: string(plan.Route), FSType: plan.Type, Partition: plan.Partition,
+			Offset: plan.Offset, SizeLimit: plan.SizeLimit, RO: plan.ReadOnly, Reason: plan.Reason},
+	}
+	if doc.Ambiguous == nil {
+		doc.Ambiguous = []string{}
+	}
+	for _, p := range pr.Partitions {
+		j := partitionJSON{Number: p.Number, Start: p.Start, Size: p.Size, Type: p.Type, TypeName: p.TypeName, Name: p.Name, UUID: p.UUID}
+		if p.FS != nil {
+			j.FSType, j.Label, j.FSUUID = p.FS.Type, p.FS.Label, p.FS.UUID
+		}
+		doc.Partitions = append(doc.Partitions, j)
+	}
+	if opts.JSON {
+		return writeJSON(opts.IO.Out, doc)
+	}
+	return renderProbe(opts.IO, doc, pr)
+}
+
+func renderProbe(io *IOStreams, d probeJSON, pr *blockloop.ProbeResult) error {
+	what := d.Type
+	switch {
+	case d.Usage == string(blockloop.KindPartitionTable):
+		what = map[string]string{"dos": "MBR", "gpt": "GPT"}[d.PTType] + " partition table"
+	case d.Type == "":
+		what = "unknown"
+	}
+	t := newTable(io)
+	t.add("image", d.Image)
+	t.add("size", fmt.Sprintf("%s (%d bytes)", blockloop.HumanSize(d.Size), d.Size))
+	t.add("type", what)
+	if d.Label != "" {
+		t.add("label", d.Label)
+	}
+	if d.UUID != "" {
+		t.add("uuid", d.UUID)
+	}
+	if d.PTType != "" && d.Usage != string(blockloop.KindPartitionTable) {
+		t.add("table", d.PTType+" partition table too (a hybrid image); the whole-image filesystem wins")
+	}
+	if d.PTUUID != "" {
+		t.add("ptuuid", d.PTUUID)
+	}
+	if d.Truncated {
+		t.add("truncated", fmt.Sprintf("the superblock claims %d bytes, the file has %d", d.FSSize, d.Size))
+	}
+	if len(d.Ambiguous) > 0 {
+		t.add("also", strings.Join(d.Ambiguous, ", ")+" signature(s): ambiguous")
+	}
+	if pr.PTError != nil {
+		t.add("table", "damaged: "+pr.PTError.Error())
+	}
+	route := d.Plan.Route
+	if route == string(blockloop.RouteKernel) || route == string(blockloop.RouteUserspace) {
+		mode := "read-write"
+		if d.Plan.RO {
+			mode = "read-only"
+		}
+		route += fmt.Sprintf(" (%s, %s", d.Plan.FSType, mode)
+		if d.Plan.Partition > 0 {
+			route += fmt.Sprintf(", partition %d at offset %d, size limit %d", d.Plan.Partition, d.Plan.Offset, d.Plan.SizeLimit)
+		}
+		route += ")"
+	}
+	t.add("mount", route)
+	t.add("why", d.Plan.Reason)
+	if !io.IsTerminal() {
+		// One table for scripts: partitions are rows starting "partition".
+		for _, p := range d.Partitions {
+			t.add("partition", strconv.Itoa(p.Number), strconv.FormatInt(p.Start, 10), strconv.FormatInt(p.Size, 10),
+				dash(p.Type), dash(p.FSType), dash(p.Label), dash(p.FSUUID))
+		}
+		return t.render()
+	}
+	if err := t.render(); err != nil {
+		return err
+	}
+	if len(d.Partitions) == 0 {
+		return nil
+	}
+	fmt.Fprintln(io.Out)
+	pt := newTable(io, "PART", "START", "SIZE", "TYPE", "NAME", "FSTYPE", "LABEL", "UUID")
+	for _, p := range d.Partitions {
+		typ := p.TypeName
+		if typ == "" {
+			typ = p.Type
+		}
+		pt.add(strconv.Itoa(p.Number), strconv.FormatInt(p.Start, 10), blockloop.HumanSize(p.Size), typ,
+			dash(p.Name), dash(p.FSType), dash(p.Label), dash(p.FSUUID))
+	}
+	return pt.render()
+}

@@ -1,0 +1,159 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/loops-cli/loops/blockloop"
+)
+
+type mountOptions struct {
+	IO         *IOStreams
+	Host       func() *blockloop.Host
+	Image      string
+	Mountpoint string
+	ReadOnly   bool
+	ReadWrite  bool
+	Partition  int
+	Offset     int64
+	SizeLimit  int64
+	Type       string
+	JSON       bool
+}
+
+func newMountCmd(f *Factory) *cobra.Command { return newMountCmdWith(f, nil) }
+
+func newMountCmdWith(f *Factory, runF func(*mountOptions) error) *cobra.Command {
+	opts := &mountOptions{IO: f.IO, Host: blockHost}
+	cmd := &cobra.Command{
+		Use:   "mount <image> [<mountpoint>]",
+		Short: "Mount a disk image through a loop device",
+		Long: `Mount a disk image (ext2/3/4, xfs, btrfs, squashfs, erofs, or a partition
+of an MBR or GPT disk image) through a loop device, like 'mount -o loop',
+and print the mount point.
+
+loops first reads the image's superblock to learn what it holds, then
+takes the kernel path when the kernel has a driver for it. qcow2, vmdk and
+LUKS images, and types the kernel cannot mount, fail with what to use
+instead, and nothing is attached. 'loops block probe IMAGE' shows the
+decision without mounting.
+
+Without <mountpoint>, the image is mounted at /media/LABEL (under
+/media/$SUDO_USER/ when run through sudo), LABEL being the volume label or
+else the image's name; "/", "\" and control characters become "_", and a
+taken name gets a number (LABEL1, LABEL2). loops creates that directory and
+'loops umount' removes it. A given <mountpoint> must be an empty directory,
+or not exist yet (then loops creates it, and removes it at umount).
+
+Mounts are always nosuid,nodev. ISO 9660, UDF, squashfs and erofs are
+read-only; others are read-write unless --ro is given or the image file is
+not writable (then loops says so).
+
+LOOPS_MEDIA_DIR replaces /media as the base of automatic mount points.
+Needs root.`,
+		Example: `  $ sudo loops mount disk.img
+  /media/My Data
+  $ sudo loops mount --ro rootfs.squashfs /mnt/root
+  $ sudo loops mount --partition 2 sdcard.img
+  $ cd "$(sudo loops mount disk.img)"`,
+		Annotations: map[string]string{privilegeAnnotation: blockPrivilege},
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) < 1 || len(args) > 2 {
+				return flagErrorf("%s takes an image and an optional mount point (got %d argument(s))", cmd.CommandPath(), len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Image = args[0]
+			if len(args) == 2 {
+				opts.Mountpoint = args[1]
+			}
+			if opts.ReadOnly && opts.ReadWrite {
+				return flagErrorf("--ro and --rw contradict each other")
+			}
+			if opts.Partition < 0 || opts.Offset < 0 || opts.SizeLimit < 0 {
+				return flagErrorf("--partition, --offset and --sizelimit cannot be negative")
+			}
+			if opts.Partition > 0 && (cmd.Flags().Changed("offset") || cmd.Flags().Changed("sizelimit")) {
+				return flagErrorf("--partition picks the offset and size limit itself: give either --partition or --offset/--sizelimit")
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return mountRun(opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&opts.ReadOnly, "ro", false, "mount read-only")
+	fl.BoolVar(&opts.ReadWrite, "rw", false, "mount read-write, or fail (no read-only fallback)")
+	fl.IntVar(&opts.Partition, "partition", 0, "mount partition `N` of a partitioned image")
+	fl.Int64Var(&opts.Offset, "offset", 0, "mount what starts at this byte `offset`")
+	fl.Int64Var(&opts.SizeLimit, "sizelimit", 0, "use at most this many `bytes` from the offset")
+	fl.StringVar(&opts.Type, "type", "", "mount as filesystem `type` instead of the probed one")
+	fl.BoolVar(&opts.JSON, "json", false, "print the mount as JSON")
+	return cmd
+}
+
+// mountJSON is the --json document of `loops mount`.
+type mountJSON struct {
+	Schema     int    `json:"schema"`
+	Image      string `json:"image"`
+	Device     string `json:"device"`
+	Mountpoint string `json:"mountpoint"`
+	Backend    string `json:"backend"`
+	FSType     string `json:"fstype"`
+	Label      string `json:"label"`
+	UUID       string `json:"uuid"`
+	Partition  int    `json:"partition"`
+	Offset     int64  `json:"offset"`
+	SizeLimit  int64  `json:"sizelimit"`
+	RO         bool   `json:"ro"`
+	ROReason   string `json:"ro_reason,omitempty"`
+	Options    string `json:"options"`
+	CreatedDir bool   `json:"created_dir"`
+	Reused     bool   `json:"reused_device"`
+	Reason     string `json:"reason"`
+}
+
+func mountRun(opts *mountOptions) error {
+	user, uid, gid := invokingUser()
+	m, err := opts.Host().Mount(opts.Image, blockloop.MountOptions{
+		Mountpoint: opts.Mountpoint, ReadOnly: opts.ReadOnly, ReadWrite: opts.ReadWrite,
+		Partition: opts.Partition, Offset: opts.Offset, SizeLimit: opts.SizeLimit, Type: opts.Type,
+		User: user, UID: uid, GID: gid,
+	})
+	if err != nil {
+		return blockHint(err, opts.Image)
+	}
+	if opts.JSON {
+		return writeJSON(opts.IO.Out, mountJSON{
+			Schema: schemaVersion, Image: m.Image, Device: m.Device, Mountpoint: m.Mountpoint,
+			Backend: string(m.Plan.Route), FSType: m.Type, Label: m.Label, UUID: m.UUID,
+			Partition: m.Partition, Offset: m.Offset, SizeLimit: m.SizeLimit,
+			RO: m.ReadOnly, ROReason: m.ReadOnlyReason, Options: m.Options,
+			CreatedDir: m.CreatedDir, Reused: m.Reused, Reason: m.Plan.Reason,
+		})
+	}
+	what := m.Type
+	if m.Label != "" {
+		what += fmt.Sprintf(" %q", m.Label)
+	}
+	if m.Partition > 0 {
+		what = fmt.Sprintf("partition %d, %s", m.Partition, what)
+	}
+	mode := "read-write"
+	if m.ReadOnly {
+		mode = "read-only"
+		if m.ReadOnlyReason != "" {
+			mode += ": " + m.ReadOnlyReason
+		}
+	}
+	reused := ""
+	if m.Reused {
+		reused = ", reused"
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Mounted %s (%s) at %s via %s%s, %s.\n", m.Image, what, m.Mountpoint, m.Device, reused, mode)
+	fmt.Fprintln(opts.IO.Out, m.Mountpoint)
+	return nil
+}

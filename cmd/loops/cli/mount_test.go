@@ -1,0 +1,109 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/loops-cli/loops/blockloop"
+)
+
+// TestNewMountCmd: argv to options, or the usage error, through runF.
+func TestNewMountCmd(t *testing.T) {
+	tests := []struct {
+		args    string
+		want    mountOptions
+		wantErr string
+	}{
+		{args: "disk.img", want: mountOptions{Image: "disk.img"}},
+		{args: "disk.img /mnt/x --ro", want: mountOptions{Image: "disk.img", Mountpoint: "/mnt/x", ReadOnly: true}},
+		{args: "--partition 2 --type ext4 --json sd.img", want: mountOptions{Image: "sd.img", Partition: 2, Type: "ext4", JSON: true}},
+		{args: "--offset 1048576 --sizelimit 4096 d.img", want: mountOptions{Image: "d.img", Offset: 1 << 20, SizeLimit: 4096}},
+		{args: "", wantErr: "takes an image and an optional mount point"},
+		{args: "a b c", wantErr: "takes an image and an optional mount point"},
+		{args: "--ro --rw d.img", wantErr: "contradict"},
+		{args: "--partition 2 --offset 512 d.img", wantErr: "either --partition or --offset"},
+		{args: "--partition -1 d.img", wantErr: "cannot be negative"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.args, func(t *testing.T) {
+			ios, _, _ := Test(false)
+			var got *mountOptions
+			cmd := newMountCmdWith(&Factory{IO: ios}, func(o *mountOptions) error { got = o; return nil })
+			cmd.SetArgs(strings.Fields(tt.args))
+			cmd.SetOut(ios.ErrOut)
+			cmd.SetErr(ios.ErrOut)
+			err := cmd.Execute()
+			if tt.wantErr != "" {
+				var fe *FlagError
+				if err == nil || !errors.As(err, &fe) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want a FlagError with %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got.IO, got.Host = nil, nil
+			if fmt.Sprintf("%+v", *got) != fmt.Sprintf("%+v", tt.want) {
+				t.Errorf("options %+v, want %+v", *got, tt.want)
+			}
+		})
+	}
+}
+
+func TestNewUmountCmd(t *testing.T) {
+	ios, _, _ := Test(false)
+	var got *umountOptions
+	cmd := newUmountCmdWith(&Factory{IO: ios}, func(o *umountOptions) error { got = o; return nil })
+	cmd.SetArgs([]string{"-l", "/media/x"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if got.Target != "/media/x" || !got.Lazy {
+		t.Errorf("options %+v", got)
+	}
+	if cmd.Aliases[0] != "unmount" {
+		t.Errorf("aliases %v", cmd.Aliases)
+	}
+}
+
+func TestDescribeUnmount(t *testing.T) {
+	tests := []struct {
+		u    blockloop.Unmounted
+		want string
+	}{
+		{blockloop.Unmounted{Mountpoint: "/m", Device: "/dev/loop1", Detached: true, RemovedDir: true},
+			"Unmounted /m; /dev/loop1 detached; directory removed."},
+		{blockloop.Unmounted{Mountpoint: "/m", Device: "/dev/loop1", Deferred: true},
+			"Unmounted /m; /dev/loop1 is still busy (a lazy unmount, or a process holds it open): the kernel detaches it when it is free."},
+		{blockloop.Unmounted{Mountpoint: "/m", Device: "/dev/loop1", Deferred: true, OtherUsers: []string{"/n"}, DirKept: "not empty"},
+			"Unmounted /m; /dev/loop1 is still mounted at /n, so it stays attached until that is unmounted; directory kept (not empty)."},
+		{blockloop.Unmounted{Mountpoint: "/m", Device: "/dev/loop1", Persistent: true},
+			"Unmounted /m; /dev/loop1 stays attached (it was attached to stay: sudo loops block detach /dev/loop1)."},
+	}
+	for _, tt := range tests {
+		if got := describeUnmount(tt.u); got != tt.want {
+			t.Errorf("describeUnmount(%+v) =\n%s\nwant\n%s", tt.u, got, tt.want)
+		}
+	}
+}
+
+// TestBlockHints: the errors a person can act on get a hint.
+func TestBlockHints(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		hint string
+	}{
+		{blockloop.ErrBusy, "loops umount --lazy /m"},
+		{blockloop.ErrNoLoopControl, "modprobe loop"},
+		{blockloop.ErrChoosePartition, "loops block probe /m"},
+		{blockloop.ErrAlreadyMounted, "sudo loops umount /m"},
+	} {
+		var he *hintError
+		if err := blockHint(&blockloop.Error{Op: "x", Err: tt.err}, "/m"); !errors.As(err, &he) || !strings.Contains(he.hint, tt.hint) {
+			t.Errorf("blockHint(%v) = %v, want a hint with %q", tt.err, err, tt.hint)
+		}
+	}
+}
