@@ -452,6 +452,16 @@ func (h *Host) findReusable(img *os.File, off, limit int64, rw bool) (*Device, *
 	if err != nil {
 		return nil, nil, err
 	}
+	return findReusableIn(devs, img, off, limit, rw)
+}
+
+// findReusableIn is findReusable over devs, the devices already found
+// backing img.
+func findReusableIn(devs []Device, img *os.File, off, limit int64, rw bool) (*Device, *os.File, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(img.Fd()), &st); err != nil {
+		return nil, nil, err
+	}
 	end := rangeEnd(off, limit, st.Size)
 	for i := range devs {
 		d := &devs[i]

@@ -91,7 +91,7 @@ func (h *Host) plan(img *os.File, abs string, opts MountOptions) (*ProbeResult, 
 		size = rangeEnd(opts.Offset, opts.SizeLimit, size) - opts.Offset
 		r = sectionOf(img, opts.Offset, size)
 	}
-	pr, err := probe(r, size, opts.Offset == 0 && opts.SizeLimit == 0)
+	pr, err := probe(newHeadCache(r, size), size, opts.Offset == 0 && opts.SizeLimit == 0)
 	if err != nil {
 		return nil, Plan{}, opErr("probe", abs, "", "", err)
 	}
@@ -167,7 +167,13 @@ func (h *Host) Mount(image string, opts MountOptions) (*Mounted, error) {
 	if err := unix.Fstat(int(img.Fd()), &st); err != nil {
 		return nil, opErr("mount", abs, "", "", err)
 	}
-	if err := h.checkNotMounted(st, plan.Offset, plan.SizeLimit); err != nil {
+	// One scan of the loop devices serves both the check and the reuse
+	// (each device costs an open in sysfs).
+	devs, err := h.backing(st, abs)
+	if err != nil {
+		return nil, opErr("mount", abs, "", "", err)
+	}
+	if err := checkNotMounted(devs, st, plan.Offset, plan.SizeLimit); err != nil {
 		return nil, opErr("mount", abs, "", "", err)
 	}
 	// The mount point, before any device: a bad one leaves nothing behind.
@@ -182,7 +188,7 @@ func (h *Host) Mount(image string, opts MountOptions) (*Mounted, error) {
 	}
 	// The loop device: reuse one that backs exactly these bytes, or attach.
 	aopts := AttachOptions{ReadOnly: m.ReadOnly, Offset: plan.Offset, SizeLimit: plan.SizeLimit}
-	d, lf, err := h.findReusable(backing, plan.Offset, plan.SizeLimit, !m.ReadOnly)
+	d, lf, err := findReusableIn(devs, backing, plan.Offset, plan.SizeLimit, !m.ReadOnly)
 	if err != nil {
 		return fail("", err)
 	}
@@ -252,13 +258,9 @@ func mountError(err error, typ string) error {
 	return fmt.Errorf("mount(2) as %s failed: %w", typ, err)
 }
 
-// checkNotMounted fails when a loop device backing the same bytes of the
-// same file is mounted, and says where.
-func (h *Host) checkNotMounted(st unix.Stat_t, off, limit int64) error {
-	devs, err := h.backing(st, "")
-	if err != nil {
-		return err
-	}
+// checkNotMounted fails when one of devs, the loop devices backing the
+// file st, is mounted with the same bytes, and says where.
+func checkNotMounted(devs []Device, st unix.Stat_t, off, limit int64) error {
 	end := rangeEnd(off, limit, st.Size)
 	for _, d := range devs {
 		dend := rangeEnd(d.Offset, d.SizeLimit, st.Size)
