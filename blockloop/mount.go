@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -35,7 +36,32 @@ type MountOptions struct {
 	UID, GID int
 	// Userspace are the types a userspace reader can serve (see Decide).
 	Userspace map[string]bool
+	// Backend is the user's choice: --fuse forces the userspace path,
+	// --kernel forbids it.
+	Backend Backend
+	// ServeUserspace starts loops' userspace server for an image and
+	// returns once the mount is live, or with an error once it cannot come
+	// up (having mounted nothing). Mount calls it on the userspace route,
+	// after preparing the mount point; the CLI runs the server as a daemon.
+	ServeUserspace func(UserspaceMount) error
 }
+
+// UserspaceMount is what a userspace server is asked to serve.
+type UserspaceMount struct {
+	Image      string // absolute path
+	Type       string // "iso9660"
+	Offset     int64
+	SizeLimit  int64
+	Mountpoint string
+	Label      string
+}
+
+// UserspaceFSType is how /proc/self/mountinfo shows a mount served by
+// loops' ISO 9660 reader (FUSE, subtype iso9660); its source is the image.
+const UserspaceFSType = "fuse.iso9660"
+
+// IsUserspace reports whether m is served by loops' userspace reader.
+func (m MountEntry) IsUserspace() bool { return m.FSType == UserspaceFSType }
 
 // Mounted describes a mount Mount made.
 type Mounted struct {
@@ -101,7 +127,7 @@ func (h *Host) plan(img *os.File, abs string, opts MountOptions) (*ProbeResult, 
 	}
 	plan := Decide(PlanInput{
 		Probe: pr, Kernel: kernel, Loadable: h.LoadableFilesystems(), Userspace: opts.Userspace,
-		Partition: opts.Partition, Type: opts.Type,
+		Partition: opts.Partition, Type: opts.Type, Backend: opts.Backend,
 	})
 	if opts.Offset > 0 || opts.SizeLimit > 0 {
 		plan.Offset, plan.SizeLimit = opts.Offset, opts.SizeLimit
@@ -134,7 +160,7 @@ func (h *Host) Mount(image string, opts MountOptions) (*Mounted, error) {
 	case RouteNone:
 		return nil, opErr("mount", abs, "", "", plan.Err)
 	case RouteUserspace:
-		return nil, opErr("mount", abs, "", "", reasonf(ErrNoDriver, "the userspace path for %s is not available in this build", plan.Type))
+		return h.mountUserspace(abs, plan, opts)
 	}
 	m := &Mounted{
 		Image: abs, Type: plan.Type, Label: plan.Label, UUID: plan.UUID, Partition: plan.Partition,
@@ -234,6 +260,61 @@ func (h *Host) Mount(image string, opts MountOptions) (*Mounted, error) {
 	}
 	dir.close()
 	return m, nil
+}
+
+// mountUserspace mounts image through loops' userspace reader: no loop
+// device, a FUSE mount served by opts.ServeUserspace. Like Mount, it leaves
+// nothing behind on failure. Needs /dev/fuse and, without root, fusermount.
+func (h *Host) mountUserspace(abs string, plan Plan, opts MountOptions) (*Mounted, error) {
+	if opts.ServeUserspace == nil {
+		return nil, opErr("mount", abs, "", "", reasonf(ErrNoDriver, "the userspace path for %s is not available here", plan.Type))
+	}
+	if opts.ReadWrite {
+		return nil, opErr("mount", abs, "", "", fmt.Errorf("%s is a read-only filesystem: --rw is impossible", plan.Type))
+	}
+	mounts, err := h.mounts()
+	if err != nil {
+		return nil, opErr("mount", abs, "", "", err)
+	}
+	for _, m := range mounts {
+		if m.IsUserspace() && m.Source == abs {
+			return nil, opErr("mount", abs, "", "", reasonf(ErrAlreadyMounted, "already mounted at %s (userspace)", m.Mountpoint))
+		}
+	}
+	dir, err := h.prepareMountpoint(abs, plan, opts)
+	if err != nil {
+		return nil, opErr("mount", abs, "", opts.Mountpoint, err)
+	}
+	m := &Mounted{
+		Image: abs, Mountpoint: dir.path, CreatedDir: dir.created, Type: plan.Type, Label: plan.Label, UUID: plan.UUID,
+		Partition: plan.Partition, Offset: plan.Offset, SizeLimit: plan.SizeLimit, Plan: plan,
+		ReadOnly: true, ReadOnlyReason: plan.Type + " is a read-only filesystem", Options: "ro,nosuid,nodev",
+	}
+	err = opts.ServeUserspace(UserspaceMount{
+		Image: abs, Type: plan.Type, Offset: plan.Offset, SizeLimit: plan.SizeLimit, Mountpoint: dir.path, Label: plan.Label,
+	})
+	if err != nil {
+		dir.cleanup()
+		return nil, opErr("mount", abs, "", dir.path, err)
+	}
+	dir.close()
+	return m, nil
+}
+
+// UserspaceMounts lists the mounts served by loops' userspace reader, like
+// the FUSE lines of `findmnt -t fuse.iso9660`. Needs no privilege.
+func (h *Host) UserspaceMounts() ([]MountEntry, error) {
+	mounts, err := h.mounts()
+	if err != nil {
+		return nil, opErr("list", "", "", h.mountinfo(), err)
+	}
+	var out []MountEntry
+	for _, m := range mounts {
+		if m.IsUserspace() {
+			out = append(out, m)
+		}
+	}
+	return out, nil
 }
 
 // norecovery lists the types that take "norecovery" for a read-only mount.
@@ -528,6 +609,9 @@ type Unmounted struct {
 	Deferred   bool
 	Persistent bool
 	OtherUsers []string // other mount points of the device
+	// Userspace: the mount was served by loops' userspace reader (no loop
+	// device); its server exits with the unmount.
+	Userspace bool
 }
 
 // Unmount unmounts a loop mount, given as its mount point, the loop device,
@@ -561,6 +645,14 @@ func (h *Host) resolveMounts(target string, mounts []MountEntry) ([]MountEntry, 
 	}
 	var st unix.Stat_t
 	if err := unix.Lstat(abs, &st); err != nil {
+		// A FUSE mount whose server died answers ENOTCONN; find it by path.
+		if errors.Is(err, unix.ENOTCONN) {
+			for _, m := range mounts {
+				if m.Mountpoint == abs {
+					return []MountEntry{m}, nil
+				}
+			}
+		}
 		return nil, err
 	}
 	var out []MountEntry
@@ -575,7 +667,7 @@ func (h *Host) resolveMounts(target string, mounts []MountEntry) ([]MountEntry, 
 		if last == nil {
 			return nil, reasonf(ErrNotMounted, "nothing is mounted at %s", abs)
 		}
-		if _, ok := loopOf(*last); !ok {
+		if _, ok := loopOf(*last); !ok && !last.IsUserspace() {
 			return nil, reasonf(ErrNotLoop, "%s is not a loop mount (%s from %s); use umount(8)", abs, last.FSType, last.Source)
 		}
 		out = append(out, *last)
@@ -594,6 +686,11 @@ func (h *Host) resolveMounts(target string, mounts []MountEntry) ([]MountEntry, 
 			return nil, reasonf(ErrNotMounted, "%s is not mounted", abs)
 		}
 	case unix.S_IFREG:
+		for _, m := range mounts {
+			if m.IsUserspace() && m.Source == abs {
+				out = append(out, m)
+			}
+		}
 		devs, err := h.backing(st, abs)
 		if err != nil {
 			return nil, err
@@ -615,6 +712,9 @@ func (h *Host) resolveMounts(target string, mounts []MountEntry) ([]MountEntry, 
 }
 
 func (h *Host) unmountOne(m MountEntry, opts UnmountOptions) (Unmounted, error) {
+	if m.IsUserspace() {
+		return h.unmountUserspace(m, opts)
+	}
 	n, _ := loopOf(m)
 	u := Unmounted{Mountpoint: m.Mountpoint, Device: fmt.Sprintf("/dev/loop%d", n)}
 	d, _ := h.readSys(n)
@@ -658,4 +758,59 @@ func (h *Host) unmountOne(m MountEntry, opts UnmountOptions) (Unmounted, error) 
 	mounts, _ := h.mounts()
 	u.OtherUsers = mountsOf(mounts, n)
 	return u, nil
+}
+
+// unmountUserspace unmounts a mount of loops' userspace reader, with
+// umount2 as root and fusermount otherwise; its server then exits. A mount
+// whose server died (ENOTCONN) is cleaned up the same way.
+func (h *Host) unmountUserspace(m MountEntry, opts UnmountOptions) (Unmounted, error) {
+	u := Unmounted{Mountpoint: m.Mountpoint, Image: m.Source, Userspace: true, Detached: true}
+	flags := unix.UMOUNT_NOFOLLOW
+	if opts.Lazy {
+		flags |= unix.MNT_DETACH
+	}
+	err := unix.Unmount(m.Mountpoint, flags)
+	if errors.Is(err, unix.EPERM) {
+		err = fusermountUnmount(m.Mountpoint, opts.Lazy)
+	}
+	if err != nil {
+		if errors.Is(err, unix.EBUSY) {
+			return u, &multiError{msg: "busy: a process has a file open or its working directory there", errs: []error{ErrBusy, err}}
+		}
+		return u, fmt.Errorf("umount2: %w", err)
+	}
+	if createdByLoops(m.Mountpoint) {
+		if err := unix.Rmdir(m.Mountpoint); err == nil {
+			u.RemovedDir = true
+		} else {
+			u.DirKept = err.Error()
+		}
+	}
+	return u, nil
+}
+
+// fusermountUnmount runs `fusermount3 -u` (or fusermount), which lets the
+// user who mounted a FUSE filesystem unmount it.
+func fusermountUnmount(dir string, lazy bool) error {
+	args := []string{"-u"}
+	if lazy {
+		args = append(args, "-z")
+	}
+	var lastErr error = unix.EPERM
+	for _, bin := range []string{"fusermount3", "fusermount"} {
+		path, err := exec.LookPath(bin)
+		if err != nil {
+			continue
+		}
+		out, err := exec.Command(path, append(args, "--", dir)...).CombinedOutput()
+		if err == nil {
+			return nil
+		}
+		msg := strings.TrimSpace(string(out))
+		if strings.Contains(msg, "Device or resource busy") {
+			return fmt.Errorf("%s: %s: %w", bin, msg, unix.EBUSY)
+		}
+		lastErr = fmt.Errorf("%s: %s: %w", bin, msg, unix.EPERM)
+	}
+	return lastErr
 }

@@ -45,7 +45,17 @@ type PlanInput struct {
 	Userspace map[string]bool // types loops can serve in userspace (e.g. "iso9660" with --fuse)
 	Partition int             // --partition N; 0 to choose
 	Type      string          // --type T; "" to use the probed type
+	Backend   Backend         // --fuse or --kernel; "" to choose
 }
+
+// Backend is the user's choice of path, when they make one.
+type Backend string
+
+const (
+	BackendAuto   Backend = ""       // the kernel where it has a driver, else userspace
+	BackendKernel Backend = "kernel" // --kernel: never userspace
+	BackendFUSE   Backend = "fuse"   // --fuse: userspace even where the kernel has a driver
+)
 
 // kernelAllowed are the types loops hands to the kernel. Never "auto": an
 // untrusted image does not get to pick among every driver the kernel has.
@@ -141,16 +151,25 @@ func Decide(in PlanInput) Plan {
 		what = where + " is mounted as " + plan.Type + " (--type)"
 	}
 	switch {
+	case in.Backend == BackendFUSE && in.Userspace[plan.Type]:
+		plan.Route = RouteUserspace
+		plan.ReadOnly = true
+		plan.Reason = fmt.Sprintf("%s, served in userspace by loops as asked (--fuse)", what)
+	case in.Backend == BackendFUSE:
+		return none(reasonf(ErrNoDriver, "%s, and loops has no userspace reader for %s (--fuse serves ISO 9660 only)", what, plan.Type))
 	case kernelAllowed[plan.Type] && in.Kernel[plan.Type]:
 		plan.Route = RouteKernel
 		plan.Reason = fmt.Sprintf("%s, and the kernel has a driver for it (%s is in /proc/filesystems)", what, plan.Type)
 	case kernelAllowed[plan.Type] && in.Loadable[plan.Type]:
 		plan.Route = RouteKernel
 		plan.Reason = fmt.Sprintf("%s, and the kernel can load its %s module", what, plan.Type)
-	case in.Userspace[plan.Type]:
+	case in.Userspace[plan.Type] && in.Backend != BackendKernel:
 		plan.Route = RouteUserspace
 		plan.ReadOnly = true
-		plan.Reason = fmt.Sprintf("%s; the kernel has no %s driver, so loops reads it in userspace", what, plan.Type)
+		plan.Reason = fmt.Sprintf("%s; the kernel has no %s driver, so loops reads it in userspace (FUSE)", what, plan.Type)
+	case in.Userspace[plan.Type]:
+		return none(reasonf(ErrNoDriver, "%s, and this kernel has no %s driver (not in /proc/filesystems, no module to load); "+
+			"--kernel forbids loops' userspace reader: drop --kernel to use it", what, plan.Type))
 	default:
 		return none(noDriver(plan.Type, where))
 	}
@@ -169,7 +188,7 @@ func noDriver(typ, where string) error {
 	fmt.Fprintf(&b, "%s holds %s, and this kernel has no %s driver (not in /proc/filesystems, no module to load)", where, typ, typ)
 	switch typ {
 	case "iso9660":
-		b.WriteString("; loops' userspace ISO reader comes with `--fuse`")
+		b.WriteString("; loops' userspace ISO reader can serve it (FUSE)")
 	case "udf":
 		b.WriteString("; a kernel with CONFIG_UDF_FS can mount it")
 	case "vfat":

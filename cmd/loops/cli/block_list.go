@@ -42,9 +42,18 @@ JSON field names follow 'losetup --list --json'. Needs no privilege.`,
 
 // blockListJSON is the --json document of `loops block list`; the device
 // fields use the names of `losetup --list --json`.
+// userspaceMountJSON is an image served by loops' userspace reader.
+type userspaceMountJSON struct {
+	BackFile   string `json:"back-file"`
+	FSType     string `json:"fstype"`
+	Mountpoint string `json:"mountpoint"`
+	RO         bool   `json:"ro"`
+}
+
 type blockListJSON struct {
-	Schema      int           `json:"schema"`
-	LoopDevices []loopDevJSON `json:"loopdevices"`
+	Schema      int                  `json:"schema"`
+	LoopDevices []loopDevJSON        `json:"loopdevices"`
+	Userspace   []userspaceMountJSON `json:"userspace_mounts"`
 }
 
 type loopDevJSON struct {
@@ -72,6 +81,9 @@ func blockListRun(opts *blockListOptions) error {
 	if err != nil {
 		return err
 	}
+	// Images served by loops' userspace reader have no loop device; they
+	// are listed beside the devices.
+	fuse, _ := opts.Host().UserspaceMounts()
 	if opts.JSON {
 		doc := blockListJSON{Schema: schemaVersion, LoopDevices: []loopDevJSON{}}
 		for _, d := range devs {
@@ -89,9 +101,15 @@ func blockListRun(opts *blockListOptions) error {
 			}
 			doc.LoopDevices = append(doc.LoopDevices, j)
 		}
+		doc.Userspace = []userspaceMountJSON{}
+		for _, m := range fuse {
+			doc.Userspace = append(doc.Userspace, userspaceMountJSON{
+				BackFile: m.Source, FSType: m.FSType, Mountpoint: m.Mountpoint, RO: m.ReadOnly(),
+			})
+		}
 		return writeJSON(opts.IO.Out, doc)
 	}
-	if len(devs) == 0 {
+	if len(devs) == 0 && len(fuse) == 0 {
 		if opts.IO.IsTerminal() {
 			fmt.Fprintln(opts.IO.ErrOut, "No loop devices are attached.")
 		}
@@ -106,6 +124,9 @@ func blockListRun(opts *blockListOptions) error {
 		t.add(d.Path, file, strconv.FormatInt(d.Offset, 10), strconv.FormatInt(d.SizeLimit, 10),
 			boolWord(d.ReadOnly), boolWord(d.Autoclear), boolWord(d.DirectIO), dash(d.FSType), dash(d.Label),
 			dash(strings.Join(d.Mountpoints, ",")))
+	}
+	for _, m := range fuse {
+		t.add("(userspace)", m.Source, "0", "0", boolWord(m.ReadOnly()), "-", "-", m.FSType, "-", m.Mountpoint)
 	}
 	return t.render()
 }

@@ -92,7 +92,7 @@ type planJSON struct {
 }
 
 func blockProbeRun(opts *blockProbeOptions) error {
-	pr, plan, err := opts.Host().Plan(opts.Image, blockloop.MountOptions{Partition: opts.Partition, Type: opts.Type})
+	pr, plan, err := opts.Host().Plan(opts.Image, blockloop.MountOptions{Partition: opts.Partition, Type: opts.Type, Userspace: userspaceTypes})
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,8 @@ type mountOptions struct {
 	Offset     int64
 	SizeLimit  int64
 	Type       string
+	FUSE       bool
+	Kernel     bool
 	JSON       bool
 }
 
@@ -29,14 +31,17 @@ func newMountCmdWith(f *Factory, runF func(*mountOptions) error) *cobra.Command 
 	cmd := &cobra.Command{
 		Use:   "mount <image> [<mountpoint>]",
 		Short: "Mount a disk image through a loop device",
-		Long: `Mount a disk image (ext2/3/4, xfs, btrfs, squashfs, erofs, or a partition
-of an MBR or GPT disk image) through a loop device, like 'mount -o loop',
-and print the mount point.
+		Long: `Mount a disk image (ext2/3/4, xfs, btrfs, squashfs, erofs, ISO 9660, or a
+partition of an MBR or GPT disk image) through a loop device, like
+'mount -o loop', and print the mount point.
 
 loops first reads the image's superblock to learn what it holds, then
-takes the kernel path when the kernel has a driver for it. qcow2, vmdk and
-LUKS images, and types the kernel cannot mount, fail with what to use
-instead, and nothing is attached. 'loops block probe IMAGE' shows the
+takes the kernel path when the kernel has a driver for it. An ISO 9660
+image on a kernel without the iso9660 driver is served in userspace
+instead: a loops server reads the image through FUSE, read-only, and
+exits when the image is unmounted (--fuse forces that path, --kernel
+forbids it). qcow2, vmdk and LUKS images, and types the kernel cannot
+mount, fail with what to use instead, and nothing is attached. 'loops block probe IMAGE' shows the
 decision without mounting.
 
 Without <mountpoint>, the image is mounted at /media/LABEL (under
@@ -72,6 +77,9 @@ Needs root.`,
 			if opts.ReadOnly && opts.ReadWrite {
 				return flagErrorf("--ro and --rw contradict each other")
 			}
+			if opts.FUSE && opts.Kernel {
+				return flagErrorf("--fuse and --kernel contradict each other")
+			}
 			if opts.Partition < 0 || opts.Offset < 0 || opts.SizeLimit < 0 {
 				return flagErrorf("--partition, --offset and --sizelimit cannot be negative")
 			}
@@ -91,6 +99,8 @@ Needs root.`,
 	fl.Int64Var(&opts.Offset, "offset", 0, "mount what starts at this byte `offset`")
 	fl.Int64Var(&opts.SizeLimit, "sizelimit", 0, "use at most this many `bytes` from the offset")
 	fl.StringVar(&opts.Type, "type", "", "mount as filesystem `type` instead of the probed one")
+	fl.BoolVar(&opts.FUSE, "fuse", false, "serve the image in userspace (ISO 9660) even where the kernel has a driver")
+	fl.BoolVar(&opts.Kernel, "kernel", false, "use the kernel's driver only, never the userspace reader")
 	fl.BoolVar(&opts.JSON, "json", false, "print the mount as JSON")
 	return cmd
 }
@@ -122,6 +132,7 @@ func mountRun(opts *mountOptions) error {
 		Mountpoint: opts.Mountpoint, ReadOnly: opts.ReadOnly, ReadWrite: opts.ReadWrite,
 		Partition: opts.Partition, Offset: opts.Offset, SizeLimit: opts.SizeLimit, Type: opts.Type,
 		User: user, UID: uid, GID: gid,
+		Backend: mountBackend(opts.FUSE, opts.Kernel), Userspace: userspaceTypes, ServeUserspace: startUserspaceServer,
 	})
 	if err != nil {
 		return blockHint(err, opts.Image)
@@ -153,7 +164,21 @@ func mountRun(opts *mountOptions) error {
 	if m.Reused {
 		reused = ", reused"
 	}
-	fmt.Fprintf(opts.IO.ErrOut, "Mounted %s (%s) at %s via %s%s, %s.\n", m.Image, what, m.Mountpoint, m.Device, reused, mode)
+	via := m.Device
+	if m.Plan.Route == blockloop.RouteUserspace {
+		via = "loops' userspace " + m.Type + " reader (FUSE)"
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Mounted %s (%s) at %s via %s%s, %s.\n", m.Image, what, m.Mountpoint, via, reused, mode)
 	fmt.Fprintln(opts.IO.Out, m.Mountpoint)
 	return nil
+}
+
+func mountBackend(fuse, kernel bool) blockloop.Backend {
+	switch {
+	case fuse:
+		return blockloop.BackendFUSE
+	case kernel:
+		return blockloop.BackendKernel
+	}
+	return blockloop.BackendAuto
 }

@@ -58,6 +58,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 	root.CompletionOptions.HiddenDefaultCmd = true
 	root.AddCommand(newNetCmd(f))
 	root.AddCommand(newMountCmd(f), newUmountCmd(f), newBlockCmd(f))
+	root.AddCommand(newServeISOCmd(f))
 	return root
 }
 

@@ -69,6 +69,7 @@ type unmountedJSON struct {
 	Deferred   bool     `json:"deferred"`
 	Persistent bool     `json:"persistent"`
 	OtherUsers []string `json:"other_mountpoints,omitempty"`
+	Userspace  bool     `json:"userspace,omitempty"`
 }
 
 func umountRun(opts *umountOptions) error {
@@ -88,7 +89,7 @@ func umountRun(opts *umountOptions) error {
 			doc.Unmounted = append(doc.Unmounted, unmountedJSON{
 				Mountpoint: u.Mountpoint, Device: u.Device, Image: u.Image, RemovedDir: u.RemovedDir,
 				DirKept: u.DirKept, Detached: u.Detached, Deferred: u.Deferred, Persistent: u.Persistent,
-				OtherUsers: u.OtherUsers,
+				OtherUsers: u.OtherUsers, Userspace: u.Userspace,
 			})
 		}
 		return writeJSON(opts.IO.Out, doc)
@@ -101,6 +102,8 @@ func describeUnmount(u blockloop.Unmounted) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Unmounted %s", u.Mountpoint)
 	switch {
+	case u.Userspace:
+		b.WriteString("; its userspace server exits")
 	case u.Detached:
 		fmt.Fprintf(&b, "; %s detached", u.Device)
 	case u.Persistent:

@@ -1,0 +1,127 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/loops-cli/loops/blockloop"
+)
+
+// The userspace path of `loops mount`: loops re-executes itself as a
+// background server (`loops __serve-iso`), which mounts the image through
+// FUSE and writes "ready" (or "error: …") on the pipe it inherited as fd 3.
+// `loops mount` returns only once the mount is live. The server holds no
+// state: it exits when the filesystem is unmounted, by anyone.
+
+const serveISOCommand = "__serve-iso"
+
+// serveReadyTimeout bounds how long `loops mount` waits for the server.
+const serveReadyTimeout = 20 * time.Second
+
+// userspaceTypes are the types loops serves in userspace.
+var userspaceTypes = map[string]bool{"iso9660": true}
+
+// startUserspaceServer runs the server for m as a daemon and waits until
+// its mount is live.
+func startUserspaceServer(m blockloop.UserspaceMount) error {
+	self, err := os.Executable()
+	if err != nil {
+		self = "/proc/self/exe"
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	cmd := exec.Command(self, serveISOCommand,
+		"--image", m.Image, "--offset", strconv.FormatInt(m.Offset, 10),
+		"--sizelimit", strconv.FormatInt(m.SizeLimit, 10), m.Mountpoint)
+	cmd.Args[0] = "loops"
+	cmd.ExtraFiles = []*os.File{w} // fd 3
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Dir = "/"
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return fmt.Errorf("start the userspace server: %w", err)
+	}
+	w.Close()
+	type answer struct {
+		line string
+		err  error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		line, err := bufio.NewReader(r).ReadString('\n')
+		got <- answer{strings.TrimSpace(line), err}
+	}()
+	select {
+	case a := <-got:
+		if a.line == "ready" {
+			return cmd.Process.Release()
+		}
+		werr := cmd.Wait()
+		if msg, ok := strings.CutPrefix(a.line, "error: "); ok {
+			return errors.New(msg)
+		}
+		return fmt.Errorf("the userspace server exited before the mount was live (%v)", werr)
+	case <-time.After(serveReadyTimeout):
+		cmd.Process.Kill()
+		cmd.Wait()
+		return fmt.Errorf("the userspace server did not come up within %s", serveReadyTimeout)
+	}
+}
+
+type serveISOOptions struct {
+	Image      string
+	Offset     int64
+	SizeLimit  int64
+	Mountpoint string
+}
+
+// newServeISOCmd is the hidden server command `loops mount` starts.
+func newServeISOCmd(f *Factory) *cobra.Command {
+	opts := &serveISOOptions{}
+	cmd := &cobra.Command{
+		Use:    serveISOCommand + " --image <image> <mountpoint>",
+		Short:  "Serve an ISO 9660 image over FUSE until it is unmounted (used by loops mount)",
+		Hidden: true,
+		Args:   exactArgs(1, "a mount point"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Mountpoint = args[0]
+			return serveISORun(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Image, "image", "", "the image `file`")
+	cmd.Flags().Int64Var(&opts.Offset, "offset", 0, "where the filesystem starts in the image")
+	cmd.Flags().Int64Var(&opts.SizeLimit, "sizelimit", 0, "its size, 0 for to the end")
+	return cmd
+}
+
+func serveISORun(opts *serveISOOptions) error {
+	ready := os.NewFile(3, "ready")
+	tell := func(s string) {
+		if ready != nil {
+			fmt.Fprintln(ready, s)
+			ready.Close()
+			ready = nil
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer stop()
+	err := serveISO(ctx, opts, func() { tell("ready") })
+	if err != nil {
+		tell("error: " + strings.ReplaceAll(err.Error(), "\n", " "))
+	}
+	return err
+}
