@@ -6,6 +6,7 @@ package blocklooptest
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -150,6 +152,11 @@ func Leftovers(extra ...string) []string {
 	for _, m := range mountinfo() {
 		if match(m) {
 			out = append(out, "mount "+m)
+		}
+	}
+	for _, p := range servers() {
+		if match(p) {
+			out = append(out, "userspace server "+p)
 		}
 	}
 	if mediaBefore != nil {
@@ -380,4 +387,22 @@ func truncate(t testing.TB, path string, size int64) {
 		t.Fatal(err)
 	}
 	f.Close()
+}
+
+// servers lists running `loops __serve-iso` processes as "pid: argv".
+// They outlive the loops that started them, so they are found by argv.
+func servers() []string {
+	var out []string
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		if _, err := strconv.Atoi(d.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
+		if err != nil || !bytes.Contains(b, []byte("__serve-iso")) {
+			continue
+		}
+		out = append(out, d.Name()+": "+strings.ReplaceAll(strings.TrimRight(string(b), "\x00"), "\x00", " "))
+	}
+	return out
 }
