@@ -71,6 +71,9 @@ Needs root.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Image = args[0]
+			if r, ok := mountTargetMisdirected(opts.Image); ok {
+				return fmt.Errorf("%s.\nDid you mean: %s", r.why, r.meant)
+			}
 			if len(args) == 2 {
 				opts.Mountpoint = args[1]
 			}

@@ -59,6 +59,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 	root.AddCommand(newNetCmd(f))
 	root.AddCommand(newMountCmd(f), newUmountCmd(f), newBlockCmd(f))
 	root.AddCommand(newServeISOCmd(f))
+	root.AddCommand(newExplainCmd(f, nil))
 	return root
 }
 
@@ -67,6 +68,9 @@ func NewRootCmd(f *Factory) *cobra.Command {
 func noUnknownSubcommand(cmd *cobra.Command, args []string) error {
 	if len(args) == 0 {
 		return nil
+	}
+	if r, ok := misdirected(cmd.CommandPath(), args[0]); ok {
+		return &FlagError{fmt.Errorf("%q is not a command of %q: %s.\nDid you mean: %s", args[0], cmd.CommandPath(), r.why, r.meant)}
 	}
 	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
 	if cmd.SuggestionsMinimumDistance <= 0 {
