@@ -31,8 +31,18 @@ build: ## build bin/loops
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/loops
 
 .PHONY: install
-install: build ## install loops into $(PREFIX)/bin
+install: build ## install loops, its man pages and shell completions under $(PREFIX)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/loops
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0644 docs/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	$(BIN) completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/loops
+	$(BIN) completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_loops
+	$(BIN) completion fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/loops.fish
+
+.PHONY: docs
+docs: ## regenerate the man pages and CLI reference in docs/ from the command tree
+	$(GO) run ./cmd/gen-docs docs
 
 .PHONY: test
 test: deps ## run every test (root tests too when run as root)

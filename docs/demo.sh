@@ -15,7 +15,7 @@ cleanup() {
 	ip netns del "$NS" 2>/dev/null || true
 	rm -rf "$TMP"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT INT TERM PIPE HUP
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 run() { step "$*"; "$@" || true; }
 

@@ -41,7 +41,13 @@ func NewRootCmd(f *Factory) *cobra.Command {
 
   net    the network loopback interface lo (127.0.0.1, ::1, localhost)
   block  loop devices: a file (.iso, disk image) shown as a block device
-  audio  the sound server's loopback, echoing a source to a sink`,
+  audio  the sound server's loopback, echoing a source to a sink
+
+'loops explain' tells them apart and names the classic command each loops
+command replaces.
+
+Exit status: 0 on success; 1 on failure (for check commands: a problem was
+found); 2 on a usage error. See 'loops help exit-codes'.`,
 		Example: `  $ loops net status
   $ sudo loops mount image.iso /media/label
   $ loops audio on`,
@@ -55,11 +61,11 @@ func NewRootCmd(f *Factory) *cobra.Command {
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &FlagError{err} })
-	root.CompletionOptions.HiddenDefaultCmd = true
 	root.AddCommand(newNetCmd(f))
 	root.AddCommand(newMountCmd(f), newUmountCmd(f), newBlockCmd(f))
 	root.AddCommand(newServeISOCmd(f))
-	root.AddCommand(newExplainCmd(f, nil))
+	root.AddCommand(newExplainCmd(f, nil), newExitCodesTopic())
+	addCompletions(root)
 	return root
 }
 
@@ -101,5 +107,23 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 			return flagErrorf("%s takes %s (got %d argument(s))", cmd.CommandPath(), what, len(args))
 		}
 		return nil
+	}
+}
+
+// newExitCodesTopic is `loops help exit-codes`: a help topic, not a command.
+func newExitCodesTopic() *cobra.Command {
+	return &cobra.Command{
+		Use:   "exit-codes",
+		Short: "What loops' exit status means",
+		Long: `loops exits with:
+
+  0  success
+  1  failure: the command could not do what was asked (the message says why
+     and, where there is one, the fix); for check commands (loops net
+     check), a problem was found
+  2  usage error: an unknown command or flag, or wrong arguments (the
+     usage line is printed)
+
+Messages go to stderr, data to stdout.`,
 	}
 }

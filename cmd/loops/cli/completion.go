@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/loops-cli/loops/netloop"
+)
+
+// Dynamic completion of real things: image files, loop devices, mount
+// points of loops' mounts, network namespaces.
+
+// imageExtensions are the files `loops mount` and `loops block` offer.
+var imageExtensions = []string{"iso", "img", "squashfs", "sqfs", "erofs", "raw", "ext4", "ext2", "ext3", "xfs", "btrfs", "bin"}
+
+func completeImages(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveFilterDirs
+	}
+	return imageExtensions, cobra.ShellCompDirectiveFilterFileExt
+}
+
+// completeMounted offers the mount points and images of loop and
+// userspace mounts, and loop devices.
+func completeMounted(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	h := blockHost()
+	var out []string
+	if devs, err := h.List(); err == nil {
+		for _, d := range devs {
+			out = append(out, d.Mountpoints...)
+			if len(d.Mountpoints) > 0 {
+				out = append(out, d.Path)
+			}
+		}
+	}
+	if ms, err := h.UserspaceMounts(); err == nil {
+		for _, m := range ms {
+			out = append(out, m.Mountpoint, m.Source)
+		}
+	}
+	return filterPrefix(out, toComplete), cobra.ShellCompDirectiveNoFileComp
+}
+
+// completeLoopDevices offers attached loop devices and their images.
+func completeLoopDevices(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var out []string
+	if devs, err := blockHost().List(); err == nil {
+		for _, d := range devs {
+			out = append(out, d.Path+"\t"+d.BackingFile, d.BackingFile)
+		}
+	}
+	return filterPrefix(out, toComplete), cobra.ShellCompDirectiveNoFileComp
+}
+
+// completeNetns offers the named network namespaces, as `ip netns list`.
+func completeNetns(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	entries, _ := os.ReadDir(netloop.NetnsDir)
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Name())
+	}
+	return filterPrefix(out, toComplete), cobra.ShellCompDirectiveNoFileComp
+}
+
+func filterPrefix(list []string, prefix string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range list {
+		if s == "" || seen[s] || !strings.HasPrefix(s, prefix) {
+			continue
+		}
+		seen[s] = true
+		out = append(out, s)
+	}
+	return out
+}
+
+// addCompletions wires the completion functions into the tree.
+func addCompletions(root *cobra.Command) {
+	set := func(path string, f cobra.CompletionFunc) {
+		if c, _, err := root.Find(strings.Fields(path)); err == nil && c.CommandPath() == "loops "+path {
+			c.ValidArgsFunction = f
+		}
+	}
+	set("mount", completeImages)
+	set("block attach", completeImages)
+	set("block probe", completeImages)
+	set("umount", completeMounted)
+	set("block detach", completeLoopDevices)
+	if net, _, err := root.Find([]string{"net"}); err == nil {
+		net.RegisterFlagCompletionFunc("netns", completeNetns)
+		net.RegisterFlagCompletionFunc("netns-path", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return nil, cobra.ShellCompDirectiveDefault
+		})
+	}
+}
