@@ -9,7 +9,7 @@ export PATH := $(PATH):/usr/local/go/bin:/usr/sbin:/sbin
 
 # Debian packages the tests, the demo and the benchmarks use.
 # (command they provide: package)
-DEPS := ip:iproute2 nft:nftables ifconfig:net-tools hyperfine:hyperfine getent:libc-bin setpriv:util-linux sysctl:procps python3:python3 mkfs.ext4:e2fsprogs mksquashfs:squashfs-tools mkfs.erofs:erofs-utils mkfs.xfs:xfsprogs mkfs.btrfs:btrfs-progs sfdisk:fdisk blkid:util-linux losetup:mount mkfs.vfat:dosfstools mkfs.exfat:exfatprogs xorriso:xorriso
+DEPS := ip:iproute2 nft:nftables ifconfig:net-tools hyperfine:hyperfine getent:libc-bin setpriv:util-linux sysctl:procps python3:python3 mkfs.ext4:e2fsprogs mksquashfs:squashfs-tools mkfs.erofs:erofs-utils mkfs.xfs:xfsprogs mkfs.btrfs:btrfs-progs sfdisk:fdisk blkid:util-linux losetup:mount mkfs.vfat:dosfstools mkfs.exfat:exfatprogs xorriso:xorriso fusermount:fuse fuseiso:fuseiso pulseaudio:pulseaudio pactl:pulseaudio-utils pipewire:pipewire pipewire-pulse:pipewire-pulse wireplumber:wireplumber
 
 .DEFAULT_GOAL := help
 
@@ -52,6 +52,7 @@ test: deps ## run every test (root tests too when run as root)
 .PHONY: fuzz
 fuzz: ## run each fuzz target for a while (FUZZTIME=30s)
 	$(GO) test -run '^$$' -fuzz FuzzParseHosts -fuzztime $(or $(FUZZTIME),30s) ./netloop/
+	$(GO) test -run '^$$' -fuzz FuzzQuoteModuleArg -fuzztime $(or $(FUZZTIME),30s) ./audioloop/
 
 .PHONY: bench
 bench: deps build ## time loops beside ip, ifconfig and ss; write docs/benchmarks.md

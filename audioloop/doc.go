@@ -1,4 +1,27 @@
-// Package audioloop will manage the sound server's module-loopback, which
-// echoes a source to a sink, like `pactl load-module module-loopback`. It is
-// not the network loopback (package netloop).
+// Package audioloop manages the sound server's loopback: module-loopback,
+// which echoes a source (line-in, a microphone, a sink's monitor) to a sink,
+// on PulseAudio and on PipeWire (through pipewire-pulse). It is not the
+// network loopback (package netloop) nor loop devices (package blockloop).
+//
+// A Client is one connection to the caller's sound server, found like
+// libpulse finds it ($PULSE_SERVER, $XDG_RUNTIME_DIR/pulse/native, then
+// /run/user/UID/pulse/native; under sudo, the invoking user's server). The
+// connection sends process credentials and the cookie, and every request has
+// a timeout, so a missing or hung server is an error, never a hang.
+//
+//	c, err := audioloop.Connect(audioloop.Options{})
+//	if err != nil { … }
+//	defer c.Close()
+//	res, err := c.On(audioloop.OnRequest{Source: "USB Mic", Latency: 50 * time.Millisecond})
+//
+// Loops marks the loopbacks it loads with the stream property loops.id
+// (see MarkProperty), so On is idempotent and Off unloads only those.
+//
+// Nothing here needs privilege: the sound server is per user. Run as root
+// under sudo, the package talks to the invoking user's server with that
+// user's cookie.
+//
+// The package never prints; it returns structs and wrapped errors. Sentinels
+// (ErrNoServer, ErrServerGone, ErrFeedback, ErrNoDevice, ErrAmbiguous,
+// ErrModuleMissing) are tested with errors.Is.
 package audioloop

@@ -3,9 +3,11 @@ package cli
 import (
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/loops-cli/loops/audioloop"
 	"github.com/loops-cli/loops/netloop"
 )
 
@@ -83,6 +85,38 @@ func filterPrefix(list []string, prefix string) []string {
 	return out
 }
 
+// completeAudio offers the sound server's sources or sinks, with their
+// descriptions, asking with a short timeout so a dead server never stalls
+// the shell.
+func completeAudio(sinks bool) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		opts := audioloop.Options{Timeout: 300 * time.Millisecond}
+		if f := cmd.Flag("server"); f != nil {
+			opts.Server = f.Value.String()
+		}
+		c, err := audioloop.Connect(opts)
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		defer c.Close()
+		list := c.Sources
+		if sinks {
+			list = c.Sinks
+		}
+		devs, err := list()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []string
+		for _, d := range devs {
+			if strings.HasPrefix(d.Name, toComplete) {
+				out = append(out, d.Name+"\t"+d.Description)
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
 // addCompletions wires the completion functions into the tree.
 func addCompletions(root *cobra.Command) {
 	set := func(path string, f cobra.CompletionFunc) {
@@ -95,6 +129,12 @@ func addCompletions(root *cobra.Command) {
 	set("block probe", completeImages)
 	set("umount", completeMounted)
 	set("block detach", completeLoopDevices)
+	for _, path := range [][]string{{"audio", "on"}, {"audio", "measure"}} {
+		if c, _, err := root.Find(path); err == nil && c.Name() == path[1] {
+			c.RegisterFlagCompletionFunc("source", completeAudio(false))
+			c.RegisterFlagCompletionFunc("sink", completeAudio(true))
+		}
+	}
 	if net, _, err := root.Find([]string{"net"}); err == nil {
 		net.RegisterFlagCompletionFunc("netns", completeNetns)
 		net.RegisterFlagCompletionFunc("netns-path", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {

@@ -55,7 +55,7 @@ found); 2 on a usage error. See 'loops help exit-codes'.`,
 		SilenceUsage:  true,
 		Args:          noUnknownSubcommand,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return cmd.Help()
+			return overviewRun(f.IO)
 		},
 	}
 	root.SetOut(f.IO.Out)
@@ -63,8 +63,9 @@ found); 2 on a usage error. See 'loops help exit-codes'.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &FlagError{err} })
 	root.AddCommand(newNetCmd(f))
 	root.AddCommand(newMountCmd(f), newUmountCmd(f), newBlockCmd(f))
+	root.AddCommand(newAudioCmd(f))
 	root.AddCommand(newServeISOCmd(f))
-	root.AddCommand(newExplainCmd(f, nil), newExitCodesTopic())
+	root.AddCommand(newExplainCmd(f, nil), newExitCodesTopic(), newStatusCmd(f, nil))
 	addCompletions(root)
 	return root
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -75,6 +76,12 @@ func TestScripts(t *testing.T) {
 					return false, fmt.Errorf("[root] scripts must run in CI: run the tests as root")
 				}
 				return os.Geteuid() == 0, nil
+			case "pulse": // a PulseAudio the script can start itself (audio_*.txtar)
+				_, err := exec.LookPath("pulseaudio")
+				if err != nil && os.Getenv("CI") == "true" {
+					return false, fmt.Errorf("[pulse] scripts must run in CI: make deps installs pulseaudio")
+				}
+				return err == nil, nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},

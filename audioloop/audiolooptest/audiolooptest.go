@@ -1,0 +1,422 @@
+// Package audiolooptest starts private sound servers for tests: PulseAudio,
+// or PipeWire with WirePlumber and pipewire-pulse, each with its own
+// XDG_RUNTIME_DIR, HOME and configuration under t.TempDir(), with null sinks,
+// stopped in t.Cleanup. Tests never touch the user's server.
+package audiolooptest
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/loops-cli/loops/audioloop"
+)
+
+// Kinds of server, as audioloop.ServerInfo.Kind reports them.
+const (
+	PulseAudio = audioloop.KindPulseAudio
+	PipeWire   = audioloop.KindPipeWire
+)
+
+// Kinds lists the server kinds, for tests that run against each.
+var Kinds = []string{PulseAudio, PipeWire}
+
+// Sink is a null sink the server starts with.
+type Sink struct {
+	Name        string
+	Description string // a single word or words without quotes
+}
+
+// DefaultSinks are two null sinks: a ("Loops Test A") and b ("Loops Test B").
+var DefaultSinks = []Sink{{"a", "Loops Test A"}, {"b", "Loops Test B"}}
+
+// Server is a private sound server.
+type Server struct {
+	Kind       string
+	Dir        string // everything lives under here
+	RuntimeDir string // its XDG_RUNTIME_DIR
+	Home       string // its HOME (the PulseAudio cookie is in ~/.config/pulse)
+	ConfigDir  string // its XDG_CONFIG_HOME
+	Socket     string // the native protocol socket
+	Sinks      []Sink
+
+	t     testing.TB
+	procs []*exec.Cmd
+	logs  []*bytes.Buffer
+}
+
+// Require skips t when the server's programs are missing, or fails it when
+// CI=true: a skip is not a pass.
+func Require(t testing.TB, kind string) {
+	t.Helper()
+	var bins []string
+	switch kind {
+	case PulseAudio:
+		bins = []string{"pulseaudio", "pactl"}
+	case PipeWire:
+		bins = []string{"pipewire", "wireplumber", "pipewire-pulse", "pactl"}
+	default:
+		t.Fatalf("unknown server kind %q", kind)
+	}
+	for _, b := range bins {
+		if _, err := exec.LookPath(b); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s needs %s, and CI=true: make deps installs it", t.Name(), b)
+			}
+			t.Skipf("%s needs %s (make deps)", t.Name(), b)
+		}
+	}
+}
+
+// Start starts a server of the given kind with sinks (DefaultSinks if none)
+// and stops it when t ends.
+func Start(t testing.TB, kind string, sinks ...Sink) *Server {
+	t.Helper()
+	Require(t, kind)
+	if len(sinks) == 0 {
+		sinks = DefaultSinks
+	}
+	dir, err := os.MkdirTemp("", "loops-audio-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Kind: kind, Dir: dir, RuntimeDir: filepath.Join(dir, "run"), Home: filepath.Join(dir, "home"),
+		ConfigDir: filepath.Join(dir, "home", ".config"), Sinks: sinks, t: t}
+	s.Socket = filepath.Join(s.RuntimeDir, "pulse", "native")
+	for _, d := range []string{s.RuntimeDir, s.ConfigDir, filepath.Join(dir, "state")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// pactl must never autospawn a server with the user's configuration.
+	write(t, filepath.Join(s.ConfigDir, "pulse", "client.conf"), "autospawn = no\n")
+	switch kind {
+	case PulseAudio:
+		var b strings.Builder
+		b.WriteString("load-module module-native-protocol-unix\n")
+		for _, k := range sinks {
+			fmt.Fprintf(&b, "load-module module-null-sink sink_name=%s sink_properties=\"device.description='%s'\"\n", k.Name, k.Description)
+		}
+		fmt.Fprintf(&b, "set-default-sink %s\n", sinks[0].Name)
+		write(t, filepath.Join(s.ConfigDir, "pulse", "default.pa"), b.String())
+	case PipeWire:
+		write(t, filepath.Join(s.ConfigDir, "wireplumber", "main.lua.d", "51-headless.lua"),
+			"alsa_monitor.enabled = false\nalsa_monitor.properties[\"alsa.reserve\"] = false\n"+
+				"default_access.properties[\"enable-flatpak-portal\"] = false\n")
+		write(t, filepath.Join(s.ConfigDir, "wireplumber", "bluetooth.lua.d", "51-headless.lua"), "bluez_monitor.enabled = false\n")
+		write(t, filepath.Join(s.ConfigDir, "wireplumber", "main.lua.d", "52-novideo.lua"), "v4l2_monitor.enabled = false\nlibcamera_monitor.enabled = false\n")
+		// The sinks live in the pipewire daemon, as hardware does, so they
+		// stay when pipewire-pulse restarts.
+		var b strings.Builder
+		b.WriteString("context.objects = [\n")
+		for _, k := range sinks {
+			fmt.Fprintf(&b, "  { factory = adapter args = { factory.name = support.null-audio-sink node.name = %q node.description = %q media.class = \"Audio/Sink\" audio.position = [ FL FR ] monitor.channel-volumes = true object.linger = true } }\n", k.Name, k.Description)
+		}
+		b.WriteString("]\n")
+		write(t, filepath.Join(s.ConfigDir, "pipewire", "pipewire.conf.d", "10-loops-test-sinks.conf"), b.String())
+	}
+	t.Cleanup(s.Stop)
+	s.start()
+	return s
+}
+
+func write(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Env is the environment of the server's user: point pactl or loops at it.
+func (s *Server) Env() []string {
+	return []string{
+		"XDG_RUNTIME_DIR=" + s.RuntimeDir, "HOME=" + s.Home, "XDG_CONFIG_HOME=" + s.ConfigDir,
+		"XDG_STATE_HOME=" + filepath.Join(s.Dir, "state"), "PULSE_SERVER=unix:" + s.Socket,
+		"PULSE_COOKIE=" + filepath.Join(s.ConfigDir, "pulse", "cookie"),
+		"DBUS_SESSION_BUS_ADDRESS=", "DISPLAY=", "WAYLAND_DISPLAY=",
+	}
+}
+
+// Getenv looks a variable up in Env, then in the process environment.
+func (s *Server) Getenv(k string) string {
+	for _, kv := range s.Env() {
+		if strings.HasPrefix(kv, k+"=") {
+			return kv[len(k)+1:]
+		}
+	}
+	return os.Getenv(k)
+}
+
+// Options are audioloop options that reach this server, with its cookie
+// and configuration directories.
+func (s *Server) Options() audioloop.Options {
+	return audioloop.Options{Env: s.Getenv, Timeout: 2 * time.Second}
+}
+
+// Connect connects to the server, failing the test on error; the client is
+// closed when the test ends.
+func (s *Server) Connect(t testing.TB) *audioloop.Client {
+	t.Helper()
+	c, err := audioloop.Connect(s.Options())
+	if err != nil {
+		t.Fatalf("connect to the test %s: %v\n%s", s.Kind, err, s.Logs())
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func (s *Server) command(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	env := []string{}
+	for _, kv := range os.Environ() {
+		k := kv[:strings.IndexByte(kv, '=')]
+		if strings.HasPrefix(k, "XDG_") || strings.HasPrefix(k, "PULSE_") || strings.HasPrefix(k, "PIPEWIRE_") || k == "HOME" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	cmd.Env = append(env, s.Env()...)
+	cmd.Dir = s.Dir
+	return cmd
+}
+
+func (s *Server) spawn(name string, args ...string) {
+	s.t.Helper()
+	cmd := s.command(name, args...)
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("start %s: %v", name, err)
+	}
+	s.procs = append(s.procs, cmd)
+	s.logs = append(s.logs, &log)
+}
+
+func (s *Server) start() {
+	s.t.Helper()
+	os.Remove(s.Socket)
+	switch s.Kind {
+	case PulseAudio:
+		s.spawn("pulseaudio", "--daemonize=no", "--exit-idle-time=-1", "--use-pid-file=no",
+			"--disallow-module-loading=no", "--log-target=stderr", "--system=no")
+	case PipeWire:
+		if len(s.procs) == 0 {
+			s.spawn("pipewire")
+			s.waitFor(filepath.Join(s.RuntimeDir, "pipewire-0"))
+			s.spawn("wireplumber")
+		}
+		s.spawn("pipewire-pulse")
+	}
+	s.waitReady()
+}
+
+func (s *Server) waitFor(path string) {
+	s.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.t.Fatalf("%s did not appear within 10s\n%s", path, s.Logs())
+}
+
+// waitReady waits until the server answers and has its null sinks.
+func (s *Server) waitReady() {
+	s.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	var last error
+	for time.Now().Before(deadline) {
+		for _, p := range s.procs {
+			if p.ProcessState != nil {
+				s.t.Fatalf("%s exited\n%s", p.Path, s.Logs())
+			}
+		}
+		c, err := audioloop.Connect(s.Options())
+		if err == nil {
+			sinks, err := c.Sinks()
+			c.Close()
+			if err == nil && haveSinks(sinks, s.Sinks) {
+				return
+			}
+			last = fmt.Errorf("sinks %v, want %v (%v)", sinks, s.Sinks, err)
+		} else {
+			last = err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.t.Fatalf("test %s not ready within 10s: %v\n%s", s.Kind, last, s.Logs())
+}
+
+func haveSinks(have []audioloop.Device, want []Sink) bool {
+	for _, w := range want {
+		ok := false
+		for _, h := range have {
+			ok = ok || h.Name == w.Name
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// Logs returns the servers' output, for failure messages.
+func (s *Server) Logs() string {
+	var b strings.Builder
+	for i, l := range s.logs {
+		fmt.Fprintf(&b, "--- %s\n%s", filepath.Base(s.procs[i].Path), lastLines(l.String(), 30))
+	}
+	return b.String()
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.SplitAfter(s, "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "")
+}
+
+// pulseProc is the process that speaks the pulse protocol.
+func (s *Server) pulseProc() *exec.Cmd { return s.procs[len(s.procs)-1] }
+
+// Kill kills the process serving the pulse protocol (pulseaudio or
+// pipewire-pulse) with SIGKILL, as a crash would, and waits for it.
+func (s *Server) Kill() {
+	p := s.pulseProc()
+	if p.ProcessState == nil {
+		p.Process.Kill()
+		p.Wait()
+	}
+}
+
+// Restart stops the pulse-protocol server (gracefully) and starts it again
+// with the same configuration; on PipeWire, pipewire and WirePlumber stay.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.stopProc(s.pulseProc())
+	s.procs = s.procs[:len(s.procs)-1]
+	s.logs = s.logs[:len(s.logs)-1]
+	s.start()
+}
+
+func (s *Server) stopProc(p *exec.Cmd) {
+	if p.ProcessState != nil {
+		return
+	}
+	p.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { p.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		p.Process.Kill()
+		<-done
+	}
+}
+
+// Stop stops every process of the server, newest first, and removes its
+// directory. Start registers it with t.Cleanup.
+func (s *Server) Stop() {
+	for i := len(s.procs) - 1; i >= 0; i-- {
+		s.stopProc(s.procs[i])
+	}
+	os.RemoveAll(s.Dir)
+}
+
+// Pactl runs pactl against the server and returns its stdout, failing the
+// test on error.
+func (s *Server) Pactl(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := s.PactlErr(args...)
+	if err != nil {
+		t.Fatalf("pactl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// PactlErr runs pactl against the server and returns its combined output.
+func (s *Server) PactlErr(args ...string) (string, error) {
+	cmd := s.command("pactl", args...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// LoadModule loads a module with pactl and returns its index.
+func (s *Server) LoadModule(t testing.TB, name, args string) uint32 {
+	t.Helper()
+	out := s.Pactl(t, "load-module", name, args)
+	n, err := strconv.ParseUint(strings.TrimSpace(out), 10, 32)
+	if err != nil {
+		t.Fatalf("pactl load-module %s %s: %q", name, args, out)
+	}
+	return uint32(n)
+}
+
+// serverNames are the programs Leftovers looks for.
+var serverNames = []string{"pulseaudio", "pipewire", "wireplumber", "pipewire-pulse"}
+
+// Leftovers lists sound-server processes that are children of this test
+// process: servers a test forgot to stop.
+func Leftovers() []string {
+	self := os.Getpid()
+	var out []string
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", d.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		st := string(b)
+		i, j := strings.IndexByte(st, '('), strings.LastIndexByte(st, ')')
+		if i < 0 || j < i {
+			continue
+		}
+		comm, f := st[i+1:j], strings.Fields(st[j+1:])
+		if len(f) < 2 || f[0] == "Z" {
+			continue
+		}
+		if ppid, _ := strconv.Atoi(f[1]); ppid != self {
+			continue
+		}
+		for _, n := range serverNames {
+			if comm == n {
+				out = append(out, fmt.Sprintf("sound server %s (pid %d)", comm, pid))
+			}
+		}
+	}
+	return out
+}
+
+// Main runs the tests, then fails the run if a test left a server process
+// behind. Use it as TestMain's body: os.Exit(audiolooptest.Main(m)).
+func Main(m *testing.M) int {
+	code := m.Run()
+	if left := Leftovers(); len(left) > 0 {
+		fmt.Fprintln(os.Stderr, "tests left these behind:")
+		for _, l := range left {
+			fmt.Fprintln(os.Stderr, "  "+l)
+		}
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}

@@ -1,0 +1,407 @@
+package audioloop
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/jfreymuth/pulse/proto"
+)
+
+// ErrNoSignal: the test signal did not come out at the far end.
+var ErrNoSignal = errors.New("the test signal did not arrive")
+
+// MeasureRequest says which path to measure.
+type MeasureRequest struct {
+	// Source and Sink are the loopback's ends (name, index or part of a
+	// description; "" for the defaults).
+	Source, Sink string
+	// Chirps is how many test chirps to play (default 4).
+	Chirps int
+	// Settle is how long silence plays before the first chirp, so that the
+	// server's rate controller adapts to the measuring streams (default 1s).
+	Settle time.Duration
+	// Interval is the time between chirps (default: 500 ms, or more for a
+	// loopback with a long latency); delays up to Interval-10ms are found.
+	Interval time.Duration
+}
+
+// MeasureResult is a measured delay.
+type MeasureResult struct {
+	// Method: "loopback" when the source is a sink's monitor (the signal is
+	// played into that sink, and timed at the source and at the sink's
+	// monitor: the loopback's own delay); "path" for a hardware source (the
+	// signal is played into the sink and timed at its monitor and at the
+	// source: the sink → source path, a cable or the air).
+	Method string
+	// Played is the sink the signal was played into; Ref and Echo the two
+	// sources recorded.
+	Played, Ref, Echo string
+	// Delay is the median delay of the first echo of each chirp.
+	Delay time.Duration
+	// Delays are the first echo's delay for each chirp found.
+	Delays []time.Duration
+	// Echoes are, for each chirp, every echo found within the interval, in
+	// order (several when several loopbacks feed the sink). Their
+	// differences are exact (one recording); the absolute values carry the
+	// alignment error of two recordings (≈0.1 ms on PulseAudio, up to a few
+	// 256-frame quanta on PipeWire).
+	Echoes [][]time.Duration
+	// Missing counts the chirps with no echo.
+	Missing int
+}
+
+// Measure plays a known signal (short chirps) and records it before and
+// after the path from source to sink, and reports the delay by
+// cross-correlation. It loads nothing: it measures the loopback that is on
+// (see On). It needs no privilege, and plays audio into a sink: for a
+// hardware sink, you will hear it.
+func (c *Client) Measure(req MeasureRequest) (*MeasureResult, error) {
+	if req.Chirps <= 0 {
+		req.Chirps = 4
+	}
+	si, err := c.ServerInfo()
+	if err != nil {
+		return nil, err
+	}
+	sinks, err := c.sinks(si)
+	if err != nil {
+		return nil, err
+	}
+	sources, err := c.sources(si)
+	if err != nil {
+		return nil, err
+	}
+	src, err := resolveOrDefault("source", req.Source, si.DefaultSource, sources)
+	if err != nil {
+		return nil, err
+	}
+	snk, err := resolveOrDefault("sink", req.Sink, si.DefaultSink, sinks)
+	if err != nil {
+		return nil, err
+	}
+	res := &MeasureResult{}
+	if src.MonitorOf != "" {
+		if src.MonitorOf == snk.Name {
+			return nil, &FeedbackError{Source: src.Name, Sink: snk.Name}
+		}
+		res.Method, res.Played, res.Ref, res.Echo = "loopback", src.MonitorOf, src.Name, snk.Monitor
+	} else {
+		res.Method, res.Played, res.Ref, res.Echo = "path", snk.Name, snk.Monitor, src.Name
+	}
+	if req.Interval <= 0 {
+		req.Interval = 500 * time.Millisecond
+		if lbs, err := c.Loopbacks(); err == nil {
+			for _, lb := range lbs {
+				if d := 2*time.Duration(lb.LatencyMsec)*time.Millisecond + 200*time.Millisecond; (lb.Source == src.Name || lb.Sink == snk.Name) && d > req.Interval {
+					req.Interval = d
+				}
+			}
+		}
+	}
+	rate := int(si.SampleRate)
+	if rate < 8000 || rate > 192000 {
+		rate = 48000
+	}
+	chirp := makeChirp(rate)
+	step := int(req.Interval.Seconds() * float64(rate))
+	if req.Settle <= 0 {
+		req.Settle = time.Second
+	}
+	lead := int(req.Settle.Seconds() * float64(rate))
+	signal := make([]float32, lead+req.Chirps*step+rate/5)
+	for i := 0; i < req.Chirps; i++ {
+		copy(signal[lead+i*step:], chirp)
+	}
+	ref, err := c.startRecord(res.Ref, rate)
+	if err != nil {
+		return nil, err
+	}
+	defer ref.stop()
+	echo, err := c.startRecord(res.Echo, rate)
+	if err != nil {
+		return nil, err
+	}
+	defer echo.stop()
+	play, err := c.startPlayback(res.Played, rate, signal)
+	if err != nil {
+		return nil, err
+	}
+	defer play.stop()
+	// Wait for the signal to be played, plus the last echo.
+	wait := time.Duration(len(signal))*time.Second/time.Duration(rate) + req.Interval + 300*time.Millisecond
+	select {
+	case <-time.After(wait):
+	case <-c.gone:
+		return nil, c.wrap("measure", fmt.Errorf("%w", ErrServerGone))
+	}
+	for _, s := range []*recorder{ref, echo} {
+		if err := s.error(); err != nil {
+			return nil, c.wrap("record "+s.source, err)
+		}
+	}
+	refS, refT0 := ref.samples()
+	echoS, echoT0 := echo.samples()
+	refPeaks := findPeaks(refS, chirp, 0.5, step/2)
+	if len(refPeaks) == 0 {
+		return nil, fmt.Errorf("%w: no chirp in %s either (is %s muted or suspended?)", ErrNoSignal, res.Ref, res.Played)
+	}
+	echoPeaks := findPeaks(echoS, chirp, 0.3, rate/200) // echoes ≥ 5 ms apart
+	offset := echoT0.Sub(refT0).Seconds()               // echo sample 0 is this much later
+	window := req.Interval - 10*time.Millisecond
+	for _, rp := range refPeaks {
+		tr := float64(rp) / float64(rate)
+		var es []time.Duration
+		for _, ep := range echoPeaks {
+			d := time.Duration((offset + float64(ep)/float64(rate) - tr) * float64(time.Second))
+			if d >= -5*time.Millisecond && d < window {
+				es = append(es, d)
+			}
+		}
+		if len(es) == 0 {
+			res.Missing++
+			continue
+		}
+		res.Echoes = append(res.Echoes, es)
+		res.Delays = append(res.Delays, es[0])
+	}
+	if len(res.Delays) == 0 {
+		return res, fmt.Errorf("%w: played into %s, nothing came out at %s (is a loopback on? 'loops audio status')", ErrNoSignal, res.Played, res.Echo)
+	}
+	ds := append([]time.Duration(nil), res.Delays...)
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	res.Delay = ds[len(ds)/2]
+	return res, nil
+}
+
+// makeChirp is a 30 ms Hann-windowed linear sweep from 1 to 10 kHz.
+func makeChirp(rate int) []float32 {
+	n := rate * 30 / 1000
+	out := make([]float32, n)
+	f0, f1, T := 1000.0, 10000.0, float64(n)/float64(rate)
+	for i := range out {
+		t := float64(i) / float64(rate)
+		w := 0.5 - 0.5*math.Cos(2*math.Pi*float64(i)/float64(n-1))
+		out[i] = float32(0.5 * w * math.Sin(2*math.Pi*(f0*t+(f1-f0)*t*t/(2*T))))
+	}
+	return out
+}
+
+// findPeaks returns the sample positions where the normalised
+// cross-correlation of x with tpl has a local maximum above thresh, at
+// least minGap apart, strongest first within each neighbourhood.
+func findPeaks(x, tpl []float32, thresh float64, minGap int) []int {
+	n := len(x) - len(tpl)
+	if n <= 0 {
+		return nil
+	}
+	var te float64
+	for _, v := range tpl {
+		te += float64(v) * float64(v)
+	}
+	corr := make([]float64, n)
+	var xe float64
+	for i := 0; i < len(tpl); i++ {
+		xe += float64(x[i]) * float64(x[i])
+	}
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			a, b := float64(x[i-1]), float64(x[i+len(tpl)-1])
+			xe += b*b - a*a
+		}
+		if xe*te < 1e-12 {
+			continue
+		}
+		var s float64
+		for j, v := range tpl {
+			s += float64(x[i+j]) * float64(v)
+		}
+		corr[i] = s / math.Sqrt(xe*te)
+	}
+	var peaks []int
+	for i := 0; i < n; {
+		if corr[i] < thresh {
+			i++
+			continue
+		}
+		best := i
+		for j := i; j < n && j < i+minGap; j++ {
+			if corr[j] > corr[best] {
+				best = j
+			}
+		}
+		if len(peaks) > 0 && best-peaks[len(peaks)-1] < minGap {
+			i = best + 1
+			continue
+		}
+		peaks = append(peaks, best)
+		i = best + minGap
+	}
+	return peaks
+}
+
+// recorder is a record stream that keeps mono float32 samples and the
+// estimated wall-clock time of sample 0.
+type recorder struct {
+	c      *Client
+	source string
+	index  uint32
+	rate   int
+
+	mu   sync.Mutex
+	buf  []float32
+	t0   time.Time
+	err  error
+	done bool
+}
+
+func (c *Client) startRecord(source string, rate int) (*recorder, error) {
+	r := &recorder{c: c, source: source, rate: rate}
+	req := &proto.CreateRecordStream{
+		SampleSpec:         proto.SampleSpec{Format: proto.FormatFloat32LE, Channels: 1, Rate: uint32(rate)},
+		ChannelMap:         proto.ChannelMap{proto.ChannelMono},
+		SourceIndex:        proto.Undefined,
+		SourceName:         source,
+		BufferMaxLength:    proto.Undefined, // a small maxlength makes PipeWire drop data
+		Corked:             true,
+		BufferFragSize:     uint32(rate * 4 * 5 / 1000),
+		AdjustLatency:      true,
+		DirectOnInputIndex: proto.Undefined,
+		Properties:         proto.PropList{"media.name": proto.PropListString("loops audio measure"), "media.role": proto.PropListString("test")},
+		ChannelVolumes:     proto.ChannelVolumes{uint32(proto.VolumeNorm)},
+	}
+	var rpl proto.CreateRecordStreamReply
+	if err := c.request("record from "+source, req, &rpl); err != nil {
+		return nil, err
+	}
+	r.index = rpl.StreamIndex
+	c.mu.Lock()
+	c.records[r.index] = r.handle
+	c.mu.Unlock()
+	if err := c.request("start recording", &proto.CorkRecordStream{StreamIndex: r.index, Corked: false}, nil); err != nil {
+		r.stop()
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *recorder) handle(msg any) {
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch m := msg.(type) {
+	case *proto.DataPacket:
+		if r.done {
+			return
+		}
+		for i := 0; i+4 <= len(m.Data); i += 4 {
+			r.buf = append(r.buf, math.Float32frombits(binary.LittleEndian.Uint32(m.Data[i:])))
+		}
+		// Sample 0 was captured no later than now minus the buffered length.
+		t0 := now.Add(-time.Duration(len(r.buf)) * time.Second / time.Duration(r.rate))
+		if r.t0.IsZero() || t0.Before(r.t0) {
+			r.t0 = t0
+		}
+	case *proto.RecordStreamKilled:
+		r.err = fmt.Errorf("the server ended the recording of %s", r.source)
+	}
+}
+
+func (r *recorder) samples() ([]float32, time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.done = true
+	return append([]float32(nil), r.buf...), r.t0
+}
+
+func (r *recorder) error() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+func (r *recorder) stop() {
+	r.c.mu.Lock()
+	delete(r.c.records, r.index)
+	r.c.mu.Unlock()
+	r.c.request("stop recording", &proto.DeleteRecordStream{StreamIndex: r.index}, nil)
+}
+
+// player is a playback stream fed from a buffer, then with silence.
+type player struct {
+	c     *Client
+	index uint32
+
+	mu   sync.Mutex
+	data []byte
+	pos  int
+}
+
+func (c *Client) startPlayback(sink string, rate int, signal []float32) (*player, error) {
+	p := &player{c: c, data: make([]byte, 4*len(signal))}
+	for i, v := range signal {
+		binary.LittleEndian.PutUint32(p.data[4*i:], math.Float32bits(v))
+	}
+	req := &proto.CreatePlaybackStream{
+		SampleSpec:            proto.SampleSpec{Format: proto.FormatFloat32LE, Channels: 1, Rate: uint32(rate)},
+		ChannelMap:            proto.ChannelMap{proto.ChannelMono},
+		SinkIndex:             proto.Undefined,
+		SinkName:              sink,
+		BufferMaxLength:       uint32(len(p.data) + rate*4),
+		Corked:                true,
+		BufferTargetLength:    uint32(rate * 4 * 20 / 1000),
+		BufferPrebufferLength: proto.Undefined,
+		BufferMinimumRequest:  proto.Undefined,
+		ChannelVolumes:        proto.ChannelVolumes{uint32(proto.VolumeNorm)},
+		AdjustLatency:         true,
+		Properties:            proto.PropList{"media.name": proto.PropListString("loops audio measure"), "media.role": proto.PropListString("test")},
+	}
+	var rpl proto.CreatePlaybackStreamReply
+	if err := c.request("play into "+sink, req, &rpl); err != nil {
+		return nil, err
+	}
+	p.index = rpl.StreamIndex
+	c.mu.Lock()
+	c.playbacks[p.index] = p.handle
+	c.mu.Unlock()
+	// The whole signal at once: the server buffers it (maxlength) and plays
+	// it at its own pace; later requests get silence.
+	p.write(len(p.data))
+	if err := c.request("start playing", &proto.CorkPlaybackStream{StreamIndex: p.index, Corked: false}, nil); err != nil {
+		p.stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *player) handle(msg any) {
+	if m, ok := msg.(*proto.Request); ok {
+		p.write(int(m.Length))
+	}
+}
+
+// write sends n bytes: the signal, then silence.
+func (p *player) write(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n -= n % 4
+	if n <= 0 {
+		return
+	}
+	out := make([]byte, n)
+	if p.pos < len(p.data) {
+		p.pos += copy(out, p.data[p.pos:])
+	}
+	p.c.pc.Send(p.index, out)
+}
+
+func (p *player) stop() {
+	p.c.mu.Lock()
+	delete(p.c.playbacks, p.index)
+	p.c.mu.Unlock()
+	p.c.request("stop playing", &proto.DeletePlaybackStream{StreamIndex: p.index}, nil)
+}

@@ -1,0 +1,216 @@
+package audioloop
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Persistence writes loops' loopbacks into the sound server's own startup
+// configuration, so they come back after a restart of the server:
+//
+//   - PulseAudio: a marked block in ~/.config/pulse/default.pa (created with
+//     ".include /etc/pulse/default.pa" first when missing, since the user
+//     file replaces the system one), guarded by .nofail so a missing device
+//     does not stop the server from starting;
+//   - PipeWire: ~/.config/pipewire/pipewire-pulse.conf.d/50-loops.conf, a
+//     pulse.cmd list with the "nofail" flag.
+//
+// XDG_CONFIG_HOME is honoured; under sudo the invoking user's files are
+// written and given to that user.
+
+const (
+	paMark       = "# loops: "
+	paHeader     = "# Created by loops (loops audio on --persist) because this file did not exist;\n# it replaces /etc/pulse/default.pa, so that file is included first.\n.include /etc/pulse/default.pa\n"
+	pwHeader     = "# Written by loops: loops audio on --persist adds, loops audio off --persist removes.\n"
+	pwFileName   = "50-loops.conf"
+	pwLineMarker = "# " + MarkProperty + "="
+)
+
+// PersistEntry is one loopback in the startup configuration.
+type PersistEntry struct {
+	ID   string // the loops.id mark
+	Args string // module-loopback arguments
+}
+
+// PersistPath is the file that holds loops' persistent loopbacks for a
+// server kind.
+func (o Options) PersistPath(kind string) string {
+	uid, home := o.invokingUser()
+	cfg := ""
+	if uid == os.Geteuid() {
+		if x := o.env("XDG_CONFIG_HOME"); x != "" && filepath.IsAbs(x) {
+			cfg = x
+		}
+	}
+	if cfg == "" {
+		cfg = filepath.Join(home, ".config")
+	}
+	if kind == KindPipeWire {
+		return filepath.Join(cfg, "pipewire", "pipewire-pulse.conf.d", pwFileName)
+	}
+	return filepath.Join(cfg, "pulse", "default.pa")
+}
+
+// Persisted lists loops' loopbacks in the startup configuration of kind.
+func Persisted(o Options, kind string) ([]PersistEntry, string, error) {
+	path := o.PersistPath(kind)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, path, nil
+	}
+	if err != nil {
+		return nil, path, err
+	}
+	var out []PersistEntry
+	if kind == KindPipeWire {
+		for _, l := range strings.Split(string(b), "\n") {
+			if e, ok := parsePWLine(l); ok {
+				out = append(out, e)
+			}
+		}
+		return out, path, nil
+	}
+	lines := strings.Split(string(b), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "load-module module-loopback ") && i > 0 {
+			args := strings.TrimPrefix(l, "load-module module-loopback ")
+			if lb := loopbackFromArgs(0, args); lb.Loops {
+				out = append(out, PersistEntry{ID: lb.ID, Args: args})
+			}
+		}
+	}
+	return out, path, nil
+}
+
+func parsePWLine(l string) (PersistEntry, bool) {
+	i := strings.Index(l, pwLineMarker)
+	if i < 0 || !strings.Contains(l, `cmd = "load-module"`) {
+		return PersistEntry{}, false
+	}
+	id := strings.TrimSpace(l[i+len(pwLineMarker):])
+	a := strings.Index(l, `args = `)
+	if a < 0 {
+		return PersistEntry{}, false
+	}
+	q, err := strconv.QuotedPrefix(l[a+len("args = "):])
+	if err != nil {
+		return PersistEntry{}, false
+	}
+	s, _ := strconv.Unquote(q)
+	return PersistEntry{ID: id, Args: strings.TrimPrefix(s, "module-loopback ")}, true
+}
+
+// Persist writes the loopback with these arguments into the startup
+// configuration of kind, replacing an entry with the same loops.id. It
+// returns the file written. It needs write access to the user's config
+// directory only.
+func Persist(o Options, kind, args string) (string, error) {
+	lb := loopbackFromArgs(0, args)
+	if !lb.Loops {
+		return "", fmt.Errorf("persist: arguments carry no %s mark", MarkProperty)
+	}
+	entries, path, err := Persisted(o, kind)
+	if err != nil {
+		return path, err
+	}
+	var keep []PersistEntry
+	for _, e := range entries {
+		if e.ID != lb.ID {
+			keep = append(keep, e)
+		}
+	}
+	keep = append(keep, PersistEntry{ID: lb.ID, Args: args})
+	return path, writePersisted(o, kind, path, keep)
+}
+
+// Unpersist removes loops' loopbacks from the startup configuration of kind
+// (all of them when ids is empty) and returns the file and how many entries
+// it removed.
+func Unpersist(o Options, kind string, ids ...string) (string, int, error) {
+	entries, path, err := Persisted(o, kind)
+	if err != nil || len(entries) == 0 {
+		return path, 0, err
+	}
+	var keep []PersistEntry
+	for _, e := range entries {
+		drop := len(ids) == 0
+		for _, id := range ids {
+			drop = drop || id == e.ID
+		}
+		if !drop {
+			keep = append(keep, e)
+		}
+	}
+	return path, len(entries) - len(keep), writePersisted(o, kind, path, keep)
+}
+
+func writePersisted(o Options, kind, path string, entries []PersistEntry) error {
+	var content string
+	if kind == KindPipeWire {
+		if len(entries) == 0 {
+			err := os.Remove(path)
+			if errors.Is(err, fs.ErrNotExist) {
+				err = nil
+			}
+			return err
+		}
+		var b strings.Builder
+		b.WriteString(pwHeader + "pulse.cmd = [\n")
+		for _, e := range entries {
+			fmt.Fprintf(&b, "  { cmd = \"load-module\" args = %s flags = [ \"nofail\" ] } %s%s\n",
+				strconv.Quote("module-loopback "+e.Args), pwLineMarker, e.ID)
+		}
+		b.WriteString("]\n")
+		content = b.String()
+	} else {
+		old, err := os.ReadFile(path)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		var b strings.Builder
+		if errors.Is(err, fs.ErrNotExist) {
+			b.WriteString(paHeader)
+		} else {
+			// Keep everything but loops' blocks.
+			lines := strings.Split(strings.TrimRight(string(old), "\n"), "\n")
+			for i := 0; i < len(lines); i++ {
+				if strings.HasPrefix(lines[i], paMark) {
+					for i < len(lines) && lines[i] != ".fail" {
+						i++
+					}
+					continue
+				}
+				b.WriteString(lines[i] + "\n")
+			}
+		}
+		if b.String() == paHeader && len(entries) == 0 {
+			err := os.Remove(path)
+			if errors.Is(err, fs.ErrNotExist) {
+				err = nil
+			}
+			return err
+		}
+		for _, e := range entries {
+			lb := loopbackFromArgs(0, e.Args)
+			fmt.Fprintf(&b, "%sloopback %s -> %s (%s=%s)\n.nofail\nload-module module-loopback %s\n.fail\n",
+				paMark, lb.ArgSource, lb.ArgSink, MarkProperty, e.ID, e.Args)
+		}
+		content = b.String()
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".loops-tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+		return err
+	}
+	if uid, _ := o.invokingUser(); uid != os.Geteuid() {
+		os.Chown(tmp, uid, -1)
+	}
+	return os.Rename(tmp, path)
+}
