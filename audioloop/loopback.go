@@ -112,18 +112,12 @@ func (c *Client) On(req OnRequest) (*OnResult, error) {
 	if req.Latency == 0 {
 		req.Latency = DefaultLatency
 	}
-	si, err := c.ServerInfo()
-	if err != nil {
+	var snap snapshot
+	if err := c.fetch(&snap, true); err != nil {
 		return nil, err
 	}
-	sinks, err := c.sinks(si)
-	if err != nil {
-		return nil, err
-	}
-	sources, err := c.sources(si)
-	if err != nil {
-		return nil, err
-	}
+	si := serverInfoFrom(snap.info)
+	sinks, sources := sinksFrom(snap.sinks, si), sourcesFrom(snap.sources, si)
 	src, err := resolveOrDefault("source", req.Source, si.DefaultSource, sources)
 	if err != nil {
 		return nil, err
@@ -146,17 +140,7 @@ func (c *Client) On(req OnRequest) (*OnResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	sinkName, sourceName := map[uint32]string{}, map[uint32]string{}
-	for _, d := range sinks {
-		sinkName[d.Index] = d.Name
-	}
-	for _, d := range sources {
-		sourceName[d.Index] = d.Name
-	}
-	lbs, err := c.loopbacks(sinkName, sourceName)
-	if err != nil {
-		return nil, err
-	}
+	lbs := snap.loopbacks()
 	var mine []Loopback
 	for _, lb := range lbs {
 		switch {
@@ -240,6 +224,7 @@ type OffResult struct {
 	Unloaded []Loopback // what was unloaded
 	Gone     []Loopback // already gone, or the index now names something else
 	Spared   []Loopback // others' loopbacks left alone (without All)
+	Server   ServerInfo // who answered, read with the lists
 }
 
 // Off turns off loops' loopbacks (with All, every module-loopback), like
@@ -247,11 +232,12 @@ type OffResult struct {
 // module: PipeWire reuses module numbers at once, so a number read a moment
 // ago may name another module now. It needs no privilege.
 func (c *Client) Off(req OffRequest) (*OffResult, error) {
-	lbs, err := c.Loopbacks()
-	if err != nil {
+	var snap snapshot
+	if err := c.fetch(&snap, true); err != nil {
 		return nil, err
 	}
-	res := &OffResult{}
+	lbs := snap.loopbacks()
+	res := &OffResult{Server: serverInfoFrom(snap.info)}
 	for _, lb := range lbs {
 		if !lb.Loops && !req.All {
 			res.Spared = append(res.Spared, lb)

@@ -80,11 +80,7 @@ func audioOffRun(opts *audioOffOptions) error {
 	}
 	file, removed := "", 0
 	if opts.Persist {
-		si, err := c.ServerInfo()
-		if err != nil {
-			return audioHint(err, opts.Audio.opts)
-		}
-		if file, removed, err = audioloop.Unpersist(opts.Audio.opts, si.Kind); err != nil {
+		if file, removed, err = audioloop.Unpersist(opts.Audio.opts, r.Server.Kind); err != nil {
 			return fmt.Errorf("removing loops' loopbacks from %s: %w", file, err)
 		}
 	}
@@ -113,17 +109,13 @@ func audioOffRun(opts *audioOffOptions) error {
 	}
 	if opts.Persist {
 		fmt.Fprintf(opts.IO.ErrOut, "Removed %d persistent loopback(s) from %s\n", removed, file)
-	} else if file, n := persistedCount(c, opts.Audio.opts); n > 0 {
+	} else if file, n := persistedCount(r.Server.Kind, opts.Audio.opts); n > 0 {
 		fmt.Fprintf(opts.IO.ErrOut, "Note: %d persistent loopback(s) in %s come back at the next restart; 'loops audio off --persist' removes them\n", n, file)
 	}
 	return nil
 }
 
-func persistedCount(c *audioloop.Client, o audioloop.Options) (string, int) {
-	si, err := c.ServerInfo()
-	if err != nil {
-		return "", 0
-	}
-	es, file, _ := audioloop.Persisted(o, si.Kind)
+func persistedCount(kind string, o audioloop.Options) (string, int) {
+	es, file, _ := audioloop.Persisted(o, kind)
 	return file, len(es)
 }
