@@ -52,4 +52,3 @@ func generate(dir string) error {
 		func(string) string { return "" },
 		func(name string) string { return name })
 }
-

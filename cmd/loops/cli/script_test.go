@@ -76,6 +76,9 @@ func TestScripts(t *testing.T) {
 					return false, fmt.Errorf("[root] scripts must run in CI: run the tests as root")
 				}
 				return os.Geteuid() == 0, nil
+			case "iso9660": // the kernel mounts ISO 9660 itself
+				b, err := os.ReadFile("/proc/filesystems")
+				return err == nil && strings.Contains(string(b), "\tiso9660\n"), nil
 			case "pulse": // a PulseAudio the script can start itself (audio_*.txtar)
 				_, err := exec.LookPath("pulseaudio")
 				if err != nil && os.Getenv("CI") == "true" {

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/loops-cli/loops/blockloop"
+	"github.com/loops-cli/loops/blockloop/isofs"
 )
 
 // The userspace path of `loops mount`: loops re-executes itself as a
@@ -124,4 +125,59 @@ func serveISORun(opts *serveISOOptions) error {
 		tell("error: " + strings.ReplaceAll(err.Error(), "\n", " "))
 	}
 	return err
+}
+
+// serveISO mounts the image with loops' ISO 9660 reader, calls ready once
+// the mount is live, and serves until it is unmounted (by loops umount,
+// umount or fusermount -u) or ctx ends (then it unmounts).
+func serveISO(ctx context.Context, opts *serveISOOptions, ready func()) error {
+	if opts.Offset != 0 || opts.SizeLimit != 0 {
+		return errors.New("the userspace reader serves an ISO image from its start only (not inside a partition)")
+	}
+	if err := fuseAvailable(); err != nil {
+		return err
+	}
+	o := isofs.Options{}
+	if _, uid, gid := invokingUser(); uid >= 0 {
+		// Files of an image without Rock Ridge belong to the user sudo
+		// acts for, not to root.
+		o.UID, o.GID, o.SetOwner = uint32(uid), uint32(max(gid, 0)), true
+	}
+	srv, err := isofs.Serve(ctx, opts.Image, opts.Mountpoint, o)
+	if err != nil {
+		return fmt.Errorf("serve %s at %s: %w", opts.Image, opts.Mountpoint, err)
+	}
+	ready()
+	return srv.Wait()
+}
+
+// fuseAvailable says what is missing for a FUSE mount, if anything: the
+// device, and for a user who is not root, fusermount.
+func fuseAvailable() error {
+	f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return errors.New("/dev/fuse is missing: load the fuse module (sudo modprobe fuse), or in a container pass --device /dev/fuse")
+	case errors.Is(err, os.ErrPermission):
+		return errors.New("/dev/fuse is not open to you (mode " + fuseMode() + "): run it as root (sudo loops mount ...), or ask for /dev/fuse to be 0666 as most distributions ship it")
+	case err != nil:
+		return fmt.Errorf("open /dev/fuse: %w", err)
+	}
+	f.Close()
+	if os.Geteuid() != 0 {
+		if _, err3 := exec.LookPath("fusermount3"); err3 != nil {
+			if _, err2 := exec.LookPath("fusermount"); err2 != nil {
+				return errors.New("fusermount is missing, and a user who is not root needs it to mount: sudo apt-get install fuse3")
+			}
+		}
+	}
+	return nil
+}
+
+func fuseMode() string {
+	st, err := os.Stat("/dev/fuse")
+	if err != nil {
+		return "unknown"
+	}
+	return fmt.Sprintf("%04o", st.Mode().Perm())
 }

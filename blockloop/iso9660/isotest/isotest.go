@@ -1,0 +1,449 @@
+// Package isotest builds ISO 9660 fixtures with xorriso for the tests of
+// package iso9660 and isofs, and compares directory trees: a source tree on
+// disk, the same tree read by the iso9660 reader, or through a mount.
+package isotest
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/loops-cli/loops/blockloop/iso9660"
+)
+
+// Xorriso returns the path of xorriso, skipping the test when it is missing
+// (failing it when CI=true).
+func Xorriso(t testing.TB) string {
+	t.Helper()
+	p, err := exec.LookPath("xorriso")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("xorriso is missing and CI=true: make deps")
+		}
+		t.Skip("xorriso is missing (make deps)")
+	}
+	return p
+}
+
+// BuildISO runs `xorriso -as mkisofs -quiet ARGS -o OUT SRC` and returns OUT,
+// a file in a temporary directory of t. The output is written sparse (runs
+// of zero blocks are holes), so a 4.5 GiB image of a sparse file costs
+// almost no disk.
+func BuildISO(t testing.TB, src string, args ...string) string {
+	t.Helper()
+	x := Xorriso(t)
+	out := filepath.Join(t.TempDir(), "image.iso")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	argv := append([]string{"-as", "mkisofs", "-quiet"}, args...)
+	argv = append(argv, "-o", "-", src)
+	cmd := exec.Command(x, argv...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	n, cerr := copySparse(f, stdout)
+	if err := cmd.Wait(); err != nil || cerr != nil {
+		t.Fatalf("xorriso %s: %v %v\n%s", strings.Join(argv, " "), err, cerr, stderr.String())
+	}
+	if err := f.Truncate(n); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// copySparse copies r to f, seeking over all-zero 1 MiB blocks.
+func copySparse(f *os.File, r io.Reader) (int64, error) {
+	buf := make([]byte, 1<<20)
+	var off int64
+	for {
+		n, err := io.ReadFull(r, buf)
+		if n > 0 {
+			if !allZero(buf[:n]) {
+				if _, werr := f.WriteAt(buf[:n], off); werr != nil {
+					return off, werr
+				}
+			}
+			off += int64(n)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return off, nil
+		}
+		if err != nil {
+			return off, err
+		}
+	}
+}
+
+var zeros = make([]byte, 1<<20)
+
+func allZero(b []byte) bool { return bytes.Equal(b, zeros[:len(b)]) }
+
+// OldTime is the modification time RichTree gives some of its files.
+var OldTime = time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
+
+// LongName is a 200-byte name with spaces and mixed case (Rock Ridge NM
+// continued over several entries).
+var LongName = "A Long Name " + strings.Repeat("abcDEFghij", 18) + "-end.txt"
+
+// LongTarget is a symlink target of 300 bytes over many components.
+var LongTarget = strings.Repeat("component-x/", 24) + "../final"
+
+// RichTree makes the Rock Ridge fixture tree in a temporary directory of t:
+// long and unicode names, modes (0755, 0600, setuid, a 0750 directory),
+// owners (when root), symlinks of every kind, hard links, a fifo, old
+// timestamps, an empty file, a directory spanning several sectors and a
+// tree 12 levels deep.
+func RichTree(t testing.TB) string {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "src")
+	w := &writer{t: t, root: root}
+	w.file("hello.txt", "hello, world\n", 0o644)
+	w.file(LongName, "long name\n", 0o644)
+	w.file("unicodé 日本語/ü.txt", "unicode\n", 0o644)
+	w.file("script.sh", "#!/bin/sh\necho hi\n", 0o755)
+	w.file("secret.txt", "secret\n", 0o600)
+	w.file("setuid-bin", "x", 0o4755)
+	w.file("empty", "", 0o644)
+	w.file("old.txt", "old\n", 0o644)
+	w.file("sub/file.txt", "in sub\n", 0o644)
+	w.random("sub/Nested Dir/inner.bin", 300<<10+17)
+	w.random("sub/big.bin", 3<<20+5)
+	w.dir("dir0750", 0o750)
+	w.file("dir0750/x", "x\n", 0o640)
+	for i := 0; i < 80; i++ {
+		w.file(fmt.Sprintf("many/file-%03d-%s", i, strings.Repeat("n", 90)), fmt.Sprint(i), 0o644)
+	}
+	deep := "d1/d2/d3/d4/d5/d6/d7/d8/d9/d10/d11/d12"
+	w.file(deep+"/deep.txt", "deep\n", 0o644)
+	w.symlink("link-rel", "sub/file.txt")
+	w.symlink("link-abs", "/etc/hostname")
+	w.symlink("link-dir", "sub")
+	w.symlink("sub/link-up", "../hello.txt")
+	w.symlink("link-dangling", "../nope/x")
+	w.symlink("link-long", LongTarget)
+	w.link("hello.txt", "sub/hard-link")
+	if err := syscall.Mkfifo(filepath.Join(root, "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		w.chown("secret.txt", 1234, 5678)
+		w.chown("dir0750", 42, 43)
+	}
+	w.chtimes("old.txt", OldTime)
+	w.chtimes("sub/Nested Dir", OldTime)
+	return root
+}
+
+// JolietTree is a tree Joliet can hold (no symlinks, hard links or fifos):
+// nested directories, mixed case, spaces and unicode names.
+func JolietTree(t testing.TB) string {
+	t.Helper()
+	root := filepath.Join(t.TempDir(), "src")
+	w := &writer{t: t, root: root}
+	w.file("Hello World.txt", "hello\n", 0o644)
+	w.file("README", "readme\n", 0o644)
+	w.file("Dir One/Dir Two/Dir Three/nested file.TXT", "nested\n", 0o644)
+	w.file("Dir One/second.md", "second\n", 0o644)
+	w.file("unicodé 日本語/ü.txt", "unicode\n", 0o644)
+	w.random("data/blob.bin", 200<<10+3)
+	w.file("a/b/c/d/e/f/g/h/i/j/deep.txt", "deep\n", 0o644)
+	return root
+}
+
+type writer struct {
+	t    testing.TB
+	root string
+}
+
+func (w *writer) path(p string) string { return filepath.Join(w.root, filepath.FromSlash(p)) }
+
+func (w *writer) file(p, content string, mode fs.FileMode) {
+	w.t.Helper()
+	if err := os.MkdirAll(filepath.Dir(w.path(p)), 0o755); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := os.WriteFile(w.path(p), []byte(content), 0o644); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := os.Chmod(w.path(p), mode); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func (w *writer) random(p string, n int) {
+	w.t.Helper()
+	b := make([]byte, n)
+	x := uint64(n) * 0x9E3779B97F4A7C15
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		b[i] = byte(x)
+	}
+	w.file(p, string(b), 0o644)
+}
+
+func (w *writer) dir(p string, mode fs.FileMode) {
+	w.t.Helper()
+	if err := os.MkdirAll(w.path(p), 0o755); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := os.Chmod(w.path(p), mode); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func (w *writer) symlink(p, target string) {
+	w.t.Helper()
+	if err := os.MkdirAll(filepath.Dir(w.path(p)), 0o755); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := os.Symlink(target, w.path(p)); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func (w *writer) link(old, p string) {
+	w.t.Helper()
+	if err := os.Link(w.path(old), w.path(p)); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func (w *writer) chown(p string, uid, gid int) {
+	w.t.Helper()
+	if err := os.Lchown(w.path(p), uid, gid); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+func (w *writer) chtimes(p string, tm time.Time) {
+	w.t.Helper()
+	if err := os.Chtimes(w.path(p), tm, tm); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// Info is what a tree comparison looks at for one path.
+type Info struct {
+	Mode    fs.FileMode
+	Size    int64 // regular files only
+	UID     uint32
+	GID     uint32
+	Nlink   uint32 // non-directories only
+	ModTime time.Time
+	Target  string
+	SHA256  string
+}
+
+// Tree maps slash-separated paths ("" is the root) to their Info.
+type Tree map[string]Info
+
+// WalkDir reads a tree from the filesystem (a source tree or a mount),
+// without following symlinks.
+func WalkDir(t testing.TB, root string) Tree {
+	t.Helper()
+	out := Tree{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if rel == "." {
+			rel = ""
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		in := Info{Mode: fi.Mode(), UID: st.Uid, GID: st.Gid, ModTime: fi.ModTime().UTC()}
+		if !fi.IsDir() {
+			in.Nlink = uint32(st.Nlink)
+		}
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			if in.Target, err = os.Readlink(p); err != nil {
+				return err
+			}
+		case fi.Mode().IsRegular():
+			in.Size = fi.Size()
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			h := sha256.New()
+			_, err = io.Copy(h, f)
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("read %s: %w", p, err)
+			}
+			in.SHA256 = hex.EncodeToString(h.Sum(nil))
+		}
+		out[filepath.ToSlash(rel)] = in
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// WalkImage reads a tree with the iso9660 reader.
+func WalkImage(t testing.TB, img *iso9660.Image) Tree {
+	t.Helper()
+	out := Tree{}
+	var walk func(e *iso9660.Entry, p string)
+	walk = func(e *iso9660.Entry, p string) {
+		in := Info{Mode: e.Mode, UID: e.UID, GID: e.GID, ModTime: e.ModTime.UTC(), Target: e.Target}
+		if !e.IsDir() {
+			in.Nlink = e.Nlink
+		}
+		if e.Mode.IsRegular() {
+			in.Size = e.Size
+			h := sha256.New()
+			if _, err := io.Copy(h, e.Open()); err != nil {
+				t.Fatalf("read %s: %v", p, err)
+			}
+			in.SHA256 = hex.EncodeToString(h.Sum(nil))
+		}
+		out[p] = in
+		if e.IsDir() {
+			kids, err := e.Entries()
+			if err != nil {
+				t.Fatalf("list %s: %v", p, err)
+			}
+			for _, k := range kids {
+				walk(k, strings.TrimPrefix(p+"/"+k.Name, "/"))
+			}
+		}
+	}
+	walk(img.Root(), "")
+	return out
+}
+
+// Fields says what Compare compares besides names, types, sizes, symlink
+// targets and contents, which it always compares.
+type Fields struct {
+	Perm    bool // permission bits (and setuid/setgid/sticky)
+	Owner   bool
+	Nlink   bool
+	ModTime bool // to the second
+}
+
+// Compare reports every difference between want and got.
+func Compare(t testing.TB, want, got Tree, f Fields) {
+	t.Helper()
+	var paths []string
+	for p := range want {
+		paths = append(paths, p)
+	}
+	for p := range got {
+		if _, ok := want[p]; !ok {
+			paths = append(paths, p)
+		}
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		w, wok := want[p]
+		g, gok := got[p]
+		switch {
+		case !wok:
+			t.Errorf("%q: extra entry %v", p, g.Mode)
+			continue
+		case !gok:
+			t.Errorf("%q: missing (%v)", p, w.Mode)
+			continue
+		}
+		if w.Mode.Type() != g.Mode.Type() {
+			t.Errorf("%q: type %v, want %v", p, g.Mode, w.Mode)
+			continue
+		}
+		if f.Perm && w.Mode != g.Mode && w.Mode&fs.ModeSymlink == 0 {
+			t.Errorf("%q: mode %v, want %v", p, g.Mode, w.Mode)
+		}
+		if w.Size != g.Size || w.SHA256 != g.SHA256 {
+			t.Errorf("%q: size %d sha256 %.12s, want %d %.12s", p, g.Size, g.SHA256, w.Size, w.SHA256)
+		}
+		if w.Target != g.Target {
+			t.Errorf("%q: symlink target %q, want %q", p, g.Target, w.Target)
+		}
+		if f.Owner && (w.UID != g.UID || w.GID != g.GID) {
+			t.Errorf("%q: owner %d:%d, want %d:%d", p, g.UID, g.GID, w.UID, w.GID)
+		}
+		if f.Nlink && w.Nlink != g.Nlink {
+			t.Errorf("%q: nlink %d, want %d", p, g.Nlink, w.Nlink)
+		}
+		if f.ModTime && w.Mode&fs.ModeSymlink == 0 && !w.ModTime.Truncate(time.Second).Equal(g.ModTime.Truncate(time.Second)) {
+			t.Errorf("%q: mtime %v, want %v", p, g.ModTime, w.ModTime)
+		}
+	}
+}
+
+// Marker positions of BigTree's huge.bin.
+var markers = map[int64]string{0: "HEADMARK", 4294965248 - 4: "MIDMARK!", 4294967296: "4GIBMARK"}
+
+// BigTree makes a directory with a sparse 4.5 GiB huge.bin holding
+// markers (see CheckMarkers) and a small file.
+func BigTree(t testing.TB) (string, int64) {
+	dir := filepath.Join(t.TempDir(), "big")
+	os.MkdirAll(dir, 0o755)
+	size := int64(4608) << 20
+	f, err := os.Create(filepath.Join(dir, "huge.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	for off, m := range markers {
+		f.WriteAt([]byte(m), off)
+	}
+	f.WriteAt([]byte("TAILMARK"), size-8)
+	os.WriteFile(filepath.Join(dir, "small.txt"), []byte("small\n"), 0o644)
+	return dir, size
+}
+
+// CheckMarkers reads BigTree's markers through r.
+func CheckMarkers(t testing.TB, r io.ReaderAt, size int64) {
+	t.Helper()
+	all := map[int64]string{size - 8: "TAILMARK"}
+	for k, v := range markers {
+		all[k] = v
+	}
+	for off, m := range all {
+		b := make([]byte, len(m))
+		if n, err := r.ReadAt(b, off); n != len(b) || string(b) != m {
+			t.Errorf("at %d: %q %v, want %q", off, b[:n], err, m)
+		}
+	}
+	// A read across the first extent's end (4 GiB - 2 KiB).
+	b := make([]byte, 8192)
+	if n, err := r.ReadAt(b, 4294965248-4096); n != len(b) || !bytes.Contains(b, []byte("MIDMARK!")) {
+		t.Errorf("across the extent boundary: %d %v", n, err)
+	}
+	if n, err := r.ReadAt(b, size-10); n != 10 || err != io.EOF {
+		t.Errorf("read at the end: %d %v", n, err)
+	}
+}
