@@ -45,14 +45,18 @@ docs: ## regenerate the man pages and CLI reference in docs/ from the command tr
 	$(GO) run ./cmd/gen-docs docs
 
 .PHONY: test
-test: deps ## run every test (root tests too when run as root)
+test: deps ## run every test (root tests too when run as root); packages one at a time, as audio timing wants a quiet machine
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 10m ./...
+	$(GO) test -count=1 -p 1 -timeout 15m ./...
 
 .PHONY: fuzz
 fuzz: ## run each fuzz target for a while (FUZZTIME=30s)
 	$(GO) test -run '^$$' -fuzz FuzzParseHosts -fuzztime $(or $(FUZZTIME),30s) ./netloop/
 	$(GO) test -run '^$$' -fuzz FuzzQuoteModuleArg -fuzztime $(or $(FUZZTIME),30s) ./audioloop/
+	$(GO) test -run '^$$' -fuzz FuzzProbe -fuzztime $(or $(FUZZTIME),30s) ./blockloop/
+	$(GO) test -run '^$$' -fuzz FuzzReadPartitions -fuzztime $(or $(FUZZTIME),30s) ./blockloop/
+	for f in FuzzPathTable FuzzSUSP FuzzDirRecord FuzzOpen; do \
+	  $(GO) test -run '^$$' -fuzz $$f -fuzztime $(or $(FUZZTIME),30s) -fuzzminimizetime 2s ./blockloop/iso9660/ || exit 1; done
 
 .PHONY: bench
 bench: deps build ## time loops beside ip, ifconfig and ss; write docs/benchmarks.md
