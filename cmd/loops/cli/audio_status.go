@@ -41,7 +41,7 @@ Needs no privilege.`,
 }
 
 type audioStatusJSON struct {
-	Schema        int            `json:"schema"`
+	Schema        int            `json:"schema,omitempty"` // 0 only inside loops status
 	Server        serverJSON     `json:"server"`
 	DefaultSource string         `json:"default_source"`
 	DefaultSink   string         `json:"default_sink"`
@@ -62,25 +62,11 @@ func audioStatusRun(opts *audioStatusOptions) error {
 		return err
 	}
 	defer c.Close()
-	si, err := c.ServerInfo()
+	doc, lbs, err := audioStatusDoc(c, opts.Audio.opts)
 	if err != nil {
 		return audioHint(err, opts.Audio.opts)
 	}
-	lbs, err := c.Loopbacks()
-	if err != nil {
-		return audioHint(err, opts.Audio.opts)
-	}
-	entries, file, _ := audioloop.Persisted(opts.Audio.opts, si.Kind)
-	persisted := map[string]bool{}
-	for _, e := range entries {
-		persisted[e.ID] = true
-	}
-	doc := audioStatusJSON{Schema: schemaVersion,
-		Server:        serverJSON{Kind: si.Kind, Package: si.Package, Version: si.Version, Address: c.Addr()},
-		DefaultSource: si.DefaultSource, DefaultSink: si.DefaultSink, Loopbacks: []loopbackJSON{}, PersistFile: file}
-	for _, lb := range lbs {
-		doc.Loopbacks = append(doc.Loopbacks, toLoopbackJSON(lb, persisted))
-	}
+	si := doc.Server
 	if opts.JSON {
 		return writeJSON(opts.IO.Out, doc)
 	}
@@ -89,7 +75,7 @@ func audioStatusRun(opts *audioStatusOptions) error {
 		fmt.Fprintln(io.ErrOut, "Sound server and its loopbacks. Fields: loopback MODULE OWNER SOURCE SINK LATENCY_MS STATE PERSISTENT")
 		t := newTable(io)
 		t.add("server", si.Kind, si.Package, si.Version, c.Addr())
-		t.add("default", dash(si.DefaultSource), dash(si.DefaultSink))
+		t.add("default", dash(doc.DefaultSource), dash(doc.DefaultSink))
 		for _, lb := range doc.Loopbacks {
 			t.add("loopback", fmt.Sprint(lb.Module), owner(lb.Loops), dash(lb.Source), dash(lb.Sink), fmt.Sprint(lb.LatencyMs), lb.State, fmt.Sprint(lb.Persistent))
 		}
@@ -97,7 +83,7 @@ func audioStatusRun(opts *audioStatusOptions) error {
 	}
 	w := io.Out
 	fmt.Fprintf(w, "Server   %s (%s %s) at %s\n", si.Kind, si.Package, si.Version, c.Addr())
-	fmt.Fprintf(w, "Default  source %s, sink %s\n\n", dash(si.DefaultSource), dash(si.DefaultSink))
+	fmt.Fprintf(w, "Default  source %s, sink %s\n\n", dash(doc.DefaultSource), dash(doc.DefaultSink))
 	if len(lbs) == 0 {
 		fmt.Fprintln(w, "No loopback is on ('loops audio on' starts one).")
 		return nil
@@ -121,4 +107,29 @@ func owner(loops bool) string {
 		return "loops"
 	}
 	return "other"
+}
+
+// audioStatusDoc reads the server and its loopbacks: the --json document of
+// `loops audio status`, also the audio section of `loops status`.
+func audioStatusDoc(c *audioloop.Client, o audioloop.Options) (audioStatusJSON, []audioloop.Loopback, error) {
+	si, err := c.ServerInfo()
+	if err != nil {
+		return audioStatusJSON{}, nil, err
+	}
+	lbs, err := c.Loopbacks()
+	if err != nil {
+		return audioStatusJSON{}, nil, err
+	}
+	entries, file, _ := audioloop.Persisted(o, si.Kind)
+	persisted := map[string]bool{}
+	for _, e := range entries {
+		persisted[e.ID] = true
+	}
+	doc := audioStatusJSON{Schema: schemaVersion,
+		Server:        serverJSON{Kind: si.Kind, Package: si.Package, Version: si.Version, Address: c.Addr()},
+		DefaultSource: si.DefaultSource, DefaultSink: si.DefaultSink, Loopbacks: []loopbackJSON{}, PersistFile: file}
+	for _, lb := range lbs {
+		doc.Loopbacks = append(doc.Loopbacks, toLoopbackJSON(lb, persisted))
+	}
+	return doc, lbs, nil
 }

@@ -51,7 +51,7 @@ type userspaceMountJSON struct {
 }
 
 type blockListJSON struct {
-	Schema      int                  `json:"schema"`
+	Schema      int                  `json:"schema,omitempty"` // 0 only inside loops status
 	LoopDevices []loopDevJSON        `json:"loopdevices"`
 	Userspace   []userspaceMountJSON `json:"userspace_mounts"`
 }
@@ -85,29 +85,7 @@ func blockListRun(opts *blockListOptions) error {
 	// are listed beside the devices.
 	fuse, _ := opts.Host().UserspaceMounts()
 	if opts.JSON {
-		doc := blockListJSON{Schema: schemaVersion, LoopDevices: []loopDevJSON{}}
-		for _, d := range devs {
-			j := loopDevJSON{
-				Name: d.Path, BackFile: d.BackingFile, Deleted: d.Deleted, BackIno: d.BackingInode,
-				MajMin: fmt.Sprintf("%d:%d", d.Major, d.Minor), Offset: d.Offset, SizeLimit: d.SizeLimit,
-				Size: d.Size, RO: d.ReadOnly, AutoClear: d.Autoclear, PartScan: d.PartScan, DIO: d.DirectIO,
-				LogSec: d.LogicalSectorSize, FSType: d.FSType, Label: d.Label, Mountpoints: d.Mountpoints,
-			}
-			if d.BackingInode != 0 {
-				j.BackMajMin = fmt.Sprintf("%d:%d", d.BackingDev>>8&0xfff, d.BackingDev&0xff|(d.BackingDev>>12)&0xfff00)
-			}
-			if j.Mountpoints == nil {
-				j.Mountpoints = []string{}
-			}
-			doc.LoopDevices = append(doc.LoopDevices, j)
-		}
-		doc.Userspace = []userspaceMountJSON{}
-		for _, m := range fuse {
-			doc.Userspace = append(doc.Userspace, userspaceMountJSON{
-				BackFile: m.Source, FSType: m.FSType, Mountpoint: m.Mountpoint, RO: m.ReadOnly(),
-			})
-		}
-		return writeJSON(opts.IO.Out, doc)
+		return writeJSON(opts.IO.Out, blockListDoc(devs, fuse))
 	}
 	if len(devs) == 0 && len(fuse) == 0 {
 		if opts.IO.IsTerminal() {
@@ -136,4 +114,32 @@ func boolWord(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// blockListDoc is the --json document of `loops block list`, also the block
+// section of `loops status`.
+func blockListDoc(devs []blockloop.Device, fuse []blockloop.MountEntry) blockListJSON {
+	doc := blockListJSON{Schema: schemaVersion, LoopDevices: []loopDevJSON{}}
+	for _, d := range devs {
+		j := loopDevJSON{
+			Name: d.Path, BackFile: d.BackingFile, Deleted: d.Deleted, BackIno: d.BackingInode,
+			MajMin: fmt.Sprintf("%d:%d", d.Major, d.Minor), Offset: d.Offset, SizeLimit: d.SizeLimit,
+			Size: d.Size, RO: d.ReadOnly, AutoClear: d.Autoclear, PartScan: d.PartScan, DIO: d.DirectIO,
+			LogSec: d.LogicalSectorSize, FSType: d.FSType, Label: d.Label, Mountpoints: d.Mountpoints,
+		}
+		if d.BackingInode != 0 {
+			j.BackMajMin = fmt.Sprintf("%d:%d", d.BackingDev>>8&0xfff, d.BackingDev&0xff|(d.BackingDev>>12)&0xfff00)
+		}
+		if j.Mountpoints == nil {
+			j.Mountpoints = []string{}
+		}
+		doc.LoopDevices = append(doc.LoopDevices, j)
+	}
+	doc.Userspace = []userspaceMountJSON{}
+	for _, m := range fuse {
+		doc.Userspace = append(doc.Userspace, userspaceMountJSON{
+			BackFile: m.Source, FSType: m.FSType, Mountpoint: m.Mountpoint, RO: m.ReadOnly(),
+		})
+	}
+	return doc
 }

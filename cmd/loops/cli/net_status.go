@@ -42,7 +42,7 @@ the services that listen on loopback only. Needs no privilege.`,
 // netStatusJSON is the --json document of `loops net status`. Field names
 // follow `ip -j` where it has one.
 type netStatusJSON struct {
-	Schema    int           `json:"schema"`
+	Schema    int           `json:"schema,omitempty"` // 0 only inside loops status
 	Netns     string        `json:"netns"`
 	Ifname    string        `json:"ifname"`
 	Ifindex   int           `json:"ifindex"`

@@ -19,7 +19,9 @@ import (
 // degrades on its own: a missing sound server or a permission error fills
 // that section's "error" and never fails the others.
 
-// statusJSON is the --json document of `loops status`.
+// statusJSON is the --json document of `loops status`: the documents of
+// `loops net status`, `loops block list` and `loops audio status`, each
+// with an "error" instead when its part could not be read.
 type statusJSON struct {
 	Schema int              `json:"schema"`
 	Net    netSectionJSON   `json:"net"`
@@ -28,46 +30,21 @@ type statusJSON struct {
 }
 
 type netSectionJSON struct {
-	Up           bool     `json:"up"`
-	Addresses    []string `json:"addresses"`
-	LoopbackOnly int      `json:"listeners_loopback_only"`
-	Wildcard     int      `json:"listeners_wildcard"`
-	Error        string   `json:"error,omitempty"`
+	*netStatusJSON
+	Error string `json:"error,omitempty"`
 }
 
 type blockSectionJSON struct {
-	Devices []blockDeviceJSON `json:"devices"`
-	Mounts  int               `json:"mounts"`
-	Error   string            `json:"error,omitempty"`
-}
-
-type blockDeviceJSON struct {
-	Device      string   `json:"device"` // /dev/loopN, or "" for a userspace mount
-	Image       string   `json:"image"`
-	FSType      string   `json:"fstype,omitempty"`
-	Mountpoints []string `json:"mountpoints"`
+	*blockListJSON
+	Error string `json:"error,omitempty"`
 }
 
 type audioSectionJSON struct {
-	Server        string              `json:"server,omitempty"` // "PulseAudio", "PipeWire"
-	Address       string              `json:"address,omitempty"`
-	DefaultSource string              `json:"default_source,omitempty"`
-	DefaultSink   string              `json:"default_sink,omitempty"`
-	Loopbacks     []audioLoopbackJSON `json:"loopbacks"`
-	Error         string              `json:"error,omitempty"`
+	*audioStatusJSON
+	Error string `json:"error,omitempty"`
 }
 
-type audioLoopbackJSON struct {
-	Module  uint32 `json:"module"`
-	Source  string `json:"source"`
-	Sink    string `json:"sink"`
-	Latency int    `json:"latency_msec"`
-	Loops   bool   `json:"loops"`
-	State   string `json:"state"`
-}
-
-// gatherStatus reads the three sections at once; audioTimeout bounds the
-// sound server's part.
+// gatherStatus reads the three sections at once.
 func gatherStatus(audioOpts audioloop.Options) statusJSON {
 	doc := statusJSON{Schema: schemaVersion}
 	var wg sync.WaitGroup
@@ -80,90 +57,64 @@ func gatherStatus(audioOpts audioloop.Options) statusJSON {
 }
 
 func netSection() netSectionJSON {
-	s := netSectionJSON{Addresses: []string{}}
 	c, err := netloop.Open(netloop.Target{})
 	if err != nil {
-		s.Error = err.Error()
-		return s
+		return netSectionJSON{Error: err.Error()}
 	}
 	defer c.Close()
 	st, err := c.Status()
 	if err != nil {
-		s.Error = err.Error()
-		return s
+		return netSectionJSON{Error: err.Error()}
 	}
-	s.Up = st.Up
-	for _, a := range st.Addrs {
-		s.Addresses = append(s.Addresses, a.Prefix.String())
-	}
-	if ls, err := c.Listeners(netloop.ListenerOptions{UDP: true}); err == nil {
+	var sum listenSummary
+	if ls, err := c.Listeners(netloop.ListenerOptions{UDP: true}); err != nil {
+		sum.Error = err.Error()
+	} else {
 		for _, l := range ls {
 			if l.LoopbackOnly() {
-				s.LoopbackOnly++
+				sum.LoopbackOnly++
 			} else {
-				s.Wildcard++
+				sum.Wildcard++
 			}
 		}
 	}
-	return s
+	d := netStatusDoc(c.Target(), st, sum)
+	d.Schema = 0
+	return netSectionJSON{netStatusJSON: &d}
 }
 
 func blockSection() blockSectionJSON {
-	s := blockSectionJSON{Devices: []blockDeviceJSON{}}
 	h := blockHost()
 	devs, err := h.List()
 	if err != nil {
-		s.Error = err.Error()
+		msg := err.Error()
 		if errors.Is(err, fs.ErrPermission) {
-			s.Error += " (loop devices need root to inspect fully)"
+			msg += " (loop devices need root to inspect fully)"
 		}
+		return blockSectionJSON{Error: msg}
 	}
-	for _, d := range devs {
-		j := blockDeviceJSON{Device: d.Path, Image: d.BackingFile, FSType: d.FSType, Mountpoints: d.Mountpoints}
-		if j.Mountpoints == nil {
-			j.Mountpoints = []string{}
-		}
-		s.Mounts += len(d.Mountpoints)
-		s.Devices = append(s.Devices, j)
-	}
-	if ms, err := h.UserspaceMounts(); err == nil {
-		for _, m := range ms {
-			s.Mounts++
-			s.Devices = append(s.Devices, blockDeviceJSON{Image: m.Source, FSType: m.FSType, Mountpoints: []string{m.Mountpoint}})
-		}
-	}
-	return s
+	fuse, _ := h.UserspaceMounts()
+	d := blockListDoc(devs, fuse)
+	d.Schema = 0
+	return blockSectionJSON{blockListJSON: &d}
 }
 
 func audioSection(opts audioloop.Options) audioSectionJSON {
-	s := audioSectionJSON{Loopbacks: []audioLoopbackJSON{}}
 	c, err := audioloop.Connect(opts)
 	if err != nil {
 		var ns *audioloop.NoServerError
 		if errors.As(err, &ns) && len(ns.Tried) > 0 {
-			s.Error = "none at " + strings.Join(ns.Tried, ", ")
-		} else {
-			s.Error = oneLine(err)
+			return audioSectionJSON{Error: "none at " + strings.Join(ns.Tried, ", ")}
 		}
-		return s
+		return audioSectionJSON{Error: oneLine(err)}
 	}
 	defer c.Close()
-	s.Address = c.Addr()
-	if info, err := c.ServerInfo(); err == nil {
-		s.Server, s.DefaultSource, s.DefaultSink = info.Kind, info.DefaultSource, info.DefaultSink
-	}
-	lbs, err := c.Loopbacks()
+	d, _, err := audioStatusDoc(c, opts)
 	if err != nil {
-		s.Error = oneLine(err)
-		return s
+		return audioSectionJSON{Error: oneLine(err)}
 	}
-	for _, l := range lbs {
-		s.Loopbacks = append(s.Loopbacks, audioLoopbackJSON{
-			Module: l.Module, Source: firstNonEmpty(l.Source, l.ArgSource), Sink: firstNonEmpty(l.Sink, l.ArgSink),
-			Latency: l.LatencyMsec, Loops: l.Loops, State: l.State,
-		})
-	}
-	return s
+	d.Schema = 0
+	return audioSectionJSON{audioStatusJSON: &d}
 }
 
 func oneLine(err error) string {
@@ -190,20 +141,18 @@ func netLine(s netSectionJSON) string {
 		return "lo is DOWN: connections to 127.0.0.1 hang (sudo loops net up)"
 	}
 	return fmt.Sprintf("lo is up with %s; %d service(s) listen on loopback only",
-		plural(len(s.Addresses), "address", "addresses"), s.LoopbackOnly)
+		plural(len(s.AddrInfo), "address", "addresses"), s.Listeners.LoopbackOnly)
 }
 
 func blockLine(s blockSectionJSON) string {
-	if s.Error != "" && len(s.Devices) == 0 {
+	if s.Error != "" {
 		return "unknown: " + s.Error
 	}
-	attached := 0
-	for _, d := range s.Devices {
-		if d.Device != "" {
-			attached++
-		}
+	mounts := len(s.Userspace)
+	for _, d := range s.LoopDevices {
+		mounts += len(d.Mountpoints)
 	}
-	return fmt.Sprintf("%s mounted; %s attached", plural(s.Mounts, "image", "images"), plural(attached, "loop device", "loop devices"))
+	return fmt.Sprintf("%s mounted; %s attached", plural(mounts, "image", "images"), plural(len(s.LoopDevices), "loop device", "loop devices"))
 }
 
 func audioLine(s audioSectionJSON) string {
@@ -222,7 +171,7 @@ func audioLine(s audioSectionJSON) string {
 	if mine+others > 0 {
 		state = fmt.Sprintf("audio loopback on (%s, %d of them loops')", plural(mine+others, "loopback", "loopbacks"), mine)
 	}
-	return fmt.Sprintf("%s on %s", state, s.Server)
+	return fmt.Sprintf("%s on %s", state, s.Server.Kind)
 }
 
 func plural(n int, one, many string) string {
@@ -292,55 +241,66 @@ func statusRun(opts *statusOptions) error {
 	io := opts.IO
 	if !io.IsTerminal() {
 		t := newTable(io)
-		n := doc.Net
-		t.add("net", boolWord(n.Up), strings.Join(n.Addresses, ","), fmt.Sprint(n.LoopbackOnly), n.Error)
-		for _, d := range doc.Block.Devices {
-			t.add("block", dash(d.Device), d.Image, dash(d.FSType), strings.Join(d.Mountpoints, ","))
+		if n := doc.Net; n.Error != "" {
+			t.add("net", "error", n.Error)
+		} else {
+			var addrs []string
+			for _, a := range n.AddrInfo {
+				addrs = append(addrs, fmt.Sprintf("%s/%d", a.Local, a.PrefixLen))
+			}
+			t.add("net", boolWord(n.Up), strings.Join(addrs, ","), fmt.Sprint(n.Listeners.LoopbackOnly))
 		}
-		if doc.Block.Error != "" {
-			t.add("block", "error", doc.Block.Error)
+		if b := doc.Block; b.Error != "" {
+			t.add("block", "error", b.Error)
+		} else {
+			for _, d := range b.LoopDevices {
+				t.add("block", d.Name, d.BackFile, dash(d.FSType), strings.Join(d.Mountpoints, ","))
+			}
+			for _, m := range b.Userspace {
+				t.add("block", "-", m.BackFile, m.FSType, m.Mountpoint)
+			}
 		}
-		for _, l := range doc.Audio.Loopbacks {
-			t.add("audio", fmt.Sprint(l.Module), l.Source, l.Sink, fmt.Sprint(l.Latency), boolWord(l.Loops), l.State)
-		}
-		if doc.Audio.Error != "" {
-			t.add("audio", "error", doc.Audio.Error)
+		if a := doc.Audio; a.Error != "" {
+			t.add("audio", "error", a.Error)
+		} else {
+			for _, l := range a.Loopbacks {
+				t.add("audio", fmt.Sprint(l.Module), l.Source, l.Sink, fmt.Sprint(l.LatencyMs), owner(l.Loops), l.State)
+			}
 		}
 		return t.render()
 	}
 	w := io.Out
 	fmt.Fprintln(w, "NET    network interface lo")
 	fmt.Fprintf(w, "       %s\n", netLine(doc.Net))
-	if len(doc.Net.Addresses) > 0 {
-		fmt.Fprintf(w, "       addresses: %s\n", strings.Join(doc.Net.Addresses, ", "))
+	if doc.Net.Error == "" && len(doc.Net.AddrInfo) > 0 {
+		var addrs []string
+		for _, a := range doc.Net.AddrInfo {
+			addrs = append(addrs, fmt.Sprintf("%s/%d", a.Local, a.PrefixLen))
+		}
+		fmt.Fprintf(w, "       addresses: %s\n", strings.Join(addrs, ", "))
 	}
 	fmt.Fprintln(w, "\nBLOCK  loop devices and mounted images")
 	fmt.Fprintf(w, "       %s\n", blockLine(doc.Block))
-	if len(doc.Block.Devices) > 0 {
+	if b := doc.Block; b.Error == "" && len(b.LoopDevices)+len(b.Userspace) > 0 {
 		t := newTable(io, "       DEVICE", "IMAGE", "TYPE", "MOUNTED AT")
-		for _, d := range doc.Block.Devices {
-			dev := d.Device
-			if dev == "" {
-				dev = "(userspace)"
-			}
-			t.add("       "+dev, d.Image, dash(d.FSType), dash(strings.Join(d.Mountpoints, ", ")))
+		for _, d := range b.LoopDevices {
+			t.add("       "+d.Name, d.BackFile, dash(d.FSType), dash(strings.Join(d.Mountpoints, ", ")))
+		}
+		for _, m := range b.Userspace {
+			t.add("       (userspace)", m.BackFile, m.FSType, m.Mountpoint)
 		}
 		t.render()
 	}
 	fmt.Fprintln(w, "\nAUDIO  sound server loopbacks")
 	fmt.Fprintf(w, "       %s\n", audioLine(doc.Audio))
-	if len(doc.Audio.Loopbacks) > 0 {
+	if a := doc.Audio; a.Error == "" && len(a.Loopbacks) > 0 {
 		t := newTable(io, "       MODULE", "SOURCE", "SINK", "LATENCY", "BY", "STATE")
-		for _, l := range doc.Audio.Loopbacks {
-			by := "other"
-			if l.Loops {
-				by = "loops"
-			}
+		for _, l := range a.Loopbacks {
 			lat := "default"
-			if l.Latency > 0 {
-				lat = fmt.Sprintf("%d ms", l.Latency)
+			if l.LatencyMs > 0 {
+				lat = fmt.Sprintf("%d ms", l.LatencyMs)
 			}
-			t.add(fmt.Sprintf("       %d", l.Module), l.Source, l.Sink, lat, by, l.State)
+			t.add(fmt.Sprintf("       %d", l.Module), l.Source, l.Sink, lat, owner(l.Loops), l.State)
 		}
 		t.render()
 	}
