@@ -58,6 +58,10 @@ fuzz: ## run each fuzz target for a while (FUZZTIME=30s)
 	for f in FuzzPathTable FuzzSUSP FuzzDirRecord FuzzOpen; do \
 	  $(GO) test -run '^$$' -fuzz $$f -fuzztime $(or $(FUZZTIME),30s) -fuzzminimizetime 2s ./blockloop/iso9660/ || exit 1; done
 
+.PHONY: stress
+stress: ## the reliability and security suite, full counts (make test runs a short form)
+	LOOPS_STRESS=full $(GO) test -count=1 -timeout 30m ./cmd/loops/stress/
+
 .PHONY: bench
 bench: deps build ## time loops beside ip, ifconfig and ss; write docs/benchmarks.md
 	$(GO) test -run '^$$' -bench . -benchtime 200x ./netloop/

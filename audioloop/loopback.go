@@ -174,6 +174,32 @@ func (c *Client) On(req OnRequest) (*OnResult, error) {
 	// Its streams are being created now: 'status' shows the real route.
 	res.Loopback = loopbackFromArgs(rpl.ModuleIndex, args)
 	res.Loopback.State = "starting"
+	// Another loops may have loaded the same pair at the same moment (no
+	// lock spans two processes): every racer keeps the lowest module of the
+	// pair and unloads the others, so one loopback stays.
+	var after snapshot
+	if err := c.fetch(&after, false); err != nil {
+		return res, nil
+	}
+	var twins []Loopback
+	for _, lb := range after.loopbacks() { // sorted by module
+		if lb.Loops && lb.ArgSource == src.Name && lb.ArgSink == snk.Name {
+			twins = append(twins, lb)
+		}
+	}
+	if len(twins) > 1 {
+		for _, lb := range twins[1:] {
+			if _, err := c.unloadChecked(lb); err != nil {
+				return res, fmt.Errorf("loaded module %d, but could not unload module %d, a second loopback of the same pair loaded at the same time: %w", rpl.ModuleIndex, lb.Module, err)
+			}
+		}
+		if twins[0].Module != rpl.ModuleIndex {
+			res.Loopback = twins[0]
+			if res.Action == ActionLoaded {
+				res.Action = ActionUnchanged
+			}
+		}
+	}
 	return res, nil
 }
 

@@ -88,6 +88,14 @@ func Open(t Target) (*Client, error) {
 	// Route only: Listeners opens its own NETLINK_INET_DIAG socket in the
 	// namespace (netlink's SocketDiag* calls, which would need the family
 	// here, are not used: they dump every TCP state).
+	if c.ns.IsOpen() {
+		// Enter it once ourselves first: netlink reports a failed setns
+		// with %v, which loses the errno (EPERM without CAP_SYS_ADMIN).
+		if err := c.Do(func() error { return nil }); err != nil {
+			c.ns.Close()
+			return nil, err
+		}
+	}
 	h, err := netlink.NewHandleAt(c.ns, unix.NETLINK_ROUTE)
 	if err != nil {
 		c.ns.Close()
