@@ -62,6 +62,8 @@ func (af *audioFlags) open() (*audioloop.Client, error) {
 func audioHint(err error, o audioloop.Options) error {
 	var de *audioloop.DeviceError
 	switch {
+	case errors.Is(err, audioloop.ErrServerGone):
+		return withHint(err, "The sound server stopped or hung during the command. Check it ('loops audio status') and run the command again.")
 	case errors.Is(err, audioloop.ErrNoServer):
 		var b strings.Builder
 		procs := soundServers()
@@ -76,8 +78,6 @@ func audioHint(err error, o audioloop.Options) error {
 		return withHint(err, "%s", b.String())
 	case errors.Is(err, audioloop.ErrAccessDenied):
 		return withHint(err, "The server refused loops' credentials and cookie. Set PULSE_COOKIE to the server's cookie (usually ~/.config/pulse/cookie of the user running it).")
-	case errors.Is(err, audioloop.ErrServerGone):
-		return withHint(err, "The sound server stopped or hung during the command. Check it ('loops audio status') and run the command again.")
 	case errors.Is(err, audioloop.ErrFeedback):
 		return withHint(err, "Choose another source ('loops audio sources') or sink ('loops audio sinks'), or add --force if you really want it (keep the volume low).")
 	case errors.As(err, &de):

@@ -36,6 +36,10 @@ var userspaceTypes = map[string]bool{"iso9660": true}
 // startUserspaceServer runs the server for m as a daemon and waits until
 // its mount is live.
 func startUserspaceServer(m blockloop.UserspaceMount) error {
+	// Said here, where the error can carry the command line to retry.
+	if err := fuseAvailable(); err != nil {
+		return err
+	}
 	self, err := os.Executable()
 	if err != nil {
 		self = "/proc/self/exe"
@@ -159,7 +163,8 @@ func fuseAvailable() error {
 	case errors.Is(err, os.ErrNotExist):
 		return errors.New("/dev/fuse is missing: load the fuse module (sudo modprobe fuse), or in a container pass --device /dev/fuse")
 	case errors.Is(err, os.ErrPermission):
-		return errors.New("/dev/fuse is not open to you (mode " + fuseMode() + "): run it as root (sudo loops mount ...), or ask for /dev/fuse to be 0666 as most distributions ship it")
+		return withHint(fmt.Errorf("/dev/fuse is not open to you (mode %s): %w", fuseMode(), err),
+			"Run it as root: sudo %s\nor ask for /dev/fuse to be 0666, as most distributions ship it.", commandLine())
 	case err != nil:
 		return fmt.Errorf("open /dev/fuse: %w", err)
 	}
