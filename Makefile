@@ -63,9 +63,9 @@ stress: ## the reliability and security suite, full counts (make test runs a sho
 	LOOPS_STRESS=full $(GO) test -count=1 -timeout 30m ./cmd/loops/stress/
 
 .PHONY: bench
-bench: deps build ## time loops beside ip, ifconfig and ss; write docs/benchmarks.md
-	$(GO) test -run '^$$' -bench . -benchtime 200x ./netloop/
-	./docs/bench.sh $(BIN) > docs/benchmarks.md
+bench: deps build ## time loops beside the classic tools, alternating, medians; write docs/benchmarks.md (RUNS=N, BENCH_QUICK=1)
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/loops-bench ./cmd/loops-bench
+	$(SUDO) ./bin/loops-bench -loops $(BIN) -go $(GO) -out docs/benchmarks.md $(if $(RUNS),-runs $(RUNS)) $(if $(BENCH_QUICK),-quick) $(if $(BENCH_ONLY),-only $(BENCH_ONLY))
 	@cat docs/benchmarks.md
 
 .PHONY: demo
