@@ -501,18 +501,41 @@ func rangeEnd(off, limit, size int64) int64 {
 // backing returns the loop devices whose backing file is st (path is a
 // hint for devices whose identity cannot be read).
 func (h *Host) backing(st unix.Stat_t, path string) ([]Device, error) {
-	devs, err := h.listSys()
+	ents, err := os.ReadDir(h.sysBlock())
 	if err != nil {
 		return nil, err
 	}
-	mounts, _ := h.mounts()
 	var out []Device
-	for _, d := range devs {
-		if d.BackingInode == st.Ino && d.BackingDev == st.Dev && d.BackingInode != 0 {
-			d.Mountpoints = mountsOf(mounts, d.Number)
-			out = append(out, d)
+	for _, e := range ents {
+		n, ok := loopNumber(e.Name())
+		if !ok {
+			continue
+		}
+		// Cheap first: the backing file's path (sysfs follows renames) must
+		// name this file. Only candidates get the full read, whose identity
+		// comes from the kernel (LOOP_GET_STATUS64).
+		bf, err := os.ReadFile(filepath.Join(h.sysBlock(), e.Name(), "loop", "backing_file"))
+		if err != nil {
+			continue // unbound
+		}
+		p := strings.TrimSuffix(strings.TrimSuffix(string(bf), "\n"), " (deleted)")
+		var pst unix.Stat_t
+		if unix.Stat(p, &pst) != nil || pst.Dev != st.Dev || pst.Ino != st.Ino {
+			continue
+		}
+		d, err := h.readSys(n)
+		if err != nil || d.BackingInode != st.Ino || d.BackingDev != st.Dev || d.BackingInode == 0 {
+			continue
+		}
+		out = append(out, *d)
+	}
+	if len(out) > 0 {
+		mounts, _ := h.mounts()
+		for i := range out {
+			out[i].Mountpoints = mountsOf(mounts, out[i].Number)
 		}
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Number < out[j].Number })
 	return out, nil
 }
 
