@@ -17,6 +17,7 @@ type Host struct {
 	Modules     string // /lib/modules: loadable drivers (mount(2) loads them)
 	Mountinfo   string // /proc/self/mountinfo
 	SysBlock    string // /sys/block
+	Partitions  string // /proc/partitions: block devices with a size, bound loop devices among them
 	LoopControl string // /dev/loop-control
 	Media       string // /media: the base of automatic mount points
 
@@ -34,6 +35,7 @@ func (h *Host) filesystems() string { return or(h.Filesystems, "/proc/filesystem
 func (h *Host) modules() string     { return or(h.Modules, "/lib/modules") }
 func (h *Host) mountinfo() string   { return or(h.Mountinfo, "/proc/self/mountinfo") }
 func (h *Host) sysBlock() string    { return or(h.SysBlock, "/sys/block") }
+func (h *Host) partitions() string  { return or(h.Partitions, "/proc/partitions") }
 func (h *Host) loopControl() string { return or(h.LoopControl, "/dev/loop-control") }
 func (h *Host) media() string       { return or(h.Media, "/media") }
 

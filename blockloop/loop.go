@@ -498,23 +498,50 @@ func rangeEnd(off, limit, size int64) int64 {
 	return off + limit
 }
 
-// backing returns the loop devices whose backing file is st (path is a
-// hint for devices whose identity cannot be read).
-func (h *Host) backing(st unix.Stat_t, path string) ([]Device, error) {
+// boundLoopNames lists the loop devices that may be bound: those
+// /proc/partitions lists (a bound device with a size; an unbound one has
+// none and is not listed), one read instead of a sysfs open per device, of
+// which there are as many as were ever made. Without /proc/partitions, every
+// loop device in sysfs.
+func (h *Host) boundLoopNames() ([]string, error) {
+	if b, err := os.ReadFile(h.partitions()); err == nil {
+		var out []string
+		for line := range strings.Lines(string(b)) {
+			f := strings.Fields(line)
+			if len(f) == 4 && f[0] == strconv.Itoa(loopMajor) {
+				out = append(out, f[3])
+			}
+		}
+		return out, nil
+	}
 	ents, err := os.ReadDir(h.sysBlock())
 	if err != nil {
 		return nil, err
 	}
-	var out []Device
+	out := make([]string, 0, len(ents))
 	for _, e := range ents {
-		n, ok := loopNumber(e.Name())
+		out = append(out, e.Name())
+	}
+	return out, nil
+}
+
+// backing returns the loop devices whose backing file is st (path is a
+// hint for devices whose identity cannot be read).
+func (h *Host) backing(st unix.Stat_t, path string) ([]Device, error) {
+	names, err := h.boundLoopNames()
+	if err != nil {
+		return nil, err
+	}
+	var out []Device
+	for _, name := range names {
+		n, ok := loopNumber(name)
 		if !ok {
 			continue
 		}
 		// Cheap first: the backing file's path (sysfs follows renames) must
 		// name this file. Only candidates get the full read, whose identity
 		// comes from the kernel (LOOP_GET_STATUS64).
-		bf, err := os.ReadFile(filepath.Join(h.sysBlock(), e.Name(), "loop", "backing_file"))
+		bf, err := os.ReadFile(filepath.Join(h.sysBlock(), name, "loop", "backing_file"))
 		if err != nil {
 			continue // unbound
 		}
