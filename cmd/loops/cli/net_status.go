@@ -102,23 +102,31 @@ func netStatusRun(opts *netStatusOptions) error {
 	if err != nil {
 		return err
 	}
-	var sum listenSummary
-	if ls, err := c.Listeners(netloop.ListenerOptions{UDP: true}); err != nil {
-		sum.Error = err.Error()
-	} else {
-		for _, l := range ls {
-			if l.LoopbackOnly() {
-				sum.LoopbackOnly++
-			} else {
-				sum.Wildcard++
-			}
-		}
-	}
+	sum := summarizeListeners(c)
 	doc := netStatusDoc(c.Target(), st, sum)
 	if opts.JSON {
 		return writeJSON(opts.IO.Out, doc)
 	}
 	return renderNetStatus(opts.IO, doc)
+}
+
+// summarizeListeners counts the listeners reachable over loopback: those
+// bound to loopback only, and those bound to all addresses.
+func summarizeListeners(c *netloop.Client) listenSummary {
+	var sum listenSummary
+	ls, err := c.Listeners(netloop.ListenerOptions{UDP: true})
+	if err != nil {
+		sum.Error = err.Error()
+		return sum
+	}
+	for _, l := range ls {
+		if l.LoopbackOnly() {
+			sum.LoopbackOnly++
+		} else {
+			sum.Wildcard++
+		}
+	}
+	return sum
 }
 
 func netStatusDoc(t netloop.Target, st *netloop.Status, sum listenSummary) netStatusJSON {

@@ -66,18 +66,7 @@ func netSection() netSectionJSON {
 	if err != nil {
 		return netSectionJSON{Error: err.Error()}
 	}
-	var sum listenSummary
-	if ls, err := c.Listeners(netloop.ListenerOptions{UDP: true}); err != nil {
-		sum.Error = err.Error()
-	} else {
-		for _, l := range ls {
-			if l.LoopbackOnly() {
-				sum.LoopbackOnly++
-			} else {
-				sum.Wildcard++
-			}
-		}
-	}
+	sum := summarizeListeners(c)
 	d := netStatusDoc(c.Target(), st, sum)
 	d.Schema = 0
 	return netSectionJSON{netStatusJSON: &d}
