@@ -370,18 +370,23 @@ func (f *HostsFile) remove(name string, force bool) (bool, error) {
 // ending, the line before loses its own, undoing what Add did, unless that
 // would leave nothing of it (Add never terminates an empty line).
 func (f *HostsFile) deleteLine(i int) {
-	unterminated := i == len(f.lines)-1 && f.lines[i].term == 0
+	// Only a line loops added can have come with a line ending loops gave
+	// the line before it; a foreign line's neighbours are never touched.
+	undoAdd := i == len(f.lines)-1 && f.lines[i].term == 0 && f.lines[i].byLoops
 	f.lines = slices.Delete(f.lines, i, i+1)
-	if !unterminated || i == 0 {
+	if !undoAdd || i == 0 {
 		return
 	}
 	p := &f.lines[i-1]
-	raw := p.raw[:len(p.raw)-p.term]
-	if nl := f.newline(i - 1); bytes.HasSuffix(p.raw, []byte(nl)) {
-		raw = p.raw[:len(p.raw)-len(nl)]
+	nl := f.newline(i - 1)
+	if !bytes.HasSuffix(p.raw, []byte(nl)) {
+		return
 	}
-	if len(raw) > 0 {
-		*p = parseLine(slices.Clip(raw))
+	raw := slices.Clip(p.raw[:len(p.raw)-len(nl)])
+	// Strip it only if what stays is that same line, unterminated: "x\r"
+	// without its "\n" would read as a line of its own ending.
+	if pl := parseLine(raw); len(raw) > 0 && pl.term == 0 {
+		*p = pl
 	}
 }
 
