@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"sort"
 	"sync"
 	"time"
@@ -127,32 +128,64 @@ func (c *Client) Measure(req MeasureRequest) (*MeasureResult, error) {
 		return nil, err
 	}
 	defer echo.stop()
+	// Play once both recordings run. A server may take a while to start
+	// one: PulseAudio renders an idle sink in blocks of up to 2 s, and a
+	// recording of its monitor begins only at the end of the current block.
+	err = c.waitFor(time.Now().Add(measureMaxLag), func() bool { return ref.count() > 0 && echo.count() > 0 }, ref, echo)
+	if err != nil {
+		return nil, err
+	}
 	play, err := c.startPlayback(res.Played, rate, signal)
 	if err != nil {
 		return nil, err
 	}
 	defer play.stop()
-	// Wait for the signal to be played, plus the last echo.
-	wait := time.Duration(len(signal))*time.Second/time.Duration(rate) + req.Interval + 300*time.Millisecond
+	// The signal and its last echo are captured by end (the margin is for
+	// the playback's start), but a server may deliver a recording well
+	// after capturing it: pipewire-pulse sends a record stream's data only
+	// while the client's queue is empty, so the echo's data, queued behind
+	// the reference's and the playback's, lags, by a second or more on a
+	// busy machine. So past end, wait for the recordings themselves (at
+	// most measureMaxLag more): the reference up to end, then, the other
+	// two streams closed, the echo up to the last chirp's window.
+	end := time.Now().Add(time.Duration(len(signal))*time.Second/time.Duration(rate) + req.Interval + 300*time.Millisecond)
+	deadline := end.Add(measureMaxLag)
 	select {
-	case <-time.After(wait):
+	case <-time.After(time.Until(end)):
 	case <-c.gone:
 		return nil, c.wrap("measure", fmt.Errorf("%w", ErrServerGone))
 	}
-	for _, s := range []*recorder{ref, echo} {
-		if err := s.error(); err != nil {
-			return nil, c.wrap("record "+s.source, err)
-		}
+	err = c.waitFor(deadline, func() bool { return !ref.recordedUntil().Before(end) }, ref, echo)
+	if err != nil {
+		return nil, err
 	}
 	refS, refT0 := ref.samples()
-	echoS, echoT0 := echo.samples()
+	ref.stop()
+	play.stop()
+	refS = refS[:min(len(refS), samplesBetween(refT0, end, rate))]
 	refPeaks := findPeaks(refS, chirp, 0.5, step/2)
 	if len(refPeaks) == 0 {
 		return nil, fmt.Errorf("%w: no chirp in %s either (is %s muted or suspended?)", ErrNoSignal, res.Ref, res.Played)
 	}
+	window := req.Interval - 10*time.Millisecond
+	last := refT0.Add(time.Duration(refPeaks[len(refPeaks)-1]+len(chirp))*time.Second/time.Duration(rate) + window)
+	err = c.waitFor(deadline, func() bool { return !echo.recordedUntil().Before(last) }, echo)
+	if err != nil {
+		return nil, err
+	}
+	echoS, echoT0 := echo.samples()
+	echoS = echoS[:min(len(echoS), samplesBetween(echoT0, last, rate)+len(chirp))]
 	echoPeaks := findPeaks(echoS, chirp, 0.3, rate/200) // echoes ≥ 5 ms apart
 	offset := echoT0.Sub(refT0).Seconds()               // echo sample 0 is this much later
-	window := req.Interval - 10*time.Millisecond
+	if os.Getenv("LOOPS_DEBUG") != "" && len(echoPeaks) > 10 {
+		f, _ := os.CreateTemp("/tmp", "echo-*.raw")
+		binary.Write(f, binary.LittleEndian, echoS)
+		f.Close()
+		g, _ := os.CreateTemp("/tmp", "ref-*.raw")
+		binary.Write(g, binary.LittleEndian, refS)
+		g.Close()
+		fmt.Fprintf(os.Stderr, "DEBUG dumped %s %s (%d peaks) refpeaks %v\n", f.Name(), g.Name(), len(echoPeaks), refPeaks)
+	}
 	for _, rp := range refPeaks {
 		tr := float64(rp) / float64(rate)
 		var es []time.Duration
@@ -244,6 +277,40 @@ func findPeaks(x, tpl []float32, thresh float64, minGap int) []int {
 	return peaks
 }
 
+// samplesBetween is the number of samples from t0 to t at rate (0 if t
+// is before t0).
+func samplesBetween(t0, t time.Time, rate int) int {
+	return max(0, int(t.Sub(t0).Seconds()*float64(rate)))
+}
+
+// measureMaxLag bounds how long Measure waits for the recordings to start,
+// and, past the time the signal and its echoes are captured, for the
+// recordings to hold them.
+const measureMaxLag = 5 * time.Second
+
+// waitFor polls done every 10 ms until it holds or deadline passes (then
+// the analysis reports what is missing); it fails if the server goes or
+// ends one of the recordings rs.
+func (c *Client) waitFor(deadline time.Time, done func() bool, rs ...*recorder) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		for _, r := range rs {
+			if err := r.error(); err != nil {
+				return c.wrap("record "+r.source, err)
+			}
+		}
+		if done() || !time.Now().Before(deadline) {
+			return nil
+		}
+		select {
+		case <-tick.C:
+		case <-c.gone:
+			return c.wrap("measure", fmt.Errorf("%w", ErrServerGone))
+		}
+	}
+}
+
 // recorder is a record stream that keeps mono float32 samples and the
 // estimated wall-clock time of sample 0.
 type recorder struct {
@@ -251,12 +318,31 @@ type recorder struct {
 	source string
 	index  uint32
 	rate   int
+	once   sync.Once // stop
 
 	mu   sync.Mutex
 	buf  []float32
 	t0   time.Time
 	err  error
 	done bool
+}
+
+// count is the number of samples received so far.
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.buf)
+}
+
+// recordedUntil is the estimated capture time of the end of the samples
+// received so far (zero before any).
+func (r *recorder) recordedUntil() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.t0.IsZero() {
+		return time.Time{}
+	}
+	return r.t0.Add(time.Duration(len(r.buf)) * time.Second / time.Duration(r.rate))
 }
 
 func (c *Client) startRecord(source string, rate int) (*recorder, error) {
@@ -324,17 +410,21 @@ func (r *recorder) error() error {
 	return r.err
 }
 
+// stop deletes the stream; it may be called more than once.
 func (r *recorder) stop() {
-	r.c.mu.Lock()
-	delete(r.c.records, r.index)
-	r.c.mu.Unlock()
-	r.c.request("stop recording", &proto.DeleteRecordStream{StreamIndex: r.index}, nil)
+	r.once.Do(func() {
+		r.c.mu.Lock()
+		delete(r.c.records, r.index)
+		r.c.mu.Unlock()
+		r.c.request("stop recording", &proto.DeleteRecordStream{StreamIndex: r.index}, nil)
+	})
 }
 
 // player is a playback stream fed from a buffer, then with silence.
 type player struct {
 	c     *Client
 	index uint32
+	once  sync.Once // stop
 
 	mu   sync.Mutex
 	data []byte
@@ -399,9 +489,12 @@ func (p *player) write(n int) {
 	p.c.pc.Send(p.index, out)
 }
 
+// stop deletes the stream; it may be called more than once.
 func (p *player) stop() {
-	p.c.mu.Lock()
-	delete(p.c.playbacks, p.index)
-	p.c.mu.Unlock()
-	p.c.request("stop playing", &proto.DeletePlaybackStream{StreamIndex: p.index}, nil)
+	p.once.Do(func() {
+		p.c.mu.Lock()
+		delete(p.c.playbacks, p.index)
+		p.c.mu.Unlock()
+		p.c.request("stop playing", &proto.DeletePlaybackStream{StreamIndex: p.index}, nil)
+	})
 }

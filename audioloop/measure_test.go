@@ -2,6 +2,7 @@ package audioloop_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -19,49 +20,70 @@ func TestMeasureLatency(t *testing.T) {
 		c := s.Connect(t)
 		for _, ms := range []int{20, 50, 200} {
 			lat := time.Duration(ms) * time.Millisecond
-			if _, err := c.Off(audioloop.OffRequest{}); err != nil { // each latency from a fresh load
-				t.Fatal(err)
-			}
-			if _, err := c.On(audioloop.OnRequest{Source: "a.monitor", Sink: "b", Latency: lat}); err != nil {
-				t.Fatal(err)
-			}
-			var ref uint32
 			refLat := 200 * time.Millisecond
 			if ms == 200 {
 				refLat = 20 * time.Millisecond
 			}
-			if s.Kind == audiolooptest.PipeWire {
-				ref = s.LoadModule(t, "module-loopback", "source=a.monitor sink=b latency_msec="+itoa(uint32(refLat/time.Millisecond)))
-			}
-			waitRunning(t, c)
 			settle := 300 * time.Millisecond
 			if s.Kind == audiolooptest.PulseAudio {
 				settle = 1500 * time.Millisecond // PulseAudio's rate controller converges
 			}
-			r, err := c.Measure(audioloop.MeasureRequest{Source: "a.monitor", Sink: "b", Chirps: 3, Interval: 450 * time.Millisecond, Settle: settle})
-			if err != nil {
-				t.Fatalf("%v: Measure() = %v", lat, err)
-			}
-			t.Logf("%s %v: delay %v, echoes %v, missing %d", s.Kind, lat, r.Delay, r.Echoes, r.Missing)
-			got := r.Delay
-			if ref != 0 {
-				// Exact: the spacing of the two echoes in one recording.
-				var diffs []time.Duration
-				for _, es := range r.Echoes {
-					if len(es) == 2 {
-						diffs = append(diffs, es[1]-es[0])
+			// A recording disturbed by xruns (the machine busy), or taken
+			// while PulseAudio's rate controller still moves the loopback's
+			// delay (a loaded machine slows its start), gives echoes that
+			// disagree from chirp to chirp: a failed measurement, not an
+			// answer. Then the loopbacks are loaded afresh and measured
+			// again, up to 4 times.
+			var got time.Duration
+			for try := 1; ; try++ {
+				if _, err := c.Off(audioloop.OffRequest{}); err != nil { // each latency from a fresh load
+					t.Fatal(err)
+				}
+				if _, err := c.On(audioloop.OnRequest{Source: "a.monitor", Sink: "b", Latency: lat}); err != nil {
+					t.Fatal(err)
+				}
+				var ref uint32
+				if s.Kind == audiolooptest.PipeWire {
+					ref = s.LoadModule(t, "module-loopback", "source=a.monitor sink=b latency_msec="+itoa(uint32(refLat/time.Millisecond)))
+				}
+				waitRunning(t, c)
+				r, err := c.Measure(audioloop.MeasureRequest{Source: "a.monitor", Sink: "b", Chirps: 3, Interval: 450 * time.Millisecond, Settle: settle})
+				if err != nil {
+					t.Fatalf("%v: Measure() = %v", lat, err)
+				}
+				t.Logf("%s %v (try %d): delay %v, echoes %v, missing %d", s.Kind, lat, try, r.Delay, r.Echoes, r.Missing)
+				consistent := true
+				got = r.Delay
+				if ref != 0 {
+					// Exact: the spacing of the two echoes in one recording.
+					var diffs []time.Duration
+					for _, es := range r.Echoes {
+						if len(es) == 2 {
+							diffs = append(diffs, es[1]-es[0])
+						}
 					}
-				}
-				if len(diffs) == 0 {
-					t.Fatalf("%v: no chirp with both echoes: %v", lat, r.Echoes)
-				}
-				if lat < refLat {
-					got = refLat - diffs[len(diffs)/2]
+					slices.Sort(diffs) // the median, robust to one chirp a quantum off
+					consistent = len(diffs) >= 2 && diffs[len(diffs)-1]-diffs[0] <= 11*time.Millisecond
+					if len(diffs) > 0 {
+						if lat < refLat {
+							got = refLat - diffs[len(diffs)/2]
+						} else {
+							got = refLat + diffs[len(diffs)/2]
+						}
+					}
+					s.Pactl(t, "unload-module", itoa(ref))
 				} else {
-					got = refLat + diffs[len(diffs)/2]
+					// Settled, the delays agree within 0.3 ms.
+					consistent = len(r.Delays) >= 2 && slices.Max(r.Delays)-slices.Min(r.Delays) <= time.Millisecond
 				}
-				s.Pactl(t, "unload-module", itoa(ref))
+				if consistent || try == 4 {
+					break
+				}
 			}
+			// PipeWire: exact while no graph cycle is missed (the test
+			// server runs 1024-frame cycles, see audiolooptest); a missed
+			// one moves an echo by a whole quantum (21 ms), which the
+			// consistency check above retries.
 			if d := got - lat; d < -5*time.Millisecond || d > 5*time.Millisecond {
 				t.Errorf("%s: latency %v measured %v, want within 5ms", s.Kind, lat, got)
 			}
@@ -94,5 +116,33 @@ func waitRunning(t *testing.T, c *audioloop.Client) {
 			t.Fatalf("loopbacks not running within 3s: %+v", lbs)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestDebugPW(t *testing.T) {
+	s := audiolooptest.Start(t, audiolooptest.PipeWire)
+	c := s.Connect(t)
+	for i := 0; i < 12; i++ {
+		lat := []int{20, 50, 200}[i%3]
+		refLat := 200
+		if lat == 200 {
+			refLat = 20
+		}
+		c.Off(audioloop.OffRequest{})
+		if _, err := c.On(audioloop.OnRequest{Source: "a.monitor", Sink: "b", Latency: time.Duration(lat) * time.Millisecond}); err != nil {
+			t.Fatal(err)
+		}
+		ref := s.LoadModule(t, "module-loopback", "source=a.monitor sink=b latency_msec="+itoa(uint32(refLat)))
+		waitRunning(t, c)
+		r, err := c.Measure(audioloop.MeasureRequest{Source: "a.monitor", Sink: "b", Chirps: 3, Interval: 450 * time.Millisecond, Settle: 300 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range r.Echoes {
+			n += len(e)
+		}
+		t.Logf("try %d lat %d: %d echoes, first %v", i, lat, n, r.Echoes[0][:min(3, len(r.Echoes[0]))])
+		s.Pactl(t, "unload-module", itoa(ref))
 	}
 }

@@ -120,6 +120,15 @@ func Start(t testing.TB, kind string, sinks ...Sink) *Server {
 			fmt.Fprintf(&b, "  { factory = adapter args = { factory.name = support.null-audio-sink node.name = %q node.description = %q media.class = \"Audio/Sink\" audio.position = [ FL FR ] monitor.channel-volumes = true object.linger = true } }\n", k.Name, k.Description)
 		}
 		b.WriteString("]\n")
+		// The graph runs in 1024-frame cycles (21 ms), as PipeWire's own
+		// vm.overrides set for virtual machines. Its VM check reads
+		// /sys/class/dmi only, which some VMs (Firecracker, our CI) lack, so
+		// it is set here. Otherwise a 20 ms loopback drives the graph at 256
+		// frames (5.3 ms), and on a busy 2-CPU VM its nodes miss cycles: the
+		// null sink b and the loopback streams drop or repeat whole quanta,
+		// and the two echoes of one chirp drift apart (~1 run in 5 of
+		// TestMeasureLatency).
+		b.WriteString("context.properties = { default.clock.min-quantum = 1024 }\n")
 		write(t, filepath.Join(s.ConfigDir, "pipewire", "pipewire.conf.d", "10-loops-test-sinks.conf"), b.String())
 	}
 	t.Cleanup(s.Stop)
