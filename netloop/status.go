@@ -112,7 +112,10 @@ func (c *Client) Status() (*Status, error) {
 	if st.Routes, err = c.localRoutes(a.Index); err != nil {
 		return nil, err
 	}
-	st.IPv6Disabled = c.ipv6Disabled()
+	// ::1 on lo means IPv6 is on; only without it is the sysctl worth a read.
+	if _, has6 := st.FindAddr(netip.IPv6Loopback()); !has6 {
+		st.IPv6Disabled = c.ipv6Disabled()
+	}
 	return st, nil
 }
 
