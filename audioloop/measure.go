@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"sort"
 	"sync"
 	"time"
@@ -177,15 +176,6 @@ func (c *Client) Measure(req MeasureRequest) (*MeasureResult, error) {
 	echoS = echoS[:min(len(echoS), samplesBetween(echoT0, last, rate)+len(chirp))]
 	echoPeaks := findPeaks(echoS, chirp, 0.3, rate/200) // echoes ≥ 5 ms apart
 	offset := echoT0.Sub(refT0).Seconds()               // echo sample 0 is this much later
-	if os.Getenv("LOOPS_DEBUG") != "" && len(echoPeaks) > 10 {
-		f, _ := os.CreateTemp("/tmp", "echo-*.raw")
-		binary.Write(f, binary.LittleEndian, echoS)
-		f.Close()
-		g, _ := os.CreateTemp("/tmp", "ref-*.raw")
-		binary.Write(g, binary.LittleEndian, refS)
-		g.Close()
-		fmt.Fprintf(os.Stderr, "DEBUG dumped %s %s (%d peaks) refpeaks %v\n", f.Name(), g.Name(), len(echoPeaks), refPeaks)
-	}
 	for _, rp := range refPeaks {
 		tr := float64(rp) / float64(rate)
 		var es []time.Duration

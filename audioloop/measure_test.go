@@ -118,31 +118,3 @@ func waitRunning(t *testing.T, c *audioloop.Client) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-
-func TestDebugPW(t *testing.T) {
-	s := audiolooptest.Start(t, audiolooptest.PipeWire)
-	c := s.Connect(t)
-	for i := 0; i < 12; i++ {
-		lat := []int{20, 50, 200}[i%3]
-		refLat := 200
-		if lat == 200 {
-			refLat = 20
-		}
-		c.Off(audioloop.OffRequest{})
-		if _, err := c.On(audioloop.OnRequest{Source: "a.monitor", Sink: "b", Latency: time.Duration(lat) * time.Millisecond}); err != nil {
-			t.Fatal(err)
-		}
-		ref := s.LoadModule(t, "module-loopback", "source=a.monitor sink=b latency_msec="+itoa(uint32(refLat)))
-		waitRunning(t, c)
-		r, err := c.Measure(audioloop.MeasureRequest{Source: "a.monitor", Sink: "b", Chirps: 3, Interval: 450 * time.Millisecond, Settle: 300 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for _, e := range r.Echoes {
-			n += len(e)
-		}
-		t.Logf("try %d lat %d: %d echoes, first %v", i, lat, n, r.Echoes[0][:min(3, len(r.Echoes[0]))])
-		s.Pactl(t, "unload-module", itoa(ref))
-	}
-}
