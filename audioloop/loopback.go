@@ -53,6 +53,7 @@ type OnResult struct {
 	// Warnings are risks that did not stop On: a microphone and speakers of
 	// the same card, another (not loops') loopback for the same pair.
 	Warnings []string
+	Server   ServerInfo // who answered, read with the lists
 }
 
 // FeedbackError is On's refusal of a source that is the sink's monitor. It
@@ -126,7 +127,7 @@ func (c *Client) On(req OnRequest) (*OnResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &OnResult{Source: src, Sink: snk}
+	res := &OnResult{Source: src, Sink: snk, Server: si}
 	if src.MonitorOf != "" && src.MonitorOf == snk.Name {
 		if !req.Force {
 			return nil, &FeedbackError{Source: src.Name, Sink: snk.Name, Defaults: req.Source == "" && req.Sink == ""}

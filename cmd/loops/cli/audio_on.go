@@ -85,11 +85,7 @@ func audioOnRun(opts *audioOnOptions) error {
 	}
 	persistFile := ""
 	if opts.Persist {
-		si, err := c.ServerInfo()
-		if err != nil {
-			return audioHint(err, opts.Audio.opts)
-		}
-		if persistFile, err = audioloop.Persist(opts.Audio.opts, si.Kind, r.Loopback.Args); err != nil {
+		if persistFile, err = audioloop.Persist(opts.Audio.opts, r.Server.Kind, r.Loopback.Args); err != nil {
 			return fmt.Errorf("the loopback is on (module %d), but writing it into the startup configuration failed: %w", r.Loopback.Module, err)
 		}
 	}
