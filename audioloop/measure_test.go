@@ -33,9 +33,15 @@ func TestMeasureLatency(t *testing.T) {
 			// delay (a loaded machine slows its start), gives echoes that
 			// disagree from chirp to chirp: a failed measurement, not an
 			// answer. Then the loopbacks are loaded afresh and measured
-			// again, up to 4 times.
+			// again, up to 6 times; after two failures in a row on one
+			// server, on a fresh server: a PipeWire graph that keeps missing
+			// cycles tends to stay that way for its lifetime.
 			var got time.Duration
 			for try := 1; ; try++ {
+				if try == 3 || try == 5 {
+					s = audiolooptest.Start(t, s.Kind)
+					c = s.Connect(t)
+				}
 				if _, err := c.Off(audioloop.OffRequest{}); err != nil { // each latency from a fresh load
 					t.Fatal(err)
 				}
@@ -76,7 +82,7 @@ func TestMeasureLatency(t *testing.T) {
 					// Settled, the delays agree within 0.3 ms.
 					consistent = len(r.Delays) >= 2 && slices.Max(r.Delays)-slices.Min(r.Delays) <= time.Millisecond
 				}
-				if consistent || try == 4 {
+				if consistent || try == 6 {
 					break
 				}
 			}
