@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/loops-cli/loops/blockloop/blocklooptest"
+	"github.com/loops-cli/loops/internal/testkit"
 )
 
 // TestAttachListDetach: Attach prints a persistent device (autoclear off)
@@ -163,7 +164,7 @@ func TestWrapLosetup(t *testing.T) {
 // BenchmarkAttach measures a persistent attach plus a verified detach
 // (LOOP_CONFIGURE, then autoclear cleared, then LOOP_CLR_FD).
 func BenchmarkAttach(b *testing.B) {
-	blocklooptest.RequireRoot(b)
+	testkit.RequireRoot(b)
 	dir := blocklooptest.Dir(b)
 	img := filepath.Join(dir, "bench.img")
 	os.WriteFile(img, make([]byte, 1<<20), 0o644)
@@ -182,7 +183,7 @@ func BenchmarkAttach(b *testing.B) {
 // BenchmarkAttachAutoclear measures the mount path's attach: LOOP_CONFIGURE
 // with autoclear, then close (the kernel detaches).
 func BenchmarkAttachAutoclear(b *testing.B) {
-	blocklooptest.RequireRoot(b)
+	testkit.RequireRoot(b)
 	dir := blocklooptest.Dir(b)
 	img := filepath.Join(dir, "bench.img")
 	os.WriteFile(img, make([]byte, 1<<20), 0o644)
@@ -200,7 +201,7 @@ func BenchmarkAttachAutoclear(b *testing.B) {
 
 // BenchmarkMountUmount: Mount + Unmount of an ext4 image, in process.
 func BenchmarkMountUmount(b *testing.B) {
-	blocklooptest.RequireRoot(b)
+	testkit.RequireRoot(b)
 	dir := blocklooptest.Dir(b)
 	img := blocklooptest.Ext4(b, filepath.Join(dir, "e.img"), "bench", "", 8<<20)
 	h := &Host{Media: dir}

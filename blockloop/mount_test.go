@@ -12,12 +12,13 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/loops-cli/loops/blockloop/blocklooptest"
+	"github.com/loops-cli/loops/internal/testkit"
 )
 
 // testHost is a Host whose /media is a fresh temporary directory.
 func testHost(t *testing.T) (*Host, string) {
 	t.Helper()
-	blocklooptest.RequireRoot(t)
+	testkit.RequireRoot(t)
 	dir := blocklooptest.Dir(t)
 	media := filepath.Join(dir, "media")
 	if err := os.Mkdir(media, 0o755); err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/loops-cli/loops/blockloop/blocklooptest"
+	"github.com/loops-cli/loops/internal/testkit"
 )
 
 // fixtures builds one image of every type the tools here can make, once
@@ -116,7 +117,7 @@ func truncateFile(t testing.TB, p string, n int64) {
 func blkid(t *testing.T, path string) map[string]string {
 	t.Helper()
 	bin := blocklooptest.Tool(t, "blkid")
-	out, err := exec.Command(bin, "-p", "-o", "export", path).Output()
+	out, err := testkit.Command(bin, "-p", "-o", "export", path).Output()
 	if err != nil {
 		if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 2 {
 			return map[string]string{} // nothing found

@@ -18,8 +18,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/loops-cli/loops/internal/testkit"
 	"github.com/loops-cli/loops/netloop"
-	"github.com/loops-cli/loops/netloop/netlooptest"
 )
 
 const debianHosts = "127.0.0.1\tlocalhost\n" +
@@ -433,7 +433,7 @@ func TestEditHostsFileEditError(t *testing.T) {
 // the SELinux label survive the temp file and rename (vagrant-hostmanager
 // #120 and #160 lost them).
 func TestEditHostsFileKeepsModeAndOwner(t *testing.T) {
-	netlooptest.RequireRoot(t)
+	testkit.RequireRoot(t)
 	dir := hostsDir(t)
 	p := filepath.Join(dir, "hosts")
 	hostsWrite(t, p, debianHosts)
@@ -497,7 +497,7 @@ func TestEditHostsFileFollowsSymlink(t *testing.T) {
 // it when the test ends.
 func hostsBindMount(t *testing.T, src, dst string, readOnly bool) {
 	t.Helper()
-	netlooptest.RequireRoot(t)
+	testkit.RequireRoot(t)
 	if err := unix.Mount(src, dst, "", unix.MS_BIND, ""); err != nil {
 		t.Fatalf("mount --bind %s %s: %v", src, dst, err)
 	}
@@ -574,7 +574,7 @@ func TestEditHostsFileReadOnlyBindMount(t *testing.T) {
 // TestEditHostsFileRenameFailsLeavesNoTemp makes the rename fail after the
 // temp file is written (an immutable target: EPERM even for root).
 func TestEditHostsFileRenameFailsLeavesNoTemp(t *testing.T) {
-	netlooptest.RequireRoot(t)
+	testkit.RequireRoot(t)
 	dir := hostsDir(t)
 	p := filepath.Join(dir, "hosts")
 	hostsWrite(t, p, debianHosts)
@@ -668,7 +668,7 @@ func TestEditHostsFileConcurrent(t *testing.T) {
 // "use sudo"), and a file nobody may write but not own is written in place
 // rather than given a new owner.
 func TestEditHostsFileAsUser(t *testing.T) {
-	netlooptest.RequireRoot(t)
+	testkit.RequireRoot(t)
 	const nobody = 65534
 	// The test binary sits in a directory only root may enter: copy it.
 	root := t.TempDir()

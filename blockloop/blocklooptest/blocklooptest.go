@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -19,20 +18,13 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/loops-cli/loops/internal/testkit"
 )
 
 // RequireRoot skips a test that needs root, or fails it when CI=true:
 // a skip is not a pass.
-func RequireRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s needs root, and CI=true: run the tests as root (sudo make test)", t.Name())
-	}
-	t.Skipf("%s needs root (sudo make test)", t.Name())
-}
+func RequireRoot(t testing.TB) { t.Helper(); testkit.RequireRoot(t) }
 
 // Marker is part of the name of every directory Dir makes in this process,
 // so the leak check finds this process's leftovers and no one else's.
@@ -210,28 +202,13 @@ func Main(m *testing.M, extra ...string) int {
 
 // Tool returns the path of a mkfs-like tool, skipping the test when it is
 // missing (failing under CI=true, where `make deps` installs it).
-func Tool(t testing.TB, name string) string {
-	t.Helper()
-	for _, d := range []string{"", "/usr/sbin/", "/sbin/"} {
-		if p, err := exec.LookPath(d + name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is missing and CI=true: run make deps", name)
-	}
-	t.Skipf("%s is not installed (make deps)", name)
-	return ""
-}
+func Tool(t testing.TB, name string) string { t.Helper(); return testkit.Tool(t, name) }
 
-// Run runs a command, failing the test with its output on error.
+// Run runs a fixture command with a fixed locale (testkit.Run), failing
+// the test with its output on error.
 func Run(t testing.TB, name string, args ...string) string {
 	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return string(out)
+	return testkit.Run(t, name, args...)
 }
 
 // Tree writes files into a new directory under dir and returns it with each
@@ -348,7 +325,7 @@ func Disk(t testing.TB, path, label string, sizesMiB []int, fill []string) strin
 		fmt.Fprintf(&script, "start=%d, size=%d, type=%s\n", start, s*2048, map[string]string{"dos": "83", "gpt": "0FC63DAF-8483-4772-8E79-3D69D8477DE4"}[label])
 		start += s * 2048
 	}
-	cmd := exec.Command(sfdisk, "-q", "--no-reread", "--no-tell-kernel", path)
+	cmd := testkit.Command(sfdisk, "-q", "--no-reread", "--no-tell-kernel", path)
 	cmd.Stdin = strings.NewReader(script.String())
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("sfdisk: %v\n%s", err, out)

@@ -14,7 +14,7 @@ import (
 	"github.com/loops-cli/loops/blockloop/iso9660"
 	"github.com/loops-cli/loops/blockloop/iso9660/isotest"
 	"github.com/loops-cli/loops/blockloop/isofs"
-	"github.com/loops-cli/loops/netloop/netlooptest"
+	"github.com/loops-cli/loops/internal/testkit"
 )
 
 // benchImage is an image with a 64 MiB file and a 10,000-file tree.
@@ -67,7 +67,7 @@ func readAll(b *testing.B, path string, buf []byte) int64 {
 // pread servers, the kernel's cache of the FUSE file dropped each time) and
 // the same bytes straight from the image (the limit).
 func BenchmarkRead64MiB(b *testing.B) {
-	netlooptest.RequireRoot(b)
+	testkit.RequireRoot(b)
 	iso := benchImage(b)
 	buf := make([]byte, 1<<20)
 	for _, mode := range []struct {
@@ -108,7 +108,7 @@ func BenchmarkRead64MiB(b *testing.B) {
 // BenchmarkWalk10k stats every entry of a 10,000-file tree on a fresh
 // mount each time (nothing cached by the kernel).
 func BenchmarkWalk10k(b *testing.B) {
-	netlooptest.RequireRoot(b)
+	testkit.RequireRoot(b)
 	iso := benchImage(b)
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()

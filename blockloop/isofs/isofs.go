@@ -10,7 +10,10 @@
 // loses nothing (the mount is then left ENOTCONN until unmounted).
 //
 // The mount is "fuse.iso9660" in /proc/self/mountinfo, its source the image
-// path, with ro,nosuid,nodev, and allow_other when served by root.
+// path, with ro,nosuid,nodev and default_permissions (the kernel enforces
+// the modes and owners served, as with a kernel mount), and allow_other
+// when served by root (a root mount is shared, as kernel mounts are; a
+// user's own mount is reachable by that user only).
 //
 // Inode numbers are stable (the reader's [iso9660.Entry.Ino]); attributes
 // come from Rock Ridge, or are 0555 directories and 0444 files owned by the
@@ -156,9 +159,12 @@ func ServeFile(ctx context.Context, f *os.File, mountpoint string, opts Options)
 		maxRead = 512 << 10
 	}
 	mo := fuse.MountOptions{
-		FsName:               opts.FsName,
-		Name:                 Subtype,
-		Options:              []string{"ro", "nosuid", "nodev"},
+		FsName: opts.FsName,
+		Name:   Subtype,
+		// default_permissions: the kernel checks every access against the
+		// modes and owners served, as it does for a kernel mount of the
+		// same image (without it any user could read a 0600 file).
+		Options:              []string{"ro", "nosuid", "nodev", "default_permissions"},
 		DirectMount:          true, // mount(2) when root, else fusermount
 		DirectMountFlags:     unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV,
 		AllowOther:           os.Geteuid() == 0 && !opts.NoAllowOther,

@@ -17,7 +17,7 @@ import (
 	"github.com/loops-cli/loops/blockloop/iso9660"
 	"github.com/loops-cli/loops/blockloop/iso9660/isotest"
 	"github.com/loops-cli/loops/blockloop/isofs"
-	"github.com/loops-cli/loops/netloop/netlooptest"
+	"github.com/loops-cli/loops/internal/testkit"
 )
 
 // marker is in the name of every mount point these tests make, so that
@@ -123,7 +123,7 @@ func mountDir(t *testing.T) string {
 // serve mounts iso on a fresh directory and unmounts it at cleanup.
 func serve(t *testing.T, iso string, opts isofs.Options) (*isofs.Server, context.CancelFunc) {
 	t.Helper()
-	netlooptest.RequireRoot(t)
+	testkit.RequireRoot(t)
 	mp := mountDir(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := isofs.Serve(ctx, iso, mp, opts)
@@ -149,7 +149,7 @@ func serve(t *testing.T, iso string, opts isofs.Options) (*isofs.Server, context
 // image path as source, ro,nosuid,nodev) and that cancelling the context
 // unmounts and stops the server.
 func TestMountRockRidge(t *testing.T) {
-	netlooptest.RequireRoot(t)
+	testkit.RequireRoot(t)
 	src := isotest.RichTree(t)
 	iso := isotest.BuildISO(t, src, "-R", "-J", "-rr_reloc_dir", "rr_moved", "-V", "RR")
 	s, cancel := serve(t, iso, isofs.Options{})
@@ -205,7 +205,7 @@ func TestMountRockRidge(t *testing.T) {
 // TestMountJoliet: a Joliet-only image (nested directories, unicode) is
 // served with 0555/0444 modes owned by the mounting user.
 func TestMountJoliet(t *testing.T) {
-	netlooptest.RequireRoot(t)
+	testkit.RequireRoot(t)
 	src := isotest.JolietTree(t)
 	iso := isotest.BuildISO(t, src, "--norock", "-J", "-joliet-long")
 	s, _ := serve(t, iso, isofs.Options{SetOwner: true, UID: 4321, GID: 8765})
@@ -224,7 +224,7 @@ func TestMountJoliet(t *testing.T) {
 
 // TestMountPlain: plain ISO names, default owner = the mounting user.
 func TestMountPlain(t *testing.T) {
-	netlooptest.RequireRoot(t)
+	testkit.RequireRoot(t)
 	src := filepath.Join(t.TempDir(), "src")
 	os.MkdirAll(filepath.Join(src, "sub"), 0o755)
 	os.WriteFile(filepath.Join(src, "sub", "hello.txt"), []byte("hello\n"), 0o644)
@@ -281,7 +281,7 @@ func TestExternalUnmount(t *testing.T) {
 // TestServeErrors: a UDF-only image and a missing mount point fail with
 // a clear error, leaving nothing mounted.
 func TestServeErrors(t *testing.T) {
-	netlooptest.RequireRoot(t)
+	testkit.RequireRoot(t)
 	dir := t.TempDir()
 	udf := filepath.Join(dir, "udf.img")
 	b := make([]byte, 64<<10)
@@ -312,7 +312,7 @@ func TestMountMultiExtent(t *testing.T) {
 	if testing.Short() && os.Getenv("LOOPS_TEST_LARGE") == "" {
 		t.Skip("-short: builds a 4.5 GiB (sparse) image; LOOPS_TEST_LARGE=1 forces it")
 	}
-	netlooptest.RequireRoot(t)
+	testkit.RequireRoot(t)
 	src, size := isotest.BigTree(t)
 	iso := isotest.BuildISO(t, src, "-R", "-J", "-iso-level", "3")
 	s, _ := serve(t, iso, isofs.Options{})

@@ -14,7 +14,8 @@ import (
 
 	"github.com/loops-cli/loops/blockloop/iso9660/isotest"
 	"github.com/loops-cli/loops/blockloop/isofs"
-	"github.com/loops-cli/loops/netloop/netlooptest"
+	"github.com/loops-cli/loops/internal/testkit"
+	"golang.org/x/sys/unix"
 )
 
 // The test binary re-executed as a normal user serves an image, reads a
@@ -41,13 +42,16 @@ func init() {
 
 // TestMountAsUser: a normal user (uid 65534) mounts through fusermount,
 // reads a file, and unmounts; nothing is left mounted. Where /dev/fuse is
-// not open to other users (this VM: 0600, no udev), the error says so.
+// not open to other users, the error says so. Both cases are made here, in
+// private mount namespaces whose /dev/fuse is a node of mode 0600 or 0666
+// on a tmpfs of their own (the host's /dev/fuse stays as it is).
 func TestMountAsUser(t *testing.T) {
-	netlooptest.RequireRoot(t)
-	if _, err := exec.LookPath("fusermount"); err != nil {
-		if _, err := exec.LookPath("fusermount3"); err != nil {
-			t.Skip("no fusermount")
-		}
+	testkit.RequireRoot(t)
+	testkit.Tool(t, "fusermount3")
+	unshare := testkit.Tool(t, "unshare")
+	var fuseDev syscall.Stat_t
+	if err := syscall.Stat("/dev/fuse", &fuseDev); err != nil {
+		testkit.Skip(t, "no /dev/fuse: %v", err)
 	}
 	dir, err := os.MkdirTemp("", marker+"user-*")
 	if err != nil {
@@ -70,36 +74,21 @@ func TestMountAsUser(t *testing.T) {
 	if err := os.WriteFile(exe, bin, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(exe, "-test.run=^$", img, mp)
-	cmd.Env = append(os.Environ(), "ISOFS_TEST_SERVE_AS_USER=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	out, err := cmd.CombinedOutput()
-	var st syscall.Stat_t
-	syscall.Stat("/dev/fuse", &st)
-	if st.Mode&0o006 != 0o006 {
-		// This host keeps /dev/fuse to root: the error must say so.
-		if err == nil || !strings.Contains(string(out), "/dev/fuse is not readable and writable by you") {
-			t.Errorf("as uid 65534 with /dev/fuse %o: %v\n%s", st.Mode&0o777, err, out)
-		}
-	} else {
-		want := sha256.Sum256([]byte("second\n"))
-		if err != nil || !strings.Contains(string(out), "read <nil> "+hex.EncodeToString(want[:])) {
-			t.Errorf("as uid 65534: %v\n%s", err, out)
-		}
-	}
-	// And where /dev/fuse is open to users: in a private mount namespace
-	// with a 0666 /dev/fuse bound over the real one (the host's stays as is).
-	if _, err := exec.LookPath("unshare"); err == nil {
-		node := filepath.Join(dir, "fuse")
-		if err := syscall.Mknod(node, syscall.S_IFCHR|0o666, int(10<<8|229)); err != nil {
-			t.Fatal(err)
-		}
-		os.Chmod(node, 0o666)
-		script := fmt.Sprintf("mount --bind %s /dev/fuse && exec setpriv --reuid 65534 --regid 65534 --clear-groups %s -test.run=^$ %s %s", node, exe, img, mp)
-		cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script)
+	want := sha256.Sum256([]byte("second\n"))
+	for _, mode := range []uint32{0o600, 0o666} {
+		devDir := filepath.Join(dir, fmt.Sprintf("dev-%o", mode))
+		os.Mkdir(devDir, 0o755)
+		script := fmt.Sprintf("mount -t tmpfs -o mode=0755 loops-test-dev %[1]s && mknod -m %04[2]o %[1]s/fuse c %[3]d %[4]d && mount --bind %[1]s/fuse /dev/fuse && exec setpriv --reuid 65534 --regid 65534 --clear-groups %[5]s -test.run=^$ %[6]s %[7]s",
+			devDir, mode, unix.Major(fuseDev.Rdev), unix.Minor(fuseDev.Rdev), exe, img, mp)
+		cmd := exec.Command(unshare, "-m", "--propagation", "private", "sh", "-c", script)
 		cmd.Env = append(os.Environ(), "ISOFS_TEST_SERVE_AS_USER=1")
 		out, err := cmd.CombinedOutput()
-		want := sha256.Sum256([]byte("second\n"))
+		if mode == 0o600 {
+			if err == nil || !strings.Contains(string(out), "/dev/fuse is not readable and writable by you") {
+				t.Errorf("as uid 65534 with /dev/fuse 0600: %v\n%s", err, out)
+			}
+			continue
+		}
 		if err != nil || !strings.Contains(string(out), "read <nil> "+hex.EncodeToString(want[:])) {
 			t.Errorf("as uid 65534 with a 0666 /dev/fuse: %v\n%s", err, out)
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vishvananda/netns"
 
+	"github.com/loops-cli/loops/internal/testkit"
 	"github.com/loops-cli/loops/netloop"
 )
 
@@ -28,16 +29,7 @@ var OwnPrefix = Prefix + strconv.Itoa(os.Getpid()) + "-"
 
 // RequireRoot skips a test that needs root, or fails it when CI=true:
 // a skip is not a pass.
-func RequireRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s needs root, and CI=true: run the tests as root (sudo make test)", t.Name())
-	}
-	t.Skipf("%s needs root (sudo make test)", t.Name())
-}
+func RequireRoot(t testing.TB) { t.Helper(); testkit.RequireRoot(t) }
 
 // Netns is a fresh named network namespace under /run/netns. Its lo is down
 // and has no address, as the kernel makes it.
@@ -123,37 +115,8 @@ func Leftovers() []string {
 	return out
 }
 
-// ChildProcesses lists live children of this process, as "pid (comm)".
-func ChildProcesses() []string {
-	self := os.Getpid()
-	var out []string
-	dirs, _ := os.ReadDir("/proc")
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", d.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...; comm may hold spaces and parens.
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) < 2 {
-			continue
-		}
-		if ppid, _ := strconv.Atoi(f[1]); ppid == self {
-			comm := s[strings.IndexByte(s, '(')+1 : i]
-			out = append(out, fmt.Sprintf("process %d (%s, state %s)", pid, comm, f[0]))
-		}
-	}
-	return out
-}
+// ChildProcesses lists live children of this process (testkit.ChildProcesses).
+func ChildProcesses() []string { return testkit.ChildProcesses() }
 
 // Main runs the tests, then fails the run if they left a namespace or a
 // process behind. Use it as TestMain's body: os.Exit(netlooptest.Main(m)).

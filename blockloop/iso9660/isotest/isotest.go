@@ -11,7 +11,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -20,20 +19,14 @@ import (
 	"time"
 
 	"github.com/loops-cli/loops/blockloop/iso9660"
+	"github.com/loops-cli/loops/internal/testkit"
 )
 
 // Xorriso returns the path of xorriso, skipping the test when it is missing
 // (failing it when CI=true).
 func Xorriso(t testing.TB) string {
 	t.Helper()
-	p, err := exec.LookPath("xorriso")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("xorriso is missing and CI=true: make deps")
-		}
-		t.Skip("xorriso is missing (make deps)")
-	}
-	return p
+	return testkit.Tool(t, "xorriso")
 }
 
 // BuildISO runs `xorriso -as mkisofs -quiet ARGS -o OUT SRC` and returns OUT,
@@ -49,9 +42,11 @@ func BuildISO(t testing.TB, src string, args ...string) string {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	argv := append([]string{"-as", "mkisofs", "-quiet"}, args...)
+	// Names are read as UTF-8 whatever the caller's locale: without it
+	// xorriso writes non-ASCII names as underscores.
+	argv := append([]string{"-as", "mkisofs", "-quiet", "-input-charset", "UTF-8", "-output-charset", "UTF-8"}, args...)
 	argv = append(argv, "-o", "-", src)
-	cmd := exec.Command(x, argv...)
+	cmd := testkit.Command(x, argv...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()

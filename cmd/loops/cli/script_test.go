@@ -51,6 +51,10 @@ func TestScripts(t *testing.T) {
 		RequireUniqueNames:  true,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("LOOPS_FORCE_TTY", "0")
+			// Fixture tools (xorriso, mkfs.*) write names the same with or
+			// without the caller's LANG.
+			env.Setenv("LANG", "C.UTF-8")
+			env.Setenv("LC_ALL", "C.UTF-8")
 			if os.Geteuid() != 0 {
 				return nil
 			}

@@ -169,7 +169,8 @@ func fuseAvailable() error {
 	if os.Geteuid() != 0 {
 		if _, err3 := exec.LookPath("fusermount3"); err3 != nil {
 			if _, err2 := exec.LookPath("fusermount"); err2 != nil {
-				return errors.New("fusermount is missing, and a user who is not root needs it to mount: sudo apt-get install fuse3")
+				return withHint(errors.New("fusermount3 (or fusermount) is missing, and a user who is not root needs it to mount through FUSE"),
+					"Install it (sudo apt-get install fuse3), or run it as root: sudo %s", commandLine())
 			}
 		}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/loops-cli/loops/audioloop/audiolooptest"
 	"github.com/loops-cli/loops/blockloop/blocklooptest"
+	"github.com/loops-cli/loops/internal/testkit"
 	"github.com/loops-cli/loops/netloop/netlooptest"
 )
 
@@ -192,7 +193,7 @@ func mustLoops(t testing.TB, env []string, args ...string) result {
 }
 
 // requireRoot is netlooptest.RequireRoot: skip without root, fail under CI=true.
-func requireRoot(t testing.TB) { t.Helper(); netlooptest.RequireRoot(t) }
+func requireRoot(t testing.TB) { t.Helper(); testkit.RequireRoot(t) }
 
 // noLeftovers fails t when a loop device, mount or server of dir is left.
 func noLeftovers(t testing.TB, dir string) {
