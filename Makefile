@@ -60,7 +60,7 @@ fuzz: ## run each fuzz target for a while (FUZZTIME=30s)
 
 .PHONY: stress
 stress: ## the reliability and security suite, full counts (make test runs a short form)
-	LOOPS_STRESS=full $(GO) test -count=1 -timeout 30m ./cmd/loops/stress/
+	LOOPS_STRESS=full $(GO) test -count=1 -timeout 30m ./internal/stress/
 
 .PHONY: bench
 bench: deps build ## time loops beside the classic tools, alternating, medians; write docs/benchmarks.md (RUNS=N, BENCH_QUICK=1)
@@ -70,7 +70,7 @@ bench: deps build ## time loops beside the classic tools, alternating, medians; 
 
 .PHONY: demo
 demo: deps build ## a tour of lo in a fresh network namespace (touches nothing on the host)
-	./docs/demo.sh $(BIN)
+	./demo.sh $(BIN)
 
 .PHONY: lint
 lint: ## gofmt, go vet, and go.mod/go.sum tidy

@@ -39,6 +39,10 @@ type MountOptions struct {
 	// Backend is the user's choice: --fuse forces the userspace path,
 	// --kernel forbids it.
 	Backend Backend
+	// Owner is mount's uid=, gid= and umask= for filesystems whose format
+	// records no owners (vfat, exfat, udf, iso9660 without Rock Ridge); nil
+	// leaves the driver's defaults (the mounting user, the reader's modes).
+	Owner *FSOwner
 	// ServeUserspace starts loops' userspace server for an image and
 	// returns once the mount is live, or with an error once it cannot come
 	// up (having mounted nothing). Mount calls it on the userspace route,
@@ -46,22 +50,63 @@ type MountOptions struct {
 	ServeUserspace func(UserspaceMount) error
 }
 
+// FSOwner are the owner options of filesystems without owners of their
+// own, as mount(8)'s uid=, gid= and umask=; -1 leaves one unset.
+type FSOwner struct {
+	UID, GID int
+	Umask    int
+}
+
+// ownerTypes take uid=, gid= and umask= in the kernel too.
+var ownerTypes = map[string]bool{"vfat": true, "exfat": true, "udf": true, "iso9660": true}
+
+// data is o as mount(2) data for a kernel filesystem of type typ.
+func (o *FSOwner) data(typ string) []string {
+	if o == nil || !ownerTypes[typ] {
+		return nil
+	}
+	var out []string
+	if o.UID >= 0 {
+		out = append(out, "uid="+strconv.Itoa(o.UID))
+	}
+	if o.GID >= 0 {
+		out = append(out, "gid="+strconv.Itoa(o.GID))
+	}
+	if o.Umask >= 0 && typ != "iso9660" && typ != "udf" {
+		out = append(out, "umask="+strconv.FormatInt(int64(o.Umask), 8))
+	}
+	return out
+}
+
 // UserspaceMount is what a userspace server is asked to serve.
 type UserspaceMount struct {
 	Image      string // absolute path
-	Type       string // "iso9660"
+	Type       string // "iso9660", "udf", "vfat", "exfat"
 	Offset     int64
 	SizeLimit  int64
 	Mountpoint string
 	Label      string
+	Owner      FSOwner // -1 fields: the defaults
 }
 
-// UserspaceFSType is how /proc/self/mountinfo shows a mount served by
-// loops' ISO 9660 reader (FUSE, subtype iso9660); its source is the image.
-const UserspaceFSType = "fuse.iso9660"
+// UserspaceTypes are the filesystem types loops' userspace readers serve;
+// their mounts show in /proc/self/mountinfo as "fuse.TYPE" with the image
+// as source.
+var UserspaceTypes = []string{"iso9660", "udf", "vfat", "exfat"}
+
+// UserspaceFSType is how /proc/self/mountinfo shows a mount of type typ
+// served by loops' userspace reader ("fuse.iso9660").
+func UserspaceFSType(typ string) string { return "fuse." + typ }
 
 // IsUserspace reports whether m is served by loops' userspace reader.
-func (m MountEntry) IsUserspace() bool { return m.FSType == UserspaceFSType }
+func (m MountEntry) IsUserspace() bool {
+	for _, t := range UserspaceTypes {
+		if m.FSType == "fuse."+t && strings.HasPrefix(m.Source, "/") {
+			return true
+		}
+	}
+	return false
+}
 
 // Mounted describes a mount Mount made.
 type Mounted struct {
@@ -243,6 +288,7 @@ func (h *Host) Mount(image string, opts MountOptions) (*Mounted, error) {
 			data = append(data, "norecovery")
 		}
 	}
+	data = append(data, opts.Owner.data(plan.Type)...)
 	m.Options = mountOptions(flags, data)
 	err = nil
 	if h.hooks != nil && h.hooks.beforeMount != nil {
@@ -290,9 +336,14 @@ func (h *Host) mountUserspace(abs string, plan Plan, opts MountOptions) (*Mounte
 		Partition: plan.Partition, Offset: plan.Offset, SizeLimit: plan.SizeLimit, Plan: plan,
 		ReadOnly: true, ReadOnlyReason: plan.Type + " is a read-only filesystem", Options: "ro,nosuid,nodev",
 	}
-	err = opts.ServeUserspace(UserspaceMount{
+	um := UserspaceMount{
 		Image: abs, Type: plan.Type, Offset: plan.Offset, SizeLimit: plan.SizeLimit, Mountpoint: dir.path, Label: plan.Label,
-	})
+		Owner: FSOwner{UID: -1, GID: -1, Umask: -1},
+	}
+	if opts.Owner != nil {
+		um.Owner = *opts.Owner
+	}
+	err = opts.ServeUserspace(um)
 	if err != nil {
 		dir.cleanup()
 		return nil, opErr("mount", abs, "", dir.path, err)

@@ -366,7 +366,7 @@ func truncate(t testing.TB, path string, size int64) {
 	f.Close()
 }
 
-// servers lists running `loops __serve-iso` processes as "pid: argv".
+// servers lists running `loops __serve` processes as "pid: argv".
 // They outlive the loops that started them, so they are found by argv.
 func servers() []string {
 	var out []string
@@ -376,7 +376,7 @@ func servers() []string {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
-		if err != nil || !bytes.Contains(b, []byte("__serve-iso")) {
+		if err != nil || !bytes.Contains(b, []byte("__serve")) {
 			continue
 		}
 		out = append(out, d.Name()+": "+strings.ReplaceAll(strings.TrimRight(string(b), "\x00"), "\x00", " "))

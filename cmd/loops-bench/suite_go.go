@@ -8,8 +8,8 @@ import (
 
 // goPackages hold the hot paths: netlink reads and sock_diag (netloop),
 // loop devices, mounts and probing (blockloop), ISO directory lookup and
-// reads (blockloop/iso9660, blockloop/isofs), module listing (audioloop).
-var goPackages = []string{"./netloop", "./blockloop", "./blockloop/iso9660", "./blockloop/isofs", "./audioloop"}
+// reads (blockloop/iso9660, blockloop/userfs), module listing (audioloop).
+var goPackages = []string{"./netloop", "./blockloop", "./blockloop/iso9660", "./blockloop/userfs", "./audioloop"}
 
 func goSuite(r *runner, rep *report) {
 	bt := "1s"

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -21,6 +23,8 @@ type mountOptions struct {
 	Type       string
 	FUSE       bool
 	Kernel     bool
+	Options    string // -o uid=N,gid=N,umask=OOO
+	Owner      *blockloop.FSOwner
 	JSON       bool
 }
 
@@ -89,6 +93,11 @@ Needs root.`,
 			if opts.Partition > 0 && (cmd.Flags().Changed("offset") || cmd.Flags().Changed("sizelimit")) {
 				return flagErrorf("--partition picks the offset and size limit itself: give either --partition or --offset/--sizelimit")
 			}
+			owner, err := parseOwnerOptions(opts.Options)
+			if err != nil {
+				return err
+			}
+			opts.Owner = owner
 			if runF != nil {
 				return runF(opts)
 			}
@@ -102,8 +111,9 @@ Needs root.`,
 	fl.Int64Var(&opts.Offset, "offset", 0, "mount what starts at this byte `offset`")
 	fl.Int64Var(&opts.SizeLimit, "sizelimit", 0, "use at most this many `bytes` from the offset")
 	fl.StringVar(&opts.Type, "type", "", "mount as filesystem `type` instead of the probed one")
-	fl.BoolVar(&opts.FUSE, "fuse", false, "serve the image in userspace (ISO 9660) even where the kernel has a driver")
+	fl.BoolVar(&opts.FUSE, "fuse", false, "serve the image in userspace (ISO 9660, UDF, FAT, exFAT) even where the kernel has a driver")
 	fl.BoolVar(&opts.Kernel, "kernel", false, "use the kernel's driver only, never the userspace reader")
+	fl.StringVarP(&opts.Options, "options", "o", "", "owner `options` for filesystems without owners (vfat, exfat, udf, plain iso9660), as mount -o: uid=N,gid=N,umask=OOO")
 	fl.BoolVar(&opts.JSON, "json", false, "print the mount as JSON")
 	return cmd
 }
@@ -134,7 +144,7 @@ func mountRun(opts *mountOptions) error {
 	m, err := opts.Host().Mount(opts.Image, blockloop.MountOptions{
 		Mountpoint: opts.Mountpoint, ReadOnly: opts.ReadOnly, ReadWrite: opts.ReadWrite,
 		Partition: opts.Partition, Offset: opts.Offset, SizeLimit: opts.SizeLimit, Type: opts.Type,
-		User: user, UID: uid, GID: gid,
+		User: user, UID: uid, GID: gid, Owner: opts.Owner,
 		Backend: mountBackend(opts.FUSE, opts.Kernel), Userspace: userspaceTypes, ServeUserspace: startUserspaceServer,
 	})
 	if err != nil {
@@ -184,4 +194,40 @@ func mountBackend(fuse, kernel bool) blockloop.Backend {
 		return blockloop.BackendKernel
 	}
 	return blockloop.BackendAuto
+}
+
+// parseOwnerOptions reads -o uid=N,gid=N,umask=OOO; "" is nil (defaults).
+func parseOwnerOptions(s string) (*blockloop.FSOwner, error) {
+	if s == "" {
+		return nil, nil
+	}
+	o := &blockloop.FSOwner{UID: -1, GID: -1, Umask: -1}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		var n int64
+		var err error
+		switch k {
+		case "uid", "gid":
+			n, err = strconv.ParseInt(v, 10, 32)
+		case "umask":
+			n, err = strconv.ParseInt(v, 8, 32)
+			if err == nil && n > 0o777 {
+				err = strconv.ErrRange
+			}
+		default:
+			return nil, flagErrorf("-o %s: loops mount takes uid=N, gid=N and umask=OOO only (the mount is always nosuid,nodev; --ro/--rw choose the mode)", kv)
+		}
+		if err != nil || n < 0 {
+			return nil, flagErrorf("-o %s: %s needs a number (uid and gid decimal, umask octal)", kv, k)
+		}
+		switch k {
+		case "uid":
+			o.UID = int(n)
+		case "gid":
+			o.GID = int(n)
+		case "umask":
+			o.Umask = int(n)
+		}
+	}
+	return o, nil
 }

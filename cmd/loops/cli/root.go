@@ -64,7 +64,7 @@ found); 2 on a usage error. See 'loops help exit-codes'.`,
 	root.AddCommand(newNetCmd(f))
 	root.AddCommand(newMountCmd(f), newUmountCmd(f), newBlockCmd(f))
 	root.AddCommand(newAudioCmd(f))
-	root.AddCommand(newServeISOCmd(f))
+	root.AddCommand(newServeCmd(f))
 	root.AddCommand(newExplainCmd(f, nil), newExitCodesTopic(), newStatusCmd(f, nil))
 	addCompletions(root)
 	return root

@@ -88,15 +88,22 @@ func (ns *mountNS) command(name string, args ...string) *exec.Cmd {
 	if p, err := exec.LookPath(name); err == nil {
 		name = p
 	}
-	return exec.Command("nsenter", append([]string{"-t", strconv.Itoa(ns.pid), "-m", "--", name}, args...)...)
+	return exec.Command("nsenter", append(ns.enter(), append([]string{name}, args...)...)...)
+}
+
+// enter are nsenter's arguments to enter the namespace. Entering a mount
+// namespace resets the root directory to the namespace's: -r and -w keep
+// the sleeping process's, which matters when the tests run in a chroot.
+func (ns *mountNS) enter() []string {
+	return []string{"-t", strconv.Itoa(ns.pid), "-m", "-r", "-w", "--"}
 }
 
 // as is the wrapper that runs a command inside the namespace as uid.
 func (ns *mountNS) as(t testing.TB, uid int) []string {
 	setpriv := testkit.Tool(t, "setpriv")
 	id := strconv.Itoa(uid)
-	return []string{testkit.Tool(t, "nsenter"), "-t", strconv.Itoa(ns.pid), "-m", "--",
-		setpriv, "--reuid=" + id, "--regid=" + id, "--clear-groups"}
+	return append(append([]string{testkit.Tool(t, "nsenter")}, ns.enter()...),
+		setpriv, "--reuid="+id, "--regid="+id, "--clear-groups")
 }
 
 // mount returns the mountinfo fields of the mount at dir in the namespace:

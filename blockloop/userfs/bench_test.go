@@ -1,4 +1,4 @@
-package isofs_test
+package userfs_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 
 	"github.com/loops-cli/loops/blockloop/iso9660"
 	"github.com/loops-cli/loops/blockloop/iso9660/isotest"
-	"github.com/loops-cli/loops/blockloop/isofs"
+	"github.com/loops-cli/loops/blockloop/userfs"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
@@ -75,7 +75,7 @@ func BenchmarkRead64MiB(b *testing.B) {
 		noSplice bool
 	}{{"isofs-splice", false}, {"isofs-pread", true}} {
 		b.Run(mode.name, func(b *testing.B) {
-			mp := benchMount(b, iso, isofs.Options{NoSplice: mode.noSplice})
+			mp := benchMount(b, iso, userfs.Options{NoSplice: mode.noSplice})
 			b.SetBytes(64 << 20)
 			for i := 0; i < b.N; i++ {
 				if n := readAll(b, filepath.Join(mp, "big64.bin"), buf); n != 64<<20 {
@@ -114,7 +114,7 @@ func BenchmarkWalk10k(b *testing.B) {
 		b.StopTimer()
 		mp := mountDirB(b)
 		ctx, cancel := context.WithCancel(context.Background())
-		s, err := isofs.Serve(ctx, iso, mp, isofs.Options{})
+		s, err := userfs.Serve(ctx, iso, mp, userfs.Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -140,10 +140,10 @@ func BenchmarkWalk10k(b *testing.B) {
 	}
 }
 
-func benchMount(b *testing.B, iso string, opts isofs.Options) string {
+func benchMount(b *testing.B, iso string, opts userfs.Options) string {
 	mp := mountDirB(b)
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := isofs.Serve(ctx, iso, mp, opts)
+	s, err := userfs.Serve(ctx, iso, mp, opts)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,22 +16,28 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/loops-cli/loops/blockloop"
-	"github.com/loops-cli/loops/blockloop/isofs"
+	"github.com/loops-cli/loops/blockloop/userfs"
 )
 
 // The userspace path of `loops mount`: loops re-executes itself as a
-// background server (`loops __serve-iso`), which mounts the image through
-// FUSE and writes "ready" (or "error: …") on the pipe it inherited as fd 3.
+// background server (`loops __serve`), which mounts the image through
+// FUSE with the reader of its type (blockloop/userfs) and writes "ready" (or "error: …") on the pipe it inherited as fd 3.
 // `loops mount` returns only once the mount is live. The server holds no
 // state: it exits when the filesystem is unmounted, by anyone.
 
-const serveISOCommand = "__serve-iso"
+const serveCommand = "__serve"
 
 // serveReadyTimeout bounds how long `loops mount` waits for the server.
 const serveReadyTimeout = 20 * time.Second
 
 // userspaceTypes are the types loops serves in userspace.
-var userspaceTypes = map[string]bool{"iso9660": true}
+var userspaceTypes = func() map[string]bool {
+	m := map[string]bool{}
+	for _, t := range userfs.Types() {
+		m[t] = true
+	}
+	return m
+}()
 
 // startUserspaceServer runs the server for m as a daemon and waits until
 // its mount is live.
@@ -49,9 +55,18 @@ func startUserspaceServer(m blockloop.UserspaceMount) error {
 		return err
 	}
 	defer r.Close()
-	cmd := exec.Command(self, serveISOCommand,
-		"--image", m.Image, "--offset", strconv.FormatInt(m.Offset, 10),
-		"--sizelimit", strconv.FormatInt(m.SizeLimit, 10), m.Mountpoint)
+	args := []string{serveCommand, "--image", m.Image, "--type", m.Type,
+		"--offset", strconv.FormatInt(m.Offset, 10), "--sizelimit", strconv.FormatInt(m.SizeLimit, 10)}
+	if m.Owner.UID >= 0 {
+		args = append(args, "--uid", strconv.Itoa(m.Owner.UID))
+	}
+	if m.Owner.GID >= 0 {
+		args = append(args, "--gid", strconv.Itoa(m.Owner.GID))
+	}
+	if m.Owner.Umask >= 0 {
+		args = append(args, "--umask", strconv.FormatInt(int64(m.Owner.Umask), 8))
+	}
+	cmd := exec.Command(self, append(args, m.Mountpoint)...)
 	cmd.Args[0] = "loops"
 	cmd.ExtraFiles = []*os.File{w} // fd 3
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -87,33 +102,41 @@ func startUserspaceServer(m blockloop.UserspaceMount) error {
 	}
 }
 
-type serveISOOptions struct {
+type serveOptions struct {
 	Image      string
+	Type       string
 	Offset     int64
 	SizeLimit  int64
+	UID, GID   int
+	Umask      string
 	Mountpoint string
 }
 
-// newServeISOCmd is the hidden server command `loops mount` starts.
-func newServeISOCmd(f *Factory) *cobra.Command {
-	opts := &serveISOOptions{}
+// newServeCmd is the hidden server command `loops mount` starts.
+func newServeCmd(f *Factory) *cobra.Command {
+	opts := &serveOptions{}
 	cmd := &cobra.Command{
-		Use:    serveISOCommand + " --image <image> <mountpoint>",
-		Short:  "Serve an ISO 9660 image over FUSE until it is unmounted (used by loops mount)",
+		Use:    serveCommand + " --image <image> --type <type> <mountpoint>",
+		Short:  "Serve an image over FUSE until it is unmounted (used by loops mount)",
 		Hidden: true,
 		Args:   exactArgs(1, "a mount point"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Mountpoint = args[0]
-			return serveISORun(opts)
+			return serveRun(opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.Image, "image", "", "the image `file`")
-	cmd.Flags().Int64Var(&opts.Offset, "offset", 0, "where the filesystem starts in the image")
-	cmd.Flags().Int64Var(&opts.SizeLimit, "sizelimit", 0, "its size, 0 for to the end")
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Image, "image", "", "the image `file`")
+	fl.StringVar(&opts.Type, "type", "iso9660", "its filesystem `type`")
+	fl.Int64Var(&opts.Offset, "offset", 0, "where the filesystem starts in the image")
+	fl.Int64Var(&opts.SizeLimit, "sizelimit", 0, "its size, 0 for to the end")
+	fl.IntVar(&opts.UID, "uid", -1, "owner of files the format gives none")
+	fl.IntVar(&opts.GID, "gid", -1, "group of files the format gives none")
+	fl.StringVar(&opts.Umask, "umask", "", "octal umask for files the format gives no modes")
 	return cmd
 }
 
-func serveISORun(opts *serveISOOptions) error {
+func serveRun(opts *serveOptions) error {
 	ready := os.NewFile(3, "ready")
 	tell := func(s string) {
 		if ready != nil {
@@ -124,27 +147,42 @@ func serveISORun(opts *serveISOOptions) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer stop()
-	err := serveISO(ctx, opts, func() { tell("ready") })
+	err := serve(ctx, opts, func() { tell("ready") })
 	if err != nil {
 		tell("error: " + strings.ReplaceAll(err.Error(), "\n", " "))
 	}
 	return err
 }
 
-// serveISO mounts the image with loops' ISO 9660 reader, calls ready once
+// serve mounts the image with loops' reader of its type, calls ready once
 // the mount is live, and serves until it is unmounted (by loops umount,
 // umount or fusermount -u) or ctx ends (then it unmounts).
-func serveISO(ctx context.Context, opts *serveISOOptions, ready func()) error {
-	if opts.Offset != 0 || opts.SizeLimit != 0 {
-		return errors.New("the userspace reader serves an ISO image from its start only (not inside a partition)")
-	}
-	o := isofs.Options{}
+func serve(ctx context.Context, opts *serveOptions, ready func()) error {
+	o := userfs.Options{Type: opts.Type, Offset: opts.Offset, SizeLimit: opts.SizeLimit}
 	if _, uid, gid := invokingUser(); uid >= 0 {
-		// Files of an image without Rock Ridge belong to the user sudo
-		// acts for, not to root.
+		// Files of an image whose format has no owners belong to the
+		// user sudo acts for, not to root.
 		o.UID, o.GID, o.SetOwner = uint32(uid), uint32(max(gid, 0)), true
 	}
-	srv, err := isofs.Serve(ctx, opts.Image, opts.Mountpoint, o)
+	if opts.UID >= 0 || opts.GID >= 0 {
+		if !o.SetOwner {
+			o.UID, o.GID, o.SetOwner = uint32(os.Getuid()), uint32(os.Getgid()), true
+		}
+		if opts.UID >= 0 {
+			o.UID = uint32(opts.UID)
+		}
+		if opts.GID >= 0 {
+			o.GID = uint32(opts.GID)
+		}
+	}
+	if opts.Umask != "" {
+		u, err := strconv.ParseUint(opts.Umask, 8, 32)
+		if err != nil || u > 0o777 {
+			return fmt.Errorf("umask %q is not an octal mode", opts.Umask)
+		}
+		o.Umask = uint32(u)
+	}
+	srv, err := userfs.Serve(ctx, opts.Image, opts.Mountpoint, o)
 	if err != nil {
 		return fmt.Errorf("serve %s at %s: %w", opts.Image, opts.Mountpoint, err)
 	}

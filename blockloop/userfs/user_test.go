@@ -1,4 +1,4 @@
-package isofs_test
+package userfs_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/loops-cli/loops/blockloop/iso9660/isotest"
-	"github.com/loops-cli/loops/blockloop/isofs"
+	"github.com/loops-cli/loops/blockloop/userfs"
 	"github.com/loops-cli/loops/internal/testkit"
 	"golang.org/x/sys/unix"
 )
@@ -25,7 +25,7 @@ func init() {
 		return
 	}
 	img, mp := os.Args[len(os.Args)-2], os.Args[len(os.Args)-1]
-	s, err := isofs.Serve(context.Background(), img, mp, isofs.Options{})
+	s, err := userfs.Serve(context.Background(), img, mp, userfs.Options{})
 	if err != nil {
 		fmt.Println("serve:", err)
 		os.Exit(1)
@@ -70,7 +70,7 @@ func TestMountAsUser(t *testing.T) {
 	// The test binary's own directory is private to root: run a copy.
 	self, _ := os.Executable()
 	bin, _ := os.ReadFile(self)
-	exe := filepath.Join(dir, "isofs.test")
+	exe := filepath.Join(dir, "userfs.test")
 	if err := os.WriteFile(exe, bin, 0o755); err != nil {
 		t.Fatal(err)
 	}

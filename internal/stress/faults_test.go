@@ -18,7 +18,7 @@ import (
 	"github.com/loops-cli/loops/blockloop/blocklooptest"
 )
 
-// TestKillFUSEServerDuringRead: the `loops __serve-iso` server is killed
+// TestKillFUSEServerDuringRead: the `loops __serve` server is killed
 // (SIGKILL) while a file is being read through its mount. The read fails
 // (no hang), and `loops umount` cleans up: no mount, no directory, no
 // process.

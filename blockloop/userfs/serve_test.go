@@ -1,4 +1,4 @@
-package isofs_test
+package userfs_test
 
 import (
 	"bufio"
@@ -16,7 +16,7 @@ import (
 
 	"github.com/loops-cli/loops/blockloop/iso9660"
 	"github.com/loops-cli/loops/blockloop/iso9660/isotest"
-	"github.com/loops-cli/loops/blockloop/isofs"
+	"github.com/loops-cli/loops/blockloop/userfs"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
@@ -121,12 +121,12 @@ func mountDir(t *testing.T) string {
 }
 
 // serve mounts iso on a fresh directory and unmounts it at cleanup.
-func serve(t *testing.T, iso string, opts isofs.Options) (*isofs.Server, context.CancelFunc) {
+func serve(t *testing.T, iso string, opts userfs.Options) (*userfs.Server, context.CancelFunc) {
 	t.Helper()
 	testkit.RequireRoot(t)
 	mp := mountDir(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := isofs.Serve(ctx, iso, mp, opts)
+	s, err := userfs.Serve(ctx, iso, mp, opts)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -152,7 +152,7 @@ func TestMountRockRidge(t *testing.T) {
 	testkit.RequireRoot(t)
 	src := isotest.RichTree(t)
 	iso := isotest.BuildISO(t, src, "-R", "-J", "-rr_reloc_dir", "rr_moved", "-V", "RR")
-	s, cancel := serve(t, iso, isofs.Options{})
+	s, cancel := serve(t, iso, userfs.Options{})
 	isotest.Compare(t, isotest.WalkDir(t, src), isotest.WalkDir(t, s.Mountpoint),
 		isotest.Fields{Perm: true, Owner: true, Nlink: true, ModTime: true})
 
@@ -160,8 +160,8 @@ func TestMountRockRidge(t *testing.T) {
 	if m == nil {
 		t.Fatal("not in mountinfo")
 	}
-	if m.FSType != isofs.FSType || m.Source != iso {
-		t.Errorf("mountinfo: type %q source %q, want %q %q", m.FSType, m.Source, isofs.FSType, iso)
+	if m.FSType != userfs.FSType("iso9660") || m.Source != iso {
+		t.Errorf("mountinfo: type %q source %q, want %q %q", m.FSType, m.Source, userfs.FSType("iso9660"), iso)
 	}
 	for _, o := range []string{"ro", "nosuid", "nodev"} {
 		if !strings.Contains(","+m.Options+",", ","+o+",") {
@@ -208,7 +208,7 @@ func TestMountJoliet(t *testing.T) {
 	testkit.RequireRoot(t)
 	src := isotest.JolietTree(t)
 	iso := isotest.BuildISO(t, src, "--norock", "-J", "-joliet-long")
-	s, _ := serve(t, iso, isofs.Options{SetOwner: true, UID: 4321, GID: 8765})
+	s, _ := serve(t, iso, userfs.Options{SetOwner: true, UID: 4321, GID: 8765})
 	want := isotest.WalkDir(t, src)
 	for p, in := range want {
 		in.UID, in.GID = 4321, 8765
@@ -229,7 +229,7 @@ func TestMountPlain(t *testing.T) {
 	os.MkdirAll(filepath.Join(src, "sub"), 0o755)
 	os.WriteFile(filepath.Join(src, "sub", "hello.txt"), []byte("hello\n"), 0o644)
 	iso := isotest.BuildISO(t, src, "--norock")
-	s, _ := serve(t, iso, isofs.Options{})
+	s, _ := serve(t, iso, userfs.Options{})
 	fi, err := os.Stat(filepath.Join(s.Mountpoint, "SUB", "HELLO.TXT"))
 	if err != nil {
 		t.Fatal(err)
@@ -244,7 +244,7 @@ func TestMountPlain(t *testing.T) {
 func TestReadOnly(t *testing.T) {
 	src := isotest.JolietTree(t)
 	iso := isotest.BuildISO(t, src, "-R")
-	s, _ := serve(t, iso, isofs.Options{})
+	s, _ := serve(t, iso, userfs.Options{})
 	if _, err := os.OpenFile(filepath.Join(s.Mountpoint, "README"), os.O_WRONLY, 0); !errors.Is(err, syscall.EROFS) {
 		t.Errorf("open for writing: %v", err)
 	}
@@ -263,7 +263,7 @@ func TestExternalUnmount(t *testing.T) {
 			if _, err := exec.LookPath(cmd[0]); err != nil {
 				t.Skip(err)
 			}
-			s, _ := serve(t, iso, isofs.Options{})
+			s, _ := serve(t, iso, userfs.Options{})
 			if out, err := exec.Command(cmd[0], append(cmd[1:], s.Mountpoint)...).CombinedOutput(); err != nil {
 				t.Fatalf("%v: %v %s", cmd, err, out)
 			}
@@ -290,13 +290,13 @@ func TestServeErrors(t *testing.T) {
 	}
 	os.WriteFile(udf, b, 0o644)
 	mp := mountDir(t)
-	_, err := isofs.Serve(context.Background(), udf, mp, isofs.Options{})
+	_, err := userfs.Serve(context.Background(), udf, mp, userfs.Options{})
 	var ue *iso9660.UDFOnlyError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "UDF") {
 		t.Errorf("UDF image: %v", err)
 	}
 	iso := isotest.BuildISO(t, isotest.JolietTree(t), "-R")
-	_, err = isofs.Serve(context.Background(), iso, filepath.Join(dir, "nope"), isofs.Options{})
+	_, err = userfs.Serve(context.Background(), iso, filepath.Join(dir, "nope"), userfs.Options{})
 	if err == nil {
 		t.Error("mount on a missing directory succeeded")
 	}
@@ -315,7 +315,7 @@ func TestMountMultiExtent(t *testing.T) {
 	testkit.RequireRoot(t)
 	src, size := isotest.BigTree(t)
 	iso := isotest.BuildISO(t, src, "-R", "-J", "-iso-level", "3")
-	s, _ := serve(t, iso, isofs.Options{})
+	s, _ := serve(t, iso, userfs.Options{})
 	names, err := os.ReadDir(s.Mountpoint)
 	if err != nil || len(names) != 2 {
 		t.Fatalf("readdir: %v %v", err, names)

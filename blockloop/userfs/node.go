@@ -1,33 +1,32 @@
-package isofs
+package userfs
 
 import (
 	"context"
 	"errors"
 	"io"
 	"io/fs"
-	"os"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
-
-	"github.com/loops-cli/loops/blockloop/iso9660"
 )
 
-// fsys is what every node shares.
+// fsys is what every node of a mount shares.
 type fsys struct {
-	img      *iso9660.Image
-	fd       uintptr
-	uid, gid uint32 // owner when there is no Rock Ridge
-	rr       bool
+	tree     *Tree
+	fd       uintptr // the image file, for splicing
+	base     int64   // where the filesystem starts in it
+	uid, gid uint32  // owner of nodes whose format records none
+	umask    uint32  // permissions taken from nodes without owners
 	splice   bool
 }
 
 // node is one file, directory or symlink of the image.
 type node struct {
 	gofs.Inode
-	fs *fsys
-	e  *iso9660.Entry
+	fs   *fsys
+	n    Node
+	attr Attr
 }
 
 var (
@@ -46,34 +45,29 @@ var (
 	_ gofs.FileReleasedirer   = (*dirHandle)(nil)
 )
 
-// NewRoot is the root node of the filesystem of img, whose data is read
-// from f (the image file: reads splice from it). Serve uses it; it is
-// exported for callers that mount with their own go-fuse options.
-func NewRoot(img *iso9660.Image, f *os.File, opts Options) gofs.InodeEmbedder {
-	x := &fsys{img: img, fd: f.Fd(), rr: img.Tree() == iso9660.TreeRockRidge, splice: !opts.NoSplice}
-	x.uid, x.gid = uint32(os.Getuid()), uint32(os.Getgid())
-	if opts.SetOwner {
-		x.uid, x.gid = opts.UID, opts.GID
+func (x *fsys) newNode(n Node) *node {
+	a := n.Attr()
+	if !a.Owned {
+		a.UID, a.GID = x.uid, x.gid
+		a.Mode &^= x.umask & 0o7777
 	}
-	return &node{fs: x, e: img.Root()}
+	return &node{fs: x, n: n, attr: a}
 }
 
+func (n *node) isDir() bool { return n.attr.Mode&syscall.S_IFMT == syscall.S_IFDIR }
+
 func (n *node) fill(a *fuse.Attr) {
-	e := n.e
+	e := &n.attr
 	a.Ino = e.Ino
-	a.Mode = e.UnixMode()
+	a.Mode = e.Mode
 	a.Nlink = e.Nlink
 	a.Size = uint64(e.Size)
 	a.Blocks = (uint64(e.Size) + 511) / 512
-	a.Blksize = iso9660.SectorSize
+	a.Blksize = uint32(n.fs.tree.BlockSize)
 	a.Rdev = uint32(e.Rdev)
-	if n.fs.rr {
-		a.Uid, a.Gid = e.UID, e.GID
-	} else {
-		a.Uid, a.Gid = n.fs.uid, n.fs.gid
-	}
-	m := e.ModTime
-	at, ct := e.AccessTime, e.ChangeTime
+	a.Uid, a.Gid = e.UID, e.GID
+	m := e.Mtime
+	at, ct := e.Atime, e.Ctime
 	if at.IsZero() {
 		at = m
 	}
@@ -89,37 +83,50 @@ func (n *node) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut
 }
 
 func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
-	out.Bsize = iso9660.SectorSize
-	out.Frsize = iso9660.SectorSize
-	out.Blocks = uint64(n.fs.img.Size()) / iso9660.SectorSize
+	bs := uint64(max(n.fs.tree.BlockSize, 1))
+	out.Bsize = uint32(bs)
+	out.Frsize = uint32(bs)
+	out.Blocks = uint64(n.fs.tree.Size) / bs
 	out.NameLen = 255
 	return 0
 }
 
 func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	if !n.e.IsDir() {
+	if !n.isDir() {
 		return nil, syscall.ENOTDIR
 	}
-	c, err := n.e.Child(name)
+	c, err := n.n.Child(name)
 	if err != nil {
 		return nil, errno(err)
 	}
-	child := &node{fs: n.fs, e: c}
+	child := n.fs.newNode(c)
 	child.fill(&out.Attr)
-	return n.NewInode(ctx, child, gofs.StableAttr{Mode: c.UnixMode() & syscall.S_IFMT, Ino: c.Ino}), 0
+	return n.NewInode(ctx, child, gofs.StableAttr{Mode: child.attr.Mode & syscall.S_IFMT, Ino: child.attr.Ino}), 0
+}
+
+// dirEntries lists the directory as FUSE entries, without "." and "..".
+func (n *node) dirEntries() ([]fuse.DirEntry, error) {
+	kids, err := n.n.Entries()
+	if err != nil {
+		return nil, err
+	}
+	ents := make([]fuse.DirEntry, 0, len(kids)+2)
+	for _, k := range kids {
+		a := k.Attr()
+		ents = append(ents, fuse.DirEntry{Name: a.Name, Mode: a.Mode, Ino: a.Ino})
+	}
+	return ents, nil
 }
 
 func (n *node) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
-	kids, err := n.e.Entries()
+	kids, err := n.dirEntries()
 	if err != nil {
 		return nil, 0, errno(err)
 	}
 	ents := make([]fuse.DirEntry, 0, len(kids)+2)
-	ents = append(ents, fuse.DirEntry{Name: ".", Mode: syscall.S_IFDIR, Ino: n.e.Ino})
+	ents = append(ents, fuse.DirEntry{Name: ".", Mode: syscall.S_IFDIR, Ino: n.attr.Ino})
 	ents = append(ents, fuse.DirEntry{Name: "..", Mode: syscall.S_IFDIR})
-	for _, k := range kids {
-		ents = append(ents, fuse.DirEntry{Name: k.Name, Mode: k.UnixMode(), Ino: k.Ino})
-	}
+	ents = append(ents, kids...)
 	for i := range ents {
 		ents[i].Off = uint64(i + 1)
 	}
@@ -130,13 +137,9 @@ func (n *node) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle
 // Readdir is used by go-fuse only when OpendirHandle is not; kept so the
 // node is a complete directory.
 func (n *node) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
-	kids, err := n.e.Entries()
+	ents, err := n.dirEntries()
 	if err != nil {
 		return nil, errno(err)
-	}
-	ents := make([]fuse.DirEntry, 0, len(kids))
-	for _, k := range kids {
-		ents = append(ents, fuse.DirEntry{Name: k.Name, Mode: k.UnixMode(), Ino: k.Ino})
 	}
 	return gofs.NewListDirStream(ents), 0
 }
@@ -170,39 +173,39 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
 		return nil, 0, syscall.EROFS
 	}
-	if !n.e.Mode.IsRegular() {
+	if n.attr.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		return nil, 0, syscall.EINVAL
 	}
-	if n.e.DataErr() != nil {
-		return nil, 0, errno(n.e.DataErr())
+	if err := n.n.DataErr(); err != nil {
+		return nil, 0, errno(err)
 	}
 	// KEEP_CACHE: pages read once stay valid across opens.
 	return nil, fuse.FOPEN_KEEP_CACHE, 0
 }
 
 func (n *node) Read(ctx context.Context, f gofs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	e := n.e
-	if off >= e.Size || off < 0 || len(dest) == 0 {
+	size := n.attr.Size
+	if off >= size || off < 0 || len(dest) == 0 {
 		return fuse.ReadResultData(nil), 0
 	}
 	want := int64(len(dest))
-	if rest := e.Size - off; want > rest {
+	if rest := size - off; want > rest {
 		want = rest
 	}
 	if n.fs.splice {
-		// Within one extent, hand the kernel the image range to splice.
+		// Within one stored extent, hand the kernel the image range to splice.
 		base := int64(0)
-		for _, x := range e.Extents {
+		for _, x := range n.attr.Extents {
 			if off < base+x.Length {
-				if off+want <= base+x.Length {
-					return fuse.ReadResultFd(n.fs.fd, x.Offset+off-base, int(want)), 0
+				if off+want <= base+x.Length && !x.Zero {
+					return fuse.ReadResultFd(n.fs.fd, n.fs.base+x.Offset+off-base, int(want)), 0
 				}
 				break
 			}
 			base += x.Length
 		}
 	}
-	m, err := e.ReaderAt().ReadAt(dest[:want], off)
+	m, err := n.n.ReaderAt().ReadAt(dest[:want], off)
 	if err != nil && !(errors.Is(err, io.EOF) && int64(m) == want) {
 		return nil, syscall.EIO
 	}
@@ -210,10 +213,10 @@ func (n *node) Read(ctx context.Context, f gofs.FileHandle, dest []byte, off int
 }
 
 func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
-	if n.e.Mode&fs.ModeSymlink == 0 {
+	if n.attr.Mode&syscall.S_IFMT != syscall.S_IFLNK {
 		return nil, syscall.EINVAL
 	}
-	return []byte(n.e.Target), 0
+	return []byte(n.attr.Target), 0
 }
 
 func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
@@ -229,7 +232,7 @@ func errno(err error) syscall.Errno {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return syscall.ENOENT
-	case errors.Is(err, iso9660.ErrUnsupported):
+	case errors.Is(err, errors.ErrUnsupported), isUnsupported(err):
 		return syscall.EOPNOTSUPP
 	}
 	return syscall.EIO

@@ -2,7 +2,7 @@
 # A tour of the three loopbacks that needs no sound card and no spare disk,
 # and touches nothing on the host: its own network namespace, its own images
 # and mount points in a temporary directory, its own sound server.
-# Usage: docs/demo.sh bin/loops   (as root; `make demo` runs it)
+# Usage: demo.sh bin/loops   (as root; `make demo` runs it)
 set -eu
 LOOPS=$(realpath "${1:-bin/loops}")
 if [ "$(id -u)" != 0 ]; then

@@ -1,7 +1,9 @@
-// Package isofs serves an ISO 9660 image (read by package iso9660) as a
-// read-only FUSE filesystem, with github.com/hanwen/go-fuse/v2. It is the
-// userspace path of `loops mount image.iso DIR` where the kernel has no
-// iso9660 driver.
+// Package userfs serves a filesystem image read by one of loops' own
+// readers (iso9660, udf, fat, exfat) as a read-only FUSE filesystem, with
+// github.com/hanwen/go-fuse/v2. It is the userspace path of `loops mount
+// IMAGE DIR` where the kernel has no driver for the image's filesystem (or
+// with --fuse). A reader joins by an adapter to [Node] (node_<format>.go)
+// and a line in the formats table (formats.go).
 //
 // [Serve] (or [ServeFile]) mounts and returns once the mount is live; the
 // returned [Server] unmounts when its context is cancelled, and
@@ -9,20 +11,24 @@
 // fusermount -u, loops umount). The filesystem holds no state: a crash
 // loses nothing (the mount is then left ENOTCONN until unmounted).
 //
-// The mount is "fuse.iso9660" in /proc/self/mountinfo, its source the image
-// path, with ro,nosuid,nodev and default_permissions (the kernel enforces
-// the modes and owners served, as with a kernel mount), and allow_other
-// when served by root (a root mount is shared, as kernel mounts are; a
-// user's own mount is reachable by that user only).
+// The mount is "fuse.<type>" in /proc/self/mountinfo (fuse.iso9660,
+// fuse.udf, fuse.vfat, fuse.exfat), its source the image path, with
+// ro,nosuid,nodev and default_permissions (the kernel enforces the modes
+// and owners served, as with a kernel mount), and allow_other when served
+// by root (a root mount is shared, as kernel mounts are; a user's own mount
+// is reachable by that user only).
 //
-// Inode numbers are stable (the reader's [iso9660.Entry.Ino]); attributes
-// come from Rock Ridge, or are 0555 directories and 0444 files owned by the
-// mounting user without it. Entries, attributes, directory listings and file
-// data are cached by the kernel with long timeouts (the image is immutable);
-// reads are served by splicing straight from the image file at the extent
-// offset (fuse.ReadResultFd), or by pread, up to 512 KiB per request, with
-// a 4 MiB kernel readahead when served by root.
-package isofs
+// Owners and modes come from the image where its format records them (Rock
+// Ridge, UDF with a uid set); otherwise every file belongs to the mounting
+// user (or Options.UID/GID, as mount's uid=/gid=) with the reader's modes
+// less Options.Umask, as the kernel's vfat, exfat, isofs and udf drivers do.
+//
+// Inode numbers are stable (from the reader); entries, attributes,
+// listings and file data are cached by the kernel with long timeouts (the
+// image is immutable); reads of plainly stored data are spliced straight
+// from the image file, others are served by the reader, up to 512 KiB per
+// request, with a 4 MiB kernel readahead when served by root.
+package userfs
 
 import (
 	"context"
@@ -45,21 +51,30 @@ import (
 	"github.com/loops-cli/loops/blockloop/iso9660"
 )
 
-// FSType is the filesystem type of the mounts in /proc/self/mountinfo.
-const FSType = "fuse." + Subtype
-
-// Subtype is the FUSE subtype of the mounts.
-const Subtype = "iso9660"
+// FSType is the filesystem type in /proc/self/mountinfo of a mount of an
+// image of type typ ("fuse.iso9660").
+func FSType(typ string) string { return "fuse." + typ }
 
 // Options tune Serve. The zero value is right for `loops mount`.
 type Options struct {
+	// Type is the image's filesystem type, one of Types(); "" is iso9660.
+	Type string
+	// Offset and SizeLimit select the filesystem inside the image (a
+	// partition); SizeLimit 0 is to the end.
+	Offset, SizeLimit int64
 	// FsName is the mount source shown in mountinfo. Default: the absolute
 	// image path.
 	FsName string
-	// Owner of every file of an image without Rock Ridge. Default (when
-	// SetOwner is false): the user serving the mount.
+	// Owner of every file of an image whose format records none (FAT,
+	// exFAT, ISO 9660 without Rock Ridge, UDF with "not set"), as mount's
+	// uid=/gid=. Default (when SetOwner is false): the user serving the
+	// mount.
 	UID, GID uint32
 	SetOwner bool
+	// Umask is taken from the modes of files without owners, as mount's
+	// umask= (vfat, exfat); 0 leaves the reader's modes (0644/0755 for
+	// FAT, 0444/0555 for ISO 9660) as they are.
+	Umask uint32
 	// NoAllowOther keeps a mount made by root private to root. By default
 	// root mounts with allow_other (a user's `sudo loops mount` is meant to
 	// be seen by the user); other users never do.
@@ -80,8 +95,8 @@ type Options struct {
 	// NoSplice serves reads by pread into a buffer instead of splicing
 	// from the image file.
 	NoSplice bool
-	// Reader are the iso9660 reader options (limits, tree choice).
-	Reader iso9660.Options
+	// ISO9660 are the iso9660 reader's options (limits, tree choice).
+	ISO9660 iso9660.Options
 	// Debug logs every FUSE request.
 	Debug bool
 }
@@ -89,7 +104,7 @@ type Options struct {
 // Server is a live mount.
 type Server struct {
 	Mountpoint string
-	Image      *iso9660.Image
+	Tree       *Tree
 
 	fuse    *fuse.Server
 	file    *os.File
@@ -98,8 +113,8 @@ type Server struct {
 	stopCtx context.CancelFunc
 }
 
-// Serve opens the image at imagePath read-only, reads its volume descriptors
-// and root, and mounts it on mountpoint. It returns once the kernel
+// Serve opens the image at imagePath read-only, opens its filesystem with
+// the reader of opts.Type, and mounts it on mountpoint. It returns once the kernel
 // answered the FUSE handshake, so the mount is usable; on error nothing is
 // left mounted or open. The mount is unmounted when ctx is cancelled.
 func Serve(ctx context.Context, imagePath, mountpoint string, opts Options) (*Server, error) {
@@ -131,7 +146,7 @@ func ServeFile(ctx context.Context, f *os.File, mountpoint string, opts Options)
 		return nil, err
 	}
 	if !st.Mode().IsRegular() && st.Mode()&os.ModeDevice == 0 {
-		return nil, fmt.Errorf("isofs: %s is not a regular file", f.Name())
+		return nil, fmt.Errorf("userfs: %s is not a regular file", f.Name())
 	}
 	size := st.Size()
 	if st.Mode()&os.ModeDevice != 0 {
@@ -139,9 +154,17 @@ func ServeFile(ctx context.Context, f *os.File, mountpoint string, opts Options)
 			return nil, err
 		}
 	}
-	img, err := iso9660.OpenOptions(f, size, opts.Reader)
+	if opts.Offset < 0 || opts.SizeLimit < 0 || opts.Offset > size {
+		return nil, fmt.Errorf("userfs: %s: offset %d, size limit %d outside the image (%d bytes)", f.Name(), opts.Offset, opts.SizeLimit, size)
+	}
+	if opts.SizeLimit > 0 && opts.SizeLimit < size-opts.Offset {
+		size = opts.SizeLimit
+	} else {
+		size -= opts.Offset
+	}
+	tree, err := Open(io.NewSectionReader(f, opts.Offset, size), size, opts)
 	if err != nil {
-		return nil, fmt.Errorf("isofs: %s: %w", f.Name(), err)
+		return nil, fmt.Errorf("userfs: %s: %w", f.Name(), err)
 	}
 	if opts.FsName == "" {
 		opts.FsName = f.Name()
@@ -149,7 +172,7 @@ func ServeFile(ctx context.Context, f *os.File, mountpoint string, opts Options)
 	if err := checkFuse(); err != nil {
 		return nil, err
 	}
-	root := NewRoot(img, f, opts)
+	root := newRoot(tree, f, opts)
 	timeout := opts.CacheTimeout
 	if timeout <= 0 {
 		timeout = 24 * time.Hour
@@ -160,7 +183,7 @@ func ServeFile(ctx context.Context, f *os.File, mountpoint string, opts Options)
 	}
 	mo := fuse.MountOptions{
 		FsName: opts.FsName,
-		Name:   Subtype,
+		Name:   tree.Type,
 		// default_permissions: the kernel checks every access against the
 		// modes and owners served, as it does for a kernel mount of the
 		// same image (without it any user could read a 0600 file).
@@ -182,13 +205,13 @@ func ServeFile(ctx context.Context, f *os.File, mountpoint string, opts Options)
 		EntryTimeout:    &timeout,
 		AttrTimeout:     &timeout,
 		NegativeTimeout: &timeout,
-		RootStableAttr:  &fs.StableAttr{Ino: img.Root().Ino, Mode: syscall.S_IFDIR},
+		RootStableAttr:  &fs.StableAttr{Ino: root.attr.Ino, Mode: syscall.S_IFDIR},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("isofs: mount %s on %s: %w", opts.FsName, mountpoint, explainMountErr(err))
+		return nil, fmt.Errorf("userfs: mount %s on %s: %w", opts.FsName, mountpoint, explainMountErr(err))
 	}
 	setReadAhead(mountpoint, opts.ReadAheadKB)
-	s := &Server{Mountpoint: mountpoint, Image: img, fuse: srv, file: f, done: make(chan struct{})}
+	s := &Server{Mountpoint: mountpoint, Tree: tree, fuse: srv, file: f, done: make(chan struct{})}
 	go func() {
 		srv.Wait()
 		f.Close()
@@ -229,15 +252,15 @@ func setReadAhead(mountpoint string, kb int) {
 // checkFuse says what is missing when FUSE cannot work here.
 func checkFuse() error {
 	if _, err := os.Stat("/dev/fuse"); err != nil {
-		return fmt.Errorf("isofs: no /dev/fuse (load the fuse module: modprobe fuse; in a container, pass --device /dev/fuse): %w", err)
+		return fmt.Errorf("userfs: no /dev/fuse (load the fuse module: modprobe fuse; in a container, pass --device /dev/fuse): %w", err)
 	}
 	if os.Geteuid() != 0 {
 		if err := unix.Access("/dev/fuse", unix.R_OK|unix.W_OK); err != nil {
-			return fmt.Errorf("isofs: /dev/fuse is not readable and writable by you (it is usually mode 0666: chmod 0666 /dev/fuse, or run as root): %w", err)
+			return fmt.Errorf("userfs: /dev/fuse is not readable and writable by you (it is usually mode 0666: chmod 0666 /dev/fuse, or run as root): %w", err)
 		}
 		if _, err := exec.LookPath("fusermount3"); err != nil {
 			if _, err := exec.LookPath("fusermount"); err != nil {
-				return errors.New("isofs: mounting as a normal user needs fusermount3 or fusermount (apt-get install fuse3), or run as root")
+				return errors.New("userfs: mounting as a normal user needs fusermount3 or fusermount (apt-get install fuse3), or run as root")
 			}
 		}
 	}
@@ -279,7 +302,7 @@ func (s *Server) Unmount() error {
 	}
 	s.mu.Unlock()
 	if err != nil {
-		return fmt.Errorf("isofs: unmount %s: %w", s.Mountpoint, err)
+		return fmt.Errorf("userfs: unmount %s: %w", s.Mountpoint, err)
 	}
 	<-s.done
 	return nil
@@ -298,5 +321,5 @@ func lazyUnmount(mp string) error {
 			return nil
 		}
 	}
-	return errors.New("isofs: no fusermount to unmount with")
+	return errors.New("userfs: no fusermount to unmount with")
 }

@@ -62,10 +62,10 @@ func run(m *testing.M) int {
 	blocklooptest.Snapshot()
 	code := m.Run()
 	var left []string
-	left = append(left, blocklooptest.Leftovers()...) // loop devices, mounts, __serve-iso servers, /media
+	left = append(left, blocklooptest.Leftovers()...) // loop devices, mounts, __serve servers, /media
 	left = append(left, netlooptest.Leftovers()...)   // namespaces, child processes
 	left = append(left, audiolooptest.Leftovers()...) // sound servers
-	left = append(left, strayServers()...)            // __serve-iso servers of our binary
+	left = append(left, strayServers()...)            // __serve servers of our binary
 	if len(left) > 0 {
 		fmt.Fprintln(os.Stderr, "stress tests left these behind:")
 		for _, l := range left {
@@ -79,7 +79,7 @@ func run(m *testing.M) int {
 }
 
 // strayServers lists running processes of this run's loops binary (a
-// `loops __serve-iso` server re-executes it), whatever their arguments.
+// `loops __serve` server re-executes it), whatever their arguments.
 func strayServers() []string {
 	var out []string
 	dirs, _ := os.ReadDir("/proc")
@@ -97,7 +97,7 @@ func strayServers() []string {
 	return out
 }
 
-// serverPIDs lists the pids of `loops __serve-iso` servers whose command
+// serverPIDs lists the pids of `loops __serve` servers whose command
 // line mentions s.
 func serverPIDs(s string) []int {
 	var out []int
@@ -108,7 +108,7 @@ func serverPIDs(s string) []int {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
-		if err != nil || !bytes.Contains(b, []byte("__serve-iso")) || !bytes.Contains(b, []byte(s)) {
+		if err != nil || !bytes.Contains(b, []byte("__serve")) || !bytes.Contains(b, []byte(s)) {
 			continue
 		}
 		out = append(out, pid)
