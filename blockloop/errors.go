@@ -61,6 +61,19 @@ var (
 	ErrDeviceChanged      = errors.New("device now backs another file")
 	ErrOverlap            = errors.New("an overlapping loop device exists")
 	ErrReadOnlyDevice     = errors.New("existing loop device is read-only")
+	// ErrReadOnlyType: read-write was required of a read-only filesystem.
+	ErrReadOnlyType = errors.New("read-only filesystem")
+	// ErrImageReadOnly: read-write was required of an image that cannot
+	// be opened for writing.
+	ErrImageReadOnly = errors.New("image cannot be opened read-write")
+	// ErrKernelOnly: the kernel path was required and the kernel has no
+	// driver, where loops' userspace reader could serve the type.
+	ErrKernelOnly = errors.New("kernel path required but no kernel driver")
+	// ErrNoUserspaceReader: userspace was required and loops has no
+	// reader for the type.
+	ErrNoUserspaceReader = errors.New("no userspace reader for this filesystem")
+	// ErrEncrypted: the image is an encrypted volume (LUKS).
+	ErrEncrypted = errors.New("encrypted volume")
 )
 
 // IsPermission reports whether err is a lack of privilege (EPERM, EACCES).

@@ -478,7 +478,7 @@ func findReusableIn(devs []Device, img *os.File, off, limit int64, rw bool) (*De
 			}
 			if rw && info.Flags&unix.LO_FLAGS_READ_ONLY != 0 {
 				lf.Close()
-				return nil, nil, reasonf(ErrReadOnlyDevice, "%s already backs this file read-only; detach it or mount read-only (--ro)", d.Path)
+				return nil, nil, reasonf(ErrReadOnlyDevice, "%s already backs this file read-only; detach it or mount read-only", d.Path)
 			}
 			d.ReadOnly = info.Flags&unix.LO_FLAGS_READ_ONLY != 0
 			d.Autoclear = info.Flags&unix.LO_FLAGS_AUTOCLEAR != 0

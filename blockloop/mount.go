@@ -214,7 +214,7 @@ func (h *Host) Mount(image string, opts MountOptions) (*Mounted, error) {
 	// Read-only or read-write.
 	switch {
 	case plan.ReadOnly && opts.ReadWrite:
-		return nil, opErr("mount", abs, "", "", fmt.Errorf("%s is a read-only filesystem: --rw is impossible", plan.Type))
+		return nil, opErr("mount", abs, "", "", reasonf(ErrReadOnlyType, "%s is a read-only filesystem: it cannot be mounted read-write", plan.Type))
 	case plan.ReadOnly:
 		m.ReadOnly, m.ReadOnlyReason = true, plan.Type+" is a read-only filesystem"
 	case opts.ReadOnly:
@@ -228,7 +228,7 @@ func (h *Host) Mount(image string, opts MountOptions) (*Mounted, error) {
 			defer rwf.Close()
 			backing = rwf
 		case opts.ReadWrite:
-			return nil, opErr("mount", abs, "", "", fmt.Errorf("cannot open the image read-write (--rw): %w", unwrapPath(err)))
+			return nil, opErr("mount", abs, "", "", &multiError{msg: "cannot open the image read-write: " + unwrapPath(err).Error(), errs: []error{ErrImageReadOnly, unwrapPath(err)}})
 		default:
 			m.ReadOnly, m.ReadOnlyReason = true, "the image file is not writable ("+unwrapPath(err).Error()+")"
 		}
@@ -316,7 +316,7 @@ func (h *Host) mountUserspace(abs string, plan Plan, opts MountOptions) (*Mounte
 		return nil, opErr("mount", abs, "", "", reasonf(ErrNoDriver, "the userspace path for %s is not available here", plan.Type))
 	}
 	if opts.ReadWrite {
-		return nil, opErr("mount", abs, "", "", fmt.Errorf("%s is a read-only filesystem: --rw is impossible", plan.Type))
+		return nil, opErr("mount", abs, "", "", reasonf(ErrReadOnlyType, "%s is a read-only filesystem: it cannot be mounted read-write", plan.Type))
 	}
 	mounts, err := h.mounts()
 	if err != nil {

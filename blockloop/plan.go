@@ -42,10 +42,10 @@ type PlanInput struct {
 	Probe     *ProbeResult
 	Kernel    map[string]bool // types in /proc/filesystems
 	Loadable  map[string]bool // types whose driver module mount(2) would load
-	Userspace map[string]bool // types loops can serve in userspace (e.g. "iso9660" with --fuse)
-	Partition int             // --partition N; 0 to choose
-	Type      string          // --type T; "" to use the probed type
-	Backend   Backend         // --fuse or --kernel; "" to choose
+	Userspace map[string]bool // types loops can serve in userspace (e.g. "iso9660")
+	Partition int             // partition N; 0 to choose
+	Type      string          // the type to mount as; "" to use the probed type
+	Backend   Backend         // kernel or userspace required; "" to choose
 }
 
 // Backend is the user's choice of path, when they make one.
@@ -53,8 +53,8 @@ type Backend string
 
 const (
 	BackendAuto   Backend = ""       // the kernel where it has a driver, else userspace
-	BackendKernel Backend = "kernel" // --kernel: never userspace
-	BackendFUSE   Backend = "fuse"   // --fuse: userspace even where the kernel has a driver
+	BackendKernel Backend = "kernel" // never userspace
+	BackendFUSE   Backend = "fuse"   // userspace even where the kernel has a driver
 )
 
 // kernelAllowed are the types loops hands to the kernel. Never "auto": an
@@ -88,12 +88,9 @@ func Decide(in PlanInput) Plan {
 	}
 	switch p.Kind {
 	case KindDiskImage:
-		return none(reasonf(ErrUnsupportedImage, "this is a %s disk image, which a loop device cannot read: "+
-			"connect it with `qemu-nbd --connect=/dev/nbd0 IMAGE` and mount a /dev/nbd0pN, "+
-			"or convert it with `qemu-img convert -O raw IMAGE disk.img`", p.Type))
+		return none(reasonf(ErrUnsupportedImage, "this is a %s disk image, which a loop device cannot read", p.Type))
 	case KindCrypto:
-		return none(reasonf(ErrUnsupportedImage, "this is a LUKS encrypted volume: unlock it with "+
-			"`cryptsetup open IMAGE NAME` and mount /dev/mapper/NAME"))
+		return none(&multiError{msg: "this is a LUKS encrypted volume: unlock it first", errs: []error{ErrEncrypted, ErrUnsupportedImage}})
 	}
 	target := p
 	plan := Plan{}
@@ -134,9 +131,9 @@ func Decide(in PlanInput) Plan {
 		if p.PTError != nil {
 			return none(reasonf(ErrCorrupt, "no filesystem recognized, and the partition table is damaged: %v", p.PTError))
 		}
-		return none(reasonf(ErrUnknownFormat, "no filesystem recognized in %s (give --type if you know better)", where))
+		return none(reasonf(ErrUnknownFormat, "no filesystem recognized in %s", where))
 	case !forced && len(target.Ambiguous) > 0:
-		return none(reasonf(ErrAmbiguous, "%s carries both %s and %s signatures; give --type to choose",
+		return none(reasonf(ErrAmbiguous, "%s carries both %s and %s signatures",
 			where, typ, strings.Join(target.Ambiguous, ", ")))
 	case !forced && target.Kind == KindSwap:
 		return none(reasonf(ErrNoMountable, "%s is swap space, not a filesystem", where))
@@ -148,15 +145,15 @@ func Decide(in PlanInput) Plan {
 	plan.ReadOnly = readOnlyTypes[plan.Type]
 	what := where + " holds " + plan.Type
 	if forced {
-		what = where + " is mounted as " + plan.Type + " (--type)"
+		what = where + " is mounted as " + plan.Type + " (type given)"
 	}
 	switch {
 	case in.Backend == BackendFUSE && in.Userspace[plan.Type]:
 		plan.Route = RouteUserspace
 		plan.ReadOnly = true
-		plan.Reason = fmt.Sprintf("%s, served in userspace by loops as asked (--fuse)", what)
+		plan.Reason = fmt.Sprintf("%s, served in userspace by loops as asked", what)
 	case in.Backend == BackendFUSE:
-		return none(reasonf(ErrNoDriver, "%s, and loops has no userspace reader for %s (--fuse serves ISO 9660 only)", what, plan.Type))
+		return none(&multiError{msg: fmt.Sprintf("%s, and loops has no userspace reader for %s", what, plan.Type), errs: []error{ErrNoUserspaceReader, ErrNoDriver}})
 	case kernelAllowed[plan.Type] && in.Kernel[plan.Type]:
 		plan.Route = RouteKernel
 		plan.Reason = fmt.Sprintf("%s, and the kernel has a driver for it (%s is in /proc/filesystems)", what, plan.Type)
@@ -168,8 +165,8 @@ func Decide(in PlanInput) Plan {
 		plan.ReadOnly = true
 		plan.Reason = fmt.Sprintf("%s; the kernel has no %s driver, so loops reads it in userspace (FUSE)", what, plan.Type)
 	case in.Userspace[plan.Type]:
-		return none(reasonf(ErrNoDriver, "%s, and this kernel has no %s driver (not in /proc/filesystems, no module to load); "+
-			"--kernel forbids loops' userspace reader: drop --kernel to use it", what, plan.Type))
+		return none(&multiError{msg: fmt.Sprintf("%s, and this kernel has no %s driver (not in /proc/filesystems, no module to load); "+
+			"loops' userspace reader can serve it, but the kernel was required", what, plan.Type), errs: []error{ErrKernelOnly, ErrNoDriver}})
 	default:
 		return none(noDriver(plan.Type, where))
 	}
@@ -234,7 +231,7 @@ func choosePartition(p *ProbeResult, n int) (*Partition, error) {
 		return nil, reasonf(ErrNoMountable, "no partition holds a filesystem loops recognizes; the %s table has %s",
 			ptName(p.PTType), describePartitions(p.Partitions))
 	}
-	return nil, reasonf(ErrChoosePartition, "%d partitions hold a filesystem: %s; choose one with --partition N",
+	return nil, reasonf(ErrChoosePartition, "%d partitions hold a filesystem: %s; choose one",
 		len(mountable), describePartitions(p.Partitions))
 }
 

@@ -349,25 +349,42 @@ func isoDescs(rd *reader, fn func(typ byte, id string, d []byte) bool) {
 	}
 }
 
+// probeUDF finds the UDF volume recognition sequence (BEA01, NSR02 or
+// NSR03, TEA01) from 32 KiB, read past any ISO 9660 descriptors and their
+// terminator, as on bridge discs (blkid reads on too). Descriptors are
+// 2048 bytes apart, or a block apart for 4096-byte blocks.
 func probeUDF(rd *reader, p *ProbeResult) bool {
-	var bea, nsr bool
-	isoDescs(rd, func(_ byte, id string, d []byte) bool {
-		switch id {
+	for _, step := range []int64{2048, 4096} {
+		if vrsHasNSR(rd, step) {
+			p.Type, p.Kind = "udf", KindFilesystem
+			return true
+		}
+	}
+	return false
+}
+
+func vrsHasNSR(rd *reader, step int64) bool {
+	bea := false
+	for i := int64(0); i < 64; i++ {
+		d := rd.at(0x8000+i*step, 7)
+		if d == nil || d[6] != 1 && d[6] != 2 && string(d[1:6]) != "CD001" {
+			return false
+		}
+		switch string(d[1:6]) {
 		case "BEA01":
 			bea = true
 		case "NSR02", "NSR03":
-			nsr = bea
-		case "CD001", "CD002", "BOOT2", "TEA01":
+			if bea {
+				return true
+			}
+		case "TEA01":
+			bea = false
+		case "CD001", "CD002", "BOOT2":
 		default:
 			return false
 		}
-		return !nsr
-	})
-	if !nsr {
-		return false
 	}
-	p.Type, p.Kind = "udf", KindFilesystem
-	return true
+	return false
 }
 
 func probeISO(rd *reader, p *ProbeResult) bool {

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/loops-cli/loops/blockloop"
+	"github.com/loops-cli/loops/blockloop/userfs"
 )
 
 // blockPrivilege is what attaching, detaching and mounting need.
@@ -70,10 +72,28 @@ func blockHint(err error, target string) error {
 		return withHint(err, "See what uses it: fuser -vm %s\nOr detach the mount now and let the kernel finish when it is free: sudo loops umount --lazy %s", target, target)
 	case errors.Is(err, blockloop.ErrAlreadyMounted):
 		return withHint(err, "Unmount it first (sudo loops umount %s), or use the existing mount.", target)
-	case errors.Is(err, blockloop.ErrChoosePartition), errors.Is(err, blockloop.ErrNoPartition):
+	case errors.Is(err, blockloop.ErrChoosePartition):
+		return withHint(err, "Choose one: sudo loops mount --partition N %s\nSee the partitions: loops block probe %s", target, target)
+	case errors.Is(err, blockloop.ErrNoPartition):
 		return withHint(err, "See the partitions: loops block probe %s", target)
 	case errors.Is(err, blockloop.ErrAmbiguous):
-		return withHint(err, "See the signatures: loops block probe %s", target)
+		return withHint(err, "Give --type to choose: sudo loops mount --type TYPE %s\nSee the signatures: loops block probe %s", target, target)
+	case errors.Is(err, blockloop.ErrUnknownFormat):
+		return withHint(err, "If you know the type: sudo loops mount --type TYPE %s", target)
+	case errors.Is(err, blockloop.ErrReadOnlyType):
+		return withHint(err, "It mounts read-only: drop --rw.")
+	case errors.Is(err, blockloop.ErrImageReadOnly):
+		return withHint(err, "Make the image writable, or drop --rw to mount it read-only.")
+	case errors.Is(err, blockloop.ErrReadOnlyDevice):
+		return withHint(err, "Mount read-only (--ro), or detach that device first: sudo loops block detach DEVICE")
+	case errors.Is(err, blockloop.ErrKernelOnly):
+		return withHint(err, "Drop --kernel to let loops serve it in userspace.")
+	case errors.Is(err, blockloop.ErrNoUserspaceReader):
+		return withHint(err, "--fuse serves %s only; drop --fuse to use the kernel's driver.", strings.Join(userfs.Types(), ", "))
+	case errors.Is(err, blockloop.ErrEncrypted):
+		return withHint(err, "Unlock it with cryptsetup open %s NAME, then mount /dev/mapper/NAME.", target)
+	case errors.Is(err, blockloop.ErrUnsupportedImage):
+		return withHint(err, "Connect it with qemu-nbd --connect=/dev/nbd0 %s and mount a /dev/nbd0pN, or convert it: qemu-img convert -O raw %s disk.img", target, target)
 	case errors.Is(err, blockloop.ErrNoFreeDevice):
 		return withHint(err, "Free some: loops block list shows them; sudo loops block detach DEVICE")
 	case errors.Is(err, blockloop.ErrCorrupt):

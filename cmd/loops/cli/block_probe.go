@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -89,6 +90,7 @@ type planJSON struct {
 	SizeLimit int64  `json:"sizelimit"`
 	RO        bool   `json:"ro"`
 	Reason    string `json:"reason"`
+	Hint      string `json:"hint,omitempty"` // what to do instead, when the route is none
 }
 
 func blockProbeRun(opts *blockProbeOptions) error {
@@ -102,6 +104,12 @@ func blockProbeRun(opts *blockProbeOptions) error {
 		PTType: pr.PTType, PTUUID: pr.PTUUID, Partitions: []partitionJSON{},
 		Plan: planJSON{Route: string(plan.Route), FSType: plan.Type, Partition: plan.Partition,
 			Offset: plan.Offset, SizeLimit: plan.SizeLimit, RO: plan.ReadOnly, Reason: plan.Reason},
+	}
+	if plan.Err != nil {
+		var h *hintError
+		if errors.As(blockHint(plan.Err, opts.Image), &h) {
+			doc.Plan.Hint = h.hint
+		}
 	}
 	if doc.Ambiguous == nil {
 		doc.Ambiguous = []string{}
@@ -166,6 +174,11 @@ func renderProbe(io *IOStreams, d probeJSON, pr *blockloop.ProbeResult) error {
 	}
 	t.add("mount", route)
 	t.add("why", d.Plan.Reason)
+	for _, l := range strings.Split(d.Plan.Hint, "\n") {
+		if l != "" {
+			t.add("hint", l)
+		}
+	}
 	if !io.IsTerminal() {
 		// One table for scripts: partitions are rows starting "partition".
 		for _, p := range d.Partitions {
