@@ -12,9 +12,10 @@ import (
 
 	"github.com/loops-cli/loops/audioloop"
 	"github.com/loops-cli/loops/audioloop/audiolooptest"
+	"github.com/loops-cli/loops/internal/testkit"
 )
 
-func TestMain(m *testing.M) { os.Exit(audiolooptest.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(testkit.Main(m, audiolooptest.ServerDirs)) }
 
 // eachServer runs f against a private PulseAudio and a private PipeWire.
 func eachServer(t *testing.T, f func(t *testing.T, s *audiolooptest.Server), sinks ...audiolooptest.Sink) {
@@ -202,8 +203,8 @@ func TestFeedbackGuard(t *testing.T) {
 			t.Fatalf("refused On loaded %d loopbacks", n)
 		}
 		r, err := c.On(audioloop.OnRequest{Source: "a.monitor", Sink: "a", Force: true})
-		if err != nil || len(r.Warnings) == 0 {
-			t.Fatalf("On(Force) = %+v, %v; want loaded with a warning", r, err)
+		if err != nil || len(r.Warnings) == 0 || r.Warnings[0] != (audioloop.FeedbackWarning{Source: "a.monitor", Sink: "a"}) {
+			t.Fatalf("On(Force) = %+v, %v; want loaded with a feedback warning", r, err)
 		}
 		if _, err := c.Off(audioloop.OffRequest{}); err != nil {
 			t.Fatal(err)

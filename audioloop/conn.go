@@ -18,17 +18,6 @@ import (
 	"github.com/jfreymuth/pulse/proto"
 )
 
-// Sentinel errors, for errors.Is.
-var (
-	// ErrNoServer: no sound server answered at any of the places tried.
-	ErrNoServer = errors.New("no sound server")
-	// ErrServerGone: the server closed the connection or stopped answering
-	// during the command.
-	ErrServerGone = errors.New("the sound server went away")
-	// ErrAccessDenied: the server refused the connection or the request.
-	ErrAccessDenied = errors.New("the sound server refused access")
-)
-
 // DefaultTimeout bounds connecting and each request when Options.Timeout is 0.
 const DefaultTimeout = 1500 * time.Millisecond
 
@@ -45,36 +34,14 @@ type Options struct {
 	// AppName is the client name the server shows (default "loops").
 	AppName string
 	// Env replaces os.Getenv for discovery, for tests. Nil uses the process
-	// environment.
+	// environment. It is audioloop's counterpart of blockloop.Host and
+	// netloop.Host: like libpulse, audioloop finds the server, the cookie
+	// and the startup configuration from the environment (PULSE_SERVER,
+	// XDG_RUNTIME_DIR, HOME, PULSE_COOKIE, XDG_CONFIG_HOME, SUDO_UID), not
+	// from fixed system paths, so a test points it elsewhere by giving
+	// another environment, as it would to pactl.
 	Env func(string) string
 }
-
-// NoServerError says which servers were tried and why each failed. It
-// matches ErrNoServer with errors.Is.
-type NoServerError struct {
-	Tried []string // the addresses tried, in order
-	Errs  []error  // why each failed
-}
-
-func (e *NoServerError) Error() string {
-	var b strings.Builder
-	b.WriteString("no sound server: ")
-	for i, t := range e.Tried {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		fmt.Fprintf(&b, "%s: %v", t, e.Errs[i])
-	}
-	if len(e.Tried) == 0 {
-		b.WriteString("nowhere to look (no PULSE_SERVER, XDG_RUNTIME_DIR or /run/user/UID)")
-	}
-	return b.String()
-}
-
-func (e *NoServerError) Is(target error) bool { return target == ErrNoServer }
-
-// Unwrap returns the per-address errors, so errors.Is finds an errno there.
-func (e *NoServerError) Unwrap() []error { return e.Errs }
 
 // Client is a connection to the sound server. Its methods are safe to call
 // from one goroutine at a time.
@@ -364,16 +331,6 @@ func (c *Client) dispatch(m map[uint32]func(any), idx uint32, msg any) {
 func (c *Client) request(op string, req proto.RequestArgs, rpl proto.Reply) error {
 	return c.wrap(op, c.pc.Request(req, rpl))
 }
-
-// OpError is a failed request: the operation and the server's error. It
-// unwraps to the proto.Error (proto.ErrNoSuchEntity…) or the sentinel.
-type OpError struct {
-	Op  string
-	Err error
-}
-
-func (e *OpError) Error() string { return e.Op + ": " + e.Err.Error() }
-func (e *OpError) Unwrap() error { return e.Err }
 
 // wrap turns transport errors into ErrServerGone and access errors into
 // ErrAccessDenied, keeping the original error in the chain.

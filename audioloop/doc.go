@@ -21,7 +21,10 @@
 // under sudo, the package talks to the invoking user's server with that
 // user's cookie.
 //
-// The package never prints; it returns structs and wrapped errors. Sentinels
-// (ErrNoServer, ErrServerGone, ErrFeedback, ErrNoDevice, ErrAmbiguous,
-// ErrModuleMissing) are tested with errors.Is.
+// The package never prints, and leaves command lines and advice to its
+// caller: it returns structs (On's risks as typed Warnings) and wrapped
+// errors. Sentinels (ErrNoServer, ErrServerGone, ErrFeedback, ErrNoDevice,
+// ErrAmbiguous, ErrModuleMissing, ErrNoSignal) are tested with errors.Is,
+// and the error types (DeviceError, FeedbackError, NoSignalError…) carry
+// the fields a caller needs for advice; errors.go lists them all.
 package audioloop

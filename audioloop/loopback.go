@@ -10,17 +10,6 @@ import (
 	"github.com/jfreymuth/pulse/proto"
 )
 
-var (
-	// ErrFeedback: the source is the monitor of the sink, so the loopback
-	// would echo its own output forever (a howl, or an endless digital echo).
-	ErrFeedback = errors.New("feedback loop")
-	// ErrModuleMissing: the server could not load module-loopback (the
-	// module is not installed, or module loading is disabled).
-	ErrModuleMissing = errors.New("module-loopback could not be loaded")
-	// ErrBadLatency: the latency is outside 1 ms … 30 s.
-	ErrBadLatency = errors.New("latency out of range")
-)
-
 // DefaultLatency is the latency On asks for when none is given. It is always
 // passed explicitly: PulseAudio's own default is 200 ms, PipeWire has none.
 const DefaultLatency = 50 * time.Millisecond
@@ -52,25 +41,47 @@ type OnResult struct {
 	Replaced     []uint32 // module indexes of loops' loopbacks it replaced
 	// Warnings are risks that did not stop On: a microphone and speakers of
 	// the same card, another (not loops') loopback for the same pair.
-	Warnings []string
+	Warnings []Warning
 	Server   ServerInfo // who answered, read with the lists
 }
 
-// FeedbackError is On's refusal of a source that is the sink's monitor. It
-// matches ErrFeedback.
-type FeedbackError struct {
+// Warning is a risk On took without refusing: a FeedbackWarning,
+// HowlWarning or DoubledWarning. String says it in a sentence.
+type Warning interface {
+	fmt.Stringer
+	warning()
+}
+
+// FeedbackWarning: with Force, On loaded a loopback from a sink's monitor
+// into that sink.
+type FeedbackWarning struct{ Source, Sink string }
+
+// HowlWarning: the source is a microphone and the sink speakers of the same
+// card, so the air closes the loop.
+type HowlWarning struct{ Source, Sink Device }
+
+// DoubledWarning: Module, a loopback loops did not load, already echoes
+// Source to Sink; Off with All unloads it.
+type DoubledWarning struct {
+	Module       uint32
 	Source, Sink string
-	Defaults     bool // both came from the server's defaults
 }
 
-func (e *FeedbackError) Error() string {
-	if e.Defaults {
-		return fmt.Sprintf("the default source %s is the monitor of the default sink %s: the loopback would feed its own output back forever", e.Source, e.Sink)
-	}
-	return fmt.Sprintf("source %s is the monitor of sink %s: the loopback would feed its own output back forever", e.Source, e.Sink)
+func (FeedbackWarning) warning() {}
+func (HowlWarning) warning()     {}
+func (DoubledWarning) warning()  {}
+
+func (w FeedbackWarning) String() string {
+	return fmt.Sprintf("%s is the monitor of %s: this loopback feeds its own output back", w.Source, w.Sink)
 }
 
-func (e *FeedbackError) Is(target error) bool { return target == ErrFeedback }
+func (w HowlWarning) String() string {
+	return fmt.Sprintf("%s and %s are a microphone and speakers of the same card: expect howling; use headphones or keep the volume low", w.Source.Description, w.Sink.Description)
+}
+
+func (w DoubledWarning) String() string {
+	return fmt.Sprintf("module %d (not loops') already echoes %s to %s: the signal is doubled", w.Module, w.Source, w.Sink)
+}
 
 // PairID is the mark loops puts on the loopback from source to sink (device
 // names): stable, so the same pair is recognised across runs.
@@ -117,13 +128,41 @@ func (c *Client) On(req OnRequest) (*OnResult, error) {
 	if err := c.fetch(&snap, true); err != nil {
 		return nil, err
 	}
-	si := serverInfoFrom(snap.info)
-	sinks, sources := sinksFrom(snap.sinks, si), sourcesFrom(snap.sources, si)
-	src, err := resolveOrDefault("source", req.Source, si.DefaultSource, sources)
+	res, err := snap.onPair(req)
 	if err != nil {
 		return nil, err
 	}
-	snk, err := resolveOrDefault("sink", req.Sink, si.DefaultSink, sinks)
+	args, err := LoopbackArgs(res.Source.Name, res.Sink.Name, req.Latency)
+	if err != nil {
+		return nil, err
+	}
+	mine := res.pairLoopbacks(snap.loopbacks())
+	if len(mine) == 1 && mine[0].Args == args {
+		res.Action, res.Loopback = ActionUnchanged, mine[0]
+		return res, nil
+	}
+	module, err := c.loadLoopback(args)
+	if err != nil {
+		return nil, err
+	}
+	res.Action = ActionLoaded
+	if err := c.replaceOld(res, mine, module); err != nil {
+		return res, err
+	}
+	// Its streams are being created now: 'status' shows the real route.
+	res.Loopback = loopbackFromArgs(module, args)
+	res.Loopback.State = "starting"
+	return res, c.settleRace(res, module)
+}
+
+// onPair resolves the devices of req and refuses, or warns about, feedback.
+func (snap *snapshot) onPair(req OnRequest) (*OnResult, error) {
+	si := serverInfoFrom(snap.info)
+	src, err := resolveOrDefault("source", req.Source, si.DefaultSource, sourcesFrom(snap.sources, si))
+	if err != nil {
+		return nil, err
+	}
+	snk, err := resolveOrDefault("sink", req.Sink, si.DefaultSink, sinksFrom(snap.sinks, si))
 	if err != nil {
 		return nil, err
 	}
@@ -132,76 +171,85 @@ func (c *Client) On(req OnRequest) (*OnResult, error) {
 		if !req.Force {
 			return nil, &FeedbackError{Source: src.Name, Sink: snk.Name, Defaults: req.Source == "" && req.Sink == ""}
 		}
-		res.Warnings = append(res.Warnings, fmt.Sprintf("%s is the monitor of %s: this loopback feeds its own output back", src.Name, snk.Name))
+		res.Warnings = append(res.Warnings, FeedbackWarning{src.Name, snk.Name})
 	}
-	if w := micSpeakerWarning(src, snk); w != "" {
+	if w, ok := howlWarning(src, snk); ok {
 		res.Warnings = append(res.Warnings, w)
 	}
-	args, err := LoopbackArgs(src.Name, snk.Name, req.Latency)
-	if err != nil {
-		return nil, err
-	}
-	lbs := snap.loopbacks()
+	return res, nil
+}
+
+// pairLoopbacks returns loops' loopbacks for the pair of res, and warns
+// about others' loopbacks of the same pair.
+func (res *OnResult) pairLoopbacks(lbs []Loopback) []Loopback {
+	src, snk := res.Source.Name, res.Sink.Name
 	var mine []Loopback
 	for _, lb := range lbs {
 		switch {
-		case lb.Loops && lb.ArgSource == src.Name && lb.ArgSink == snk.Name:
+		case lb.Loops && lb.ArgSource == src && lb.ArgSink == snk:
 			mine = append(mine, lb)
-		case !lb.Loops && (lb.Source == src.Name || lb.ArgSource == src.Name) && (lb.Sink == snk.Name || lb.ArgSink == snk.Name):
-			res.Warnings = append(res.Warnings, fmt.Sprintf("module %d (not loops') already echoes %s to %s: the signal is doubled ('loops audio off --all' removes it)", lb.Module, src.Name, snk.Name))
+		case !lb.Loops && (lb.Source == src || lb.ArgSource == src) && (lb.Sink == snk || lb.ArgSink == snk):
+			res.Warnings = append(res.Warnings, DoubledWarning{lb.Module, src, snk})
 		}
 	}
-	if len(mine) == 1 && mine[0].Args == args {
-		res.Action, res.Loopback = ActionUnchanged, mine[0]
-		return res, nil
-	}
+	return mine
+}
+
+// loadLoopback loads module-loopback with args and returns its index.
+func (c *Client) loadLoopback(args string) (uint32, error) {
 	var rpl proto.LoadModuleReply
 	if err := c.request("load module-loopback", &proto.LoadModule{Name: "module-loopback", Args: args}, &rpl); err != nil {
 		var pe proto.Error
 		if errors.As(err, &pe) && (pe == proto.ErrModuleInitializationFailed || pe == proto.ErrNoSuchEntity) {
-			return nil, fmt.Errorf("%w (arguments %s): %w", ErrModuleMissing, args, err)
+			return 0, fmt.Errorf("%w (arguments %s): %w", ErrModuleMissing, args, err)
 		}
-		return nil, err
+		return 0, err
 	}
-	res.Action = ActionLoaded
-	// The new one first, then the old ones: no moment without the echo.
-	for _, old := range mine {
-		if _, err := c.unloadChecked(old); err != nil {
-			return res, fmt.Errorf("loaded module %d, but could not unload the old loopback %d: %w", rpl.ModuleIndex, old.Module, err)
+	return rpl.ModuleIndex, nil
+}
+
+// replaceOld unloads loops' old loopbacks of the pair, once module, the new
+// one, is loaded: no moment without the echo.
+func (c *Client) replaceOld(res *OnResult, old []Loopback, module uint32) error {
+	for _, lb := range old {
+		if _, err := c.unloadChecked(lb); err != nil {
+			return fmt.Errorf("loaded module %d, but could not unload the old loopback %d: %w", module, lb.Module, err)
 		}
 		res.Action = ActionReplaced
-		res.Replaced = append(res.Replaced, old.Module)
+		res.Replaced = append(res.Replaced, lb.Module)
 	}
-	// Its streams are being created now: 'status' shows the real route.
-	res.Loopback = loopbackFromArgs(rpl.ModuleIndex, args)
-	res.Loopback.State = "starting"
-	// Another loops may have loaded the same pair at the same moment (no
-	// lock spans two processes): every racer keeps the lowest module of the
-	// pair and unloads the others, so one loopback stays.
+	return nil
+}
+
+// settleRace handles another loops that loaded the same pair at the same
+// moment (no lock spans two processes): every racer keeps the lowest module
+// of the pair and unloads the others, so one loopback stays.
+func (c *Client) settleRace(res *OnResult, module uint32) error {
 	var after snapshot
 	if err := c.fetch(&after, false); err != nil {
-		return res, nil
+		return nil
 	}
 	var twins []Loopback
 	for _, lb := range after.loopbacks() { // sorted by module
-		if lb.Loops && lb.ArgSource == src.Name && lb.ArgSink == snk.Name {
+		if lb.Loops && lb.ArgSource == res.Source.Name && lb.ArgSink == res.Sink.Name {
 			twins = append(twins, lb)
 		}
 	}
-	if len(twins) > 1 {
-		for _, lb := range twins[1:] {
-			if _, err := c.unloadChecked(lb); err != nil {
-				return res, fmt.Errorf("loaded module %d, but could not unload module %d, a second loopback of the same pair loaded at the same time: %w", rpl.ModuleIndex, lb.Module, err)
-			}
-		}
-		if twins[0].Module != rpl.ModuleIndex {
-			res.Loopback = twins[0]
-			if res.Action == ActionLoaded {
-				res.Action = ActionUnchanged
-			}
+	if len(twins) < 2 {
+		return nil
+	}
+	for _, lb := range twins[1:] {
+		if _, err := c.unloadChecked(lb); err != nil {
+			return fmt.Errorf("loaded module %d, but could not unload module %d, a second loopback of the same pair loaded at the same time: %w", module, lb.Module, err)
 		}
 	}
-	return res, nil
+	if twins[0].Module != module {
+		res.Loopback = twins[0]
+		if res.Action == ActionLoaded {
+			res.Action = ActionUnchanged
+		}
+	}
+	return nil
 }
 
 func resolveOrDefault(kind, query, def string, devs []Device) (Device, error) {
@@ -216,11 +264,11 @@ func resolveOrDefault(kind, query, def string, devs []Device) (Device, error) {
 	return Device{}, &DeviceError{Kind: kind, Candidates: devs}
 }
 
-// micSpeakerWarning warns about a microphone and built-in speakers of the
-// same card: the acoustic path closes the loop and it howls.
-func micSpeakerWarning(src, snk Device) string {
+// howlWarning warns about a microphone and built-in speakers of the same
+// card: the acoustic path closes the loop and it howls.
+func howlWarning(src, snk Device) (HowlWarning, bool) {
 	if src.MonitorOf != "" || src.Card == NoIndex || src.Card != snk.Card {
-		return ""
+		return HowlWarning{}, false
 	}
 	ff := func(d Device, words ...string) bool {
 		s := strings.ToLower(d.FormFactor + " " + d.ActivePort)
@@ -232,12 +280,9 @@ func micSpeakerWarning(src, snk Device) string {
 		return false
 	}
 	if ff(snk, "headphone", "headset") {
-		return ""
+		return HowlWarning{}, false
 	}
-	if ff(src, "mic", "internal", "webcam") && ff(snk, "speaker", "internal") {
-		return fmt.Sprintf("%s and %s are a microphone and speakers of the same card: expect howling; use headphones or keep the volume low", src.Description, snk.Description)
-	}
-	return ""
+	return HowlWarning{src, snk}, ff(src, "mic", "internal", "webcam") && ff(snk, "speaker", "internal")
 }
 
 // OffRequest says which loopbacks to turn off.

@@ -2,7 +2,6 @@ package audioloop
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -11,9 +10,6 @@ import (
 
 	"github.com/jfreymuth/pulse/proto"
 )
-
-// ErrNoSignal: the test signal did not come out at the far end.
-var ErrNoSignal = errors.New("the test signal did not arrive")
 
 // MeasureRequest says which path to measure.
 type MeasureRequest struct {
@@ -61,126 +57,221 @@ type MeasureResult struct {
 // (see On). It needs no privilege, and plays audio into a sink: for a
 // hardware sink, you will hear it.
 func (c *Client) Measure(req MeasureRequest) (*MeasureResult, error) {
+	m, err := c.planMeasurement(req)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.startRecordings(); err != nil {
+		return nil, err
+	}
+	defer m.ref.stop()
+	defer m.echo.stop()
+	refS, refT0, err := m.playAndRecordReference()
+	if err != nil {
+		return nil, err
+	}
+	refPeaks := findPeaks(refS, m.chirp, 0.5, m.step/2)
+	if len(refPeaks) == 0 {
+		return nil, &NoSignalError{Played: m.res.Played, At: m.res.Ref, Ref: true}
+	}
+	last := refT0.Add(time.Duration(refPeaks[len(refPeaks)-1]+len(m.chirp))*time.Second/time.Duration(m.rate) + m.window())
+	echoS, echoT0, err := m.recordEchoes(last)
+	if err != nil {
+		return nil, err
+	}
+	echoPeaks := findPeaks(echoS, m.chirp, 0.3, m.rate/200) // echoes ≥ 5 ms apart
+	m.matchEchoes(refPeaks, echoPeaks, echoT0.Sub(refT0))
+	res := m.res
+	if len(res.Delays) == 0 {
+		return res, &NoSignalError{Played: res.Played, At: res.Echo}
+	}
+	ds := append([]time.Duration(nil), res.Delays...)
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	res.Delay = ds[len(ds)/2]
+	return res, nil
+}
+
+// measurement is one run of Measure: the route, the signal, the streams.
+type measurement struct {
+	c        *Client
+	res      *MeasureResult // the route: Method, Played, Ref, Echo
+	rate     int            // samples per second
+	interval time.Duration  // between chirps
+	step     int            // interval in samples
+	chirp    []float32
+	signal   []float32 // silence (the settle time), then the chirps
+	ref      *recorder // the signal before the path
+	echo     *recorder // the signal after the path
+	deadline time.Time // when to stop waiting for the recordings
+}
+
+// planMeasurement resolves the route and makes the signal.
+func (c *Client) planMeasurement(req MeasureRequest) (*measurement, error) {
 	if req.Chirps <= 0 {
 		req.Chirps = 4
 	}
-	si, err := c.ServerInfo()
+	si, src, snk, err := c.measureEnds(req)
 	if err != nil {
 		return nil, err
 	}
-	sinks, err := c.sinks(si)
+	res, err := measureRoute(src, snk)
 	if err != nil {
 		return nil, err
 	}
-	sources, err := c.sources(si)
-	if err != nil {
-		return nil, err
+	m := &measurement{c: c, res: res, interval: req.Interval, rate: int(si.SampleRate)}
+	if m.interval <= 0 {
+		m.interval = c.chirpInterval(src, snk)
 	}
-	src, err := resolveOrDefault("source", req.Source, si.DefaultSource, sources)
-	if err != nil {
-		return nil, err
+	if m.rate < 8000 || m.rate > 192000 {
+		m.rate = 48000
 	}
-	snk, err := resolveOrDefault("sink", req.Sink, si.DefaultSink, sinks)
-	if err != nil {
-		return nil, err
-	}
-	res := &MeasureResult{}
-	if src.MonitorOf != "" {
-		if src.MonitorOf == snk.Name {
-			return nil, &FeedbackError{Source: src.Name, Sink: snk.Name}
-		}
-		res.Method, res.Played, res.Ref, res.Echo = "loopback", src.MonitorOf, src.Name, snk.Monitor
-	} else {
-		res.Method, res.Played, res.Ref, res.Echo = "path", snk.Name, snk.Monitor, src.Name
-	}
-	if req.Interval <= 0 {
-		req.Interval = 500 * time.Millisecond
-		if lbs, err := c.Loopbacks(); err == nil {
-			for _, lb := range lbs {
-				if d := 2*time.Duration(lb.LatencyMsec)*time.Millisecond + 200*time.Millisecond; (lb.Source == src.Name || lb.Sink == snk.Name) && d > req.Interval {
-					req.Interval = d
-				}
-			}
-		}
-	}
-	rate := int(si.SampleRate)
-	if rate < 8000 || rate > 192000 {
-		rate = 48000
-	}
-	chirp := makeChirp(rate)
-	step := int(req.Interval.Seconds() * float64(rate))
 	if req.Settle <= 0 {
 		req.Settle = time.Second
 	}
-	lead := int(req.Settle.Seconds() * float64(rate))
-	signal := make([]float32, lead+req.Chirps*step+rate/5)
+	m.chirp = makeChirp(m.rate)
+	m.step = int(m.interval.Seconds() * float64(m.rate))
+	lead := int(req.Settle.Seconds() * float64(m.rate))
+	m.signal = make([]float32, lead+req.Chirps*m.step+m.rate/5)
 	for i := 0; i < req.Chirps; i++ {
-		copy(signal[lead+i*step:], chirp)
+		copy(m.signal[lead+i*m.step:], m.chirp)
 	}
-	ref, err := c.startRecord(res.Ref, rate)
-	if err != nil {
-		return nil, err
+	return m, nil
+}
+
+// measureEnds resolves the source and sink of req.
+func (c *Client) measureEnds(req MeasureRequest) (si ServerInfo, src, snk Device, err error) {
+	if si, err = c.ServerInfo(); err != nil {
+		return
 	}
-	defer ref.stop()
-	echo, err := c.startRecord(res.Echo, rate)
+	sinks, err := c.sinks(si)
 	if err != nil {
-		return nil, err
+		return
 	}
-	defer echo.stop()
-	// Play once both recordings run. A server may take a while to start
-	// one: PulseAudio renders an idle sink in blocks of up to 2 s, and a
-	// recording of its monitor begins only at the end of the current block.
-	err = c.waitFor(time.Now().Add(measureMaxLag), func() bool { return ref.count() > 0 && echo.count() > 0 }, ref, echo)
+	sources, err := c.sources(si)
 	if err != nil {
-		return nil, err
+		return
 	}
-	play, err := c.startPlayback(res.Played, rate, signal)
+	if src, err = resolveOrDefault("source", req.Source, si.DefaultSource, sources); err != nil {
+		return
+	}
+	snk, err = resolveOrDefault("sink", req.Sink, si.DefaultSink, sinks)
+	return
+}
+
+// measureRoute chooses where to play and what to record (see
+// MeasureResult.Method).
+func measureRoute(src, snk Device) (*MeasureResult, error) {
+	res := &MeasureResult{}
+	if src.MonitorOf == "" {
+		res.Method, res.Played, res.Ref, res.Echo = "path", snk.Name, snk.Monitor, src.Name
+		return res, nil
+	}
+	if src.MonitorOf == snk.Name {
+		return nil, &FeedbackError{Source: src.Name, Sink: snk.Name}
+	}
+	res.Method, res.Played, res.Ref, res.Echo = "loopback", src.MonitorOf, src.Name, snk.Monitor
+	return res, nil
+}
+
+// chirpInterval is 500 ms, or more when a loopback on the route has a long
+// latency, so that each echo comes before the next chirp.
+func (c *Client) chirpInterval(src, snk Device) time.Duration {
+	d := 500 * time.Millisecond
+	lbs, err := c.Loopbacks()
 	if err != nil {
-		return nil, err
+		return d
+	}
+	for _, lb := range lbs {
+		if l := 2*time.Duration(lb.LatencyMsec)*time.Millisecond + 200*time.Millisecond; (lb.Source == src.Name || lb.Sink == snk.Name) && l > d {
+			d = l
+		}
+	}
+	return d
+}
+
+// window is how long after a chirp its echoes are looked for.
+func (m *measurement) window() time.Duration { return m.interval - 10*time.Millisecond }
+
+// startRecordings starts both recordings and waits until both run. A
+// server may take a while to start one: PulseAudio renders an idle sink in
+// blocks of up to 2 s, and a recording of its monitor begins only at the
+// end of the current block. On error, stop what started.
+func (m *measurement) startRecordings() error {
+	ref, err := m.c.startRecord(m.res.Ref, m.rate)
+	if err != nil {
+		return err
+	}
+	echo, err := m.c.startRecord(m.res.Echo, m.rate)
+	if err != nil {
+		ref.stop()
+		return err
+	}
+	m.ref, m.echo = ref, echo
+	err = m.c.waitFor(time.Now().Add(measureMaxLag), func() bool { return ref.count() > 0 && echo.count() > 0 }, ref, echo)
+	if err != nil {
+		ref.stop()
+		echo.stop()
+	}
+	return err
+}
+
+// playAndRecordReference plays the signal and returns the reference
+// recording up to the end of the signal and its echoes, and the time of its
+// sample 0; it stops the playback and the reference.
+//
+// The signal and its last echo are captured by end (the margin is for the
+// playback's start), but a server may deliver a recording well after
+// capturing it: pipewire-pulse sends a record stream's data only while the
+// client's queue is empty, so the echo's data, queued behind the
+// reference's and the playback's, lags, by a second or more on a busy
+// machine. So past end, wait for the recordings themselves (at most
+// measureMaxLag more): the reference up to end here, then, the other two
+// streams closed, the echo up to the last chirp's window (recordEchoes).
+func (m *measurement) playAndRecordReference() ([]float32, time.Time, error) {
+	c, ref := m.c, m.ref
+	play, err := c.startPlayback(m.res.Played, m.rate, m.signal)
+	if err != nil {
+		return nil, time.Time{}, err
 	}
 	defer play.stop()
-	// The signal and its last echo are captured by end (the margin is for
-	// the playback's start), but a server may deliver a recording well
-	// after capturing it: pipewire-pulse sends a record stream's data only
-	// while the client's queue is empty, so the echo's data, queued behind
-	// the reference's and the playback's, lags, by a second or more on a
-	// busy machine. So past end, wait for the recordings themselves (at
-	// most measureMaxLag more): the reference up to end, then, the other
-	// two streams closed, the echo up to the last chirp's window.
-	end := time.Now().Add(time.Duration(len(signal))*time.Second/time.Duration(rate) + req.Interval + 300*time.Millisecond)
-	deadline := end.Add(measureMaxLag)
+	end := time.Now().Add(time.Duration(len(m.signal))*time.Second/time.Duration(m.rate) + m.interval + 300*time.Millisecond)
+	m.deadline = end.Add(measureMaxLag)
 	select {
 	case <-time.After(time.Until(end)):
 	case <-c.gone:
-		return nil, c.wrap("measure", fmt.Errorf("%w", ErrServerGone))
+		return nil, time.Time{}, c.wrap("measure", fmt.Errorf("%w", ErrServerGone))
 	}
-	err = c.waitFor(deadline, func() bool { return !ref.recordedUntil().Before(end) }, ref, echo)
+	err = c.waitFor(m.deadline, func() bool { return !ref.recordedUntil().Before(end) }, ref, m.echo)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	refS, refT0 := ref.samples()
 	ref.stop()
 	play.stop()
-	refS = refS[:min(len(refS), samplesBetween(refT0, end, rate))]
-	refPeaks := findPeaks(refS, chirp, 0.5, step/2)
-	if len(refPeaks) == 0 {
-		return nil, fmt.Errorf("%w: no chirp in %s either (is %s muted or suspended?)", ErrNoSignal, res.Ref, res.Played)
-	}
-	window := req.Interval - 10*time.Millisecond
-	last := refT0.Add(time.Duration(refPeaks[len(refPeaks)-1]+len(chirp))*time.Second/time.Duration(rate) + window)
-	err = c.waitFor(deadline, func() bool { return !echo.recordedUntil().Before(last) }, echo)
+	return refS[:min(len(refS), samplesBetween(refT0, end, m.rate))], refT0, nil
+}
+
+// recordEchoes waits until the echo recording holds last, and returns it
+// up to there and the time of its sample 0.
+func (m *measurement) recordEchoes(last time.Time) ([]float32, time.Time, error) {
+	echo := m.echo
+	err := m.c.waitFor(m.deadline, func() bool { return !echo.recordedUntil().Before(last) }, echo)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	echoS, echoT0 := echo.samples()
-	echoS = echoS[:min(len(echoS), samplesBetween(echoT0, last, rate)+len(chirp))]
-	echoPeaks := findPeaks(echoS, chirp, 0.3, rate/200) // echoes ≥ 5 ms apart
-	offset := echoT0.Sub(refT0).Seconds()               // echo sample 0 is this much later
+	return echoS[:min(len(echoS), samplesBetween(echoT0, last, m.rate)+len(m.chirp))], echoT0, nil
+}
+
+// matchEchoes finds each chirp's echoes (positions in samples) in the
+// echo recording, which starts offset after the reference.
+func (m *measurement) matchEchoes(refPeaks, echoPeaks []int, offset time.Duration) {
+	res, rate, window := m.res, float64(m.rate), m.window()
 	for _, rp := range refPeaks {
-		tr := float64(rp) / float64(rate)
+		tr := float64(rp) / rate
 		var es []time.Duration
 		for _, ep := range echoPeaks {
-			d := time.Duration((offset + float64(ep)/float64(rate) - tr) * float64(time.Second))
+			d := time.Duration((offset.Seconds() + float64(ep)/rate - tr) * float64(time.Second))
 			if d >= -5*time.Millisecond && d < window {
 				es = append(es, d)
 			}
@@ -192,13 +283,6 @@ func (c *Client) Measure(req MeasureRequest) (*MeasureResult, error) {
 		res.Echoes = append(res.Echoes, es)
 		res.Delays = append(res.Delays, es[0])
 	}
-	if len(res.Delays) == 0 {
-		return res, fmt.Errorf("%w: played into %s, nothing came out at %s (is a loopback on? 'loops audio status')", ErrNoSignal, res.Played, res.Echo)
-	}
-	ds := append([]time.Duration(nil), res.Delays...)
-	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-	res.Delay = ds[len(ds)/2]
-	return res, nil
 }
 
 // makeChirp is a 30 ms Hann-windowed linear sweep from 1 to 10 kHz.

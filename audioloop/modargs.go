@@ -1,14 +1,9 @@
 package audioloop
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 )
-
-// ErrUnquotable: a value cannot be written as a module argument that both
-// PulseAudio and PipeWire read back unchanged.
-var ErrUnquotable = errors.New("value cannot be quoted as a module argument")
 
 // ParseModuleArgs splits module arguments (key=value key2="a b" key3='x')
 // the way PulseAudio's pa_modargs does: a value is bare up to white space,

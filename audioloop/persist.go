@@ -23,6 +23,9 @@ import (
 // XDG_CONFIG_HOME is honoured; under sudo the invoking user's files are
 // written and given to that user.
 
+// The headers name the loops commands that manage these files, as
+// provenance for a person reading them: they are file contents, which stay
+// as loops has always written them, not advice for the caller to render.
 const (
 	paMark       = "# loops: "
 	paHeader     = "# Created by loops (loops audio on --persist) because this file did not exist;\n# it replaces /etc/pulse/default.pa, so that file is included first.\n.include /etc/pulse/default.pa\n"
@@ -149,58 +152,20 @@ func Unpersist(o Options, kind string, ids ...string) (string, int, error) {
 	return path, len(entries) - len(keep), writePersisted(o, kind, path, keep)
 }
 
+// writePersisted writes entries as the startup configuration file of kind
+// at path, keeping what is not loops' in a PulseAudio file, and removes a
+// file that would hold only what loops put there.
 func writePersisted(o Options, kind, path string, entries []PersistEntry) error {
-	var content string
-	if kind == KindPipeWire {
-		if len(entries) == 0 {
-			err := os.Remove(path)
-			if errors.Is(err, fs.ErrNotExist) {
-				err = nil
-			}
-			return err
-		}
-		var b strings.Builder
-		b.WriteString(pwHeader + "pulse.cmd = [\n")
-		for _, e := range entries {
-			fmt.Fprintf(&b, "  { cmd = \"load-module\" args = %s flags = [ \"nofail\" ] } %s%s\n",
-				strconv.Quote("module-loopback "+e.Args), pwLineMarker, e.ID)
-		}
-		b.WriteString("]\n")
-		content = b.String()
-	} else {
-		old, err := os.ReadFile(path)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
-		var b strings.Builder
+	content, keep, err := persistedContent(kind, path, entries)
+	if err != nil {
+		return err
+	}
+	if !keep {
+		err := os.Remove(path)
 		if errors.Is(err, fs.ErrNotExist) {
-			b.WriteString(paHeader)
-		} else {
-			// Keep everything but loops' blocks.
-			lines := strings.Split(strings.TrimRight(string(old), "\n"), "\n")
-			for i := 0; i < len(lines); i++ {
-				if strings.HasPrefix(lines[i], paMark) {
-					for i < len(lines) && lines[i] != ".fail" {
-						i++
-					}
-					continue
-				}
-				b.WriteString(lines[i] + "\n")
-			}
+			err = nil
 		}
-		if b.String() == paHeader && len(entries) == 0 {
-			err := os.Remove(path)
-			if errors.Is(err, fs.ErrNotExist) {
-				err = nil
-			}
-			return err
-		}
-		for _, e := range entries {
-			lb := loopbackFromArgs(0, e.Args)
-			fmt.Fprintf(&b, "%sloopback %s -> %s (%s=%s)\n.nofail\nload-module module-loopback %s\n.fail\n",
-				paMark, lb.ArgSource, lb.ArgSink, MarkProperty, e.ID, e.Args)
-		}
-		content = b.String()
+		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
@@ -213,4 +178,51 @@ func writePersisted(o Options, kind, path string, entries []PersistEntry) error 
 		os.Chown(tmp, uid, -1)
 	}
 	return os.Rename(tmp, path)
+}
+
+// persistedContent is the new contents of the file at path; keep is false
+// when the file should go.
+func persistedContent(kind, path string, entries []PersistEntry) (content string, keep bool, err error) {
+	if kind == KindPipeWire {
+		if len(entries) == 0 {
+			return "", false, nil
+		}
+		var b strings.Builder
+		b.WriteString(pwHeader + "pulse.cmd = [\n")
+		for _, e := range entries {
+			fmt.Fprintf(&b, "  { cmd = \"load-module\" args = %s flags = [ \"nofail\" ] } %s%s\n",
+				strconv.Quote("module-loopback "+e.Args), pwLineMarker, e.ID)
+		}
+		b.WriteString("]\n")
+		return b.String(), true, nil
+	}
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", false, err
+	}
+	var b strings.Builder
+	if errors.Is(err, fs.ErrNotExist) {
+		b.WriteString(paHeader)
+	} else {
+		// Keep everything but loops' blocks.
+		lines := strings.Split(strings.TrimRight(string(old), "\n"), "\n")
+		for i := 0; i < len(lines); i++ {
+			if strings.HasPrefix(lines[i], paMark) {
+				for i < len(lines) && lines[i] != ".fail" {
+					i++
+				}
+				continue
+			}
+			b.WriteString(lines[i] + "\n")
+		}
+	}
+	if b.String() == paHeader && len(entries) == 0 {
+		return "", false, nil
+	}
+	for _, e := range entries {
+		lb := loopbackFromArgs(0, e.Args)
+		fmt.Fprintf(&b, "%sloopback %s -> %s (%s=%s)\n.nofail\nload-module module-loopback %s\n.fail\n",
+			paMark, lb.ArgSource, lb.ArgSink, MarkProperty, e.ID, e.Args)
+	}
+	return b.String(), true, nil
 }

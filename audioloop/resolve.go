@@ -1,43 +1,9 @@
 package audioloop
 
 import (
-	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 )
-
-var (
-	// ErrNoDevice: no sink or source matches the name, index or description
-	// given, or there is no default one.
-	ErrNoDevice = errors.New("no such device")
-	// ErrAmbiguous: several devices match a part of a description.
-	ErrAmbiguous = errors.New("ambiguous device")
-)
-
-// DeviceError is a failed lookup of a sink or source; Candidates holds the
-// matches of an ambiguous query, or every device of the kind when none
-// matched. It matches ErrNoDevice or ErrAmbiguous.
-type DeviceError struct {
-	Kind       string // "sink" or "source"
-	Query      string
-	Ambiguous  bool
-	Candidates []Device
-}
-
-func (e *DeviceError) Error() string {
-	switch {
-	case e.Ambiguous:
-		return fmt.Sprintf("%q matches %d %ss", e.Query, len(e.Candidates), e.Kind)
-	case e.Query == "":
-		return fmt.Sprintf("no default %s", e.Kind)
-	}
-	return fmt.Sprintf("no %s %q (by name, index or description)", e.Kind, e.Query)
-}
-
-func (e *DeviceError) Is(target error) bool {
-	return (target == ErrAmbiguous && e.Ambiguous) || (target == ErrNoDevice && !e.Ambiguous)
-}
 
 // Resolve finds the device a person means by query among devs: an exact
 // name, an index, an exact description (any case), then a unique part of a

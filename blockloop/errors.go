@@ -76,11 +76,6 @@ var (
 	ErrEncrypted = errors.New("encrypted volume")
 )
 
-// IsPermission reports whether err is a lack of privilege (EPERM, EACCES).
-func IsPermission(err error) bool {
-	return errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES)
-}
-
 // losetupError keeps the message of a go-losetup error and the errno it
 // formatted away with %v, so errors.Is(err, unix.EBUSY) still works.
 type losetupError struct {

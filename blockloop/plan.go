@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -142,11 +143,17 @@ func Decide(in PlanInput) Plan {
 			typ, where, target.FSSize, target.Size))
 	}
 	plan.Type = kernelName(typ)
-	plan.ReadOnly = readOnlyTypes[plan.Type]
 	what := where + " holds " + plan.Type
 	if forced {
 		what = where + " is mounted as " + plan.Type + " (type given)"
+	} else if plan.Type == "udf" && slices.Contains(target.Also, "iso9660") {
+		what = where + " is a UDF bridge disc (UDF and ISO 9660 trees)"
+		if !in.routable("udf") && in.routable("iso9660") {
+			plan.Type = "iso9660"
+			what += "; no UDF reader here, so its ISO 9660 tree is mounted"
+		}
 	}
+	plan.ReadOnly = readOnlyTypes[plan.Type]
 	switch {
 	case in.Backend == BackendFUSE && in.Userspace[plan.Type]:
 		plan.Route = RouteUserspace
@@ -171,6 +178,18 @@ func Decide(in PlanInput) Plan {
 		return none(noDriver(plan.Type, where))
 	}
 	return plan
+}
+
+// routable tells whether a type has a route under in's backend choice.
+func (in PlanInput) routable(t string) bool {
+	kernel := kernelAllowed[t] && (in.Kernel[t] || in.Loadable[t])
+	switch in.Backend {
+	case BackendFUSE:
+		return in.Userspace[t]
+	case BackendKernel:
+		return kernel
+	}
+	return kernel || in.Userspace[t]
 }
 
 func ptName(t string) string {

@@ -41,6 +41,10 @@ type ProbeResult struct {
 
 	// Ambiguous lists the other filesystem signatures found beside Type.
 	Ambiguous []string
+	// Also lists filesystems present beside Type by design, not by
+	// accident: the ISO 9660 tree of a UDF bridge disc. blkid calls such
+	// a disc udf; --type iso9660 mounts the other tree.
+	Also []string
 
 	// Partitions are the entries of the partition table, each probed.
 	Partitions []Partition
@@ -118,7 +122,13 @@ func probe(r io.ReaderAt, size int64, partitions bool) (*ProbeResult, error) {
 		}
 		// A second filesystem signature. Disk images and LUKS headers
 		// come first and win outright.
-		if res.Kind == KindFilesystem && cand.Kind == KindFilesystem && !(res.Type == "iso9660" && cand.Type == "udf") {
+		switch {
+		case res.Type == "udf" && cand.Type == "iso9660":
+			res.Also = append(res.Also, cand.Type)
+			if res.Label == "" {
+				res.Label, res.UUID = cand.Label, cand.UUID
+			}
+		case res.Kind == KindFilesystem && cand.Kind == KindFilesystem:
 			res.Ambiguous = append(res.Ambiguous, cand.Type)
 		}
 	}

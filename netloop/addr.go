@@ -1,7 +1,6 @@
 package netloop
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -10,12 +9,6 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
-
-// ErrNotLoopback means an address outside 127.0.0.0/8 and ::1 was given.
-var ErrNotLoopback = errors.New("not a loopback address (only 127.0.0.0/8 and ::1 belong on lo)")
-
-// ErrAddrNotFound means lo has no such address.
-var ErrAddrNotFound = errors.New("address not on lo")
 
 var (
 	loopback4 = netip.MustParsePrefix("127.0.0.0/8")

@@ -3,18 +3,13 @@ package netloop
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
-	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
-
-// NetnsDir is where named network namespaces live, as `ip netns` makes them.
-const NetnsDir = "/run/netns"
 
 // Target names the network namespace a Client works in. The zero value is the
 // caller's own namespace.
@@ -38,46 +33,34 @@ func (t Target) String() string {
 // one goroutine at a time. Close releases the namespace handle.
 type Client struct {
 	target Target
+	host   Host
+	hosts  string         // the namespace's hosts file (Host.HostsFile)
 	ns     netns.NsHandle // closed (-1) for the caller's own namespace
 	h      *netlink.Handle
 	closed bool
-
-	// Kernel and system paths, fields so tests can point them elsewhere.
-	ProcDir   string // /proc
-	SysDir    string // /sys
-	HostsFile string // /etc/hosts, or /etc/netns/NAME/hosts when it exists
-	NSSwitch  string // /etc/nsswitch.conf
-
-	// DialTimeout bounds each round trip made by Check.
-	DialTimeout time.Duration
 }
 
-// Open returns a Client for the namespace t names. Opening another namespace
-// needs CAP_SYS_ADMIN (setns); the caller's own needs nothing.
-func Open(t Target) (*Client, error) {
+// Open returns a Client for the namespace t names, on the real paths.
+// Opening another namespace needs CAP_SYS_ADMIN (setns); the caller's own
+// needs nothing.
+func Open(t Target) (*Client, error) { return Host{}.Open(t) }
+
+// Open returns a Client for the namespace t names, reading h's paths, like
+// `ip -n NAME` or `nsenter --net=PATH`. Opening another namespace needs
+// CAP_SYS_ADMIN (setns); the caller's own needs nothing.
+func (h Host) Open(t Target) (*Client, error) {
 	if t.Name != "" && t.Path != "" {
 		return nil, errors.New("netloop: give a namespace name or a path, not both")
 	}
-	c := &Client{
-		target:      t,
-		ns:          netns.None(),
-		ProcDir:     "/proc",
-		SysDir:      "/sys",
-		HostsFile:   "/etc/hosts",
-		NSSwitch:    "/etc/nsswitch.conf",
-		DialTimeout: 500 * time.Millisecond,
-	}
+	c := &Client{target: t, host: h, ns: netns.None()}
 	path := t.Path
 	if t.Name != "" {
 		if t.Name != filepath.Base(t.Name) || t.Name == "." || t.Name == ".." {
 			return nil, &NetnsError{Target: t, Err: fmt.Errorf("invalid namespace name %q", t.Name)}
 		}
-		path = filepath.Join(NetnsDir, t.Name)
-		// `ip netns exec` bind-mounts /etc/netns/NAME/hosts over /etc/hosts.
-		if p := filepath.Join("/etc/netns", t.Name, "hosts"); fileExists(p) {
-			c.HostsFile = p
-		}
+		path = filepath.Join(h.netnsDir(), t.Name)
 	}
+	c.hosts = h.HostsFile(t)
 	if path != "" {
 		ns, err := netns.GetFromPath(path)
 		if err != nil {
@@ -96,17 +79,21 @@ func Open(t Target) (*Client, error) {
 			return nil, err
 		}
 	}
-	h, err := netlink.NewHandleAt(c.ns, unix.NETLINK_ROUTE)
+	nh, err := netlink.NewHandleAt(c.ns, unix.NETLINK_ROUTE)
 	if err != nil {
 		c.ns.Close()
 		return nil, &NetnsError{Target: t, Err: err}
 	}
-	c.h = h
+	c.h = nh
 	return c, nil
 }
 
 // Target reports which namespace the client works in.
 func (c *Client) Target() Target { return c.target }
+
+// HostsFile is the hosts file programs in the client's namespace read
+// (see Host.HostsFile).
+func (c *Client) HostsFile() string { return c.hosts }
 
 // Close releases the netlink handle and the namespace.
 func (c *Client) Close() error {
@@ -122,7 +109,8 @@ func (c *Client) Close() error {
 
 // Do runs f on an OS thread switched into the client's namespace, so sockets
 // f creates belong to it. Goroutines that f starts do not inherit the
-// namespace. With the caller's own namespace f simply runs.
+// namespace. With the caller's own namespace f simply runs. Entering another
+// namespace needs CAP_SYS_ADMIN (like nsenter --net).
 func (c *Client) Do(f func() error) error {
 	if c.closed {
 		return ErrClosed
@@ -148,25 +136,4 @@ func (c *Client) Do(f func() error) error {
 	}
 	runtime.UnlockOSThread()
 	return ferr
-}
-
-// ErrClosed is returned by a Client used after Close: a closed namespace
-// handle would otherwise silently mean the caller's own namespace.
-var ErrClosed = errors.New("netloop: client is closed")
-
-// NetnsError reports a namespace that cannot be opened or entered.
-type NetnsError struct {
-	Target Target
-	Err    error
-}
-
-func (e *NetnsError) Error() string {
-	return fmt.Sprintf("open %s: %v", e.Target, e.Err)
-}
-
-func (e *NetnsError) Unwrap() error { return e.Err }
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }

@@ -2,7 +2,8 @@ package netloop_test
 
 import (
 	"net"
-	"os/exec"
+
+	"github.com/loops-cli/loops/internal/testkit"
 )
 
 // pingTCP listens on addr and makes one connection to it, so lo counts
@@ -31,6 +32,6 @@ func pingTCP(addr string) error {
 // runIn runs a command inside the named namespace with `ip netns exec`, which
 // also remounts /sys for it.
 func runIn(ns string, args ...string) (string, error) {
-	out, err := exec.Command("ip", append([]string{"netns", "exec", ns}, args...)...).Output()
+	out, err := testkit.Command("ip", append([]string{"netns", "exec", ns}, args...)...).Output()
 	return string(out), err
 }

@@ -114,7 +114,7 @@ func (c *Client) Listeners(opts ListenerOptions) ([]Listener, error) {
 		}
 	}
 	if opts.Owners && len(out) > 0 {
-		findOwners(c.ProcDir, out)
+		findOwners(c.host.proc(), out)
 	}
 	slices.SortFunc(out, func(a, b Listener) int {
 		return cmp.Or(

@@ -340,15 +340,10 @@ func TestListenersOwners(t *testing.T) {
 	}
 }
 
-// TestListenersOwnersFakeProc points ProcDir at a made-up /proc: owners come
+// TestListenersOwnersFakeProc points Host.Proc at a made-up /proc: owners come
 // from fd links naming the socket, duplicates collapse, other entries are
 // skipped. It runs in the caller's namespace and needs no root.
 func TestListenersOwnersFakeProc(t *testing.T) {
-	c, err := netloop.Open(netloop.Target{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	s := listen(t, nil, "tcp4", "127.0.0.1:0", nil)
 	ino := s.inode(t)
 	sockLink := "socket:[" + strconv.FormatUint(ino, 10) + "]"
@@ -377,7 +372,11 @@ func TestListenersOwnersFakeProc(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(proc, "300"), 0o755); err != nil { // no fd dir
 		t.Fatal(err)
 	}
-	c.ProcDir = proc
+	c, err := netloop.Host{Proc: proc}.Open(netloop.Target{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
 
 	ls, err := c.Listeners(netloop.ListenerOptions{Port: int(s.port), Owners: true})
 	if err != nil {

@@ -8,11 +8,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/loops-cli/loops/internal/testkit"
 	"github.com/loops-cli/loops/netloop"
 	"github.com/loops-cli/loops/netloop/netlooptest"
 )
 
-func TestMain(m *testing.M) { os.Exit(netlooptest.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(testkit.Main(m, netlooptest.Namespaces)) }
 
 func TestFreshNamespaceUp(t *testing.T) {
 	ns := netlooptest.New(t)

@@ -134,9 +134,6 @@ func (c *Client) link() (netlink.Link, error) {
 	return link, nil
 }
 
-// ErrNoLoopback means the namespace has no interface named lo.
-var ErrNoLoopback = errors.New("no loopback interface named lo")
-
 func (c *Client) addrs(link netlink.Link) ([]Addr, error) {
 	var list []netlink.Addr
 	err := retryDump(func() (err error) {
@@ -192,7 +189,7 @@ func (c *Client) ipv6Disabled() bool {
 	// /proc/sys/net reflects the namespace of the process, so read it there.
 	var disabled bool
 	_ = c.Do(func() error {
-		b, err := os.ReadFile(filepath.Join(c.ProcDir, "sys/net/ipv6/conf/lo/disable_ipv6"))
+		b, err := os.ReadFile(filepath.Join(c.host.proc(), "sys/net/ipv6/conf/lo/disable_ipv6"))
 		if err != nil {
 			disabled = errors.Is(err, os.ErrNotExist) // no IPv6 in this kernel
 			return nil
@@ -275,23 +272,4 @@ func routeTypeName(t int) string {
 		return "multicast"
 	}
 	return fmt.Sprint(t)
-}
-
-// OpError reports a failed operation on lo, naming the operation and the
-// namespace. Err keeps the cause, so errors.Is(err, unix.EPERM) works.
-type OpError struct {
-	Op     string // "set lo up", "add 127.0.0.2/8"
-	Target Target
-	Err    error
-}
-
-func (e *OpError) Error() string {
-	return fmt.Sprintf("%s (%s): %v", e.Op, e.Target, e.Err)
-}
-
-func (e *OpError) Unwrap() error { return e.Err }
-
-// IsPermission reports whether err comes from a missing privilege.
-func IsPermission(err error) bool {
-	return errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES)
 }

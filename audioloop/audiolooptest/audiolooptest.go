@@ -1,7 +1,10 @@
 // Package audiolooptest starts private sound servers for tests: PulseAudio,
 // or PipeWire with WirePlumber and pipewire-pulse, each with its own
-// XDG_RUNTIME_DIR, HOME and configuration under t.TempDir(), with null sinks,
-// stopped in t.Cleanup. Tests never touch the user's server.
+// XDG_RUNTIME_DIR, HOME and configuration in a directory of its own, with
+// null sinks, stopped in t.Cleanup. Tests never touch the user's server.
+// ServerDirs is the leftovers function for testkit.Main:
+//
+//	func TestMain(m *testing.M) { os.Exit(testkit.Main(m, audiolooptest.ServerDirs)) }
 package audiolooptest
 
 import (
@@ -10,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,6 +21,7 @@ import (
 	"time"
 
 	"github.com/loops-cli/loops/audioloop"
+	"github.com/loops-cli/loops/internal/testkit"
 )
 
 // Kinds of server, as audioloop.ServerInfo.Kind reports them.
@@ -53,7 +58,7 @@ type Server struct {
 }
 
 // Require skips t when the server's programs are missing, or fails it when
-// CI=true: a skip is not a pass.
+// CI=true (testkit.Tool).
 func Require(t testing.TB, kind string) {
 	t.Helper()
 	var bins []string
@@ -66,14 +71,13 @@ func Require(t testing.TB, kind string) {
 		t.Fatalf("unknown server kind %q", kind)
 	}
 	for _, b := range bins {
-		if _, err := exec.LookPath(b); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s needs %s, and CI=true: make deps installs it", t.Name(), b)
-			}
-			t.Skipf("%s needs %s (make deps)", t.Name(), b)
-		}
+		testkit.Tool(t, b)
 	}
 }
+
+// dirPrefix starts the names of the server directories this test process
+// makes in os.TempDir().
+var dirPrefix = "loops-audio-" + strconv.Itoa(os.Getpid()) + "-"
 
 // Start starts a server of the given kind with sinks (DefaultSinks if none)
 // and stops it when t ends.
@@ -83,12 +87,13 @@ func Start(t testing.TB, kind string, sinks ...Sink) *Server {
 	if len(sinks) == 0 {
 		sinks = DefaultSinks
 	}
-	dir, err := os.MkdirTemp("", "loops-audio-")
+	dir, err := os.MkdirTemp("", dirPrefix)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := &Server{Kind: kind, Dir: dir, RuntimeDir: filepath.Join(dir, "run"), Home: filepath.Join(dir, "home"),
 		ConfigDir: filepath.Join(dir, "home", ".config"), Sinks: sinks, t: t}
+	t.Cleanup(s.Stop)
 	s.Socket = filepath.Join(s.RuntimeDir, "pulse", "native")
 	for _, d := range []string{s.RuntimeDir, s.ConfigDir, filepath.Join(dir, "state")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -131,7 +136,6 @@ func Start(t testing.TB, kind string, sinks ...Sink) *Server {
 		b.WriteString("context.properties = { default.clock.min-quantum = 1024 }\n")
 		write(t, filepath.Join(s.ConfigDir, "pipewire", "pipewire.conf.d", "10-loops-test-sinks.conf"), b.String())
 	}
-	t.Cleanup(s.Stop)
 	s.start()
 	return s
 }
@@ -184,10 +188,12 @@ func (s *Server) Connect(t testing.TB) *audioloop.Client {
 	return c
 }
 
+// command is testkit.Command with the server's environment instead of the
+// caller's sound-server variables.
 func (s *Server) command(name string, args ...string) *exec.Cmd {
-	cmd := exec.Command(name, args...)
+	cmd := testkit.Command(name, args...)
 	env := []string{}
-	for _, kv := range os.Environ() {
+	for _, kv := range cmd.Env {
 		k := kv[:strings.IndexByte(kv, '=')]
 		if strings.HasPrefix(k, "XDG_") || strings.HasPrefix(k, "PULSE_") || strings.HasPrefix(k, "PIPEWIRE_") || k == "HOME" {
 			continue
@@ -378,54 +384,43 @@ func (s *Server) LoadModule(t testing.TB, name, args string) uint32 {
 // serverNames are the programs Leftovers looks for.
 var serverNames = []string{"pulseaudio", "pipewire", "wireplumber", "pipewire-pulse"}
 
-// Leftovers lists sound-server processes that are children of this test
-// process: servers a test forgot to stop.
+// Leftovers lists the sound-server processes that are children of this
+// test process and not zombies, as "sound server NAME (pid N)": servers a
+// test forgot to stop.
 func Leftovers() []string {
-	self := os.Getpid()
 	var out []string
-	dirs, _ := os.ReadDir("/proc")
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(d.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", d.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		st := string(b)
-		i, j := strings.IndexByte(st, '('), strings.LastIndexByte(st, ')')
-		if i < 0 || j < i {
-			continue
-		}
-		comm, f := st[i+1:j], strings.Fields(st[j+1:])
-		if len(f) < 2 || f[0] == "Z" {
-			continue
-		}
-		if ppid, _ := strconv.Atoi(f[1]); ppid != self {
-			continue
-		}
-		for _, n := range serverNames {
-			if comm == n {
-				out = append(out, fmt.Sprintf("sound server %s (pid %d)", comm, pid))
-			}
+	for _, l := range testkit.ChildProcesses() {
+		pid, comm, state, ok := parseChild(l)
+		if ok && state != "Z" && slices.Contains(serverNames, comm) {
+			out = append(out, fmt.Sprintf("sound server %s (pid %d)", comm, pid))
 		}
 	}
 	return out
 }
 
-// Main runs the tests, then fails the run if a test left a server process
-// behind. Use it as TestMain's body: os.Exit(audiolooptest.Main(m)).
-func Main(m *testing.M) int {
-	code := m.Run()
-	if left := Leftovers(); len(left) > 0 {
-		fmt.Fprintln(os.Stderr, "tests left these behind:")
-		for _, l := range left {
-			fmt.Fprintln(os.Stderr, "  "+l)
-		}
-		if code == 0 {
-			code = 1
+// parseChild reads a line of testkit.ChildProcesses: "process PID (COMM,
+// state S)".
+func parseChild(l string) (pid int, comm, state string, ok bool) {
+	rest, ok := strings.CutPrefix(l, "process ")
+	n, rest, ok2 := strings.Cut(rest, " (")
+	i := strings.LastIndex(rest, ", state ")
+	if !ok || !ok2 || i < 0 || !strings.HasSuffix(rest, ")") {
+		return 0, "", "", false
+	}
+	pid, err := strconv.Atoi(n)
+	return pid, rest[:i], strings.TrimSuffix(rest[i+len(", state "):], ")"), err == nil
+}
+
+// ServerDirs lists the server directories this test process left in
+// os.TempDir() (Stop removes them). It is the leftovers function for
+// testkit.Main.
+func ServerDirs() []string {
+	var out []string
+	entries, _ := os.ReadDir(os.TempDir())
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), dirPrefix) {
+			out = append(out, "sound server directory "+filepath.Join(os.TempDir(), e.Name()))
 		}
 	}
-	return code
+	return out
 }

@@ -1,12 +1,13 @@
 // Package netlooptest gives tests a fresh, named network namespace of their
-// own, so no test ever touches the host's lo, and a TestMain check that none
-// was left behind.
+// own, so no test ever touches the host's lo, and lists the namespaces a
+// test process left behind, for testkit.Main:
+//
+//	func TestMain(m *testing.M) { os.Exit(testkit.Main(m, netlooptest.Namespaces)) }
 package netlooptest
 
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -27,10 +28,6 @@ const Prefix = "loopstest-"
 // that test binaries running side by side do not count each other's.
 var OwnPrefix = Prefix + strconv.Itoa(os.Getpid()) + "-"
 
-// RequireRoot skips a test that needs root, or fails it when CI=true:
-// a skip is not a pass.
-func RequireRoot(t testing.TB) { t.Helper(); testkit.RequireRoot(t) }
-
 // Netns is a fresh named network namespace under /run/netns. Its lo is down
 // and has no address, as the kernel makes it.
 type Netns struct {
@@ -39,10 +36,14 @@ type Netns struct {
 }
 
 // New makes a fresh namespace for t and removes it when t ends. It needs
-// root (see RequireRoot).
-func New(t testing.TB) *Netns {
+// root (testkit.RequireRoot).
+func New(t testing.TB) *Netns { t.Helper(); return NewOn(t, netloop.Host{}) }
+
+// NewOn is New with a client that reads h's paths (a private hosts file,
+// nsswitch.conf or /proc).
+func NewOn(t testing.TB, h netloop.Host) *Netns {
 	t.Helper()
-	RequireRoot(t)
+	testkit.RequireRoot(t)
 	name := OwnPrefix + randomSuffix()
 	if err := MakeNamed(name); err != nil {
 		t.Fatalf("create netns %s: %v", name, err)
@@ -52,7 +53,7 @@ func New(t testing.TB) *Netns {
 			t.Errorf("delete netns %s: %v", name, err)
 		}
 	})
-	c, err := netloop.Open(netloop.Target{Name: name})
+	c, err := h.Open(netloop.Target{Name: name})
 	if err != nil {
 		t.Fatalf("open netns %s: %v", name, err)
 	}
@@ -77,7 +78,7 @@ func (n *Netns) Do(t testing.TB, f func() error) {
 }
 
 // MakeNamed creates the named namespace under /run/netns, leaving the
-// calling thread where it was.
+// calling thread where it was, like `ip netns add NAME`. Needs root.
 func MakeNamed(name string) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -101,9 +102,10 @@ func randomSuffix() string {
 	return hex.EncodeToString(b)
 }
 
-// Leftovers lists what tests left behind: namespaces named with OwnPrefix under
-// /run/netns and child processes of this test binary.
-func Leftovers() []string {
+// Namespaces lists the namespaces named with OwnPrefix under /run/netns:
+// what this test process left behind. It is the leftovers function for
+// testkit.Main.
+func Namespaces() []string {
 	var out []string
 	entries, _ := os.ReadDir(netloop.NetnsDir)
 	for _, e := range entries {
@@ -111,25 +113,12 @@ func Leftovers() []string {
 			out = append(out, "network namespace "+filepath.Join(netloop.NetnsDir, e.Name()))
 		}
 	}
-	out = append(out, ChildProcesses()...)
 	return out
 }
 
-// ChildProcesses lists live children of this process (testkit.ChildProcesses).
-func ChildProcesses() []string { return testkit.ChildProcesses() }
-
-// Main runs the tests, then fails the run if they left a namespace or a
-// process behind. Use it as TestMain's body: os.Exit(netlooptest.Main(m)).
-func Main(m *testing.M) int {
-	code := m.Run()
-	if left := Leftovers(); len(left) > 0 {
-		fmt.Fprintln(os.Stderr, "tests left these behind:")
-		for _, l := range left {
-			fmt.Fprintln(os.Stderr, "  "+l)
-		}
-		if code == 0 {
-			code = 1
-		}
-	}
-	return code
+// Leftovers is Namespaces plus the child processes of this test binary
+// (testkit.ChildProcesses), for leak checks that do not run through
+// testkit.Main.
+func Leftovers() []string {
+	return append(Namespaces(), testkit.ChildProcesses()...)
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -56,45 +55,6 @@ func (af *audioFlags) open() (*audioloop.Client, error) {
 		return c, nil
 	}
 	return nil, audioHint(err, af.opts)
-}
-
-// audioHint adds advice to the errors of the audio commands.
-func audioHint(err error, o audioloop.Options) error {
-	var de *audioloop.DeviceError
-	switch {
-	case errors.Is(err, audioloop.ErrServerGone):
-		return withHint(err, "The sound server stopped or hung during the command. Check it ('loops audio status') and run the command again.")
-	case errors.Is(err, audioloop.ErrNoServer):
-		var b strings.Builder
-		procs := soundServers()
-		if len(procs) > 0 {
-			fmt.Fprintf(&b, "A sound server is running (%s) but not at the addresses tried: give its socket with --server or PULSE_SERVER.", strings.Join(procs, ", "))
-		} else {
-			b.WriteString("No sound server is running. Start one: 'systemctl --user start pipewire-pulse' (PipeWire) or 'pulseaudio --start' (PulseAudio).")
-		}
-		if os.Geteuid() == 0 && os.Getenv("SUDO_UID") == "" {
-			b.WriteString("\nThe sound server is per user: run loops audio as that user, not as root.")
-		}
-		return withHint(err, "%s", b.String())
-	case errors.Is(err, audioloop.ErrAccessDenied):
-		return withHint(err, "The server refused loops' credentials and cookie. Set PULSE_COOKIE to the server's cookie (usually ~/.config/pulse/cookie of the user running it).")
-	case errors.Is(err, audioloop.ErrFeedback):
-		return withHint(err, "Choose another source ('loops audio sources') or sink ('loops audio sinks'), or add --force if you really want it (keep the volume low).")
-	case errors.As(err, &de):
-		var b strings.Builder
-		if de.Ambiguous {
-			fmt.Fprintf(&b, "Candidates for %q; give the name or index of one:", de.Query)
-		} else {
-			fmt.Fprintf(&b, "The %ss are ('loops audio %ss'):", de.Kind, de.Kind)
-		}
-		for _, d := range de.Candidates {
-			fmt.Fprintf(&b, "\n  %d  %s  (%s)", d.Index, d.Name, d.Description)
-		}
-		return withHint(err, "%s", b.String())
-	case errors.Is(err, audioloop.ErrModuleMissing):
-		return withHint(err, "The server gives the reason in its log only: 'journalctl --user -u pulseaudio -u pipewire-pulse -n 20'.")
-	}
-	return err
 }
 
 // soundServers lists running pulseaudio and pipewire-pulse processes.

@@ -89,17 +89,16 @@ func audioOnRun(opts *audioOnOptions) error {
 			return fmt.Errorf("the loopback is on (module %d), but writing it into the startup configuration failed: %w", r.Loopback.Module, err)
 		}
 	}
+	warnings := []string{}
 	for _, w := range r.Warnings {
-		fmt.Fprintf(opts.IO.ErrOut, "warning: %s\n", w)
+		warnings = append(warnings, audioWarning(w))
+		fmt.Fprintf(opts.IO.ErrOut, "warning: %s\n", audioWarning(w))
 	}
 	if opts.JSON {
 		doc := audioOnJSON{Schema: schemaVersion, Action: r.Action, Loopback: toLoopbackJSON(r.Loopback, map[string]bool{r.Loopback.ID: opts.Persist}),
-			Replaced: r.Replaced, Warnings: r.Warnings, PersistFile: persistFile}
+			Replaced: r.Replaced, Warnings: warnings, PersistFile: persistFile}
 		if doc.Replaced == nil {
 			doc.Replaced = []uint32{}
-		}
-		if doc.Warnings == nil {
-			doc.Warnings = []string{}
 		}
 		return writeJSON(opts.IO.Out, doc)
 	}
@@ -116,4 +115,12 @@ func audioOnRun(opts *audioOnOptions) error {
 		fmt.Fprintf(opts.IO.ErrOut, "Persistent: written to %s\n", persistFile)
 	}
 	return nil
+}
+
+// audioWarning says a risk On took, with what undoes it.
+func audioWarning(w audioloop.Warning) string {
+	if d, ok := w.(audioloop.DoubledWarning); ok {
+		return d.String() + " ('loops audio off --all' removes it)"
+	}
+	return w.String()
 }

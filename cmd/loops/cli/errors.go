@@ -3,12 +3,13 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/loops-cli/loops/netloop"
+	"github.com/loops-cli/loops/audioloop"
 )
 
 // Exit codes, documented in docs/cli.md and `loops help exit-codes`.
@@ -45,6 +46,15 @@ func withHint(err error, format string, a ...any) error {
 	return &hintError{err: err, hint: fmt.Sprintf(format, a...)}
 }
 
+// suffixError adds words to an error's message, keeping the error.
+type suffixError struct {
+	err    error
+	suffix string
+}
+
+func (e *suffixError) Error() string { return e.err.Error() + e.suffix }
+func (e *suffixError) Unwrap() error { return e.err }
+
 // privilegeAnnotation on a command names what it needs to change things, so
 // a permission error can say so.
 const privilegeAnnotation = "loops/privilege"
@@ -68,7 +78,7 @@ func printError(io *IOStreams, cmd *cobra.Command, err error) int {
 	switch {
 	case errors.As(err, &he):
 		fmt.Fprintln(io.ErrOut, he.hint)
-	case netloop.IsPermission(err) && cmd != nil:
+	case errors.Is(err, fs.ErrPermission) && cmd != nil:
 		priv := cmd.Annotations[privilegeAnnotation]
 		if priv == "" {
 			priv = "root"
@@ -95,4 +105,57 @@ func shellQuote(a string) string {
 		return "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 	}
 	return a
+}
+
+// audioHint adds advice to the errors of the audio commands.
+func audioHint(err error, o audioloop.Options) error {
+	var de *audioloop.DeviceError
+	var ns *audioloop.NoSignalError
+	switch {
+	case errors.Is(err, audioloop.ErrServerGone):
+		return withHint(err, "The sound server stopped or hung during the command. Check it ('loops audio status') and run the command again.")
+	case errors.Is(err, audioloop.ErrNoServer):
+		var b strings.Builder
+		procs := soundServers()
+		if len(procs) > 0 {
+			fmt.Fprintf(&b, "A sound server is running (%s) but not at the addresses tried: give its socket with --server or PULSE_SERVER.", strings.Join(procs, ", "))
+		} else {
+			b.WriteString("No sound server is running. Start one: 'systemctl --user start pipewire-pulse' (PipeWire) or 'pulseaudio --start' (PulseAudio).")
+		}
+		if os.Geteuid() == 0 && os.Getenv("SUDO_UID") == "" {
+			b.WriteString("\nThe sound server is per user: run loops audio as that user, not as root.")
+		}
+		return withHint(err, "%s", b.String())
+	case errors.Is(err, audioloop.ErrAccessDenied):
+		return withHint(err, "The server refused loops' credentials and cookie. Set PULSE_COOKIE to the server's cookie (usually ~/.config/pulse/cookie of the user running it).")
+	case errors.Is(err, audioloop.ErrFeedback):
+		return withHint(err, "Choose another source ('loops audio sources') or sink ('loops audio sinks'), or add --force if you really want it (keep the volume low).")
+	case errors.As(err, &de):
+		var b strings.Builder
+		if de.Ambiguous {
+			fmt.Fprintf(&b, "Candidates for %q; give the name or index of one:", de.Query)
+		} else {
+			fmt.Fprintf(&b, "The %ss are ('loops audio %ss'):", de.Kind, de.Kind)
+		}
+		for _, d := range de.Candidates {
+			fmt.Fprintf(&b, "\n  %d  %s  (%s)", d.Index, d.Name, d.Description)
+		}
+		return withHint(err, "%s", b.String())
+	case errors.Is(err, audioloop.ErrModuleMissing):
+		return withHint(err, "The server gives the reason in its log only: 'journalctl --user -u pulseaudio -u pipewire-pulse -n 20'.")
+	case errors.As(err, &ns) && !ns.Ref:
+		return &suffixError{err, " (is a loopback on? 'loops audio status')"}
+	}
+	return err
+}
+
+// hostsError adds advice to the errors of reading and editing a hosts file.
+func hostsError(err error, path string) error {
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return withHint(err, "Changing %s needs write access to it (root for /etc/hosts). Run it as root: sudo %s", path, commandLine())
+	case errors.Is(err, fs.ErrNotExist):
+		return withHint(err, "No file %s; give another with --hosts-file.", path)
+	}
+	return err
 }

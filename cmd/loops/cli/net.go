@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -59,7 +60,7 @@ func (nf *netFlags) open() (*netloop.Client, error) {
 		return nil, withHint(err, "No network namespace %q: 'ip netns list' shows the named ones.", nf.target.Name)
 	case errors.Is(err, os.ErrNotExist):
 		return nil, withHint(err, "No such namespace file: give /proc/PID/ns/net of a running process.")
-	case netloop.IsPermission(err):
+	case errors.Is(err, fs.ErrPermission):
 		return nil, withHint(err, "Entering another network namespace needs CAP_SYS_ADMIN. Run it as root: sudo %s", commandLine())
 	}
 	return nil, err

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"net/netip"
 
 	"github.com/spf13/cobra"
 
@@ -66,10 +67,7 @@ func netCheckRun(opts *netCheckOptions) error {
 		return err
 	}
 	defer c.Close()
-	if opts.HostsFile != "" {
-		c.HostsFile = opts.HostsFile
-	}
-	r, err := c.Check()
+	r, err := c.Check(netloop.CheckOptions{HostsFile: opts.HostsFile})
 	if err != nil {
 		return err
 	}
@@ -77,7 +75,7 @@ func netCheckRun(opts *netCheckOptions) error {
 		doc := checkJSON{Schema: schemaVersion, Netns: netnsLabel(c.Target()), OK: !r.Failed(),
 			Warnings: r.Warnings(), Failures: r.Failures(), Findings: []findingJSON{}}
 		for _, f := range r.Findings {
-			doc.Findings = append(doc.Findings, findingJSON{f.ID, f.Status, f.Reason, f.Fix})
+			doc.Findings = append(doc.Findings, findingJSON{f.ID, f.Status, f.Reason, fixCommand(r, f.Fix)})
 		}
 		if err := writeJSON(opts.IO.Out, doc); err != nil {
 			return err
@@ -98,13 +96,14 @@ func renderCheck(io *IOStreams, r *netloop.Report) {
 	}
 	t := newTable(io)
 	for _, f := range r.Findings {
+		fix := fixCommand(r, f.Fix)
 		if tty {
 			t.add("  "+statusMark(f.Status), f.ID, f.Reason)
-			if f.Fix != "" {
-				t.add("", "", "fix: "+f.Fix)
+			if fix != "" {
+				t.add("", "", "fix: "+fix)
 			}
 		} else {
-			t.add(f.Status, f.ID, f.Reason, f.Fix)
+			t.add(f.Status, f.ID, f.Reason, fix)
 		}
 	}
 	t.render()
@@ -121,4 +120,71 @@ func statusMark(s string) string {
 		return "WARN"
 	}
 	return "FAIL"
+}
+
+// fixCommand writes a finding's fix as the command line (or advice) a
+// person runs, with the namespace flags and the hosts file of the report.
+func fixCommand(r *netloop.Report, fix netloop.Fix) string {
+	ns := netnsFlags(r.Target)
+	switch f := fix.(type) {
+	case nil:
+		return ""
+	case netloop.LinkUp:
+		return "sudo loops net up" + ns
+	case netloop.LinkDown:
+		return "sudo loops net down" + ns + " --yes"
+	case netloop.AddAddr:
+		return "sudo loops net addr add " + aliasArg(f.Prefix) + ns
+	case netloop.DelAddr:
+		return "sudo loops net addr del " + f.Addr.String() + ns + " --yes"
+	case netloop.AddLocalRoute:
+		return "sudo ip route add local " + f.Prefix.String() + " dev lo table local"
+	case netloop.EnableIPv6:
+		return "sudo sysctl -w net.ipv6.conf.lo.disable_ipv6=0"
+	case netloop.AllowLoopbackFirewall:
+		return "sudo nft list ruleset; allow lo: sudo nft insert rule inet filter input iifname lo accept"
+	case netloop.HostsAdd:
+		return "sudo loops net hosts add " + f.Name + " " + f.Addr.String() + hostsFileFlag(r.HostsFile)
+	case netloop.HostsUnmap:
+		return fmt.Sprintf("remove '%s %s' from %s", f.Addr, f.Name, r.HostsFile)
+	case netloop.HostsEdit:
+		return "sudo $EDITOR " + r.HostsFile
+	case netloop.HostsMode:
+		return fmt.Sprintf("sudo chmod %o %s", f.Mode.Perm(), r.HostsFile)
+	case netloop.UseAddr:
+		return fmt.Sprintf("use http://%s, or make the server listen on %s too", f.Addr, f.ListenOn)
+	case netloop.Steps:
+		return fixCommand(r, f.First) + " && " + fixCommand(r, f.Then)
+	case netloop.Either:
+		return fixCommand(r, f.One) + ", or: " + fixCommand(r, f.Other)
+	}
+	return fmt.Sprintf("%+v", fix)
+}
+
+// netnsFlags are the flags that choose t, as a command line suffix.
+func netnsFlags(t netloop.Target) string {
+	switch {
+	case t.Name != "":
+		return " --netns " + t.Name
+	case t.Path != "":
+		return " --netns-path " + t.Path
+	}
+	return ""
+}
+
+// hostsFileFlag is --hosts-file for any file but /etc/hosts.
+func hostsFileFlag(path string) string {
+	if path == "/etc/hosts" {
+		return ""
+	}
+	return " --hosts-file " + path
+}
+
+// aliasArg writes p as 'loops net addr add' takes it: ::1/128 bare, as
+// a bare IPv6 address gets /128.
+func aliasArg(p netip.Prefix) string {
+	if p.Addr().Is6() && p.Bits() == 128 {
+		return p.Addr().String()
+	}
+	return p.String()
 }

@@ -74,12 +74,5 @@ func netDownRun(opts *netDownOptions) error {
 }
 
 func upCommand(t netloop.Target) string {
-	s := "sudo loops net up"
-	switch {
-	case t.Name != "":
-		s += " --netns " + t.Name
-	case t.Path != "":
-		s += " --netns-path " + t.Path
-	}
-	return s
+	return "sudo loops net up" + netnsFlags(t)
 }

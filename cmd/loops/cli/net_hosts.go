@@ -3,10 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -25,17 +22,7 @@ func (h *hostsFlags) file() string {
 	if h.path != "" {
 		return h.path
 	}
-	if n := h.nf.target.Name; n != "" {
-		if p := filepath.Join("/etc/netns", n, "hosts"); fileExists(p) {
-			return p
-		}
-	}
-	return "/etc/hosts"
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
+	return netloop.Host{}.HostsFile(h.nf.target)
 }
 
 func newNetHostsCmd(f *Factory, nf *netFlags) *cobra.Command {
@@ -240,14 +227,4 @@ func netHostsRemoveRun(opts *netHostsOptions) error {
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "Removed %s from %s.\n", opts.Name, path)
 	return nil
-}
-
-func hostsError(err error, path string) error {
-	switch {
-	case errors.Is(err, fs.ErrPermission):
-		return withHint(err, "Changing %s needs write access to it (root for /etc/hosts). Run it as root: sudo %s", path, commandLine())
-	case errors.Is(err, fs.ErrNotExist):
-		return withHint(err, "No file %s; give another with --hosts-file.", path)
-	}
-	return err
 }
