@@ -32,7 +32,7 @@ func main() {
 // there.
 func generate(dir string) error {
 	io, _, _ := cli.Test(false)
-	root := cli.NewRootCmd(&cli.Factory{IO: io})
+	root := cli.NewRootCmd(cli.NewFactory(io, nil))
 	root.DisableAutoGenTag = true
 	root.InitDefaultCompletionCmd()
 	for _, sub := range []string{"man", "reference"} {

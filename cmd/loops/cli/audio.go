@@ -15,11 +15,12 @@ import (
 
 // audioFlags are the connection flags every `loops audio` command takes.
 type audioFlags struct {
-	opts audioloop.Options
+	opts     audioloop.Options
+	connectF func(audioloop.Options) (*audioloop.Client, error)
 }
 
 func newAudioCmd(f *Factory) *cobra.Command {
-	af := &audioFlags{}
+	af := &audioFlags{connectF: f.Audio}
 	cmd := groupCmd("audio <command>",
 		"Turn the sound server's loopback on and off, safely, and measure it",
 		`The audio loopback echoes a source (line-in, a microphone, a sink's monitor)
@@ -50,7 +51,7 @@ server).`)
 
 // open connects to the sound server, with errors a person can act on.
 func (af *audioFlags) open() (*audioloop.Client, error) {
-	c, err := audioloop.Connect(af.opts)
+	c, err := af.connectF(af.opts)
 	if err == nil {
 		return c, nil
 	}

@@ -35,12 +35,6 @@ Listing and probing need no privilege; attaching and detaching need root.`)
 	return cmd
 }
 
-// blockHost is the machine as blockloop sees it. LOOPS_MEDIA_DIR replaces
-// /media as the base of automatic mount points.
-func blockHost() *blockloop.Host {
-	return &blockloop.Host{Media: os.Getenv("LOOPS_MEDIA_DIR")}
-}
-
 // invokingUser is the user root acts for under sudo: automatic mount points
 // go under /media/$SUDO_USER, as udisks does.
 func invokingUser() (name string, uid, gid int) {

@@ -21,7 +21,7 @@ type blockAttachOptions struct {
 }
 
 func newBlockAttachCmd(f *Factory, runF func(*blockAttachOptions) error) *cobra.Command {
-	opts := &blockAttachOptions{IO: f.IO, Host: blockHost}
+	opts := &blockAttachOptions{IO: f.IO, Host: f.Block}
 	cmd := &cobra.Command{
 		Use:   "attach <image>",
 		Short: "Attach an image to a free loop device and print the device",

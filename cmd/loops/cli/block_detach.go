@@ -17,7 +17,7 @@ type blockDetachOptions struct {
 }
 
 func newBlockDetachCmd(f *Factory, runF func(*blockDetachOptions) error) *cobra.Command {
-	opts := &blockDetachOptions{IO: f.IO, Host: blockHost}
+	opts := &blockDetachOptions{IO: f.IO, Host: f.Block}
 	cmd := &cobra.Command{
 		Use:   "detach <device>|<image>",
 		Short: "Detach a loop device, or every device backing an image",

@@ -17,7 +17,7 @@ type blockListOptions struct {
 }
 
 func newBlockListCmd(f *Factory, runF func(*blockListOptions) error) *cobra.Command {
-	opts := &blockListOptions{IO: f.IO, Host: blockHost}
+	opts := &blockListOptions{IO: f.IO, Host: f.Block}
 	cmd := &cobra.Command{
 		Use:     "list",
 		Aliases: []string{"ls"},

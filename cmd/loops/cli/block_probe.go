@@ -21,7 +21,7 @@ type blockProbeOptions struct {
 }
 
 func newBlockProbeCmd(f *Factory, runF func(*blockProbeOptions) error) *cobra.Command {
-	opts := &blockProbeOptions{IO: f.IO, Host: blockHost}
+	opts := &blockProbeOptions{IO: f.IO, Host: f.Block}
 	cmd := &cobra.Command{
 		Use:   "probe <image>",
 		Short: "Show what an image holds and how loops mount would mount it",

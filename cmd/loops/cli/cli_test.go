@@ -48,7 +48,7 @@ func TestUsageErrorShowsUsage(t *testing.T) {
 }
 
 func TestNewNetAddrAddCmd(t *testing.T) {
-	f := &Factory{}
+	f := NewFactory(nil, nil)
 	f.IO, _, _ = Test(false)
 	nf := &netFlags{}
 	var got *netAddrOptions
@@ -64,7 +64,7 @@ func TestNewNetAddrAddCmd(t *testing.T) {
 
 func TestNetnsFlagsReachSubcommands(t *testing.T) {
 	io, _, _ := Test(false)
-	root := NewRootCmd(&Factory{IO: io})
+	root := NewRootCmd(NewFactory(io, nil))
 	root.SetArgs([]string{"net", "--netns", "blue", "up"})
 	// Replace up's RunE to capture the namespace flags without netlink.
 	up, _, err := root.Find([]string{"net", "up"})
@@ -98,7 +98,7 @@ func TestCommandLineQuoting(t *testing.T) {
 // and --json on every command that reads state.
 func TestHelpText(t *testing.T) {
 	io, _, _ := Test(false)
-	root := NewRootCmd(&Factory{IO: io})
+	root := NewRootCmd(NewFactory(io, nil))
 	readers := map[string]bool{"loops net status": true, "loops net listeners": true, "loops net check": true, "loops net hosts list": true}
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {

@@ -26,40 +26,44 @@ func completeImages(cmd *cobra.Command, args []string, toComplete string) ([]str
 
 // completeMounted offers the mount points and images of loop and
 // userspace mounts, and loop devices.
-func completeMounted(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-	if len(args) > 0 {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	h := blockHost()
-	var out []string
-	if devs, err := h.List(); err == nil {
-		for _, d := range devs {
-			out = append(out, d.Mountpoints...)
-			if len(d.Mountpoints) > 0 {
-				out = append(out, d.Path)
+func completeMounted(f *Factory) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		h := f.Block()
+		var out []string
+		if devs, err := h.List(); err == nil {
+			for _, d := range devs {
+				out = append(out, d.Mountpoints...)
+				if len(d.Mountpoints) > 0 {
+					out = append(out, d.Path)
+				}
 			}
 		}
-	}
-	if ms, err := h.UserspaceMounts(); err == nil {
-		for _, m := range ms {
-			out = append(out, m.Mountpoint, m.Source)
+		if ms, err := h.UserspaceMounts(); err == nil {
+			for _, m := range ms {
+				out = append(out, m.Mountpoint, m.Source)
+			}
 		}
+		return filterPrefix(out, toComplete), cobra.ShellCompDirectiveNoFileComp
 	}
-	return filterPrefix(out, toComplete), cobra.ShellCompDirectiveNoFileComp
 }
 
 // completeLoopDevices offers attached loop devices and their images.
-func completeLoopDevices(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-	if len(args) > 0 {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	var out []string
-	if devs, err := blockHost().List(); err == nil {
-		for _, d := range devs {
-			out = append(out, d.Path+"\t"+d.BackingFile, d.BackingFile)
+func completeLoopDevices(f *Factory) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
+		var out []string
+		if devs, err := f.Block().List(); err == nil {
+			for _, d := range devs {
+				out = append(out, d.Path+"\t"+d.BackingFile, d.BackingFile)
+			}
+		}
+		return filterPrefix(out, toComplete), cobra.ShellCompDirectiveNoFileComp
 	}
-	return filterPrefix(out, toComplete), cobra.ShellCompDirectiveNoFileComp
 }
 
 // completeNetns offers the named network namespaces, as `ip netns list`.
@@ -88,13 +92,13 @@ func filterPrefix(list []string, prefix string) []string {
 // completeAudio offers the sound server's sources or sinks, with their
 // descriptions, asking with a short timeout so a dead server never stalls
 // the shell.
-func completeAudio(sinks bool) cobra.CompletionFunc {
+func completeAudio(f *Factory, sinks bool) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 		opts := audioloop.Options{Timeout: 300 * time.Millisecond}
 		if f := cmd.Flag("server"); f != nil {
 			opts.Server = f.Value.String()
 		}
-		c, err := audioloop.Connect(opts)
+		c, err := f.Audio(opts)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
@@ -118,21 +122,21 @@ func completeAudio(sinks bool) cobra.CompletionFunc {
 }
 
 // addCompletions wires the completion functions into the tree.
-func addCompletions(root *cobra.Command) {
-	set := func(path string, f cobra.CompletionFunc) {
+func addCompletions(root *cobra.Command, f *Factory) {
+	set := func(path string, fn cobra.CompletionFunc) {
 		if c, _, err := root.Find(strings.Fields(path)); err == nil && c.CommandPath() == "loops "+path {
-			c.ValidArgsFunction = f
+			c.ValidArgsFunction = fn
 		}
 	}
 	set("mount", completeImages)
 	set("block attach", completeImages)
 	set("block probe", completeImages)
-	set("umount", completeMounted)
-	set("block detach", completeLoopDevices)
+	set("umount", completeMounted(f))
+	set("block detach", completeLoopDevices(f))
 	for _, path := range [][]string{{"audio", "on"}, {"audio", "measure"}} {
 		if c, _, err := root.Find(path); err == nil && c.Name() == path[1] {
-			c.RegisterFlagCompletionFunc("source", completeAudio(false))
-			c.RegisterFlagCompletionFunc("sink", completeAudio(true))
+			c.RegisterFlagCompletionFunc("source", completeAudio(f, false))
+			c.RegisterFlagCompletionFunc("sink", completeAudio(f, true))
 		}
 	}
 	if net, _, err := root.Find([]string{"net"}); err == nil {

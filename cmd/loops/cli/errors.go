@@ -37,6 +37,28 @@ var errSilent = errors.New("silent failure")
 type hintError struct {
 	err  error
 	hint string
+	// withCmd, when set, makes the hint from the user's command line.
+	withCmd func(cmdline string) string
+}
+
+// text is the hint, with cmdline where it repeats the command.
+func (e *hintError) text(cmdline string) string {
+	if e.withCmd != nil {
+		return e.withCmd(cmdline)
+	}
+	return e.hint
+}
+
+// withCommandHint adds advice that repeats the user's command line (with
+// sudo before it, --yes after it); printError fills the line in.
+func withCommandHint(err error, hint func(cmdline string) string) error {
+	return &hintError{err: err, withCmd: hint}
+}
+
+// sudoHint says what is needed and to run the command again as root.
+func sudoHint(err error, format string, a ...any) error {
+	what := fmt.Sprintf(format, a...)
+	return withCommandHint(err, func(c string) string { return what + " Run it as root: sudo " + c })
 }
 
 func (e *hintError) Error() string { return e.err.Error() }
@@ -61,7 +83,8 @@ const privilegeAnnotation = "loops/privilege"
 
 // printError writes err and its hint for the command that failed, and
 // returns the exit code.
-func printError(io *IOStreams, cmd *cobra.Command, err error) int {
+func printError(f *Factory, cmd *cobra.Command, err error) int {
+	io := f.IO
 	if errors.Is(err, errSilent) {
 		return exitFailure
 	}
@@ -77,27 +100,15 @@ func printError(io *IOStreams, cmd *cobra.Command, err error) int {
 	var he *hintError
 	switch {
 	case errors.As(err, &he):
-		fmt.Fprintln(io.ErrOut, he.hint)
+		fmt.Fprintln(io.ErrOut, he.text(f.CommandLine()))
 	case errors.Is(err, fs.ErrPermission) && cmd != nil:
 		priv := cmd.Annotations[privilegeAnnotation]
 		if priv == "" {
 			priv = "root"
 		}
-		fmt.Fprintf(io.ErrOut, "This needs %s. Run it as root: sudo %s\n", priv, commandLine())
+		fmt.Fprintf(io.ErrOut, "This needs %s. Run it as root: sudo %s\n", priv, f.CommandLine())
 	}
 	return exitFailure
-}
-
-// invocation holds the arguments loops was run with, for hints.
-var invocation = os.Args[1:]
-
-// commandLine is the command as the user typed it, quoted for a shell.
-func commandLine() string {
-	args := append([]string{"loops"}, invocation...)
-	for i, a := range args {
-		args[i] = shellQuote(a)
-	}
-	return strings.Join(args, " ")
 }
 
 func shellQuote(a string) string {
@@ -153,7 +164,7 @@ func audioHint(err error, o audioloop.Options) error {
 func hostsError(err error, path string) error {
 	switch {
 	case errors.Is(err, fs.ErrPermission):
-		return withHint(err, "Changing %s needs write access to it (root for /etc/hosts). Run it as root: sudo %s", path, commandLine())
+		return sudoHint(err, "Changing %s needs write access to it (root for /etc/hosts).", path)
 	case errors.Is(err, fs.ErrNotExist):
 		return withHint(err, "No file %s; give another with --hosts-file.", path)
 	}

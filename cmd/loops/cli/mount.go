@@ -31,7 +31,7 @@ type mountOptions struct {
 func newMountCmd(f *Factory) *cobra.Command { return newMountCmdWith(f, nil) }
 
 func newMountCmdWith(f *Factory, runF func(*mountOptions) error) *cobra.Command {
-	opts := &mountOptions{IO: f.IO, Host: blockHost}
+	opts := &mountOptions{IO: f.IO, Host: f.Block}
 	cmd := &cobra.Command{
 		Use:   "mount <image> [<mountpoint>]",
 		Short: "Mount a disk image through a loop device",

@@ -30,7 +30,7 @@ func TestNewMountCmd(t *testing.T) {
 		t.Run(tt.args, func(t *testing.T) {
 			ios, _, _ := Test(false)
 			var got *mountOptions
-			cmd := newMountCmdWith(&Factory{IO: ios}, func(o *mountOptions) error { got = o; return nil })
+			cmd := newMountCmdWith(NewFactory(ios, nil), func(o *mountOptions) error { got = o; return nil })
 			cmd.SetArgs(strings.Fields(tt.args))
 			cmd.SetOut(ios.ErrOut)
 			cmd.SetErr(ios.ErrOut)
@@ -56,7 +56,7 @@ func TestNewMountCmd(t *testing.T) {
 func TestNewUmountCmd(t *testing.T) {
 	ios, _, _ := Test(false)
 	var got *umountOptions
-	cmd := newUmountCmdWith(&Factory{IO: ios}, func(o *umountOptions) error { got = o; return nil })
+	cmd := newUmountCmdWith(NewFactory(ios, nil), func(o *umountOptions) error { got = o; return nil })
 	cmd.SetArgs([]string{"-l", "/media/x"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)

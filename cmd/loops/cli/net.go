@@ -13,10 +13,11 @@ import (
 // netFlags are the namespace flags every `loops net` command takes.
 type netFlags struct {
 	target netloop.Target
+	openF  func(netloop.Target) (*netloop.Client, error)
 }
 
 func newNetCmd(f *Factory) *cobra.Command {
-	nf := &netFlags{}
+	nf := &netFlags{openF: f.Net}
 	cmd := groupCmd("net <command>",
 		"Inspect and change the network loopback interface lo",
 		`The network loopback interface lo carries 127.0.0.0/8, ::1 and the name
@@ -51,7 +52,7 @@ Every command works on the caller's network namespace, or on another one:
 // open returns a client for the chosen namespace, with errors a person can
 // act on.
 func (nf *netFlags) open() (*netloop.Client, error) {
-	c, err := netloop.Open(nf.target)
+	c, err := nf.openF(nf.target)
 	if err == nil {
 		return c, nil
 	}
@@ -61,7 +62,7 @@ func (nf *netFlags) open() (*netloop.Client, error) {
 	case errors.Is(err, os.ErrNotExist):
 		return nil, withHint(err, "No such namespace file: give /proc/PID/ns/net of a running process.")
 	case errors.Is(err, fs.ErrPermission):
-		return nil, withHint(err, "Entering another network namespace needs CAP_SYS_ADMIN. Run it as root: sudo %s", commandLine())
+		return nil, sudoHint(err, "Entering another network namespace needs CAP_SYS_ADMIN.")
 	}
 	return nil, err
 }

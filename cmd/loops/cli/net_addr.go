@@ -129,8 +129,9 @@ func netAddrDelRun(opts *netAddrOptions) error {
 		for _, s := range with {
 			names = append(names, s.Prefix.String())
 		}
-		return withHint(fmt.Errorf("deleting %s would also delete %s", a.Prefix, strings.Join(names, ", ")),
-			"The kernel drops the secondary addresses of a deleted primary. To go ahead: %s --yes", commandLine())
+		return withCommandHint(fmt.Errorf("deleting %s would also delete %s", a.Prefix, strings.Join(names, ", ")), func(c string) string {
+			return "The kernel drops the secondary addresses of a deleted primary. To go ahead: " + c + " --yes"
+		})
 	}
 	removed, err := c.DelAddr(p.Addr())
 	if err != nil {

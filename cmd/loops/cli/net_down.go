@@ -59,10 +59,12 @@ func netDownRun(opts *netDownOptions) error {
 			return err
 		}
 		if len(ls) > 0 {
-			return withHint(errors.New("refusing to take lo down"),
-				"%d socket(s) listen on loopback in %s; taking lo down breaks every one of them\n"+
+			n, where := len(ls), netnsLabel(c.Target())
+			return withCommandHint(errors.New("refusing to take lo down"), func(cmdline string) string {
+				return fmt.Sprintf("%d socket(s) listen on loopback in %s; taking lo down breaks every one of them\n"+
 					"(connections to 127.0.0.1 hang, ::1 disappears). See them with 'loops net listeners';\n"+
-					"to go ahead anyway: %s --yes", len(ls), netnsLabel(c.Target()), commandLine())
+					"to go ahead anyway: %s --yes", n, where, cmdline)
+			})
 		}
 	}
 	if err := c.Down(); err != nil {

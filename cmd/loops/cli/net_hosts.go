@@ -221,7 +221,7 @@ func netHostsRemoveRun(opts *netHostsOptions) error {
 		case errors.Is(err, netloop.ErrNameNotFound):
 			return withHint(err, "'loops net hosts list --all' shows the names in %s.", path)
 		case errors.Is(err, netloop.ErrForeignEntry):
-			return withHint(err, "loops did not write that line. To delete it anyway: %s --force", commandLine())
+			return withCommandHint(err, func(c string) string { return "loops did not write that line. To delete it anyway: " + c + " --force" })
 		}
 		return hostsError(err, path)
 	}

@@ -6,7 +6,11 @@ package cli
 import (
 	"fmt"
 	"os"
+	"strings"
 
+	"github.com/loops-cli/loops/audioloop"
+	"github.com/loops-cli/loops/blockloop"
+	"github.com/loops-cli/loops/netloop"
 	"github.com/spf13/cobra"
 )
 
@@ -14,6 +18,37 @@ import (
 // only what it uses (loops audio never opens netlink).
 type Factory struct {
 	IO *IOStreams
+	// Args are the arguments loops was run with, for hints that repeat
+	// the command (with sudo, with --yes).
+	Args []string
+	// Block, Net and Audio open the three libraries; a test points them
+	// elsewhere. Each is called only by the commands that need it.
+	Block func() *blockloop.Host
+	Net   func(netloop.Target) (*netloop.Client, error)
+	Audio func(audioloop.Options) (*audioloop.Client, error)
+}
+
+// NewFactory is the Factory of a real run: the libraries on this machine
+// (LOOPS_MEDIA_DIR replaces /media as the base of automatic mount points).
+func NewFactory(io *IOStreams, args []string) *Factory {
+	return &Factory{
+		IO:   io,
+		Args: args,
+		Block: func() *blockloop.Host {
+			return &blockloop.Host{Media: os.Getenv("LOOPS_MEDIA_DIR")}
+		},
+		Net:   netloop.Open,
+		Audio: audioloop.Connect,
+	}
+}
+
+// CommandLine is the command as the user typed it, quoted for a shell.
+func (f *Factory) CommandLine() string {
+	args := append([]string{"loops"}, f.Args...)
+	for i, a := range args {
+		args[i] = shellQuote(a)
+	}
+	return strings.Join(args, " ")
 }
 
 // Main runs loops with os.Args and returns the exit code.
@@ -21,13 +56,12 @@ func Main() int { return run(os.Args[1:], System()) }
 
 // run executes loops with args and returns the exit code.
 func run(args []string, io *IOStreams) int {
-	invocation = args
-	f := &Factory{IO: io}
+	f := NewFactory(io, args)
 	root := NewRootCmd(f)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteC()
 	if err != nil {
-		return printError(f.IO, cmd, err)
+		return printError(f, cmd, err)
 	}
 	return exitOK
 }
@@ -55,7 +89,7 @@ found); 2 on a usage error. See 'loops help exit-codes'.`,
 		SilenceUsage:  true,
 		Args:          noUnknownSubcommand,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return overviewRun(f.IO)
+			return overviewRun(f)
 		},
 	}
 	root.SetOut(f.IO.Out)
@@ -66,7 +100,7 @@ found); 2 on a usage error. See 'loops help exit-codes'.`,
 	root.AddCommand(newAudioCmd(f))
 	root.AddCommand(newServeCmd(f))
 	root.AddCommand(newExplainCmd(f, nil), newExitCodesTopic(), newStatusCmd(f, nil))
-	addCompletions(root)
+	addCompletions(root, f)
 	return root
 }
 

@@ -198,8 +198,9 @@ func fuseAvailable() error {
 	case errors.Is(err, os.ErrNotExist):
 		return errors.New("/dev/fuse is missing: load the fuse module (sudo modprobe fuse), or in a container pass --device /dev/fuse")
 	case errors.Is(err, os.ErrPermission):
-		return withHint(fmt.Errorf("/dev/fuse is not open to you (mode %s): %w", fuseMode(), err),
-			"Run it as root: sudo %s\nor ask for /dev/fuse to be 0666, as most distributions ship it.", commandLine())
+		return withCommandHint(fmt.Errorf("/dev/fuse is not open to you (mode %s): %w", fuseMode(), err), func(c string) string {
+			return "Run it as root: sudo " + c + "\nor ask for /dev/fuse to be 0666, as most distributions ship it."
+		})
 	case err != nil:
 		return fmt.Errorf("open /dev/fuse: %w", err)
 	}
@@ -207,8 +208,8 @@ func fuseAvailable() error {
 	if os.Geteuid() != 0 {
 		if _, err3 := exec.LookPath("fusermount3"); err3 != nil {
 			if _, err2 := exec.LookPath("fusermount"); err2 != nil {
-				return withHint(errors.New("fusermount3 (or fusermount) is missing, and a user who is not root needs it to mount through FUSE"),
-					"Install it (sudo apt-get install fuse3), or run it as root: sudo %s", commandLine())
+				return withCommandHint(errors.New("fusermount3 (or fusermount) is missing, and a user who is not root needs it to mount through FUSE"),
+					func(c string) string { return "Install it (sudo apt-get install fuse3), or run it as root: sudo " + c })
 			}
 		}
 	}

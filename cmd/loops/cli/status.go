@@ -45,19 +45,19 @@ type audioSectionJSON struct {
 }
 
 // gatherStatus reads the three sections at once.
-func gatherStatus(audioOpts audioloop.Options) statusJSON {
+func gatherStatus(f *Factory, audioOpts audioloop.Options) statusJSON {
 	doc := statusJSON{Schema: schemaVersion}
 	var wg sync.WaitGroup
 	wg.Add(3)
-	go func() { defer wg.Done(); doc.Net = netSection() }()
-	go func() { defer wg.Done(); doc.Block = blockSection() }()
-	go func() { defer wg.Done(); doc.Audio = audioSection(audioOpts) }()
+	go func() { defer wg.Done(); doc.Net = netSection(f) }()
+	go func() { defer wg.Done(); doc.Block = blockSection(f) }()
+	go func() { defer wg.Done(); doc.Audio = audioSection(f, audioOpts) }()
 	wg.Wait()
 	return doc
 }
 
-func netSection() netSectionJSON {
-	c, err := netloop.Open(netloop.Target{})
+func netSection(f *Factory) netSectionJSON {
+	c, err := f.Net(netloop.Target{})
 	if err != nil {
 		return netSectionJSON{Error: err.Error()}
 	}
@@ -72,8 +72,8 @@ func netSection() netSectionJSON {
 	return netSectionJSON{netStatusJSON: &d}
 }
 
-func blockSection() blockSectionJSON {
-	h := blockHost()
+func blockSection(f *Factory) blockSectionJSON {
+	h := f.Block()
 	devs, err := h.List()
 	if err != nil {
 		msg := err.Error()
@@ -88,8 +88,8 @@ func blockSection() blockSectionJSON {
 	return blockSectionJSON{blockListJSON: &d}
 }
 
-func audioSection(opts audioloop.Options) audioSectionJSON {
-	c, err := audioloop.Connect(opts)
+func audioSection(f *Factory, opts audioloop.Options) audioSectionJSON {
+	c, err := f.Audio(opts)
 	if err != nil {
 		var ns *audioloop.NoServerError
 		if errors.As(err, &ns) && len(ns.Tried) > 0 {
@@ -174,8 +174,9 @@ func plural(n int, one, many string) string {
 const overviewAudioTimeout = 300 * time.Millisecond
 
 // overviewRun is `loops` with no arguments.
-func overviewRun(io *IOStreams) error {
-	doc := gatherStatus(audioloop.Options{Timeout: overviewAudioTimeout})
+func overviewRun(f *Factory) error {
+	io := f.IO
+	doc := gatherStatus(f, audioloop.Options{Timeout: overviewAudioTimeout})
 	w := io.Out
 	fmt.Fprintln(w, `loops: the three Linux loopbacks, kept apart ('loops explain' tells them apart)`)
 	block := func(name, what, state string, next ...string) {
@@ -194,12 +195,13 @@ func overviewRun(io *IOStreams) error {
 
 type statusOptions struct {
 	IO    *IOStreams
+	F     *Factory
 	Audio audioloop.Options
 	JSON  bool
 }
 
 func newStatusCmd(f *Factory, runF func(*statusOptions) error) *cobra.Command {
-	opts := &statusOptions{IO: f.IO}
+	opts := &statusOptions{IO: f.IO, F: f}
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the three loopbacks together: lo, loop devices, audio loopbacks",
@@ -223,7 +225,7 @@ Needs no privilege.`,
 }
 
 func statusRun(opts *statusOptions) error {
-	doc := gatherStatus(opts.Audio)
+	doc := gatherStatus(opts.F, opts.Audio)
 	if opts.JSON {
 		return writeJSON(opts.IO.Out, doc)
 	}

@@ -20,7 +20,7 @@ type umountOptions struct {
 func newUmountCmd(f *Factory) *cobra.Command { return newUmountCmdWith(f, nil) }
 
 func newUmountCmdWith(f *Factory, runF func(*umountOptions) error) *cobra.Command {
-	opts := &umountOptions{IO: f.IO, Host: blockHost}
+	opts := &umountOptions{IO: f.IO, Host: f.Block}
 	cmd := &cobra.Command{
 		Use:     "umount <mountpoint>|<image>|<device>",
 		Aliases: []string{"unmount"},
