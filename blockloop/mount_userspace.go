@@ -1,0 +1,124 @@
+package blockloop
+
+import (
+	"strconv"
+	"strings"
+)
+
+// FSOwner are the owner options of filesystems without owners of their
+// own, as mount(8)'s uid=, gid= and umask=; -1 leaves one unset.
+type FSOwner struct {
+	UID, GID int
+	Umask    int
+}
+
+// ownerTypes take uid=, gid= and umask= in the kernel too.
+var ownerTypes = map[string]bool{"vfat": true, "exfat": true, "udf": true, "iso9660": true}
+
+// data is o as mount(2) data for a kernel filesystem of type typ.
+func (o *FSOwner) data(typ string) []string {
+	if o == nil || !ownerTypes[typ] {
+		return nil
+	}
+	var out []string
+	if o.UID >= 0 {
+		out = append(out, "uid="+strconv.Itoa(o.UID))
+	}
+	if o.GID >= 0 {
+		out = append(out, "gid="+strconv.Itoa(o.GID))
+	}
+	if o.Umask >= 0 && typ != "iso9660" && typ != "udf" {
+		out = append(out, "umask="+strconv.FormatInt(int64(o.Umask), 8))
+	}
+	return out
+}
+
+// UserspaceMount is what a userspace server is asked to serve.
+type UserspaceMount struct {
+	Image      string // absolute path
+	Type       string // "iso9660", "udf", "vfat", "exfat"
+	Offset     int64
+	SizeLimit  int64
+	Mountpoint string
+	Label      string
+	Owner      FSOwner // -1 fields: the defaults
+}
+
+// UserspaceTypes are the filesystem types loops' userspace readers serve;
+// their mounts show in /proc/self/mountinfo as "fuse.TYPE" with the image
+// as source.
+var UserspaceTypes = []string{"iso9660", "udf", "vfat", "exfat"}
+
+// UserspaceFSType is how /proc/self/mountinfo shows a mount of type typ
+// served by loops' userspace reader ("fuse.iso9660").
+func UserspaceFSType(typ string) string { return "fuse." + typ }
+
+// IsUserspace reports whether m is served by loops' userspace reader.
+func (m MountEntry) IsUserspace() bool {
+	for _, t := range UserspaceTypes {
+		if m.FSType == "fuse."+t && strings.HasPrefix(m.Source, "/") {
+			return true
+		}
+	}
+	return false
+}
+
+// mountUserspace mounts image through loops' userspace reader: no loop
+// device, a FUSE mount served by opts.ServeUserspace. Like Mount, it leaves
+// nothing behind on failure. Needs /dev/fuse and, without root, fusermount.
+func (h *Host) mountUserspace(abs string, plan Plan, opts MountOptions) (*Mounted, error) {
+	if opts.ServeUserspace == nil {
+		return nil, opErr("mount", abs, "", "", reasonf(ErrNoDriver, "the userspace path for %s is not available here", plan.Type))
+	}
+	if opts.ReadWrite {
+		return nil, opErr("mount", abs, "", "", reasonf(ErrReadOnlyType, "%s is a read-only filesystem: it cannot be mounted read-write", plan.Type))
+	}
+	mounts, err := h.mounts()
+	if err != nil {
+		return nil, opErr("mount", abs, "", "", err)
+	}
+	for _, m := range mounts {
+		if m.IsUserspace() && m.Source == abs {
+			return nil, opErr("mount", abs, "", "", reasonf(ErrAlreadyMounted, "already mounted at %s (userspace)", m.Mountpoint))
+		}
+	}
+	dir, err := h.prepareMountpoint(abs, plan, opts)
+	if err != nil {
+		return nil, opErr("mount", abs, "", opts.Mountpoint, err)
+	}
+	m := &Mounted{
+		Image: abs, Mountpoint: dir.path, CreatedDir: dir.created, Type: plan.Type, Label: plan.Label, UUID: plan.UUID,
+		Partition: plan.Partition, Offset: plan.Offset, SizeLimit: plan.SizeLimit, Plan: plan,
+		ReadOnly: true, ReadOnlyReason: plan.Type + " is a read-only filesystem", Options: "ro,nosuid,nodev",
+	}
+	um := UserspaceMount{
+		Image: abs, Type: plan.Type, Offset: plan.Offset, SizeLimit: plan.SizeLimit, Mountpoint: dir.path, Label: plan.Label,
+		Owner: FSOwner{UID: -1, GID: -1, Umask: -1},
+	}
+	if opts.Owner != nil {
+		um.Owner = *opts.Owner
+	}
+	err = opts.ServeUserspace(um)
+	if err != nil {
+		dir.cleanup()
+		return nil, opErr("mount", abs, "", dir.path, err)
+	}
+	dir.close()
+	return m, nil
+}
+
+// UserspaceMounts lists the mounts served by loops' userspace reader, like
+// the FUSE lines of `findmnt -t fuse.iso9660`. Needs no privilege.
+func (h *Host) UserspaceMounts() ([]MountEntry, error) {
+	mounts, err := h.mounts()
+	if err != nil {
+		return nil, opErr("list", "", "", h.mountinfo(), err)
+	}
+	var out []MountEntry
+	for _, m := range mounts {
+		if m.IsUserspace() {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
