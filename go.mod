@@ -6,6 +6,7 @@ require (
 	github.com/freddierice/go-losetup/v2 v2.0.1
 	github.com/hanwen/go-fuse/v2 v2.12.1
 	github.com/jfreymuth/pulse v0.1.1
+	github.com/klauspost/compress v1.20.4
 	github.com/rogpeppe/go-internal v1.16.0
 	github.com/spf13/cobra v1.10.2
 	github.com/vishvananda/netlink v1.3.1

@@ -187,17 +187,7 @@ func mediaEntries() []string {
 // os.Exit(blocklooptest.Main(m)).
 func Main(m *testing.M, extra ...string) int {
 	Snapshot()
-	code := m.Run()
-	if left := Leftovers(extra...); len(left) > 0 {
-		fmt.Fprintln(os.Stderr, "tests left these behind:")
-		for _, l := range left {
-			fmt.Fprintln(os.Stderr, "  "+l)
-		}
-		if code == 0 {
-			code = 1
-		}
-	}
-	return code
+	return testkit.Main(m, func() []string { return Leftovers(extra...) })
 }
 
 // Tool returns the path of a mkfs-like tool, skipping the test when it is

@@ -25,15 +25,14 @@ import (
 var marker = fmt.Sprintf("isofs-test-%d-", os.Getpid())
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if left := ourMounts(); len(left) > 0 {
-		fmt.Fprintf(os.Stderr, "FAIL: mounts left behind: %v\n", left)
-		for _, mp := range left {
+	os.Exit(testkit.Main(m, func() []string {
+		var left []string
+		for _, mp := range ourMounts() {
+			left = append(left, "mount "+mp)
 			syscall.Unmount(mp, syscall.MNT_DETACH)
 		}
-		code = 1
-	}
-	os.Exit(code)
+		return left
+	}))
 }
 
 // mountInfo is one /proc/self/mountinfo line's fields of interest.

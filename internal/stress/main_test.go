@@ -60,22 +60,13 @@ func run(m *testing.M) int {
 	os.Chmod(loopsBin, 0o755)
 
 	blocklooptest.Snapshot()
-	code := m.Run()
-	var left []string
-	left = append(left, blocklooptest.Leftovers()...) // loop devices, mounts, __serve servers, /media
-	left = append(left, netlooptest.Leftovers()...)   // namespaces, child processes
-	left = append(left, audiolooptest.Leftovers()...) // sound servers
-	left = append(left, strayServers()...)            // __serve servers of our binary
-	if len(left) > 0 {
-		fmt.Fprintln(os.Stderr, "stress tests left these behind:")
-		for _, l := range left {
-			fmt.Fprintln(os.Stderr, "  "+l)
-		}
-		if code == 0 {
-			code = 1
-		}
-	}
-	return code
+	return testkit.Main(m, func() []string {
+		var left []string
+		left = append(left, blocklooptest.Leftovers()...) // loop devices, mounts, __serve servers, /media
+		left = append(left, netlooptest.Namespaces()...)  // namespaces
+		left = append(left, audiolooptest.Leftovers()...) // sound servers
+		return append(left, strayServers()...)            // __serve servers of our binary
+	})
 }
 
 // strayServers lists running processes of this run's loops binary (a
