@@ -9,6 +9,8 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 
+	"github.com/loops-cli/loops/blockloop/exfat"
+	"github.com/loops-cli/loops/blockloop/fat"
 	"github.com/loops-cli/loops/blockloop/iso9660"
 )
 
@@ -21,6 +23,8 @@ type format struct {
 // formats are the readers, by the filesystem type blkid names.
 var formats = map[string]format{
 	"iso9660": {openISO9660, iso9660.ErrUnsupported},
+	"vfat":    {openFAT, fat.ErrUnsupported},
+	"exfat":   {openExFAT, exfat.ErrUnsupported},
 }
 
 // Types lists the filesystem types the server can serve, sorted.

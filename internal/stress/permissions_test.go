@@ -74,3 +74,59 @@ func TestUserspacePermissions(t *testing.T) {
 		}
 	}
 }
+
+// TestUserspacePermissionsFAT: FAT records no owners or modes, so a mount
+// gets them from the options, as the kernel's vfat does: by default the
+// files are the mounting user's, 0644 and 0755, readable by all; with
+// -o umask=077 other users can neither list nor read; with -o uid=65534
+// the files are nobody's, and nobody reads them where others cannot.
+func TestUserspacePermissionsFAT(t *testing.T) {
+	requireRoot(t)
+	dir := testDir(t)
+	img := filepath.Join(dir, "sd.img")
+	testkit.Run(t, testkit.Tool(t, "truncate"), "-s", "4M", img)
+	testkit.Run(t, testkit.Tool(t, "mkfs.vfat"), "-n", "PERMS", img)
+	writeFile(t, filepath.Join(dir, "note.txt"), []byte("on the card\n"), 0o644)
+	testkit.Run(t, testkit.Tool(t, "mcopy"), "-i", img, filepath.Join(dir, "note.txt"), "::/")
+	os.Chmod(img, 0o644)
+	cat := testkit.Tool(t, "cat")
+	asUser := func(uid string) []string {
+		return []string{testkit.Tool(t, "setpriv"), "--reuid=" + uid, "--regid=" + uid, "--clear-groups"}
+	}
+	for _, c := range []struct {
+		options     string
+		nobody      bool // nobody reads note.txt
+		other       bool // uid 65533 reads note.txt
+		owner, mode string
+	}{
+		{"", true, true, "0", "644"},
+		{"umask=077", false, false, "0", "600"},
+		{"uid=65534,gid=65534,umask=077", true, false, "65534", "600"},
+	} {
+		t.Run("options="+c.options, func(t *testing.T) {
+			mp := filepath.Join(dir, "mnt")
+			args := []string{"mount", "--fuse", img, mp}
+			if c.options != "" {
+				args = append(args, "-o", c.options)
+			}
+			mustLoops(t, nil, args...)
+			defer func() {
+				mustLoops(t, nil, "umount", mp)
+				noLeftovers(t, dir)
+			}()
+			note := filepath.Join(mp, "NOTE.TXT")
+			if _, err := os.Stat(note); err != nil {
+				note = filepath.Join(mp, "note.txt")
+			}
+			if r := runBounded(t, cmdTimeout, nil, nil, testkit.Tool(t, "stat"), "-c", "%u %a", note); strings.TrimSpace(r.stdout) != c.owner+" "+c.mode {
+				t.Errorf("note.txt is %q, want %s %s", strings.TrimSpace(r.stdout), c.owner, c.mode)
+			}
+			for uid, want := range map[string]bool{"65534": c.nobody, "65533": c.other} {
+				r := runBounded(t, cmdTimeout, asUser(uid), nil, cat, note)
+				if got := r.code == 0 && r.stdout == "on the card\n"; got != want {
+					t.Errorf("uid %s reads note.txt: %v, want %v: %v", uid, got, want, r)
+				}
+			}
+		})
+	}
+}
