@@ -20,6 +20,7 @@ type Host struct {
 	Partitions  string // /proc/partitions: block devices with a size, bound loop devices among them
 	LoopControl string // /dev/loop-control
 	Media       string // /media: the base of automatic mount points
+	RunDir      string // /run/loops: the directories where VM disk images are served
 
 	// hooks let tests inject failures that the kernel will not produce on
 	// demand. Nil in normal use.
@@ -38,6 +39,7 @@ func (h *Host) sysBlock() string    { return or(h.SysBlock, "/sys/block") }
 func (h *Host) partitions() string  { return or(h.Partitions, "/proc/partitions") }
 func (h *Host) loopControl() string { return or(h.LoopControl, "/dev/loop-control") }
 func (h *Host) media() string       { return or(h.Media, "/media") }
+func (h *Host) runDir() string      { return or(h.RunDir, "/run/loops") }
 
 func or(s, def string) string {
 	if s == "" {

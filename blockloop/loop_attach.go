@@ -10,6 +10,7 @@ import (
 	"time"
 
 	losetup "github.com/freddierice/go-losetup/v2"
+	"github.com/loops-cli/loops/blockloop/disk"
 	"golang.org/x/sys/unix"
 )
 
@@ -20,6 +21,9 @@ type AttachOptions struct {
 	SizeLimit int64 // --sizelimit: its length; 0 to the end of the file
 	PartScan  bool  // -P: ask the kernel to scan for partitions
 	DirectIO  bool  // --direct-io: bypass the page cache of the backing file
+	// ServeUserspace starts loops' server of a VM disk image's virtual
+	// disk (UserspaceMount.RawDisk); nil: VM disk images are refused.
+	ServeUserspace func(UserspaceMount) error
 }
 
 // Attach attaches image to a free loop device that stays until detached,
@@ -37,6 +41,10 @@ func (h *Host) Attach(image string, opts AttachOptions) (*Device, error) {
 		return nil, opErr("attach", abs, "", "", err)
 	}
 	defer img.Close()
+	head := make([]byte, 4096)
+	if n, _ := img.ReadAt(head, 0); disk.Detect(head[:n]) != "" {
+		return h.attachDisk(abs, disk.Detect(head[:n]), opts)
+	}
 	opts.ReadOnly = ro
 	if err := checkRange(img, opts.Offset, opts.SizeLimit); err != nil {
 		return nil, opErr("attach", abs, "", "", err)

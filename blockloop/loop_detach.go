@@ -65,6 +65,9 @@ func (h *Host) resolveDevices(target string) ([]Device, error) {
 			return nil, err
 		}
 		if len(devs) == 0 {
+			devs = h.diskDevices(target)
+		}
+		if len(devs) == 0 {
 			return nil, reasonf(ErrNotAttached, "no loop device backs this file")
 		}
 		return devs, nil

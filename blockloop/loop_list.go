@@ -48,6 +48,11 @@ type Device struct {
 	Label  string
 	// Mountpoints are where the device is mounted, from /proc/self/mountinfo.
 	Mountpoints []string
+	// Image is the VM disk image whose virtual disk the device reads, when
+	// loops serves it (BackingFile is then the served file), and
+	// DiskFormat its format ("qcow2").
+	Image      string
+	DiskFormat string
 }
 
 // handle is the go-losetup handle for the device.
@@ -62,8 +67,12 @@ func (h *Host) List() ([]Device, error) {
 		return nil, opErr("list", "", "", h.sysBlock(), err)
 	}
 	mounts, _ := h.mounts()
+	servers := diskServers(mounts)
 	for i := range devs {
 		d := &devs[i]
+		if img, ok := diskImageOf(d.BackingFile, servers); ok {
+			d.Image, d.DiskFormat = img, diskFormatOf(img)
+		}
 		for _, m := range mounts {
 			if k, ok := loopOf(m); ok && k == d.Number {
 				d.Mountpoints = append(d.Mountpoints, m.Mountpoint)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loops-cli/loops/blockloop/disk"
 	"golang.org/x/sys/unix"
 )
 
@@ -88,6 +89,15 @@ func (h *Host) plan(img *os.File, abs string, opts MountOptions) (*ProbeResult, 
 		return nil, Plan{}, opErr("probe", abs, "", "", err)
 	}
 	size := st.Size()
+	off, limit := opts.Offset, opts.SizeLimit
+	var di *DiskImage
+	head := make([]byte, 4096)
+	if n, _ := img.ReadAt(head, 0); disk.Detect(head[:n]) != "" {
+		// A VM disk image: probe the file as it is (to name it), and its
+		// virtual disk, where --offset and --sizelimit apply.
+		di = openDiskImage(abs, disk.Detect(head[:n]), opts.Offset, opts.SizeLimit)
+		opts.Offset, opts.SizeLimit = 0, 0
+	}
 	var r io.ReaderAt = img
 	if opts.Offset > 0 || opts.SizeLimit > 0 {
 		if err := checkRange(img, opts.Offset, opts.SizeLimit); err != nil {
@@ -106,10 +116,10 @@ func (h *Host) plan(img *os.File, abs string, opts MountOptions) (*ProbeResult, 
 	}
 	plan := Decide(PlanInput{
 		Probe: pr, Kernel: kernel, Loadable: h.LoadableFilesystems(), Userspace: opts.Userspace,
-		Partition: opts.Partition, Type: opts.Type, Backend: opts.Backend,
+		Partition: opts.Partition, Type: opts.Type, Backend: opts.Backend, Disk: di,
 	})
-	if opts.Offset > 0 || opts.SizeLimit > 0 {
-		plan.Offset, plan.SizeLimit = opts.Offset, opts.SizeLimit
+	if off > 0 || limit > 0 {
+		plan.Offset, plan.SizeLimit = off, limit
 	}
 	return pr, plan, nil
 }
@@ -135,11 +145,15 @@ func (h *Host) Mount(image string, opts MountOptions) (*Mounted, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch plan.Route {
-	case RouteNone:
+	switch {
+	case plan.Route == RouteNone:
 		return nil, opErr("mount", abs, "", "", plan.Err)
-	case RouteUserspace:
+	case plan.Disk != nil && opts.ReadWrite:
+		return nil, opErr("mount", abs, "", "", reasonf(ErrDiskReadOnly, "loops reads %s images read-only: it cannot mount one read-write", plan.Disk.Format))
+	case plan.Route == RouteUserspace:
 		return h.mountUserspace(abs, plan, opts)
+	case plan.Disk != nil:
+		return h.mountDisk(abs, plan, opts)
 	}
 	return h.mountKernel(img, abs, plan, opts)
 }

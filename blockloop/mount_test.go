@@ -220,7 +220,7 @@ func TestMountErrors(t *testing.T) {
 		{"truncated", half, MountOptions{}, ErrTruncated, "truncated"},
 		{"corrupt: mount(2) fails after attach", corrupt, MountOptions{}, ErrCorrupt, "/dev/loop"},
 		{"wrong --type: mount(2) fails after attach", ext4, MountOptions{Type: "btrfs"}, ErrCorrupt, "btrfs"},
-		{"qcow2", qcow, MountOptions{}, ErrUnsupportedImage, "qcow2 disk image"},
+		{"qcow2", qcow, MountOptions{}, ErrDiskImage, "this qcow2 disk image cannot be read"},
 		{"luks", luks, MountOptions{}, ErrEncrypted, "LUKS"},
 		{"unknown format", unknown, MountOptions{}, ErrUnknownFormat, "no filesystem"},
 		{"no kernel driver", iso, MountOptions{}, ErrNoDriver, "no iso9660 driver"},

@@ -42,7 +42,20 @@ type UserspaceMount struct {
 	Mountpoint string
 	Label      string
 	Owner      FSOwner // -1 fields: the defaults
+	// Disk: Image is a VM disk image and the filesystem is in its virtual
+	// disk (Offset and SizeLimit there).
+	Disk bool
+	// RawDisk: serve the virtual disk of the VM disk image as one file,
+	// Mountpoint/DiskFile, for a loop device (see DiskFile).
+	RawDisk bool
 }
+
+// DiskFile is the file a RawDisk server serves in its mount point.
+const DiskFile = "disk.raw"
+
+// DiskFSType is how /proc/self/mountinfo shows a RawDisk server's mount;
+// its source is the VM disk image.
+const DiskFSType = "fuse.loops-disk"
 
 // UserspaceTypes are the filesystem types loops' userspace readers serve;
 // their mounts show in /proc/self/mountinfo as "fuse.TYPE" with the image
@@ -93,7 +106,7 @@ func (h *Host) mountUserspace(abs string, plan Plan, opts MountOptions) (*Mounte
 	}
 	um := UserspaceMount{
 		Image: abs, Type: plan.Type, Offset: plan.Offset, SizeLimit: plan.SizeLimit, Mountpoint: dir.path, Label: plan.Label,
-		Owner: FSOwner{UID: -1, GID: -1, Umask: -1},
+		Owner: FSOwner{UID: -1, GID: -1, Umask: -1}, Disk: plan.Disk != nil,
 	}
 	if opts.Owner != nil {
 		um.Owner = *opts.Owner

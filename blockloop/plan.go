@@ -36,6 +36,10 @@ type Plan struct {
 	ReadOnly bool
 	Reason   string // why this route, in one sentence
 	Err      error  // for RouteNone: what stops it, wrapping a sentinel
+	// Disk is the VM disk image the filesystem is in (qcow2, ...), nil
+	// for a plain image; Partition, Offset and SizeLimit are then in its
+	// virtual disk.
+	Disk *DiskImage
 }
 
 // PlanInput is everything Decide looks at.
@@ -47,6 +51,9 @@ type PlanInput struct {
 	Partition int             // partition N; 0 to choose
 	Type      string          // the type to mount as; "" to use the probed type
 	Backend   Backend         // kernel or userspace required; "" to choose
+	// Disk is what loops read of a VM disk image (Probe.Kind is
+	// KindDiskImage); nil: such an image is refused.
+	Disk *DiskImage
 }
 
 // Backend is the user's choice of path, when they make one.
@@ -83,13 +90,13 @@ func kernelName(t string) string {
 // It is a pure function of its input.
 func Decide(in PlanInput) Plan {
 	p := in.Probe
-	none := func(err error) Plan { return Plan{Route: RouteNone, Reason: err.Error(), Err: err} }
+	none := nonePlan
 	if p == nil {
 		return none(ErrUnknownFormat)
 	}
 	switch p.Kind {
 	case KindDiskImage:
-		return none(reasonf(ErrUnsupportedImage, "this is a %s disk image, which a loop device cannot read", p.Type))
+		return decideDisk(in)
 	case KindCrypto:
 		return none(&multiError{msg: "this is a LUKS encrypted volume: unlock it first", errs: []error{ErrEncrypted, ErrUnsupportedImage}})
 	}
@@ -179,6 +186,33 @@ func Decide(in PlanInput) Plan {
 	}
 	return plan
 }
+
+// decideDisk decides for a VM disk image: as for a raw disk image, on its
+// virtual disk, always read-only.
+func decideDisk(in PlanInput) Plan {
+	d := in.Disk
+	switch {
+	case d == nil:
+		return nonePlan(reasonf(ErrUnsupportedImage, "this is a %s disk image, which a loop device cannot read", in.Probe.Type))
+	case d.Err != nil:
+		p := nonePlan(d.Err)
+		p.Disk = d
+		return p
+	}
+	inner := in
+	inner.Probe, inner.Disk = d.Inner, nil
+	plan := Decide(inner)
+	plan.Disk = d
+	what := fmt.Sprintf("a %s disk image (a %s virtual disk)", d.Format, HumanSize(d.VirtualSize))
+	if plan.Route != RouteNone {
+		plan.ReadOnly = true
+		what += ", read-only"
+	}
+	plan.Reason = what + ": " + plan.Reason
+	return plan
+}
+
+func nonePlan(err error) Plan { return Plan{Route: RouteNone, Reason: err.Error(), Err: err} }
 
 // routable tells whether a type has a route under in's backend choice.
 func (in PlanInput) routable(t string) bool {

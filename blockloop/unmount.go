@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -35,6 +36,11 @@ type Unmounted struct {
 	// Userspace: the mount was served by loops' userspace reader (no loop
 	// device); its server exits with the unmount.
 	Userspace bool
+	// DiskServer: the loop device read a VM disk image's virtual disk
+	// served by loops (Image is the VM image); DiskServerStopped: that
+	// server has ended (it ends when the device lets go of its file).
+	DiskServer        bool
+	DiskServerStopped bool
 }
 
 // Unmount unmounts a loop mount, given as its mount point, the loop device,
@@ -141,8 +147,14 @@ func (h *Host) unmountOne(m MountEntry, opts UnmountOptions) (Unmounted, error) 
 	n, _ := loopOf(m)
 	u := Unmounted{Mountpoint: m.Mountpoint, Device: fmt.Sprintf("/dev/loop%d", n)}
 	d, _ := h.readSys(n)
+	var serverDir string
 	if d != nil {
 		u.Image = d.BackingFile
+		if mounts, err := h.mounts(); err == nil {
+			if img, ok := diskImageOf(d.BackingFile, diskServers(mounts)); ok {
+				u.Image, u.DiskServer, serverDir = img, true, filepath.Dir(d.BackingFile)
+			}
+		}
 	}
 	if err := umountDir(m.Mountpoint, opts.Lazy, false); err != nil {
 		return u, err
@@ -158,6 +170,9 @@ func (h *Host) unmountOne(m MountEntry, opts UnmountOptions) (Unmounted, error) 
 	}
 	if h.waitUnbound(n, d.BackingInode, 500*time.Millisecond) {
 		u.Detached = true
+		if u.DiskServer {
+			u.DiskServerStopped = h.waitServerGone(serverDir, 2*time.Second)
+		}
 		return u, nil
 	}
 	u.Deferred = true

@@ -70,10 +70,16 @@ func isUnsupported(err error) bool {
 func NewRoot(tree *Tree, f *os.File, opts Options) gofs.InodeEmbedder { return newRoot(tree, f, opts) }
 
 func newRoot(tree *Tree, f *os.File, opts Options) *node {
-	x := &fsys{tree: tree, fd: f.Fd(), base: opts.Offset, splice: !opts.NoSplice, umask: opts.Umask}
+	return newFsys(tree, f.Fd(), opts).newNode(tree.Root)
+}
+
+// newFsys is what the nodes of a mount of tree share; fd is the image file
+// reads splice from.
+func newFsys(tree *Tree, fd uintptr, opts Options) *fsys {
+	x := &fsys{tree: tree, fd: fd, base: opts.Offset, splice: !opts.NoSplice, umask: opts.Umask}
 	x.uid, x.gid = uint32(os.Getuid()), uint32(os.Getgid())
 	if opts.SetOwner {
 		x.uid, x.gid = opts.UID, opts.GID
 	}
-	return x.newNode(tree.Root)
+	return x
 }

@@ -19,6 +19,7 @@ type fsys struct {
 	uid, gid uint32  // owner of nodes whose format records none
 	umask    uint32  // permissions taken from nodes without owners
 	splice   bool
+	disk     *diskFile // a disk mount's one file, counted on open
 }
 
 // node is one file, directory or symlink of the image.
@@ -175,6 +176,9 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	}
 	if n.attr.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		return nil, 0, syscall.EINVAL
+	}
+	if n.fs.disk != nil && n.n == Node(n.fs.disk) {
+		return n.fs.openDisk(flags)
 	}
 	if err := n.n.DataErr(); err != nil {
 		return nil, 0, errno(err)

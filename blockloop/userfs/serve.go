@@ -48,6 +48,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
 
+	"github.com/loops-cli/loops/blockloop/disk"
 	"github.com/loops-cli/loops/blockloop/iso9660"
 )
 
@@ -95,6 +96,9 @@ type Options struct {
 	// NoSplice serves reads by pread into a buffer instead of splicing
 	// from the image file.
 	NoSplice bool
+	// Disk: the image is a VM disk (qcow2, vmdk, vhdx, vdi); the
+	// filesystem is read from its virtual disk at Offset.
+	Disk bool
 	// ISO9660 are the iso9660 reader's options (limits, tree choice).
 	ISO9660 iso9660.Options
 	// Debug logs every FUSE request.
@@ -107,27 +111,31 @@ type Server struct {
 	Tree       *Tree
 
 	fuse    *fuse.Server
-	file    *os.File
 	done    chan struct{}
 	mu      sync.Mutex // serializes Unmount
 	stopCtx context.CancelFunc
 }
 
 // Serve opens the image at imagePath read-only, opens its filesystem with
-// the reader of opts.Type, and mounts it on mountpoint. It returns once the kernel
-// answered the FUSE handshake, so the mount is usable; on error nothing is
-// left mounted or open. The mount is unmounted when ctx is cancelled.
+// the reader of opts.Type, and mounts it on mountpoint. It returns once the
+// kernel answered the FUSE handshake, so the mount is usable; on error
+// nothing is left mounted or open. The mount is unmounted when ctx is
+// cancelled. With opts.Disk the image is a VM disk (qcow2, vmdk, vhdx,
+// vdi) and the filesystem is read from its virtual disk.
 func Serve(ctx context.Context, imagePath, mountpoint string, opts Options) (*Server, error) {
 	abs, err := filepath.Abs(imagePath)
 	if err != nil {
 		return nil, err
 	}
+	if opts.FsName == "" {
+		opts.FsName = abs
+	}
+	if opts.Disk {
+		return serveInDisk(ctx, abs, mountpoint, opts)
+	}
 	f, err := os.OpenFile(abs, os.O_RDONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
-	}
-	if opts.FsName == "" {
-		opts.FsName = abs
 	}
 	s, err := ServeFile(ctx, f, mountpoint, opts)
 	if err != nil {
@@ -135,6 +143,46 @@ func Serve(ctx context.Context, imagePath, mountpoint string, opts Options) (*Se
 		return nil, err
 	}
 	return s, nil
+}
+
+// serveInDisk serves the filesystem at opts.Offset of a VM disk's virtual
+// disk (no splicing: the data is not plainly in a file).
+func serveInDisk(ctx context.Context, abs, mountpoint string, opts Options) (*Server, error) {
+	d, err := disk.Open(abs)
+	if err != nil {
+		return nil, fmt.Errorf("userfs: %w", err)
+	}
+	size, err := section(abs, d.Size(), opts)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	tree, err := Open(io.NewSectionReader(d, opts.Offset, size), size, opts)
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("userfs: %s: %w", abs, err)
+	}
+	opts.NoSplice = true
+	x := newFsys(tree, 0, opts)
+	s, err := mount(ctx, x.newNode(tree.Root), tree.Type, mountpoint, opts, d)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	s.Tree = tree
+	return s, nil
+}
+
+// section is the size of the filesystem at opts.Offset, at most
+// opts.SizeLimit, in an image of size bytes.
+func section(name string, size int64, opts Options) (int64, error) {
+	if opts.Offset < 0 || opts.SizeLimit < 0 || opts.Offset > size {
+		return 0, fmt.Errorf("userfs: %s: offset %d, size limit %d outside the image (%d bytes)", name, opts.Offset, opts.SizeLimit, size)
+	}
+	if opts.SizeLimit > 0 && opts.SizeLimit < size-opts.Offset {
+		return opts.SizeLimit, nil
+	}
+	return size - opts.Offset, nil
 }
 
 // ServeFile is Serve on an image already open (so that the caller probes and
@@ -154,13 +202,8 @@ func ServeFile(ctx context.Context, f *os.File, mountpoint string, opts Options)
 			return nil, err
 		}
 	}
-	if opts.Offset < 0 || opts.SizeLimit < 0 || opts.Offset > size {
-		return nil, fmt.Errorf("userfs: %s: offset %d, size limit %d outside the image (%d bytes)", f.Name(), opts.Offset, opts.SizeLimit, size)
-	}
-	if opts.SizeLimit > 0 && opts.SizeLimit < size-opts.Offset {
-		size = opts.SizeLimit
-	} else {
-		size -= opts.Offset
+	if size, err = section(f.Name(), size, opts); err != nil {
+		return nil, err
 	}
 	tree, err := Open(io.NewSectionReader(f, opts.Offset, size), size, opts)
 	if err != nil {
@@ -169,10 +212,21 @@ func ServeFile(ctx context.Context, f *os.File, mountpoint string, opts Options)
 	if opts.FsName == "" {
 		opts.FsName = f.Name()
 	}
+	x := newFsys(tree, f.Fd(), opts)
+	s, err := mount(ctx, x.newNode(tree.Root), tree.Type, mountpoint, opts, f)
+	if err != nil {
+		return nil, err
+	}
+	s.Tree = tree
+	return s, nil
+}
+
+// mount mounts root on mountpoint as "fuse.<subtype>" and serves it until
+// it is unmounted or ctx ends; closer (the image) is closed after.
+func mount(ctx context.Context, root *node, subtype, mountpoint string, opts Options, closer io.Closer) (*Server, error) {
 	if err := checkFuse(); err != nil {
 		return nil, err
 	}
-	root := newRoot(tree, f, opts)
 	timeout := opts.CacheTimeout
 	if timeout <= 0 {
 		timeout = 24 * time.Hour
@@ -183,7 +237,7 @@ func ServeFile(ctx context.Context, f *os.File, mountpoint string, opts Options)
 	}
 	mo := fuse.MountOptions{
 		FsName: opts.FsName,
-		Name:   tree.Type,
+		Name:   subtype,
 		// default_permissions: the kernel checks every access against the
 		// modes and owners served, as it does for a kernel mount of the
 		// same image (without it any user could read a 0600 file).
@@ -211,10 +265,10 @@ func ServeFile(ctx context.Context, f *os.File, mountpoint string, opts Options)
 		return nil, fmt.Errorf("userfs: mount %s on %s: %w", opts.FsName, mountpoint, explainMountErr(err))
 	}
 	setReadAhead(mountpoint, opts.ReadAheadKB)
-	s := &Server{Mountpoint: mountpoint, Tree: tree, fuse: srv, file: f, done: make(chan struct{})}
+	s := &Server{Mountpoint: mountpoint, fuse: srv, done: make(chan struct{})}
 	go func() {
 		srv.Wait()
-		f.Close()
+		closer.Close()
 		close(s.done)
 	}()
 	cctx, cancel := context.WithCancel(ctx)

@@ -34,6 +34,10 @@ func count(short, long int) int {
 // read and search (the privilege tests run it as nobody).
 var loopsBin string
 
+// runDir is where the CLI serves VM disk images during the run
+// (LOOPS_RUN_DIR), instead of the host's /run/loops.
+var runDir string
+
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
@@ -47,6 +51,7 @@ func run(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	os.Chmod(dir, 0o755)
 	loopsBin = filepath.Join(dir, "loops")
+	runDir = filepath.Join(dir, "run")
 	gobin, err := exec.LookPath("go")
 	if err != nil {
 		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
@@ -133,7 +138,7 @@ func baseEnv(extra ...string) []string {
 		}
 		env = append(env, kv)
 	}
-	return append(append(env, "LOOPS_FORCE_TTY=0"), extra...)
+	return append(append(env, "LOOPS_FORCE_TTY=0", "LOOPS_RUN_DIR="+runDir), extra...)
 }
 
 // loops runs the CLI with env added to baseEnv, bounded by cmdTimeout.

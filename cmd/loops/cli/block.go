@@ -86,6 +86,10 @@ func blockHint(err error, target string) error {
 		return withHint(err, "--fuse serves %s only; drop --fuse to use the kernel's driver.", strings.Join(userfs.Types(), ", "))
 	case errors.Is(err, blockloop.ErrEncrypted):
 		return withHint(err, "Unlock it with cryptsetup open %s NAME, then mount /dev/mapper/NAME.", target)
+	case errors.Is(err, blockloop.ErrDiskImage):
+		return withHint(err, "See what qemu makes of it: qemu-img info --backing-chain %s; qemu-img check %s", target, target)
+	case errors.Is(err, blockloop.ErrDiskReadOnly):
+		return withHint(err, "Mount it read-only (drop --rw), or convert it to a raw image to write: qemu-img convert -O raw %s disk.img", target)
 	case errors.Is(err, blockloop.ErrUnsupportedImage):
 		return withHint(err, "Connect it with qemu-nbd --connect=/dev/nbd0 %s and mount a /dev/nbd0pN, or convert it: qemu-img convert -O raw %s disk.img", target, target)
 	case errors.Is(err, blockloop.ErrNoFreeDevice):

@@ -63,7 +63,7 @@ Needs root.`,
 func blockAttachRun(opts *blockAttachOptions) error {
 	d, err := opts.Host().Attach(opts.Image, blockloop.AttachOptions{
 		ReadOnly: opts.ReadOnly, Offset: opts.Offset, SizeLimit: opts.SizeLimit,
-		PartScan: opts.PartScan, DirectIO: opts.DirectIO,
+		PartScan: opts.PartScan, DirectIO: opts.DirectIO, ServeUserspace: startUserspaceServer,
 	})
 	if err != nil {
 		return blockHint(err, opts.Image)
@@ -76,9 +76,13 @@ func blockAttachRun(opts *blockAttachOptions) error {
 			Name: d.Path, BackFile: d.BackingFile, BackIno: d.BackingInode, MajMin: fmt.Sprintf("%d:%d", d.Major, d.Minor),
 			Offset: d.Offset, SizeLimit: d.SizeLimit, Size: d.Size, RO: d.ReadOnly, AutoClear: d.Autoclear,
 			PartScan: d.PartScan, DIO: d.DirectIO, LogSec: d.LogicalSectorSize, Mountpoints: []string{},
+			Image: d.Image, DiskFormat: d.DiskFormat,
 		}})
 	}
-	if opts.ReadOnly != d.ReadOnly && d.ReadOnly {
+	switch {
+	case d.Image != "":
+		fmt.Fprintf(opts.IO.ErrOut, "%s reads the virtual disk of %s (%s), served by loops, read-only.\n", d.Path, d.Image, d.DiskFormat)
+	case opts.ReadOnly != d.ReadOnly && d.ReadOnly:
 		fmt.Fprintf(opts.IO.ErrOut, "%s is read-only: the image file is not writable.\n", d.Path)
 	}
 	if opts.DirectIO && !d.DirectIO {

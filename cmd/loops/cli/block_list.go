@@ -74,6 +74,10 @@ type loopDevJSON struct {
 	FSType      string   `json:"fstype"`
 	Label       string   `json:"label"`
 	Mountpoints []string `json:"mountpoints"`
+	// Image and DiskFormat: the VM disk image whose virtual disk loops
+	// serves to the device (back-file is then the served file).
+	Image      string `json:"image,omitempty"`
+	DiskFormat string `json:"disk-format,omitempty"`
 }
 
 func blockListRun(opts *blockListOptions) error {
@@ -98,6 +102,9 @@ func blockListRun(opts *blockListOptions) error {
 		file := d.BackingFile
 		if d.Deleted {
 			file += " (deleted)"
+		}
+		if d.Image != "" {
+			file = d.Image + " (" + d.DiskFormat + ")"
 		}
 		t.add(d.Path, file, strconv.FormatInt(d.Offset, 10), strconv.FormatInt(d.SizeLimit, 10),
 			boolWord(d.ReadOnly), boolWord(d.Autoclear), boolWord(d.DirectIO), dash(d.FSType), dash(d.Label),
@@ -126,6 +133,7 @@ func blockListDoc(devs []blockloop.Device, fuse []blockloop.MountEntry) blockLis
 			MajMin: fmt.Sprintf("%d:%d", d.Major, d.Minor), Offset: d.Offset, SizeLimit: d.SizeLimit,
 			Size: d.Size, RO: d.ReadOnly, AutoClear: d.Autoclear, PartScan: d.PartScan, DIO: d.DirectIO,
 			LogSec: d.LogicalSectorSize, FSType: d.FSType, Label: d.Label, Mountpoints: d.Mountpoints,
+			Image: d.Image, DiskFormat: d.DiskFormat,
 		}
 		if d.BackingInode != 0 {
 			j.BackMajMin = fmt.Sprintf("%d:%d", d.BackingDev>>8&0xfff, d.BackingDev&0xff|(d.BackingDev>>12)&0xfff00)

@@ -66,7 +66,28 @@ type probeJSON struct {
 	PTType     string          `json:"pttype"`
 	PTUUID     string          `json:"ptuuid"`
 	Partitions []partitionJSON `json:"partitions"`
-	Plan       planJSON        `json:"plan"`
+	// Disk describes a VM disk image (type qcow2, vmdk, vhdx, vdi); the
+	// partitions and pttype are then those of its virtual disk.
+	Disk *diskJSON `json:"disk,omitempty"`
+	Plan planJSON  `json:"plan"`
+}
+
+type diskJSON struct {
+	Format      string      `json:"format"`
+	VirtualSize int64       `json:"virtual_size"`
+	Layers      []layerJSON `json:"layers"` // the image, then the files it refers to
+	Error       string      `json:"error,omitempty"`
+}
+
+type layerJSON struct {
+	Path        string   `json:"path"`
+	Format      string   `json:"format"`
+	Variant     string   `json:"variant,omitempty"`
+	VirtualSize int64    `json:"virtual_size,omitempty"`
+	ClusterSize int64    `json:"cluster_size,omitempty"`
+	Compression string   `json:"compression,omitempty"`
+	Parent      string   `json:"parent,omitempty"`
+	Warnings    []string `json:"warnings,omitempty"`
 }
 
 type partitionJSON struct {
@@ -114,7 +135,22 @@ func blockProbeRun(opts *blockProbeOptions) error {
 	if doc.Ambiguous == nil {
 		doc.Ambiguous = []string{}
 	}
-	for _, p := range pr.Partitions {
+	parts := pr.Partitions
+	if d := plan.Disk; d != nil {
+		doc.Disk = &diskJSON{Format: d.Format, VirtualSize: d.VirtualSize, Layers: []layerJSON{}}
+		if d.Err != nil {
+			doc.Disk.Error = d.Err.Error()
+		}
+		for _, l := range d.Layers {
+			doc.Disk.Layers = append(doc.Disk.Layers, layerJSON{Path: l.Path, Format: l.Format, Variant: l.Variant,
+				VirtualSize: l.VirtualSize, ClusterSize: l.ClusterSize, Compression: l.Compression, Parent: l.Parent, Warnings: l.Warnings})
+		}
+		if d.Inner != nil {
+			parts = d.Inner.Partitions
+			doc.PTType, doc.PTUUID = d.Inner.PTType, d.Inner.PTUUID
+		}
+	}
+	for _, p := range parts {
 		j := partitionJSON{Number: p.Number, Start: p.Start, Size: p.Size, Type: p.Type, TypeName: p.TypeName, Name: p.Name, UUID: p.UUID}
 		if p.FS != nil {
 			j.FSType, j.Label, j.FSUUID = p.FS.Type, p.FS.Label, p.FS.UUID
@@ -145,11 +181,42 @@ func renderProbe(io *IOStreams, d probeJSON, pr *blockloop.ProbeResult) error {
 	if d.UUID != "" {
 		t.add("uuid", d.UUID)
 	}
-	if d.PTType != "" && d.Usage != string(blockloop.KindPartitionTable) {
+	if d.PTType != "" && d.Usage != string(blockloop.KindPartitionTable) && d.Disk == nil {
 		t.add("table", d.PTType+" partition table too (a hybrid image); the whole-image filesystem wins")
 	}
 	if d.PTUUID != "" {
 		t.add("ptuuid", d.PTUUID)
+	}
+	if d.Disk != nil {
+		for i, l := range d.Disk.Layers {
+			what := l.Format
+			if l.Variant != "" {
+				what += " " + l.Variant
+			}
+			if i == 0 {
+				what += ", " + blockloop.HumanSize(d.Disk.VirtualSize) + " virtual disk"
+			}
+			if l.ClusterSize > 0 {
+				what += ", " + blockloop.HumanSize(l.ClusterSize) + " clusters"
+			}
+			if l.Compression != "" {
+				what += ", " + l.Compression + " compressed"
+			}
+			if i == 0 {
+				t.add("disk", what)
+			} else {
+				t.add("backing", l.Path+" ("+what+")")
+			}
+			for _, w := range l.Warnings {
+				t.add("warning", l.Path+": "+w)
+			}
+		}
+		if d.Disk.Error != "" {
+			t.add("error", d.Disk.Error)
+		}
+		if d.PTType != "" {
+			t.add("table", map[string]string{"dos": "MBR", "gpt": "GPT"}[d.PTType]+" partition table in the virtual disk")
+		}
 	}
 	if d.Truncated {
 		t.add("truncated", fmt.Sprintf("the superblock claims %d bytes, the file has %d", d.FSSize, d.Size))

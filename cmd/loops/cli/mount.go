@@ -178,8 +178,13 @@ func mountRun(opts *mountOptions) error {
 		reused = ", reused"
 	}
 	via := m.Device
-	if m.Plan.Route == blockloop.RouteUserspace {
+	switch {
+	case m.Plan.Route == blockloop.RouteUserspace && m.Plan.Disk != nil:
+		via = fmt.Sprintf("loops' userspace %s reader in loops' %s reader (FUSE)", m.Type, m.Plan.Disk.Format)
+	case m.Plan.Route == blockloop.RouteUserspace:
 		via = "loops' userspace " + m.Type + " reader (FUSE)"
+	case m.Plan.Disk != nil:
+		via = fmt.Sprintf("%s on loops' %s reader (FUSE)", m.Device, m.Plan.Disk.Format)
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "Mounted %s (%s) at %s via %s%s, %s.\n", m.Image, what, m.Mountpoint, via, reused, mode)
 	fmt.Fprintln(opts.IO.Out, m.Mountpoint)

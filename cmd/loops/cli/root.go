@@ -29,13 +29,14 @@ type Factory struct {
 }
 
 // NewFactory is the Factory of a real run: the libraries on this machine
-// (LOOPS_MEDIA_DIR replaces /media as the base of automatic mount points).
+// (LOOPS_MEDIA_DIR replaces /media as the base of automatic mount points,
+// LOOPS_RUN_DIR /run/loops as where VM disk images are served).
 func NewFactory(io *IOStreams, args []string) *Factory {
 	return &Factory{
 		IO:   io,
 		Args: args,
 		Block: func() *blockloop.Host {
-			return &blockloop.Host{Media: os.Getenv("LOOPS_MEDIA_DIR")}
+			return &blockloop.Host{Media: os.Getenv("LOOPS_MEDIA_DIR"), RunDir: os.Getenv("LOOPS_RUN_DIR")}
 		},
 		Net:   netloop.Open,
 		Audio: audioloop.Connect,

@@ -51,6 +51,7 @@ func TestScripts(t *testing.T) {
 		RequireUniqueNames:  true,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("LOOPS_FORCE_TTY", "0")
+			env.Setenv("LOOPS_RUN_DIR", filepath.Join(env.WorkDir, ".loops-run"))
 			// Fixture tools (xorriso, mkfs.*) write names the same with or
 			// without the caller's LANG.
 			env.Setenv("LANG", "C.UTF-8")

@@ -57,6 +57,12 @@ func startUserspaceServer(m blockloop.UserspaceMount) error {
 	defer r.Close()
 	args := []string{serveCommand, "--image", m.Image, "--type", m.Type,
 		"--offset", strconv.FormatInt(m.Offset, 10), "--sizelimit", strconv.FormatInt(m.SizeLimit, 10)}
+	switch {
+	case m.RawDisk:
+		args = []string{serveCommand, "--image", m.Image, "--raw-disk"}
+	case m.Disk:
+		args = append(args, "--disk")
+	}
 	if m.Owner.UID >= 0 {
 		args = append(args, "--uid", strconv.Itoa(m.Owner.UID))
 	}
@@ -109,6 +115,8 @@ type serveOptions struct {
 	SizeLimit  int64
 	UID, GID   int
 	Umask      string
+	Disk       bool // the filesystem is in a VM disk image's virtual disk
+	RawDisk    bool // serve a VM disk image's virtual disk as one file
 	Mountpoint string
 }
 
@@ -133,6 +141,8 @@ func newServeCmd(f *Factory) *cobra.Command {
 	fl.IntVar(&opts.UID, "uid", -1, "owner of files the format gives none")
 	fl.IntVar(&opts.GID, "gid", -1, "group of files the format gives none")
 	fl.StringVar(&opts.Umask, "umask", "", "octal umask for files the format gives no modes")
+	fl.BoolVar(&opts.Disk, "disk", false, "the image is a VM disk (qcow2, vmdk, vhdx, vdi); offsets are in its virtual disk")
+	fl.BoolVar(&opts.RawDisk, "raw-disk", false, "serve the VM disk image's virtual disk as one file, for a loop device")
 	return cmd
 }
 
@@ -158,7 +168,15 @@ func serveRun(opts *serveOptions) error {
 // the mount is live, and serves until it is unmounted (by loops umount,
 // umount or fusermount -u) or ctx ends (then it unmounts).
 func serve(ctx context.Context, opts *serveOptions, ready func()) error {
-	o := userfs.Options{Type: opts.Type, Offset: opts.Offset, SizeLimit: opts.SizeLimit}
+	if opts.RawDisk {
+		srv, err := userfs.ServeDisk(ctx, opts.Image, opts.Mountpoint, userfs.Options{})
+		if err != nil {
+			return fmt.Errorf("serve %s at %s: %w", opts.Image, opts.Mountpoint, err)
+		}
+		ready()
+		return srv.Wait()
+	}
+	o := userfs.Options{Type: opts.Type, Offset: opts.Offset, SizeLimit: opts.SizeLimit, Disk: opts.Disk}
 	if _, uid, gid := invokingUser(); uid >= 0 {
 		// Files of an image whose format has no owners belong to the
 		// user sudo acts for, not to root.

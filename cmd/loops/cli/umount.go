@@ -70,6 +70,10 @@ type unmountedJSON struct {
 	Persistent bool     `json:"persistent"`
 	OtherUsers []string `json:"other_mountpoints,omitempty"`
 	Userspace  bool     `json:"userspace,omitempty"`
+	// DiskServer: the device read a VM disk image served by loops; its
+	// server ended (DiskServerStopped) once the device let go.
+	DiskServer        bool `json:"disk_server,omitempty"`
+	DiskServerStopped bool `json:"disk_server_stopped,omitempty"`
 }
 
 func umountRun(opts *umountOptions) error {
@@ -90,6 +94,7 @@ func umountRun(opts *umountOptions) error {
 				Mountpoint: u.Mountpoint, Device: u.Device, Image: u.Image, RemovedDir: u.RemovedDir,
 				DirKept: u.DirKept, Detached: u.Detached, Deferred: u.Deferred, Persistent: u.Persistent,
 				OtherUsers: u.OtherUsers, Userspace: u.Userspace,
+				DiskServer: u.DiskServer, DiskServerStopped: u.DiskServerStopped,
 			})
 		}
 		return writeJSON(opts.IO.Out, doc)
@@ -104,6 +109,10 @@ func describeUnmount(u blockloop.Unmounted) string {
 	switch {
 	case u.Userspace:
 		b.WriteString("; its userspace server exits")
+	case u.Detached && u.DiskServer && u.DiskServerStopped:
+		fmt.Fprintf(&b, "; %s detached; the server of %s ended", u.Device, u.Image)
+	case u.Detached && u.DiskServer:
+		fmt.Fprintf(&b, "; %s detached; the server of %s ends when the kernel lets go of its file", u.Device, u.Image)
 	case u.Detached:
 		fmt.Fprintf(&b, "; %s detached", u.Device)
 	case u.Persistent:

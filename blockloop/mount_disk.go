@@ -1,0 +1,237 @@
+package blockloop
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/loops-cli/loops/blockloop/disk"
+	"golang.org/x/sys/unix"
+)
+
+// mountDisk mounts a filesystem of a VM disk image through the kernel: a
+// loops server presents the virtual disk as one read-only file
+// (RunDir/disks/ID/disk.raw, root's only), a read-only loop device with
+// autoclear reads that file at the plan's offset, and the kernel mounts
+// it. The server ends by itself when the loop device lets go of the file,
+// so a plain umount tears everything down. Nothing is left on failure.
+// Needs root.
+func (h *Host) mountDisk(abs string, plan Plan, opts MountOptions) (*Mounted, error) {
+	if opts.ServeUserspace == nil {
+		return nil, opErr("mount", abs, "", "", reasonf(ErrNoDriver, "serving a %s virtual disk is not available here", plan.Disk.Format))
+	}
+	mounts, err := h.mounts()
+	if err != nil {
+		return nil, opErr("mount", abs, "", "", err)
+	}
+	if where := h.diskMountpoints(abs, mounts); len(where) > 0 {
+		return nil, opErr("mount", abs, "", "", reasonf(ErrAlreadyMounted, "already mounted at %s", where[0]))
+	}
+	dir, err := h.prepareMountpoint(abs, plan, opts)
+	if err != nil {
+		return nil, opErr("mount", abs, "", opts.Mountpoint, err)
+	}
+	m := &Mounted{
+		Image: abs, Mountpoint: dir.path, CreatedDir: dir.created, Type: plan.Type, Label: plan.Label, UUID: plan.UUID,
+		Partition: plan.Partition, Offset: plan.Offset, SizeLimit: plan.SizeLimit, Plan: plan,
+		ReadOnly: true, ReadOnlyReason: "loops reads " + plan.Disk.Format + " images read-only",
+	}
+	raw, err := h.serveRawDisk(abs, opts.ServeUserspace)
+	if err != nil {
+		dir.cleanup()
+		return nil, opErr("mount", abs, "", dir.path, err)
+	}
+	// From here the server ends when raw is closed and no loop device
+	// holds it.
+	lf, n, err := h.attachFd(raw, abs, AttachOptions{ReadOnly: true, Offset: plan.Offset, SizeLimit: plan.SizeLimit}, true)
+	raw.Close()
+	if err != nil {
+		dir.cleanup()
+		return nil, opErr("mount", abs, "", dir.path, err)
+	}
+	m.Device = fmt.Sprintf("/dev/loop%d", n)
+	err = h.mountLoop(m, dir, opts)
+	lf.Close()
+	if err != nil {
+		h.waitUnbound(n, 0, time.Second)
+		dir.cleanup()
+		return nil, opErr("mount", abs, m.Device, dir.path, err)
+	}
+	dir.close()
+	return m, nil
+}
+
+// serveRawDisk starts a server of the virtual disk of the VM disk image
+// abs in a fresh directory under RunDir/disks and opens its file. The
+// server ends once that file is closed by everyone; on error nothing is
+// left running.
+func (h *Host) serveRawDisk(abs string, serve func(UserspaceMount) error) (*os.File, error) {
+	base := filepath.Join(h.runDir(), "disks")
+	if err := os.MkdirAll(base, 0o700); err != nil {
+		return nil, err
+	}
+	id := make([]byte, 6)
+	rand.Read(id)
+	dir := filepath.Join(base, hex.EncodeToString(id))
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := serve(UserspaceMount{Image: abs, Mountpoint: dir, RawDisk: true}); err != nil {
+		os.Remove(dir)
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, DiskFile), os.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		// Never opened: the server does not end by itself.
+		unix.Unmount(dir, unix.MNT_DETACH)
+		return nil, fmt.Errorf("open the served disk: %w", err)
+	}
+	return f, nil
+}
+
+// diskServers are the mounts of RawDisk servers, by mount point.
+func diskServers(mounts []MountEntry) map[string]MountEntry {
+	out := map[string]MountEntry{}
+	for _, m := range mounts {
+		if m.FSType == DiskFSType {
+			out[m.Mountpoint] = m
+		}
+	}
+	return out
+}
+
+// diskImageOf is the VM disk image a loop device's backing file is served
+// from, when it is a RawDisk server's file.
+func diskImageOf(backing string, servers map[string]MountEntry) (string, bool) {
+	if filepath.Base(backing) != DiskFile {
+		return "", false
+	}
+	m, ok := servers[filepath.Dir(backing)]
+	return m.Source, ok
+}
+
+// diskMountpoints lists where the VM disk image abs is mounted through a
+// RawDisk server.
+func (h *Host) diskMountpoints(abs string, mounts []MountEntry) []string {
+	servers := diskServers(mounts)
+	var out []string
+	for _, m := range servers {
+		if m.Source != abs {
+			continue
+		}
+		devs, _ := h.backingPath(filepath.Join(m.Mountpoint, DiskFile))
+		for _, d := range devs {
+			out = append(out, mountsOf(mounts, d.Number)...)
+		}
+		if len(out) == 0 {
+			out = append(out, m.Mountpoint+" (served, no mount)")
+		}
+	}
+	return out
+}
+
+// waitServerGone waits, briefly, for the RawDisk server of dir to end
+// (its mount gone), and tells whether it did.
+func (h *Host) waitServerGone(dir string, within time.Duration) bool {
+	deadline := time.Now().Add(within)
+	for {
+		mounts, err := h.mounts()
+		if err == nil {
+			if _, ok := diskServers(mounts)[dir]; !ok {
+				return true
+			}
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// attachDisk attaches a read-only loop device to the virtual disk of the
+// VM disk image abs (format), served by loops, that stays until detached;
+// detaching it ends the server. Needs root.
+func (h *Host) attachDisk(abs, format string, opts AttachOptions) (*Device, error) {
+	if opts.ServeUserspace == nil {
+		return nil, opErr("attach", abs, "", "", reasonf(ErrUnsupportedImage, "this is a %s disk image, which a loop device cannot read", format))
+	}
+	mounts, err := h.mounts()
+	if err != nil {
+		return nil, opErr("attach", abs, "", "", err)
+	}
+	for _, m := range diskServers(mounts) {
+		if m.Source != abs {
+			continue
+		}
+		devs, _ := h.backingPath(filepath.Join(m.Mountpoint, DiskFile))
+		for _, d := range devs {
+			if d.Offset == opts.Offset && d.SizeLimit == opts.SizeLimit {
+				d.Image, d.DiskFormat = abs, format
+				return &d, nil
+			}
+		}
+	}
+	raw, err := h.serveRawDisk(abs, opts.ServeUserspace)
+	if err != nil {
+		return nil, opErr("attach", abs, "", "", err)
+	}
+	opts.ReadOnly = true
+	lf, n, err := h.attachFd(raw, abs, opts, false)
+	raw.Close()
+	if err != nil {
+		return nil, opErr("attach", abs, "", "", err)
+	}
+	lf.Close()
+	d, err := h.readSys(n)
+	if err != nil {
+		return nil, opErr("attach", abs, fmt.Sprintf("/dev/loop%d", n), "", err)
+	}
+	d.Image, d.DiskFormat = abs, format
+	return d, nil
+}
+
+// diskFormatOf names the format of the VM disk image at p, or "".
+func diskFormatOf(p string) string {
+	f, err := os.Open(p)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	head := make([]byte, 4096)
+	n, _ := f.ReadAt(head, 0)
+	return disk.Detect(head[:n])
+}
+
+// diskDevices lists the loop devices reading the virtual disk of the VM
+// disk image at p, served by loops.
+func (h *Host) diskDevices(p string) []Device {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return nil
+	}
+	mounts, err := h.mounts()
+	if err != nil {
+		return nil
+	}
+	var out []Device
+	for _, m := range diskServers(mounts) {
+		if m.Source == abs {
+			devs, _ := h.backingPath(filepath.Join(m.Mountpoint, DiskFile))
+			out = append(out, devs...)
+		}
+	}
+	return out
+}
+
+// backingPath lists the loop devices backed by the file at p.
+func (h *Host) backingPath(p string) ([]Device, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		return nil, err
+	}
+	return h.backing(st, p)
+}

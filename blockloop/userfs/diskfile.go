@@ -1,0 +1,135 @@
+package userfs
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/loops-cli/loops/blockloop/disk"
+)
+
+// DiskFile is the name of the one file a disk mount holds: the virtual
+// disk, read-only.
+const DiskFile = "disk.raw"
+
+// DiskSubtype is the FUSE subtype of disk mounts ("fuse.loops-disk" in
+// /proc/self/mountinfo, the image as source).
+const DiskSubtype = "loops-disk"
+
+// ServeDisk serves the virtual disk of the VM image at imagePath (qcow2,
+// vmdk, vhdx, vdi, with its backing chain) as one read-only file,
+// mountpoint/DiskFile, for a loop device to read: mode 0400, owned by the
+// serving user, without allow_other, so that only that user (root) reaches
+// it. Once the file has been opened, the server unmounts itself when its
+// last user closes it (the loop device detached) and removes mountpoint.
+// Needs root to mount; like `qemu-storage-daemon --export type=fuse`.
+func ServeDisk(ctx context.Context, imagePath, mountpoint string, opts Options) (*Server, error) {
+	abs, err := filepath.Abs(imagePath)
+	if err != nil {
+		return nil, err
+	}
+	d, err := disk.Open(abs)
+	if err != nil {
+		return nil, err
+	}
+	if opts.FsName == "" {
+		opts.FsName = abs
+	}
+	opts.NoAllowOther = true
+	opts.NoSplice = true
+	now := time.Now()
+	tree := &Tree{Type: DiskSubtype, BlockSize: 4096, Size: d.Size()}
+	df := &diskFile{d: d, attr: Attr{Name: DiskFile, Ino: 2, Mode: syscall.S_IFREG | 0o400, Size: d.Size(), Owned: true,
+		UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Nlink: 1, Mtime: now}}
+	tree.Root = diskDir{file: df, attr: Attr{Name: "/", Ino: 1, Mode: syscall.S_IFDIR | 0o500, Owned: true,
+		UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Nlink: 2, Mtime: now}}
+	x := newFsys(tree, 0, opts)
+	x.disk = df
+	s, err := mount(ctx, x.newNode(tree.Root), DiskSubtype, mountpoint, opts, closeFunc(func() error {
+		err := d.Close()
+		os.Remove(mountpoint)
+		return err
+	}))
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	s.Tree = tree
+	df.onLastClose = func() { go s.Unmount() }
+	return s, nil
+}
+
+type closeFunc func() error
+
+func (f closeFunc) Close() error { return f() }
+
+// diskDir is the mount's root: a directory holding DiskFile.
+type diskDir struct {
+	file *diskFile
+	attr Attr
+}
+
+func (n diskDir) Attr() Attr            { return n.attr }
+func (n diskDir) ReaderAt() io.ReaderAt { return nil }
+func (n diskDir) DataErr() error        { return nil }
+func (n diskDir) Entries() ([]Node, error) {
+	return []Node{n.file}, nil
+}
+func (n diskDir) Child(name string) (Node, error) {
+	if name != DiskFile {
+		return nil, os.ErrNotExist
+	}
+	return n.file, nil
+}
+
+// diskFile is the virtual disk. It counts its opens: the last close after
+// the first open ends the server.
+type diskFile struct {
+	d           *disk.Disk
+	attr        Attr
+	mu          sync.Mutex
+	open        int
+	onLastClose func()
+}
+
+func (f *diskFile) Attr() Attr                 { return f.attr }
+func (f *diskFile) ReaderAt() io.ReaderAt      { return f.d }
+func (f *diskFile) DataErr() error             { return nil }
+func (f *diskFile) Entries() ([]Node, error)   { return nil, syscall.ENOTDIR }
+func (f *diskFile) Child(string) (Node, error) { return nil, syscall.ENOTDIR }
+func (f *diskFile) opened()                    { f.mu.Lock(); f.open++; f.mu.Unlock() }
+func (f *diskFile) released() (last bool) {
+	f.mu.Lock()
+	f.open--
+	last = f.open == 0
+	f.mu.Unlock()
+	return
+}
+
+var _ gofs.FileReleaser = (*diskHandle)(nil)
+
+// diskHandle is an open DiskFile.
+type diskHandle struct{ f *diskFile }
+
+func (h *diskHandle) Release(ctx context.Context) syscall.Errno {
+	if h.f.released() && h.f.onLastClose != nil {
+		h.f.onLastClose()
+	}
+	return 0
+}
+
+// openDisk opens DiskFile: read-only, counted.
+func (x *fsys) openDisk(flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
+		return nil, 0, syscall.EROFS
+	}
+	x.disk.opened()
+	return &diskHandle{x.disk}, fuse.FOPEN_KEEP_CACHE, 0
+}
