@@ -110,6 +110,10 @@ func (h *Host) plan(img *os.File, abs string, opts MountOptions) (*ProbeResult, 
 	if err != nil {
 		return nil, Plan{}, opErr("probe", abs, "", "", err)
 	}
+	if di != nil && di.Format != "" {
+		// The file is the image, whatever else its bytes look like.
+		*pr = ProbeResult{Kind: KindDiskImage, Type: di.Format, Size: size}
+	}
 	kernel, err := h.KernelFilesystems()
 	if err != nil {
 		return pr, Plan{}, opErr("probe", abs, "", "", fmt.Errorf("read %s: %w", h.filesystems(), err))

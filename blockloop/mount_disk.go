@@ -3,6 +3,7 @@ package blockloop
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -141,7 +142,8 @@ func (h *Host) waitServerGone(dir string, within time.Duration) bool {
 	for {
 		mounts, err := h.mounts()
 		if err == nil {
-			if _, ok := diskServers(mounts)[dir]; !ok {
+			// Gone from mountinfo, and its directory removed by it.
+			if _, ok := diskServers(mounts)[dir]; !ok && unix.Access(dir, unix.F_OK) != nil {
 				return true
 			}
 		}
@@ -225,6 +227,21 @@ func (h *Host) diskDevices(p string) []Device {
 		}
 	}
 	return out
+}
+
+// cleanDeadServer removes the mount of a RawDisk server that died (its
+// statfs answers ENOTCONN: attributes may be cached, statfs never is) and
+// the directory, and tells whether it did.
+func cleanDeadServer(dir string) bool {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); !errors.Is(err, unix.ENOTCONN) {
+		return false
+	}
+	if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+		return false
+	}
+	unix.Rmdir(dir)
+	return true
 }
 
 // backingPath lists the loop devices backed by the file at p.

@@ -171,7 +171,7 @@ func (h *Host) unmountOne(m MountEntry, opts UnmountOptions) (Unmounted, error) 
 	if h.waitUnbound(n, d.BackingInode, 500*time.Millisecond) {
 		u.Detached = true
 		if u.DiskServer {
-			u.DiskServerStopped = h.waitServerGone(serverDir, 2*time.Second)
+			u.DiskServerStopped = cleanDeadServer(serverDir) || h.waitServerGone(serverDir, 2*time.Second)
 		}
 		return u, nil
 	}

@@ -57,8 +57,15 @@ type Disk struct {
 // Size is the virtual disk's size in bytes.
 func (d *Disk) Size() int64 { return d.size }
 
-// ReadAt reads the virtual disk.
-func (d *Disk) ReadAt(p []byte, off int64) (int, error) { return d.r.ReadAt(p, off) }
+// ReadAt reads the virtual disk. A read that ends exactly at the end
+// returns nil, not io.EOF, whatever the format's reader says.
+func (d *Disk) ReadAt(p []byte, off int64) (int, error) {
+	n, err := d.r.ReadAt(p, off)
+	if err == io.EOF && n == len(p) {
+		err = nil
+	}
+	return n, err
+}
 
 // Format is the image's format ("qcow2").
 func (d *Disk) Format() string { return d.Layers[0].Format }
