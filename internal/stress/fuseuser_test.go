@@ -213,61 +213,41 @@ func TestUserFUSEMount(t *testing.T) {
 	}
 }
 
-// TestUserFUSEMountRefused: where /dev/fuse is 0600 and no fusermount is
-// reachable, nobody's `loops mount` of an ISO fails with exit 1, names
-// /dev/fuse, prints the sudo command line, and leaves nothing.
+// TestUserFUSEMountRefused: where nobody cannot mount through FUSE,
+// `loops mount` of an ISO fails with exit 1, names what is missing, prints
+// the sudo command line, and leaves nothing: /dev/fuse 0600 (and no
+// fusermount reachable), or /dev/fuse 0666 and no fusermount.
 func TestUserFUSEMountRefused(t *testing.T) {
 	requireRoot(t)
-	dir := testDir(t)
-	iso := plainISO(t, dir, "USERISO", 0).save(dir, "cd.iso")
-	ns := newMountNS(t, dir, 0o600)
-	mp := userMountpoint(t, dir, "nobody-mnt", nobodyID)
-	noPath := []string{"PATH=" + filepath.Join(dir, "no-such-bin")}
-
-	r := runBounded(t, cmdTimeout, ns.as(t, nobodyID), noPath, loopsBin, "mount", iso, mp)
-	if r.code != 1 {
-		t.Fatalf("exit %d, want 1: %v", r.code, r)
-	}
-	for _, must := range []string{"/dev/fuse", "sudo loops mount " + iso + " " + mp} {
-		if !strings.Contains(r.stderr, must) {
-			t.Errorf("stderr does not say %q:\n%s", must, r.stderr)
-		}
-	}
-	if _, _, ok := ns.mount(t, mp); ok {
-		t.Errorf("%s was mounted although loops failed", mp)
-	}
-	if pids := serverPIDs(mp); len(pids) > 0 {
-		t.Errorf("a userspace server was left: %v", pids)
-	}
-	if ents := listDir(t, mp); len(ents) > 0 {
-		t.Errorf("the mount point is not empty: %v", ents)
-	}
-}
-
-// TestUserFUSEMountNoFusermount: /dev/fuse is open to nobody but no
-// fusermount is reachable: exit 1, fusermount named, the sudo line.
-func TestUserFUSEMountNoFusermount(t *testing.T) {
-	requireRoot(t)
-	dir := testDir(t)
-	iso := plainISO(t, dir, "USERISO", 0).save(dir, "cd.iso")
-	ns := newMountNS(t, dir, 0o666)
-	mp := userMountpoint(t, dir, "nobody-mnt", nobodyID)
-	noPath := []string{"PATH=" + filepath.Join(dir, "no-such-bin")}
-
-	r := runBounded(t, cmdTimeout, ns.as(t, nobodyID), noPath, loopsBin, "mount", iso, mp)
-	if r.code != 1 {
-		t.Fatalf("exit %d, want 1: %v", r.code, r)
-	}
-	for _, must := range []string{"fusermount", "sudo loops mount " + iso + " " + mp} {
-		if !strings.Contains(r.stderr, must) {
-			t.Errorf("stderr does not say %q:\n%s", must, r.stderr)
-		}
-	}
-	if _, _, ok := ns.mount(t, mp); ok {
-		t.Errorf("%s was mounted although loops failed", mp)
-	}
-	if pids := serverPIDs(mp); len(pids) > 0 {
-		t.Errorf("a userspace server was left: %v", pids)
+	for _, c := range []struct {
+		fuseMode os.FileMode
+		missing  string
+	}{{0o600, "/dev/fuse"}, {0o666, "fusermount"}} {
+		t.Run(fmt.Sprintf("fuse-%04o", c.fuseMode), func(t *testing.T) {
+			dir := testDir(t)
+			iso := plainISO(t, dir, "USERISO", 0).save(dir, "cd.iso")
+			ns := newMountNS(t, dir, c.fuseMode)
+			mp := userMountpoint(t, dir, "nobody-mnt", nobodyID)
+			noPath := []string{"PATH=" + filepath.Join(dir, "no-such-bin")}
+			r := runBounded(t, cmdTimeout, ns.as(t, nobodyID), noPath, loopsBin, "mount", iso, mp)
+			if r.code != 1 {
+				t.Fatalf("exit %d, want 1: %v", r.code, r)
+			}
+			for _, must := range []string{c.missing, "sudo loops mount " + iso + " " + mp} {
+				if !strings.Contains(r.stderr, must) {
+					t.Errorf("stderr does not say %q:\n%s", must, r.stderr)
+				}
+			}
+			if _, _, ok := ns.mount(t, mp); ok {
+				t.Errorf("%s was mounted although loops failed", mp)
+			}
+			if pids := serverPIDs(mp); len(pids) > 0 {
+				t.Errorf("a userspace server was left: %v", pids)
+			}
+			if ents := listDir(t, mp); len(ents) > 0 {
+				t.Errorf("the mount point is not empty: %v", ents)
+			}
+		})
 	}
 }
 
