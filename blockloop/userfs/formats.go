@@ -12,6 +12,7 @@ import (
 	"github.com/loops-cli/loops/blockloop/exfat"
 	"github.com/loops-cli/loops/blockloop/fat"
 	"github.com/loops-cli/loops/blockloop/iso9660"
+	"github.com/loops-cli/loops/blockloop/udf"
 )
 
 // format is one reader the server can serve.
@@ -25,6 +26,7 @@ var formats = map[string]format{
 	"iso9660": {openISO9660, iso9660.ErrUnsupported},
 	"vfat":    {openFAT, fat.ErrUnsupported},
 	"exfat":   {openExFAT, exfat.ErrUnsupported},
+	"udf":     {openUDF, udf.ErrUnsupported},
 }
 
 // Types lists the filesystem types the server can serve, sorted.

@@ -26,26 +26,60 @@ func permTree(t testing.TB, dir string) string {
 	return src
 }
 
-// TestUserspacePermissions: root mounts a Rock Ridge ISO in userspace; the
-// image's modes and owners hold for every other user, as they do on a
-// kernel mount: a 0600 root file is unreadable, a 0700 root directory
-// unlistable, a 0644 file readable, and the modes are shown as they are.
+// udfImage builds a UDF 2.01 image of src with mkudffs and udfclient
+// (which keeps owners and modes; genisoimage's UDF does not).
+func udfImage(t *testing.T, dir, src string) string {
+	t.Helper()
+	img := filepath.Join(dir, "perms.udf")
+	testkit.Run(t, testkit.Tool(t, "truncate"), "-s", "16M", img)
+	testkit.Run(t, testkit.Tool(t, "mkudffs"), "--media-type=hd", "--blocksize=2048", "--udfrev=2.01",
+		"--uuid=0123456789abcdef", "--label=PERMS", img)
+	cmd := testkit.Command(testkit.Tool(t, "udfclient"), "-b", "2048", "-W", img)
+	cmd.Dir = src
+	// udfclient makes private/ but cannot fill it ("logvol discs full"):
+	// the UDF image has the directory, empty.
+	cmd.Stdin = strings.NewReader("cd 0123456789abcdefLinuxUDF:PERMS:PERMS:LinuxUDF\nmput public.txt secret.txt private\nsync\nquit\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("udfclient: %v\n%s", err, out)
+	}
+	return img
+}
+
+// TestUserspacePermissions: root mounts a Rock Ridge ISO and a UDF image
+// in userspace; the image's modes and owners hold for every other user, as
+// they do on a kernel mount: a 0600 root file is unreadable, a 0700 root
+// directory unlistable, a 0644 file readable, and the modes are shown as
+// they are.
 func TestUserspacePermissions(t *testing.T) {
 	requireRoot(t)
 	dir := testDir(t)
+	src := permTree(t, dir)
 	iso := filepath.Join(dir, "perms.iso")
-	data, err := os.ReadFile(isotest.BuildISO(t, permTree(t, dir), "-R", "-V", "PERMS"))
+	data, err := os.ReadFile(isotest.BuildISO(t, src, "-R", "-V", "PERMS"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, iso, data, 0o644)
+	images := map[string]string{"iso9660": iso, "udf": udfImage(t, dir, src)}
+	for typ, img := range images {
+		t.Run(typ, func(t *testing.T) {
+			os.Chmod(img, 0o644)
+			checkPermissions(t, dir, img, typ)
+		})
+	}
+}
+
+func checkPermissions(t *testing.T, dir, img, typ string) {
 	mp := filepath.Join(dir, "mnt")
-	mustLoops(t, nil, "mount", "--fuse", iso, mp)
+	mustLoops(t, nil, "mount", "--fuse", img, mp)
 	defer func() {
 		mustLoops(t, nil, "umount", mp)
 		noLeftovers(t, dir)
 	}()
 	os.Chmod(mp, 0o755)
+	if r := runBounded(t, cmdTimeout, nil, nil, testkit.Tool(t, "grep"), " fuse."+typ+" ", "/proc/self/mountinfo"); r.code != 0 {
+		t.Fatalf("not served as fuse.%s", typ)
+	}
 
 	cat, ls, stat := testkit.Tool(t, "cat"), testkit.Tool(t, "ls"), testkit.Tool(t, "stat")
 	for _, uid := range []string{"65534", "65533"} {
@@ -68,7 +102,11 @@ func TestUserspacePermissions(t *testing.T) {
 		}
 	}
 	// Root reads everything, as on a kernel mount.
-	for name, want := range map[string]string{"secret.txt": "root only\n", "private/inside.txt": "inside\n"} {
+	want := map[string]string{"secret.txt": "root only\n", "private/inside.txt": "inside\n"}
+	if typ == "udf" {
+		delete(want, "private/inside.txt")
+	}
+	for name, want := range want {
 		if b, err := os.ReadFile(filepath.Join(mp, name)); err != nil || string(b) != want {
 			t.Errorf("root reads %s: %q %v", name, b, err)
 		}
