@@ -63,6 +63,9 @@ type probeJSON struct {
 	FSSize     int64           `json:"fssize"`
 	Truncated  bool            `json:"truncated"`
 	Ambiguous  []string        `json:"ambiguous"`
+	// Also are filesystems present by design beside type: the ISO 9660
+	// tree of a UDF bridge disc (mounted with --type iso9660).
+	Also []string `json:"also"`
 	PTType     string          `json:"pttype"`
 	PTUUID     string          `json:"ptuuid"`
 	Partitions []partitionJSON `json:"partitions"`
@@ -135,6 +138,7 @@ func blockProbeRun(opts *blockProbeOptions) error {
 	if doc.Ambiguous == nil {
 		doc.Ambiguous = []string{}
 	}
+	doc.Also = append([]string{}, pr.Also...)
 	parts := pr.Partitions
 	if d := plan.Disk; d != nil {
 		doc.Disk = &diskJSON{Format: d.Format, VirtualSize: d.VirtualSize, Layers: []layerJSON{}}
@@ -220,6 +224,9 @@ func renderProbe(io *IOStreams, d probeJSON, pr *blockloop.ProbeResult) error {
 	}
 	if d.Truncated {
 		t.add("truncated", fmt.Sprintf("the superblock claims %d bytes, the file has %d", d.FSSize, d.Size))
+	}
+	for _, a := range d.Also {
+		t.add("also", fmt.Sprintf("%s tree too (a bridge disc): --type %s mounts it", a, a))
 	}
 	if len(d.Ambiguous) > 0 {
 		t.add("also", strings.Join(d.Ambiguous, ", ")+" signature(s): ambiguous")
