@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -95,6 +96,95 @@ func fuzzSeeds(f *testing.F) {
 	btrfs := make([]byte, 0x11000)
 	copy(btrfs[0x10040:], "_BHRfS_M")
 	f.Add(btrfs)
+	for _, s := range probeSeeds() {
+		f.Add(s)
+	}
+}
+
+// probeSeeds are small crafted headers of the types the prober knows
+// beyond the mkfs images in testdata/fuzz: volumes, RAID members,
+// encrypted containers, and filesystems with labels in directories.
+func probeSeeds() [][]byte {
+	mk := func(size int, parts ...any) []byte {
+		b := make([]byte, size)
+		for i := 0; i+1 < len(parts); i += 2 {
+			switch v := parts[i+1].(type) {
+			case string:
+				copy(b[parts[i].(int):], v)
+			case []byte:
+				copy(b[parts[i].(int):], v)
+			}
+		}
+		return b
+	}
+	le16 := func(v uint16) []byte { return binary.LittleEndian.AppendUint16(nil, v) }
+	le32 := func(v uint32) []byte { return binary.LittleEndian.AppendUint32(nil, v) }
+	le64 := func(v uint64) []byte { return binary.LittleEndian.AppendUint64(nil, v) }
+	be32 := func(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
+	lvm := mk(1024, 512, "LABELONE", 512+8, le64(1), 512+20, le32(32), 512+24, "LVM2 001", 512+32, "0123456789abcdefghijklmnopqrstuv")
+	copy(lvm[512+16:], le32(lvm2CRC(lvm[512+20:1024])))
+	udf := mk(257*512+512, 0x8001, "BEA01", 0x8801, "NSR02", 0x9001, "TEA01",
+		256*512, le16(2), 256*512+12, le32(256), 256*512+16, le32(2*512), 256*512+20, le32(257),
+		257*512, le16(6), 257*512+12, le32(257), 257*512+21, "OSTA Compressed Unicode",
+		257*512+84, "\x08label", 257*512+84+127, "\x06")
+	return [][]byte{
+		lvm,
+		udf,
+		mk(4096+256, 4096, le32(0xa92b4efc), 4096+4, le32(1), 4096+144, le64(8), 4096+32, "host:md0"),
+		mk(4096, 0, "LUKS\xba\xbe\x00\x02", 24, "label", 168, "0b5e5f8a-1c5e-4e4d-9f4e-0d1c2b3a4f5e"),
+		mk(4096, 0, "\xeb\x58\x90-FVE-FS-", 176, le64(1024), 1024, "-FVE-FS-", 1034, le16(2)),
+		mk(4096, 24, le16(1), 32, "NXSB", 36, le32(4096)),
+		mk(8192, 0xff6, "S1SUSPEND", 1024, le32(1), 1028, le32(9)),
+		mk(8192, 4096+24, bcacheMagic, 4096+8, le64(8)),
+		mk(2048, 1024, "BD", 1024+20, be32(512), 1024+36, "\x03Mac"),
+		mk(2048, 1024, "H+", 1024+40, be32(4096)),
+		mk(4096, 1024, "\x10\x20\xF5\xF2\x01\x00\x0f\x00", 1024+0x7C, "l\x00a\x00b\x00"),
+		mk(2048, 0, "-rom1fs-", 16, "romlab"),
+		mk(2048, 0, "\x45\x3d\xcd\x28", 48, "cramlab"),
+		// FAT12 with the label in the root directory (not only the boot
+		// sector), and exFAT with its label entry.
+		mk(10240, 0, "\xeb\x3c\x90mkfs.fat", 11, le16(512), 13, "\x01", 14, le16(1), 16, "\x02", 17, le16(16),
+			19, le16(2880), 21, "\xf8", 22, le16(9), 0x26, "\x29\x01\x02\x03\x04BOOTLBL    FAT12   ", 510, "\x55\xaa",
+			19*512, "ROOTLBL    \x08"),
+		mk(16384+64, 3, "EXFAT   ", 80, le32(24), 88, le32(32), 96, le32(2), 108, "\x09\x00",
+			32*512, "\x83\x03l\x00b\x00l\x00"),
+		mk(32768+256, 32768, "JFS1", 32768+16, le32(4096), 32768+20, le16(12), 32768+22, le16(3), 32768+24, le32(512), 32768+28, le16(9), 32768+152, "jfslab"),
+		mk(2048, 1024+16, le16(0x137F), 1024, le16(32), 1024+4, le16(1), 1024+6, le16(1), 1024+2, le16(64)),
+	}
+}
+
+// sparseImage is data at the start and again at the end of a large,
+// otherwise zero image: it takes the probers that need a big device
+// (ZFS, GFS2, OCFS2, JFS, the xfs log) and the end-of-disk ones (RAID
+// metadata, NILFS2's backup) through fuzzed bytes.
+type sparseImage struct {
+	data []byte
+	size int64
+}
+
+func (s sparseImage) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 || off >= s.size {
+		return 0, io.EOF
+	}
+	n := len(p)
+	if int64(n) > s.size-off {
+		n = int(s.size - off)
+	}
+	clear(p[:n])
+	copy(p[:n], s.data[min(off, int64(len(s.data))):])
+	tail := s.size - int64(len(s.data))
+	for i := 0; i < n; {
+		o := off + int64(i)
+		if o >= tail {
+			i += copy(p[i:n], s.data[o-tail:])
+			continue
+		}
+		i += int(min(int64(n-i), tail-o))
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
 }
 
 // FuzzProbe: Probe never panics on any bytes, never reports a partition
@@ -113,6 +203,16 @@ func FuzzProbe(f *testing.F) {
 			}
 		}
 		_ = Decide(PlanInput{Probe: p, Kernel: map[string]bool{"ext4": true}})
+		for _, size := range []int64{3 << 20, 100 << 20} {
+			if int64(len(data)) > size/2 {
+				continue
+			}
+			p, err := Probe(sparseImage{data, size}, size)
+			if err != nil {
+				t.Fatalf("Probe of a sparse image: %v", err)
+			}
+			_ = Decide(PlanInput{Probe: p})
+		}
 	})
 }
 
@@ -145,6 +245,24 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	fx := fixtures(t)
 	heads := map[string]int{"ext4": 2048, "ext2": 2048, "ext3": 2048, "squashfs": 96, "erofs": 1152, "xfs": 512,
 		"vfat": 512, "exfat": 512, "swap": 4096, "mbr": 512, "iso9660": 0x8000 + 3*2048}
+	// Heads of the images of the types TestProbeTypesAgreeWithBlkid makes
+	// with tools, where the head holds what the prober reads.
+	newHeads := map[string]int{"f2fs": 0x400 + 0x7C + 1024, "nilfs2": 2048, "ntfs": 20 << 10, "minix3": 2048,
+		"luks2": 1024, "cramfs": 1024, "romfs": 1024}
+	for _, c := range probeCases {
+		n, ok := newHeads[c.name]
+		if !ok {
+			continue
+		}
+		b, err := os.ReadFile(c.make(t, t.TempDir()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seed := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b[:min(n, len(b))])
+		if err := os.WriteFile(filepath.Join("testdata", "fuzz", "FuzzProbe", c.name), []byte(seed), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, target := range []string{"FuzzProbe", "FuzzReadPartitions"} {
 		dir := filepath.Join("testdata", "fuzz", target)
 		os.MkdirAll(dir, 0o755)

@@ -18,6 +18,10 @@ type DetachResult struct {
 	// by a process): the kernel detaches it when the last user lets go.
 	Deferred    bool
 	Mountpoints []string
+	// DiskServer: the device read a VM disk image served by loops (Image
+	// is the VM image); DiskServerStopped: that server has ended.
+	DiskServer        bool
+	DiskServerStopped bool
 }
 
 // Detach detaches a loop device, given as /dev/loopN or as the image it
@@ -79,6 +83,12 @@ func (h *Host) resolveDevices(target string) ([]Device, error) {
 
 func (h *Host) detachOne(d Device) (DetachResult, error) {
 	r := DetachResult{Device: d.Path, Image: d.BackingFile}
+	var serverDir string
+	if mounts, err := h.mounts(); err == nil {
+		if img, ok := diskImageOf(d.BackingFile, diskServers(mounts)); ok {
+			r.Image, r.DiskServer, serverDir = img, true, filepath.Dir(d.BackingFile)
+		}
+	}
 	lf, err := os.OpenFile(d.Path, os.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return r, unwrapPath(err)
@@ -104,6 +114,9 @@ func (h *Host) detachOne(d Device) (DetachResult, error) {
 	}
 	lf.Close()
 	if h.waitUnbound(d.Number, d.BackingInode, 200*time.Millisecond) {
+		if r.DiskServer {
+			r.DiskServerStopped = cleanDeadServer(serverDir) || h.waitServerGone(serverDir, 2*time.Second)
+		}
 		return r, nil
 	}
 	r.Deferred = true

@@ -71,10 +71,14 @@ var kernelAllowed = map[string]bool{
 	"ext2": true, "ext3": true, "ext4": true, "xfs": true, "btrfs": true,
 	"squashfs": true, "erofs": true, "iso9660": true, "udf": true,
 	"vfat": true, "exfat": true, "ntfs3": true,
+	// Filesystems Linux mounts that blkid names: the kernel route where
+	// /proc/filesystems (or a module) has the driver.
+	"f2fs": true, "jfs": true, "reiserfs": true, "nilfs2": true, "hfs": true, "hfsplus": true,
+	"minix": true, "cramfs": true, "romfs": true, "ufs": true, "gfs2": true, "ocfs2": true,
 }
 
 // readOnlyTypes cannot be written.
-var readOnlyTypes = map[string]bool{"iso9660": true, "udf": true, "squashfs": true, "erofs": true}
+var readOnlyTypes = map[string]bool{"iso9660": true, "udf": true, "squashfs": true, "erofs": true, "cramfs": true, "romfs": true}
 
 // kernelName maps a blkid type to the kernel's name for its driver.
 func kernelName(t string) string {
@@ -97,8 +101,11 @@ func Decide(in PlanInput) Plan {
 	switch p.Kind {
 	case KindDiskImage:
 		return decideDisk(in)
-	case KindCrypto:
-		return none(&multiError{msg: "this is a LUKS encrypted volume: unlock it first", errs: []error{ErrEncrypted, ErrUnsupportedImage}})
+	case KindCrypto, KindVolume:
+		if err := containerPlan(p); err != nil {
+			return none(err)
+		}
+		return none(reasonf(ErrContainer, "the image is a %s volume, not a filesystem", p.Type))
 	}
 	target := p
 	plan := Plan{}
@@ -234,6 +241,11 @@ func ptName(t string) string {
 }
 
 func noDriver(typ, where string) error {
+	if IsContainer(typ) {
+		ce := &ContainerError{Type: typ}
+		fmt.Sscanf(where, "partition %d", &ce.Partition)
+		return ce
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s holds %s, and this kernel has no %s driver (not in /proc/filesystems, no module to load)", where, typ, typ)
 	switch typ {
@@ -251,8 +263,27 @@ func noDriver(typ, where string) error {
 		b.WriteString("; squashfs before version 4 is not supported by Linux: unpack it with unsquashfs")
 	case "jbd":
 		b.WriteString("; it is an external ext3/4 journal, not a filesystem")
+	case "xfs_external_log":
+		b.WriteString("; it is an external XFS log, not a filesystem: the XFS filesystem that uses it takes it as its log device")
+	case "f2fs", "jfs", "reiserfs", "nilfs2", "hfs", "hfsplus", "minix", "cramfs", "romfs", "ufs", "gfs2", "ocfs2":
+		fmt.Fprintf(&b, "; a kernel with the %s module (CONFIG_%s_FS) can mount it", typ, kconfigName(typ))
+	case "bcachefs":
+		b.WriteString("; a kernel with bcachefs (6.7 to 6.17) or the bcachefs DKMS module can mount it")
+	case "swsuspend":
+		b.WriteString("; it is a hibernation image in swap space, not a filesystem")
 	}
 	return reasonf(ErrNoDriver, "%s", b.String())
+}
+
+// kconfigName is the kernel config name of a filesystem driver.
+func kconfigName(t string) string {
+	switch t {
+	case "hfsplus":
+		return "HFSPLUS"
+	case "reiserfs":
+		return "REISERFS"
+	}
+	return strings.ToUpper(t)
 }
 
 // choosePartition picks partition n, or the only one that holds a

@@ -43,7 +43,7 @@ func TestDecide(t *testing.T) {
 		{"kernel wins over userspace", PlanInput{Probe: fs("iso9660", "CD"), Kernel: map[string]bool{"iso9660": true}, Userspace: map[string]bool{"iso9660": true}}, RouteKernel, "iso9660", true, 0, nil, "driver"},
 		{"vfat without driver", PlanInput{Probe: fs("vfat", "")}, RouteNone, "", false, 0, ErrNoDriver, "fusefat"},
 		{"ntfs maps to ntfs3", PlanInput{Probe: fs("ntfs", ""), Kernel: map[string]bool{"ntfs3": true}}, RouteKernel, "ntfs3", false, 0, nil, "ntfs3"},
-		{"not on the allow-list", PlanInput{Probe: fs("minix", ""), Kernel: map[string]bool{"minix": true}}, RouteNone, "", false, 0, ErrNoDriver, "minix"},
+		{"not on the allow-list", PlanInput{Probe: fs("hpfs", ""), Kernel: map[string]bool{"hpfs": true}}, RouteNone, "", false, 0, ErrNoDriver, "hpfs"},
 		{"qcow2", PlanInput{Probe: &ProbeResult{Kind: KindDiskImage, Type: "qcow2"}}, RouteNone, "", false, 0, ErrUnsupportedImage, "qcow2 disk image"},
 		{"luks", PlanInput{Probe: &ProbeResult{Kind: KindCrypto, Type: "crypto_LUKS"}}, RouteNone, "", false, 0, ErrEncrypted, "LUKS encrypted volume"},
 		{"unknown", PlanInput{Probe: empty}, RouteNone, "", false, 0, ErrUnknownFormat, "no filesystem recognized"},

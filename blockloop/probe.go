@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -22,6 +21,10 @@ const (
 	KindDiskImage      Kind = "disk-image" // qcow2, vmdk, vhdx: not raw, a loop device cannot read it
 	KindCrypto         Kind = "crypto"     // LUKS
 	KindSwap           Kind = "swap"
+	// KindVolume: a container that holds filesystems but is not one, and
+	// that loops does not mount: an LVM physical volume, a RAID member,
+	// bcache, ZFS, APFS, VMFS, BitLocker (ContainerError says which).
+	KindVolume Kind = "volume"
 )
 
 // ProbeResult is what Probe found in an image or a partition. Type, Label,
@@ -33,6 +36,9 @@ type ProbeResult struct {
 	UUID   string
 	PTType string // "dos" (MBR) or "gpt" when a partition table was found
 	PTUUID string
+	// Version is blkid's VERSION where it gives one ("FAT32", "1.2",
+	// "LVM2 001", "Joliet Extension"…).
+	Version string
 
 	// Size is the size of what was probed; FSSize the size the superblock
 	// claims (0 when unknown). FSSize > Size means a truncated image.
@@ -77,61 +83,21 @@ func ProbeFile(path string) (*ProbeResult, error) {
 	return p, nil
 }
 
-// Probe identifies the content of r, of the given size: a filesystem by its
-// superblock magic (and its label, UUID and claimed size), a partition table
-// (whose partitions it probes in turn), a qcow2/vmdk/vhdx disk image or a
-// LUKS volume. An unknown format is not an error: Kind is KindUnknown. It
-// returns an error only when r cannot be read.
+// Probe identifies the content of r, of the given size, as `blkid -p`
+// does, with blkid's names, precedence and ambiguity rules: filesystems by
+// their superblocks (with label, UUID, version and claimed size), RAID
+// members, LVM physical volumes and other volumes (KindVolume), LUKS and
+// BitLocker (KindCrypto), swap and hibernation images, qcow2/vmdk/vhdx disk
+// images, and partition tables (whose partitions it probes in turn). An
+// unknown format is not an error: Kind is KindUnknown. It returns an error
+// only when r cannot be read.
 func Probe(r io.ReaderAt, size int64) (*ProbeResult, error) {
 	return probe(r, size, true)
 }
 
-// probers in blkid's order: UDF before ISO 9660 (bridge discs carry both),
-// FAT/exFAT/NTFS before MBR (their boot sectors carry 55AA too).
-var probers = []struct {
-	name string
-	fn   func(*reader, *ProbeResult) bool
-}{
-	{"luks", probeLUKS},
-	{"qcow2", probeDiskImage},
-	{"udf", probeUDF},
-	{"iso9660", probeISO},
-	{"ext", probeExt},
-	{"xfs", probeXFS},
-	{"btrfs", probeBtrfs},
-	{"squashfs", probeSquashfs},
-	{"erofs", probeErofs},
-	{"vfat", probeFAT},
-	{"exfat", probeExFAT},
-	{"ntfs", probeNTFS},
-	{"swap", probeSwap},
-}
-
 func probe(r io.ReaderAt, size int64, partitions bool) (*ProbeResult, error) {
-	rd := &reader{r: r, size: size}
-	res := &ProbeResult{Kind: KindUnknown, Size: size}
-	for _, p := range probers {
-		var cand ProbeResult
-		cand.Size = size
-		if !p.fn(rd, &cand) {
-			continue
-		}
-		if res.Type == "" {
-			*res = cand
-			continue
-		}
-		// A second filesystem signature. Disk images and LUKS headers
-		// come first and win outright.
-		switch {
-		case res.Type == "udf" && cand.Type == "iso9660":
-			res.Also = append(res.Also, cand.Type)
-			if res.Label == "" {
-				res.Label, res.UUID = cand.Label, cand.UUID
-			}
-		case res.Kind == KindFilesystem && cand.Kind == KindFilesystem:
-			res.Ambiguous = append(res.Ambiguous, cand.Type)
-		}
-	}
+	rd := &reader{r: r, size: size, whole: partitions, windows: true}
+	res := runProbers(rd, size)
 	if rd.err != nil {
 		return nil, rd.err
 	}
@@ -167,28 +133,6 @@ func probe(r io.ReaderAt, size int64, partitions bool) (*ProbeResult, error) {
 		}
 	}
 	return res, nil
-}
-
-// reader reads bounded ranges, remembering the first real I/O error.
-type reader struct {
-	r    io.ReaderAt
-	size int64
-	err  error
-}
-
-// at returns n bytes at off, or nil when they lie (partly) past the end.
-func (rd *reader) at(off int64, n int) []byte {
-	if off < 0 || n < 0 || off+int64(n) > rd.size || rd.err != nil {
-		return nil
-	}
-	b := make([]byte, n)
-	if _, err := rd.r.ReadAt(b, off); err != nil && !(err == io.EOF) {
-		rd.err = err
-		return nil
-	} else if err == io.EOF {
-		return nil
-	}
-	return b
 }
 
 func (rd *reader) has(off int64, magic string) bool {
@@ -266,6 +210,7 @@ func probeExt(rd *reader, p *ProbeResult) bool {
 		p.Type = "ext2"
 	}
 	p.Kind = KindFilesystem
+	p.Version = fmt.Sprintf("%d.%d", le32(sb, 0x4C), le16(sb, 0x3E))
 	p.Label = cstr(sb[0x78 : 0x78+16])
 	p.UUID = uuidString(sb[0x68 : 0x68+16])
 	logBS := le32(sb, 0x18)
@@ -321,6 +266,7 @@ func probeSquashfs(rd *reader, p *ProbeResult) bool {
 			p.Type = "squashfs3"
 		} else {
 			p.Type = "squashfs"
+			p.Version = fmt.Sprintf("%d.%d", le16(sb, 28), le16(sb, 30))
 			p.FSSize = claimed(int64Of(le64(sb, 40)))
 		}
 	case "sqsh":
@@ -346,90 +292,6 @@ func probeErofs(rd *reader, p *ProbeResult) bool {
 	return true
 }
 
-// isoDesc walks the ISO 9660 volume descriptor set at 32 KiB.
-func isoDescs(rd *reader, fn func(typ byte, id string, d []byte) bool) {
-	for i := int64(0); i < 64; i++ {
-		d := rd.at(0x8000+i*2048, 2048)
-		if d == nil {
-			return
-		}
-		if !fn(d[0], string(d[1:6]), d) || d[0] == 255 {
-			return
-		}
-	}
-}
-
-// probeUDF finds the UDF volume recognition sequence (BEA01, NSR02 or
-// NSR03, TEA01) from 32 KiB, read past any ISO 9660 descriptors and their
-// terminator, as on bridge discs (blkid reads on too). Descriptors are
-// 2048 bytes apart, or a block apart for 4096-byte blocks.
-func probeUDF(rd *reader, p *ProbeResult) bool {
-	for _, step := range []int64{2048, 4096} {
-		if vrsHasNSR(rd, step) {
-			p.Type, p.Kind = "udf", KindFilesystem
-			return true
-		}
-	}
-	return false
-}
-
-func vrsHasNSR(rd *reader, step int64) bool {
-	bea := false
-	for i := int64(0); i < 64; i++ {
-		d := rd.at(0x8000+i*step, 7)
-		if d == nil || d[6] != 1 && d[6] != 2 && string(d[1:6]) != "CD001" {
-			return false
-		}
-		switch string(d[1:6]) {
-		case "BEA01":
-			bea = true
-		case "NSR02", "NSR03":
-			if bea {
-				return true
-			}
-		case "TEA01":
-			bea = false
-		case "CD001", "CD002", "BOOT2":
-		default:
-			return false
-		}
-	}
-	return false
-}
-
-func probeISO(rd *reader, p *ProbeResult) bool {
-	var pvd, joliet []byte
-	isoDescs(rd, func(typ byte, id string, d []byte) bool {
-		if id != "CD001" {
-			return false
-		}
-		switch {
-		case typ == 1 && pvd == nil:
-			pvd = d
-		case typ == 2 && joliet == nil && d[88] == '%' && d[89] == '/' && (d[90] == '@' || d[90] == 'C' || d[90] == 'E'):
-			joliet = d
-		}
-		return true
-	})
-	if pvd == nil {
-		return false
-	}
-	p.Type, p.Kind = "iso9660", KindFilesystem
-	p.Label = strings.TrimRight(string(pvd[40:72]), " ")
-	if joliet != nil {
-		if jl := ucs2be(joliet[40:72]); len(jl) > len(p.Label) || strings.EqualFold(jl, p.Label) {
-			p.Label = strings.TrimRight(jl, " ")
-		}
-	}
-	if t := isoDate(pvd[830:847]); t != "" { // modification date, as blkid
-		p.UUID = t
-	} else {
-		p.UUID = isoDate(pvd[813:830])
-	}
-	p.FSSize = claimed(mul(uint64(le32(pvd, 80)), uint64(le16(pvd, 128))))
-	return true
-}
-
 func isoDate(b []byte) string {
 	for _, c := range b[:16] {
 		if c < '0' || c > '9' {
@@ -441,104 +303,6 @@ func isoDate(b []byte) string {
 	}
 	s := string(b[:16])
 	return fmt.Sprintf("%s-%s-%s-%s-%s-%s-%s", s[0:4], s[4:6], s[6:8], s[8:10], s[10:12], s[12:14], s[14:16])
-}
-
-func ucs2be(b []byte) string {
-	u := make([]uint16, 0, len(b)/2)
-	for i := 0; i+1 < len(b); i += 2 {
-		c := uint16(b[i])<<8 | uint16(b[i+1])
-		if c == 0 {
-			break
-		}
-		u = append(u, c)
-	}
-	return string(utf16.Decode(u))
-}
-
-func probeFAT(rd *reader, p *ProbeResult) bool {
-	b := rd.at(0, 512)
-	if b == nil || b[510] != 0x55 || b[511] != 0xAA || (b[0] != 0xEB && b[0] != 0xE9) {
-		return false
-	}
-	switch le16(b, 11) {
-	case 512, 1024, 2048, 4096:
-	default:
-		return false
-	}
-	var lab, ser int
-	switch {
-	case string(b[0x36:0x3E]) == "FAT12   " || string(b[0x36:0x3E]) == "FAT16   ":
-		lab, ser = 0x2B, 0x27
-	case string(b[0x52:0x5A]) == "FAT32   ":
-		lab, ser = 0x47, 0x43
-	default:
-		return false
-	}
-	p.Type, p.Kind = "vfat", KindFilesystem
-	if l := strings.TrimRight(string(b[lab:lab+11]), " "); l != "NO NAME" {
-		p.Label = l
-	}
-	v := le32(b, ser)
-	p.UUID = fmt.Sprintf("%04X-%04X", v>>16, v&0xFFFF)
-	sectors := uint64(le16(b, 19))
-	if sectors == 0 {
-		sectors = uint64(le32(b, 32))
-	}
-	p.FSSize = claimed(mul(sectors, uint64(le16(b, 11))))
-	return true
-}
-
-func probeExFAT(rd *reader, p *ProbeResult) bool {
-	b := rd.at(0, 512)
-	if b == nil || string(b[3:11]) != "EXFAT   " {
-		return false
-	}
-	p.Type, p.Kind = "exfat", KindFilesystem
-	v := le32(b, 100)
-	p.UUID = fmt.Sprintf("%04X-%04X", v>>16, v&0xFFFF)
-	if s := b[108]; s >= 9 && s <= 12 {
-		p.FSSize = claimed(mul(le64(b, 72), 1<<s))
-	}
-	return true
-}
-
-func probeNTFS(rd *reader, p *ProbeResult) bool {
-	b := rd.at(0, 512)
-	if b == nil || string(b[3:11]) != "NTFS    " {
-		return false
-	}
-	p.Type, p.Kind = "ntfs", KindFilesystem
-	p.UUID = fmt.Sprintf("%016X", le64(b, 0x48))
-	p.FSSize = claimed(mul(le64(b, 0x28), uint64(le16(b, 11))))
-	return true
-}
-
-func probeSwap(rd *reader, p *ProbeResult) bool {
-	for _, ps := range []int64{4096, 8192, 16384, 65536} {
-		m := rd.at(ps-10, 10)
-		if m != nil && (string(m) == "SWAPSPACE2" || string(m) == "SWAP-SPACE") {
-			p.Type, p.Kind = "swap", KindSwap
-			if h := rd.at(1024, 1024); h != nil {
-				p.UUID = uuidString(h[12:28])
-				p.Label = cstr(h[28:44])
-			}
-			return true
-		}
-	}
-	return false
-}
-
-func probeLUKS(rd *reader, p *ProbeResult) bool {
-	b := rd.at(0, 512)
-	if b == nil || string(b[0:6]) != "LUKS\xba\xbe" {
-		return false
-	}
-	p.Type, p.Kind = "crypto_LUKS", KindCrypto
-	p.UUID = cstr(b[168:208])
-	if le16(b, 6) == 2 {
-		p.Label = cstr(b[24:72])
-	}
-	return true
 }
 
 func probeDiskImage(rd *reader, p *ProbeResult) bool {

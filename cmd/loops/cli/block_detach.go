@@ -50,6 +50,10 @@ type detachedJSON struct {
 	BackFile    string   `json:"back-file"`
 	Deferred    bool     `json:"deferred"`
 	Mountpoints []string `json:"mountpoints"`
+	// DiskServer: a VM disk image served by loops; DiskServerStopped: its
+	// server has ended.
+	DiskServer        bool `json:"disk_server,omitempty"`
+	DiskServerStopped bool `json:"disk_server_stopped,omitempty"`
 }
 
 func blockDetachRun(opts *blockDetachOptions) error {
@@ -72,7 +76,8 @@ func blockDetachRun(opts *blockDetachOptions) error {
 			if mp == nil {
 				mp = []string{}
 			}
-			doc.Detached = append(doc.Detached, detachedJSON{Name: r.Device, BackFile: r.Image, Deferred: r.Deferred, Mountpoints: mp})
+			doc.Detached = append(doc.Detached, detachedJSON{Name: r.Device, BackFile: r.Image, Deferred: r.Deferred, Mountpoints: mp,
+				DiskServer: r.DiskServer, DiskServerStopped: r.DiskServerStopped})
 		}
 		return writeJSON(opts.IO.Out, doc)
 	}
@@ -81,6 +86,10 @@ func blockDetachRun(opts *blockDetachOptions) error {
 
 func describeDetach(r blockloop.DetachResult) string {
 	switch {
+	case !r.Deferred && r.DiskServer && r.DiskServerStopped:
+		return fmt.Sprintf("Detached %s (%s); its server ended.", r.Device, r.Image)
+	case !r.Deferred && r.DiskServer:
+		return fmt.Sprintf("Detached %s (%s); its server ends when the kernel lets go of its file.", r.Device, r.Image)
 	case !r.Deferred:
 		return fmt.Sprintf("Detached %s (%s).", r.Device, r.Image)
 	case len(r.Mountpoints) > 0:

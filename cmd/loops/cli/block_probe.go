@@ -53,19 +53,19 @@ access to the image only.`,
 }
 
 type probeJSON struct {
-	Schema     int             `json:"schema"`
-	Image      string          `json:"image"`
-	Size       int64           `json:"size"`
-	Usage      string          `json:"usage"`
-	Type       string          `json:"type"`
-	Label      string          `json:"label"`
-	UUID       string          `json:"uuid"`
-	FSSize     int64           `json:"fssize"`
-	Truncated  bool            `json:"truncated"`
-	Ambiguous  []string        `json:"ambiguous"`
+	Schema    int      `json:"schema"`
+	Image     string   `json:"image"`
+	Size      int64    `json:"size"`
+	Usage     string   `json:"usage"`
+	Type      string   `json:"type"`
+	Label     string   `json:"label"`
+	UUID      string   `json:"uuid"`
+	FSSize    int64    `json:"fssize"`
+	Truncated bool     `json:"truncated"`
+	Ambiguous []string `json:"ambiguous"`
 	// Also are filesystems present by design beside type: the ISO 9660
 	// tree of a UDF bridge disc (mounted with --type iso9660).
-	Also []string `json:"also"`
+	Also       []string        `json:"also"`
 	PTType     string          `json:"pttype"`
 	PTUUID     string          `json:"ptuuid"`
 	Partitions []partitionJSON `json:"partitions"`
