@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -35,6 +36,41 @@ Listing and probing need no privilege; attaching and detaching need root.`)
 	return cmd
 }
 
+// containerHint is how to open what a container image holds, by blkid's
+// type: the tools that assemble, unlock or import it.
+func containerHint(ce *blockloop.ContainerError, image string) string {
+	loop := fmt.Sprintf("sudo losetup -f --show %s", image)
+	if ce.Partition > 0 {
+		loop = fmt.Sprintf("sudo loops block attach --offset START --sizelimit SIZE %s, with partition %d's START and SIZE from loops block probe", image, ce.Partition)
+	}
+	name := ce.Label
+	if name == "" {
+		name = "NAME"
+	}
+	switch ce.Type {
+	case "LVM2_member":
+		return fmt.Sprintf("Attach it (%s), then: sudo vgscan; sudo vgchange -ay; mount a /dev/VG/LV (sudo lvs lists them).", loop)
+	case "linux_raid_member":
+		return fmt.Sprintf("Attach it (%s), then assemble the array: sudo mdadm --assemble --run /dev/md/%s /dev/loopN; mount /dev/md/%s.", loop, name, name)
+	case "crypto_LUKS":
+		return fmt.Sprintf("Unlock it: sudo cryptsetup open %s %s; then mount /dev/mapper/%s.", image, name, name)
+	case "BitLocker":
+		return fmt.Sprintf("Unlock it: sudo cryptsetup open --type bitlk %s %s (or dislocker -V %s -u -- DIR); then mount /dev/mapper/%s.", image, name, image, name)
+	case "apfs":
+		return fmt.Sprintf("Open it with apfs-fuse: apfs-fuse %s DIR", image)
+	case "zfs_member":
+		return fmt.Sprintf("Import the pool read-only: sudo zpool import -d %s -o readonly=on %s", image, name)
+	case "bcache":
+		return fmt.Sprintf("Attach it (%s), then register it: echo /dev/loopN | sudo tee /sys/fs/bcache/register; mount /dev/bcacheN.", loop)
+	case "VMFS", "VMFS_volume_member":
+		return fmt.Sprintf("Open it with vmfs6-fuse (vmfs-fuse for VMFS 5): vmfs6-fuse %s DIR", image)
+	}
+	if strings.HasSuffix(ce.Type, "_raid_member") {
+		return fmt.Sprintf("A firmware RAID member: attach it (%s), then sudo mdadm --assemble --scan, or sudo dmraid -ay.", loop)
+	}
+	return "loops does not open " + ce.Type + " volumes."
+}
+
 // invokingUser is the user root acts for under sudo: automatic mount points
 // go under /media/$SUDO_USER, as udisks does.
 func invokingUser() (name string, uid, gid int) {
@@ -57,9 +93,12 @@ func invokingUser() (name string, uid, gid int) {
 
 // blockHint adds the advice a person can act on to a blockloop error.
 func blockHint(err error, target string) error {
+	var ce *blockloop.ContainerError
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &ce):
+		return withHint(err, "%s", containerHint(ce, target))
 	case errors.Is(err, blockloop.ErrNoLoopControl):
 		return withHint(err, "Load the loop driver: sudo modprobe loop (in a container, the host must pass /dev/loop-control through).")
 	case errors.Is(err, blockloop.ErrBusy):
