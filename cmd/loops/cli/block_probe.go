@@ -60,6 +60,7 @@ type probeJSON struct {
 	Type      string   `json:"type"`
 	Label     string   `json:"label"`
 	UUID      string   `json:"uuid"`
+	Version   string   `json:"version,omitempty"` // blkid's VERSION
 	FSSize    int64    `json:"fssize"`
 	Truncated bool     `json:"truncated"`
 	Ambiguous []string `json:"ambiguous"`
@@ -124,7 +125,7 @@ func blockProbeRun(opts *blockProbeOptions) error {
 	}
 	doc := probeJSON{
 		Schema: schemaVersion, Image: opts.Image, Size: pr.Size, Usage: string(pr.Kind), Type: pr.Type,
-		Label: pr.Label, UUID: pr.UUID, FSSize: pr.FSSize, Truncated: pr.Truncated(), Ambiguous: pr.Ambiguous,
+		Label: pr.Label, UUID: pr.UUID, Version: pr.Version, FSSize: pr.FSSize, Truncated: pr.Truncated(), Ambiguous: pr.Ambiguous,
 		PTType: pr.PTType, PTUUID: pr.PTUUID, Partitions: []partitionJSON{},
 		Plan: planJSON{Route: string(plan.Route), FSType: plan.Type, Partition: plan.Partition,
 			Offset: plan.Offset, SizeLimit: plan.SizeLimit, RO: plan.ReadOnly, Reason: plan.Reason},
@@ -184,6 +185,9 @@ func renderProbe(io *IOStreams, d probeJSON, pr *blockloop.ProbeResult) error {
 	}
 	if d.UUID != "" {
 		t.add("uuid", d.UUID)
+	}
+	if d.Version != "" {
+		t.add("version", d.Version)
 	}
 	if d.PTType != "" && d.Usage != string(blockloop.KindPartitionTable) && d.Disk == nil {
 		t.add("table", d.PTType+" partition table too (a hybrid image); the whole-image filesystem wins")
