@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/loops-cli/loops/blockloop/disk"
+	"github.com/loops-cli/loops/blockloop/disk/disktest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
@@ -25,18 +26,6 @@ func rawSource(t *testing.T, dir string) string {
 	return p
 }
 
-// qemuRaw is the virtual disk of img as qemu-img reads it.
-func qemuRaw(t *testing.T, img string) []byte {
-	t.Helper()
-	out := img + ".qemu.raw"
-	testkit.Run(t, testkit.Tool(t, "qemu-img"), "convert", "-O", "raw", img, out)
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 func readAll(t *testing.T, d *disk.Disk) []byte {
 	t.Helper()
 	b := make([]byte, d.Size())
@@ -50,7 +39,7 @@ func readAll(t *testing.T, d *disk.Disk) []byte {
 // qcow2 -> vmdk -> raw, with names relative to each overlay's directory
 // (the chain spans two directories), reads as qemu-img reads it.
 func TestFormatsAndChain(t *testing.T) {
-	qemuImg := testkit.Tool(t, "qemu-img")
+	qemuImg := disktest.QemuImg(t)
 	qemuIO := testkit.Tool(t, "qemu-io")
 	dir := t.TempDir()
 	src := rawSource(t, dir)
@@ -64,7 +53,7 @@ func TestFormatsAndChain(t *testing.T) {
 		if d.Format() != f || len(d.Layers) != 1 {
 			t.Errorf("%s: format %q, layers %+v", f, d.Format(), d.Layers)
 		}
-		if !bytes.Equal(readAll(t, d), qemuRaw(t, img)) {
+		if !bytes.Equal(readAll(t, d), disktest.RawOf(t, img)) {
 			t.Errorf("%s: the virtual disk differs from qemu-img's", f)
 		}
 		d.Close()
@@ -87,7 +76,7 @@ func TestFormatsAndChain(t *testing.T) {
 	if len(d.Layers) != 3 || d.Layers[1].Format != "vmdk" || d.Layers[2].Format != "vmdk" || d.Layers[2].Path != base {
 		t.Errorf("layers %+v", d.Layers)
 	}
-	if !bytes.Equal(readAll(t, d), qemuRaw(t, top)) {
+	if !bytes.Equal(readAll(t, d), disktest.RawOf(t, top)) {
 		t.Error("the chain reads differently from qemu-img")
 	}
 	// A raw backing file: a file of no format is read as it is.
@@ -102,7 +91,7 @@ func TestFormatsAndChain(t *testing.T) {
 	if len(d2.Layers) != 2 || d2.Layers[1].Format != "raw" {
 		t.Errorf("layers %+v", d2.Layers)
 	}
-	if !bytes.Equal(readAll(t, d2), qemuRaw(t, ov)) {
+	if !bytes.Equal(readAll(t, d2), disktest.RawOf(t, ov)) {
 		t.Error("the qcow2 over raw reads differently from qemu-img")
 	}
 }
@@ -110,7 +99,7 @@ func TestFormatsAndChain(t *testing.T) {
 // TestChainCycle: an overlay whose backing file is itself, or a chain
 // that comes back to it, is refused with ErrChain, not followed.
 func TestChainCycle(t *testing.T) {
-	qemuImg := testkit.Tool(t, "qemu-img")
+	qemuImg := disktest.QemuImg(t)
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a.qcow2"), filepath.Join(dir, "b.qcow2")
 	testkit.Run(t, qemuImg, "create", "-q", "-f", "qcow2", a, "1M")

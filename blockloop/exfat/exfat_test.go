@@ -2,8 +2,6 @@ package exfat
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,8 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
+	"github.com/loops-cli/loops/blockloop/fat/fattest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
@@ -65,22 +63,14 @@ func record(s string) {
 // mkfsExfat makes an image of size bytes with mkfs.exfat args.
 func mkfsExfat(t testing.TB, size int64, args ...string) string {
 	t.Helper()
-	img := filepath.Join(t.TempDir(), "exfat.img")
-	f, err := os.Create(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Truncate(size)
-	f.Close()
-	testkit.Run(t, testkit.Tool(t, "mkfs.exfat"), append(args, img)...)
-	return img
+	return fattest.Mkfs(t, "mkfs.exfat", size, args...)
 }
 
 // fillMounted copies src into the image through exfat-fuse on a loop
 // device, and returns the tree as the mount shows it (read back before the
 // unmount). The mount and the loop device are gone when it returns, or at
 // the latest at t's cleanup.
-func fillMounted(t *testing.T, img, src string, extra func(mnt string)) map[string]fileInfo {
+func fillMounted(t *testing.T, img, src string, extra func(mnt string)) map[string]fattest.FileInfo {
 	t.Helper()
 	testkit.RequireRoot(t)
 	losetup := testkit.Tool(t, "losetup")
@@ -115,125 +105,24 @@ func fillMounted(t *testing.T, img, src string, extra func(mnt string)) map[stri
 	if extra != nil {
 		extra(mnt)
 	}
-	got := walkDir(t, mnt)
+	got := fattest.WalkDir(t, mnt)
 	unmount()
 	detach()
 	return got
 }
 
-type fileInfo struct {
-	dir   bool
-	size  int64
-	sum   string
-	mtime time.Time
-}
+// stat is what fattest's walks read of an entry.
+func stat(e *Entry) fattest.Stat { return fattest.Stat{Name: e.Name, Size: e.Size, ModTime: e.ModTime} }
 
-func sum(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
-
-func walkDir(t testing.TB, root string) map[string]fileInfo {
+func walkFS(t testing.TB, f *FS) map[string]fattest.FileInfo {
 	t.Helper()
-	out := map[string]fileInfo{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		if rel == "." {
-			return nil
-		}
-		st, err := d.Info()
-		if err != nil {
-			return err
-		}
-		fi := fileInfo{dir: d.IsDir(), mtime: st.ModTime()}
-		if !d.IsDir() {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			fi.size, fi.sum = int64(len(b)), sum(b)
-		}
-		out[filepath.ToSlash(rel)] = fi
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func walkFS(t testing.TB, f *FS) map[string]fileInfo {
-	t.Helper()
-	out := map[string]fileInfo{}
-	var walk func(e *Entry, p string)
-	walk = func(e *Entry, p string) {
-		kids, err := e.Entries()
-		if err != nil {
-			t.Fatalf("%s: %v", p, err)
-		}
-		for _, k := range kids {
-			kp := strings.TrimPrefix(p+"/"+k.Name, "/")
-			fi := fileInfo{dir: k.IsDir(), mtime: k.ModTime}
-			if !k.IsDir() {
-				if err := k.DataErr(); err != nil {
-					t.Fatalf("%s: %v", kp, err)
-				}
-				b := make([]byte, k.Size)
-				if n, err := k.ReaderAt().ReadAt(b, 0); n != len(b) {
-					t.Fatalf("%s: read %d of %d: %v", kp, n, len(b), err)
-				}
-				fi.size, fi.sum = k.Size, sum(b)
-			}
-			out[kp] = fi
-			if k.IsDir() {
-				walk(k, kp)
-			}
-		}
-	}
-	walk(f.Root(), "")
-	return out
-}
-
-func compare(t testing.TB, want, got map[string]fileInfo) {
-	t.Helper()
-	for p, w := range want {
-		g, ok := got[p]
-		if !ok {
-			t.Errorf("%s: missing from the image", p)
-			continue
-		}
-		if g.dir != w.dir || g.size != w.size || g.sum != w.sum {
-			t.Errorf("%s: got dir=%v size=%d sha=%.12s, want dir=%v size=%d sha=%.12s", p, g.dir, g.size, g.sum, w.dir, w.size, w.sum)
-		}
-		if !w.dir {
-			if d := g.mtime.Sub(w.mtime); d > 2*time.Second || d < -2*time.Second {
-				t.Errorf("%s: mtime %v, want %v", p, g.mtime, w.mtime)
-			}
-		}
-	}
-	for p := range got {
-		if _, ok := want[p]; !ok {
-			t.Errorf("%s: in the image only", p)
-		}
-	}
+	return fattest.WalkFS(t, f.Root(), stat)
 }
 
 func openImage(t testing.TB, img string) *FS {
 	t.Helper()
-	r, err := os.Open(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	st, _ := r.Stat()
-	f, err := Open(r, st.Size())
-	if err != nil {
-		t.Fatalf("open %s: %v", img, err)
-	}
-	return f
+	return fattest.OpenImage(t, img, Open)
 }
-
-var oldTime = time.Date(2001, 2, 3, 4, 5, 6, 0, time.Local)
 
 // richTree is a source tree with Unicode names (a surrogate pair too), a
 // long name, a 300-entry directory (over one cluster), a 24 MiB mostly-zero
@@ -241,15 +130,7 @@ var oldTime = time.Date(2001, 2, 3, 4, 5, 6, 0, time.Local)
 func richTree(t testing.TB) string {
 	t.Helper()
 	src := t.TempDir()
-	write := func(rel string, data []byte) {
-		p := filepath.Join(src, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(rel string, data []byte) { fattest.WriteFile(t, src, rel, data) }
 	write("hello.txt", []byte("hello\n"))
 	write("unicodé 日本語.txt", []byte("unicode\n"))
 	write("😀 smile.txt", []byte("smile\n"))
@@ -267,17 +148,8 @@ func richTree(t testing.TB) string {
 		rnd.Read(big[off:min(off+64<<10, len(big))])
 	}
 	write("sparse.bin", big)
-	os.Chtimes(filepath.Join(src, "hello.txt"), oldTime, oldTime)
+	os.Chtimes(filepath.Join(src, "hello.txt"), fattest.OldTime, fattest.OldTime)
 	return src
-}
-
-func blkidLabel(t testing.TB, img string) (string, bool) {
-	p := testkit.LookTool("blkid")
-	if p == "" {
-		return "", false
-	}
-	out, _ := testkit.Command(p, "-p", "-o", "value", "-s", "LABEL", img).Output()
-	return strings.TrimRight(string(out), "\n"), true
 }
 
 // TestFilled: an image made by mkfs.exfat and filled through exfat-fuse
@@ -288,11 +160,11 @@ func TestFilled(t *testing.T) {
 	mounted := fillMounted(t, img, src, fragment)
 	f := openImage(t, img)
 	got := walkFS(t, f)
-	compare(t, mounted, got)
+	fattest.Compare(t, mounted, got, true)
 	delete(got, "frag.bin")
 	delete(got, "blocker.bin")
 	delete(got, "grown.bin")
-	compare(t, walkDir(t, src), got)
+	fattest.Compare(t, fattest.WalkDir(t, src), got, true)
 	frag, _ := f.Lookup("frag.bin")
 	if frag == nil || len(frag.Extents) < 2 || frag.noFatChain {
 		t.Errorf("frag.bin is not fragmented: %+v", frag)
@@ -301,7 +173,7 @@ func TestFilled(t *testing.T) {
 	if f.Label() != "EXLABEL" || f.UpcaseErr() != nil {
 		t.Errorf("label %q upcase %v", f.Label(), f.UpcaseErr())
 	}
-	if l, ok := blkidLabel(t, img); ok && l != f.Label() {
+	if l, ok := fattest.BlkidLabel(t, img); ok && l != f.Label() {
 		t.Errorf("blkid label %q, reader %q", l, f.Label())
 	}
 	many, _ := f.Lookup("many")
@@ -317,7 +189,7 @@ func TestFilled(t *testing.T) {
 		t.Errorf("Child(nope): %v", err)
 	}
 	e, _ := f.Lookup("hello.txt")
-	if !e.ModTime.Equal(oldTime) || e.Mode != 0o644 || e.UnixMode() != 0o100644 {
+	if !e.ModTime.Equal(fattest.OldTime) || e.Mode != 0o644 || e.UnixMode() != 0o100644 {
 		t.Errorf("hello.txt: mtime %v mode %v", e.ModTime, e.Mode)
 	}
 	contiguous := 0
@@ -344,7 +216,7 @@ func TestFilled(t *testing.T) {
 	if f.Label() != "Étiquette" {
 		t.Errorf("label %q after exfatlabel", f.Label())
 	}
-	if l, ok := blkidLabel(t, img); ok && l != f.Label() {
+	if l, ok := fattest.BlkidLabel(t, img); ok && l != f.Label() {
 		t.Errorf("blkid label %q, reader %q", l, f.Label())
 	}
 }

@@ -3,11 +3,12 @@ package exfat
 import (
 	"bytes"
 	"encoding/binary"
-	"io"
 	iofs "io/fs"
-	"runtime"
 	"testing"
 	"time"
+
+	"github.com/loops-cli/loops/blockloop/fat/fattest"
+	"github.com/loops-cli/loops/internal/testkit"
 )
 
 // The fuzz targets feed hostile bytes to the reader. Seeds are in
@@ -33,8 +34,8 @@ func fuzzFS(data []byte) *FS {
 // data too (its up-case table entry too), then its subdirectories and files.
 func FuzzDirEntries(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		defer watchdog()()
-		walkAll(fuzzFS(data).root, 0)
+		defer testkit.Watchdog(t, 5*time.Second)()
+		walkAll(fuzzFS(data).root)
 	})
 }
 
@@ -42,7 +43,7 @@ func FuzzDirEntries(f *testing.F) {
 // and reads all of it.
 func FuzzOpen(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		defer watchdog()()
+		defer testkit.Watchdog(t, 5*time.Second)()
 		img := unsparse(data)
 		fs, err := Open(img, img.size)
 		if err != nil {
@@ -50,7 +51,7 @@ func FuzzOpen(f *testing.F) {
 		}
 		fs.Label()
 		fs.Lookup("a/b/c")
-		walkAll(fs.Root(), 0)
+		walkAll(fs.Root())
 	})
 }
 
@@ -100,39 +101,14 @@ func sparse(b []byte) []byte {
 	return out
 }
 
-func walkAll(e *Entry, depth int) {
-	if depth > 64 {
-		return
-	}
-	if !e.IsDir() {
-		readSome(e)
-		return
-	}
-	kids, _ := e.Entries()
-	for _, k := range kids {
-		e.Child(k.Name)
-		walkAll(k, depth+1)
-	}
-}
-
-func readSome(e *Entry) {
-	buf := make([]byte, 4096)
-	r := e.ReaderAt()
-	for off := int64(0); off < e.Size && off < 1<<20; off += 4096 {
-		if _, err := r.ReadAt(buf, off); err != nil && err != io.EOF {
-			return
+// walkAll lists every directory under e, looks its entries up by name,
+// and reads the first MiB of every file, then, when none of those reads
+// failed, near its end.
+func walkAll(e *Entry) {
+	fattest.Walk(e, stat, func(e *Entry) {
+		r := e.ReaderAt()
+		if fattest.ReadSome(r, e.Size) == nil {
+			r.ReadAt(make([]byte, 4096), e.Size-100) // the end of a large file
 		}
-	}
-	r.ReadAt(buf, e.Size-100) // the end of a large file
-}
-
-// watchdog panics (with every goroutine's stack) when a fuzz input takes
-// over 5 s: the fuzzer then keeps it as a failing input.
-func watchdog() func() {
-	t := time.AfterFunc(5*time.Second, func() {
-		buf := make([]byte, 1<<20)
-		n := runtime.Stack(buf, true)
-		panic("fuzz input took over 5s:\n" + string(buf[:n]))
 	})
-	return func() { t.Stop() }
 }

@@ -2,10 +2,11 @@ package exfat
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/loops-cli/loops/internal/testkit"
 )
 
 // TestWriteFuzzSeeds regenerates testdata/fuzz/* when
@@ -13,9 +14,7 @@ import (
 // made): a tiny mkfs.exfat image filled through exfat-fuse (root), and one
 // from the tests' builder with its small up-case table.
 func TestWriteFuzzSeeds(t *testing.T) {
-	if os.Getenv("LOOPS_WRITE_FUZZ_SEEDS") == "" {
-		t.Skip("set LOOPS_WRITE_FUZZ_SEEDS=1 to regenerate testdata/fuzz")
-	}
+	testkit.SkipUnlessWritingSeeds(t)
 	src := t.TempDir()
 	os.MkdirAll(filepath.Join(src, "Sub Dir"), 0o755)
 	os.WriteFile(filepath.Join(src, "hello.txt"), []byte("hello\n"), 0o644)
@@ -35,12 +34,12 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	}
 	f := openImage(t, img)
 	walkFS(t, f)
-	writeSeed(t, "FuzzOpen", "mkfs", sparse(b))
+	testkit.WriteSeed(t, "FuzzOpen", "mkfs", sparse(b))
 	x := f.root.dirExtents[0]
-	writeSeed(t, "FuzzDirEntries", "mkfs-root", b[x.Offset:x.Offset+x.Length])
+	testkit.WriteSeed(t, "FuzzDirEntries", "mkfs-root", b[x.Offset:x.Offset+x.Length])
 	sub, _ := f.Lookup("Sub Dir")
 	x = sub.dirExtents[0]
-	writeSeed(t, "FuzzDirEntries", "mkfs-sub", b[x.Offset:x.Offset+x.Length])
+	testkit.WriteSeed(t, "FuzzDirEntries", "mkfs-sub", b[x.Offset:x.Offset+x.Length])
 
 	bl := newBuilder(1<<20, 9, 0)
 	c := bl.allocChain(600)
@@ -51,16 +50,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	root = append(root, fileEntry{name: "chained.txt", attr: AttrArchive, cluster: c, length: 600, valid: 500}.set()...)
 	root = append(root, fileEntry{name: "Dir", attr: AttrDir, cluster: d, length: 512, valid: 512, noFatChain: true}.set()...)
 	built := bl.finish(root).bytes()
-	writeSeed(t, "FuzzOpen", "builder", sparse(built))
-}
-
-func writeSeed(t testing.TB, target, name string, data []byte) {
-	dir := filepath.Join("testdata", "fuzz", target)
-	os.MkdirAll(dir, 0o755)
-	body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", data)
-	if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteSeed(t, "FuzzOpen", "builder", sparse(built))
 }
 
 // TestSparse: sparse and unsparse are inverses.

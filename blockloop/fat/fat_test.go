@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf16"
 
+	"github.com/loops-cli/loops/blockloop/fat/fattest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
@@ -21,7 +22,7 @@ import (
 // structure, sizes, sha256, mtimes within 2 s) and like mtools reads them.
 func TestTypes(t *testing.T) {
 	src := richTree(t)
-	want := walkDir(t, src)
+	want := fattest.WalkDir(t, src)
 	for _, tc := range []struct {
 		fat  string
 		size int64
@@ -36,16 +37,16 @@ func TestTypes(t *testing.T) {
 			if f.Label() != "LBL"+tc.fat {
 				t.Errorf("label %q", f.Label())
 			}
-			if l, ok := blkidLabel(t, img); ok && l != f.Label() {
+			if l, ok := fattest.BlkidLabel(t, img); ok && l != f.Label() {
 				t.Errorf("blkid says label %q, reader %q", l, f.Label())
 			}
 			got := walkFS(t, f)
-			compare(t, want, got, true)
+			fattest.Compare(t, want, got, true)
 
 			// The other reader: mtools' own extraction.
 			out := t.TempDir()
 			testkit.Run(t, testkit.Tool(t, "mcopy"), "-s", "-n", "-m", "-i", img, "::/", out)
-			compare(t, walkDir(t, out), got, true)
+			fattest.Compare(t, fattest.WalkDir(t, out), got, true)
 
 			checkNames(t, f)
 		})
@@ -62,8 +63,8 @@ func checkNames(t *testing.T, f *FS) {
 	if e.Name != "bootx64.efi" || e.ShortName != "BOOTX64.EFI" {
 		t.Errorf("bootx64.efi: name %q short %q", e.Name, e.ShortName)
 	}
-	if !e.ModTime.Equal(oldTime) {
-		t.Errorf("bootx64.efi mtime %v, want %v", e.ModTime, oldTime)
+	if !e.ModTime.Equal(fattest.OldTime) {
+		t.Errorf("bootx64.efi mtime %v, want %v", e.ModTime, fattest.OldTime)
 	}
 	if e.Mode != 0o644 || e.UnixMode() != 0o100644 || e.IsDir() {
 		t.Errorf("mode %v %o", e.Mode, e.UnixMode())
@@ -124,7 +125,7 @@ func TestLabel(t *testing.T) {
 		if f.Label() != want {
 			t.Errorf("label %q, want %q", f.Label(), want)
 		}
-		if l, ok := blkidLabel(t, img); ok && l != want {
+		if l, ok := fattest.BlkidLabel(t, img); ok && l != want {
 			t.Errorf("blkid label %q, want %q", l, want)
 		}
 	}
@@ -161,7 +162,7 @@ func TestSector4096(t *testing.T) {
 	if f.bpb.bytesPerSector != 4096 || f.Type() != "fat16" || f.Label() != "BIGSECT" {
 		t.Errorf("sector %d type %s label %q", f.bpb.bytesPerSector, f.Type(), f.Label())
 	}
-	compare(t, walkDir(t, src), walkFS(t, f), true)
+	fattest.Compare(t, fattest.WalkDir(t, src), walkFS(t, f), true)
 }
 
 // TestNoGeometry: a FAT16 image whose boot sector has no CHS geometry
@@ -174,7 +175,7 @@ func TestNoGeometry(t *testing.T) {
 	copy(b[24:28], []byte{0, 0, 0, 0})
 	os.WriteFile(img, b, 0o644)
 	f := openImage(t, img)
-	compare(t, walkDir(t, src), walkFS(t, f), true)
+	fattest.Compare(t, fattest.WalkDir(t, src), walkFS(t, f), true)
 }
 
 // TestFragmented: a file written into the holes left by deleted files has a

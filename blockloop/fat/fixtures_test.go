@@ -2,21 +2,15 @@ package fat
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"io/fs"
 	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/loops-cli/loops/blockloop/fat/fattest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
-
-// oldTime is an mtime (even seconds, local time) given to some source files.
-var oldTime = time.Date(2001, 2, 3, 4, 5, 6, 0, time.Local)
 
 // names are file names that exercise long names, Unicode (a surrogate pair
 // long-name
@@ -39,15 +33,7 @@ var names = []string{
 func richTree(t testing.TB) string {
 	t.Helper()
 	src := t.TempDir()
-	write := func(rel string, data []byte) {
-		p := filepath.Join(src, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(rel string, data []byte) { fattest.WriteFile(t, src, rel, data) }
 	for i, n := range names {
 		data := []byte(strings.Repeat(n+"\n", i*7))
 		write(n, data)
@@ -61,8 +47,8 @@ func richTree(t testing.TB) string {
 	rnd := make([]byte, 300<<10+123)
 	rand.New(rand.NewSource(1)).Read(rnd)
 	write("random.bin", rnd)
-	os.Chtimes(filepath.Join(src, "hello.txt"), oldTime, oldTime)
-	os.Chtimes(filepath.Join(src, "EFI/BOOT/bootx64.efi"), oldTime, oldTime)
+	os.Chtimes(filepath.Join(src, "hello.txt"), fattest.OldTime, fattest.OldTime)
+	os.Chtimes(filepath.Join(src, "EFI/BOOT/bootx64.efi"), fattest.OldTime, fattest.OldTime)
 	return src
 }
 
@@ -80,15 +66,7 @@ func itoa(i int) string {
 // mkfs makes an image of size bytes with mkfs.vfat args (e.g. "-F", "16").
 func mkfs(t testing.TB, size int64, args ...string) string {
 	t.Helper()
-	img := filepath.Join(t.TempDir(), "fat.img")
-	f, err := os.Create(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Truncate(size)
-	f.Close()
-	testkit.Run(t, testkit.Tool(t, "mkfs.vfat"), append(args, img)...)
-	return img
+	return fattest.Mkfs(t, "mkfs.vfat", size, args...)
 }
 
 // fill copies the contents of src into the image's root, mtimes kept.
@@ -105,129 +83,16 @@ func fill(t testing.TB, img, src string) {
 	testkit.Run(t, testkit.Tool(t, "mcopy"), append(args, "::/")...)
 }
 
-// fileInfo is what the comparisons look at.
-type fileInfo struct {
-	dir   bool
-	size  int64
-	sum   string
-	mtime time.Time
-}
-
-func sum(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
-
-// walkDir lists a host tree, by slash path.
-func walkDir(t testing.TB, root string) map[string]fileInfo {
-	t.Helper()
-	out := map[string]fileInfo{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		if rel == "." {
-			return nil
-		}
-		st, err := d.Info()
-		if err != nil {
-			return err
-		}
-		fi := fileInfo{dir: d.IsDir(), mtime: st.ModTime()}
-		if !d.IsDir() {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			fi.size, fi.sum = int64(len(b)), sum(b)
-		}
-		out[filepath.ToSlash(rel)] = fi
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
+// stat is what fattest's walks read of an entry.
+func stat(e *Entry) fattest.Stat { return fattest.Stat{Name: e.Name, Size: e.Size, ModTime: e.ModTime} }
 
 // walkFS lists the reader's tree, reading every file.
-func walkFS(t testing.TB, f *FS) map[string]fileInfo {
+func walkFS(t testing.TB, f *FS) map[string]fattest.FileInfo {
 	t.Helper()
-	out := map[string]fileInfo{}
-	var walk func(e *Entry, p string)
-	walk = func(e *Entry, p string) {
-		kids, err := e.Entries()
-		if err != nil {
-			t.Fatalf("%s: %v", p, err)
-		}
-		for _, k := range kids {
-			kp := strings.TrimPrefix(p+"/"+k.Name, "/")
-			fi := fileInfo{dir: k.IsDir(), mtime: k.ModTime}
-			if !k.IsDir() {
-				if err := k.DataErr(); err != nil {
-					t.Fatalf("%s: %v", kp, err)
-				}
-				b := make([]byte, k.Size)
-				if n, err := k.ReaderAt().ReadAt(b, 0); n != len(b) {
-					t.Fatalf("%s: read %d of %d: %v", kp, n, len(b), err)
-				}
-				fi.size, fi.sum = k.Size, sum(b)
-			}
-			out[kp] = fi
-			if k.IsDir() {
-				walk(k, kp)
-			}
-		}
-	}
-	walk(f.Root(), "")
-	return out
-}
-
-// compare checks that got has the same paths, types, sizes and contents as
-// want, and (mtimes) the same mtimes within 2 s.
-func compare(t testing.TB, want, got map[string]fileInfo, mtimes bool) {
-	t.Helper()
-	for p, w := range want {
-		g, ok := got[p]
-		if !ok {
-			t.Errorf("%s: missing from the image", p)
-			continue
-		}
-		if g.dir != w.dir || g.size != w.size || g.sum != w.sum {
-			t.Errorf("%s: got dir=%v size=%d sha=%.12s, want dir=%v size=%d sha=%.12s", p, g.dir, g.size, g.sum, w.dir, w.size, w.sum)
-		}
-		if mtimes && !w.dir {
-			if d := g.mtime.Sub(w.mtime); d > 2*time.Second || d < -2*time.Second {
-				t.Errorf("%s: mtime %v, want %v", p, g.mtime, w.mtime)
-			}
-		}
-	}
-	for p := range got {
-		if _, ok := want[p]; !ok {
-			t.Errorf("%s: in the image only", p)
-		}
-	}
+	return fattest.WalkFS(t, f.Root(), stat)
 }
 
 func openImage(t testing.TB, img string) *FS {
 	t.Helper()
-	r, err := os.Open(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	st, _ := r.Stat()
-	f, err := Open(r, st.Size())
-	if err != nil {
-		t.Fatalf("open %s: %v", img, err)
-	}
-	return f
-}
-
-// blkidLabel is the label blkid reads from the image.
-func blkidLabel(t testing.TB, img string) (string, bool) {
-	p := testkit.LookTool("blkid")
-	if p == "" {
-		return "", false
-	}
-	out, _ := testkit.Command(p, "-p", "-o", "value", "-s", "LABEL", img).Output()
-	return strings.TrimRight(string(out), "\n"), true
+	return fattest.OpenImage(t, img, Open)
 }

@@ -2,11 +2,12 @@ package fat
 
 import (
 	"bytes"
-	"io"
 	iofs "io/fs"
-	"runtime"
 	"testing"
 	"time"
+
+	"github.com/loops-cli/loops/blockloop/fat/fattest"
+	"github.com/loops-cli/loops/internal/testkit"
 )
 
 // The fuzz targets feed hostile bytes to the reader. Seeds are in
@@ -34,8 +35,8 @@ func fuzzFS(data []byte) *FS {
 // clusters are data too, then its subdirectories and files.
 func FuzzDirEntries(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		defer watchdog()()
-		walkAll(fuzzFS(data).root, 0)
+		defer testkit.Watchdog(t, 5*time.Second)()
+		walkAll(fuzzFS(data).root)
 	})
 }
 
@@ -46,7 +47,7 @@ const padTo = 2 << 20
 // and reads all of it.
 func FuzzOpen(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		defer watchdog()()
+		defer testkit.Watchdog(t, 5*time.Second)()
 		size := max(int64(len(data)), padTo)
 		fs, err := Open(&zeroPadded{data}, size)
 		if err != nil {
@@ -54,33 +55,14 @@ func FuzzOpen(f *testing.F) {
 		}
 		fs.Label()
 		fs.Lookup("a/b/c")
-		walkAll(fs.Root(), 0)
+		walkAll(fs.Root())
 	})
 }
 
-func walkAll(e *Entry, depth int) {
-	if depth > 64 {
-		return
-	}
-	if !e.IsDir() {
-		readSome(e)
-		return
-	}
-	kids, _ := e.Entries()
-	for _, k := range kids {
-		e.Child(k.Name)
-		walkAll(k, depth+1)
-	}
-}
-
-func readSome(e *Entry) {
-	buf := make([]byte, 4096)
-	r := e.ReaderAt()
-	for off := int64(0); off < e.Size && off < 1<<20; off += 4096 {
-		if _, err := r.ReadAt(buf, off); err != nil && err != io.EOF {
-			return
-		}
-	}
+// walkAll lists every directory under e, looks its entries up by name,
+// and reads the first MiB of every file.
+func walkAll(e *Entry) {
+	fattest.Walk(e, stat, func(e *Entry) { fattest.ReadSome(e.ReaderAt(), e.Size) })
 }
 
 // zeroPadded is data followed by zeros.
@@ -95,15 +77,4 @@ func (z *zeroPadded) ReadAt(p []byte, off int64) (int, error) {
 		}
 	}
 	return len(p), nil
-}
-
-// watchdog panics (with every goroutine's stack) when a fuzz input takes
-// over 5 s: the fuzzer then keeps it as a failing input.
-func watchdog() func() {
-	t := time.AfterFunc(5*time.Second, func() {
-		buf := make([]byte, 1<<20)
-		n := runtime.Stack(buf, true)
-		panic("fuzz input took over 5s:\n" + string(buf[:n]))
-	})
-	return func() { t.Stop() }
 }

@@ -227,7 +227,7 @@ func TestHostileTree(t *testing.T) {
 			if err != nil {
 				t.Errorf("%s: %v", name, err)
 			} else {
-				walkAll(f.Root(), 0)
+				walkAll(f.Root())
 			}
 			continue
 		}

@@ -3,19 +3,18 @@ package fat
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/loops-cli/loops/internal/testkit"
 )
 
 // TestWriteFuzzSeeds regenerates testdata/fuzz/* from tiny mkfs.vfat images
 // when LOOPS_WRITE_FUZZ_SEEDS=1 (the seeds are committed; this is how they
 // were made).
 func TestWriteFuzzSeeds(t *testing.T) {
-	if os.Getenv("LOOPS_WRITE_FUZZ_SEEDS") == "" {
-		t.Skip("set LOOPS_WRITE_FUZZ_SEEDS=1 to regenerate testdata/fuzz")
-	}
+	testkit.SkipUnlessWritingSeeds(t)
 	src := t.TempDir()
 	os.MkdirAll(filepath.Join(src, "Sub Dir"), 0o755)
 	os.WriteFile(filepath.Join(src, "hello.txt"), []byte("hello\n"), 0o644)
@@ -37,16 +36,16 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		}
 		f := openImage(t, img)
 		walkFS(t, f)
-		writeSeed(t, "FuzzOpen", tc.name, bytes.TrimRight(b, "\x00"))
+		testkit.WriteSeed(t, "FuzzOpen", tc.name, bytes.TrimRight(b, "\x00"))
 		if tc.name == "fat12" {
 			root := b[f.bpb.rootOff : f.bpb.rootOff+512]
 			sub := mustLookupTB(t, f, "Sub Dir")
 			x := sub.dirExtents[0]
-			writeSeed(t, "FuzzDirEntries", "root", root)
-			writeSeed(t, "FuzzDirEntries", "sub", b[x.Offset:x.Offset+x.Length])
+			testkit.WriteSeed(t, "FuzzDirEntries", "root", root)
+			testkit.WriteSeed(t, "FuzzDirEntries", "sub", b[x.Offset:x.Offset+x.Length])
 		}
 	}
-	writeSeed(t, "FuzzOpen", "fat32", bytes.TrimRight(tinyFAT32(t), "\x00"))
+	testkit.WriteSeed(t, "FuzzOpen", "fat32", bytes.TrimRight(tinyFAT32(t), "\x00"))
 }
 
 // tinyFAT32 is a 256 KiB FAT32 volume (FAT32 parameter block, 500 clusters:
@@ -124,13 +123,4 @@ func mustLookupTB(t testing.TB, f *FS, p string) *Entry {
 		t.Fatal(err)
 	}
 	return e
-}
-
-func writeSeed(t testing.TB, target, name string, data []byte) {
-	dir := filepath.Join("testdata", "fuzz", target)
-	os.MkdirAll(dir, 0o755)
-	body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", data)
-	if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/loops-cli/loops/blockloop/disk/disktest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
@@ -50,7 +51,7 @@ func BenchmarkReadSequential(b *testing.B) {
 		} {
 			images[name] = filepath.Join(dir, name+".qcow2")
 			a := append([]string{"convert", "-f", "raw", "-O", "qcow2"}, args...)
-			testkit.Run(b, qemuImg(b), append(a, src, images[name])...)
+			testkit.Run(b, disktest.QemuImg(b), append(a, src, images[name])...)
 		}
 	}
 	for _, name := range []string{"plain", "zlib", "zstd", "given"} {

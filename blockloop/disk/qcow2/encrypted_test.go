@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/loops-cli/loops/blockloop/disk/disktest"
 	"github.com/loops-cli/loops/blockloop/disk/qcow2"
 	"github.com/loops-cli/loops/internal/testkit"
 )
@@ -30,7 +31,7 @@ func TestEncrypted(t *testing.T) {
 			o += ",encrypt.iter-time=10"
 		}
 		for try := 1; ; try++ {
-			out, err := testkit.Command(qemuImg(t), "create", "-f", "qcow2", "--object", "secret,id=s,data=x", "-o", o, img, "1M").CombinedOutput()
+			out, err := testkit.Command(disktest.QemuImg(t), "create", "-f", "qcow2", "--object", "secret,id=s,data=x", "-o", o, img, "1M").CombinedOutput()
 			if err == nil {
 				break
 			}

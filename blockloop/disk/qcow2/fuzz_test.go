@@ -6,11 +6,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/loops-cli/loops/internal/testkit"
 )
 
 // The fuzz targets feed hostile bytes to each decoding layer. Seeds are in
@@ -27,7 +28,7 @@ var fuzzLimits = Limits{MaxL1Entries: 1 << 16, MaxCacheBytes: 1 << 20, MaxCluste
 func FuzzOpen(f *testing.F) {
 	backing := bytes.Repeat([]byte{0x5a}, 4096)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		defer watchdog()()
+		defer testkit.Watchdog(t, 5*time.Second)()
 		im, err := Open(bytes.NewReader(data), int64(len(data)), Options{
 			Backing: func(name, format string) (io.ReaderAt, int64, error) {
 				return bytes.NewReader(backing), int64(len(backing)), nil
@@ -143,17 +144,6 @@ func FuzzHeader(f *testing.F) {
 			t.Fatalf("header %+v", h)
 		}
 	})
-}
-
-// watchdog panics (with every goroutine's stack) when a fuzz input takes
-// over 5 s: the fuzzer then keeps it as a failing input.
-func watchdog() func() {
-	t := time.AfterFunc(5*time.Second, func() {
-		buf := make([]byte, 1<<20)
-		n := runtime.Stack(buf, true)
-		panic("fuzz input took over 5s:\n" + string(buf[:n]))
-	})
-	return func() { t.Stop() }
 }
 
 // TestFuzzSeedsOpen: the FuzzOpen seeds are images the reader opens and

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/loops-cli/loops/blockloop/disk/disktest"
 	"github.com/loops-cli/loops/blockloop/disk/qcow2"
 	"github.com/loops-cli/loops/internal/testkit"
 )
@@ -25,7 +26,7 @@ func smallImage(t *testing.T, opts ...string) []byte {
 	if len(opts) > 0 {
 		args = append(args, "-o", strings.Join(opts, ","))
 	}
-	testkit.Run(t, qemuImg(t), append(args, img, "1M")...)
+	testkit.Run(t, disktest.QemuImg(t), append(args, img, "1M")...)
 	qemuIO(t, img, "write -P 0x41 0 4k", "write -P 0x42 100k 3k", "write -z 200k 64k", "write -P 0x43 1020k 4k")
 	b, err := os.ReadFile(img)
 	if err != nil {
@@ -41,7 +42,7 @@ func compressedImage(t *testing.T, opts string) []byte {
 	src := filepath.Join(dir, "s.raw")
 	os.WriteFile(src, bytes.Repeat([]byte("compressible text, line after line\n"), 30000), 0o644)
 	img := filepath.Join(dir, "c.qcow2")
-	testkit.Run(t, qemuImg(t), "convert", "-f", "raw", "-O", "qcow2", "-c", "-o", opts, src, img)
+	testkit.Run(t, disktest.QemuImg(t), "convert", "-f", "raw", "-O", "qcow2", "-c", "-o", opts, src, img)
 	b, err := os.ReadFile(img)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/loops-cli/loops/blockloop/disk/disktest"
 	"github.com/loops-cli/loops/blockloop/disk/qcow2"
 	"github.com/loops-cli/loops/internal/testkit"
 )
@@ -22,8 +23,6 @@ import (
 // with `qemu-img info`, and Map with `qemu-img map`.
 
 func TestMain(m *testing.M) { os.Exit(testkit.Main(m, nil)) }
-
-func qemuImg(t testing.TB) string { return testkit.Tool(t, "qemu-img") }
 
 // sourceSize is not a multiple of 4 KiB, 64 KiB or 2 MiB clusters.
 const sourceSize = 3<<20 + 4608
@@ -69,16 +68,11 @@ func openImage(t testing.TB, path string) *qcow2.Image {
 }
 
 func openChain(t testing.TB, path string, depth int) (*qcow2.Image, int64, error) {
-	f, err := os.Open(path)
+	f, size, err := disktest.OpenRaw(t, path)
 	if err != nil {
 		return nil, 0, err
 	}
-	t.Cleanup(func() { f.Close() })
-	st, err := f.Stat()
-	if err != nil {
-		return nil, 0, err
-	}
-	im, err := qcow2.Open(f, st.Size(), qcow2.Options{Backing: backingOpener(t, filepath.Dir(path), depth+1)})
+	im, err := qcow2.Open(f, size, qcow2.Options{Backing: backingOpener(t, filepath.Dir(path), depth+1)})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -97,31 +91,10 @@ func backingOpener(t testing.TB, dir string, depth int) func(name, format string
 		case "qcow2":
 			return openChain(t, name, depth)
 		case "raw":
-			f, err := os.Open(name)
-			if err != nil {
-				return nil, 0, err
-			}
-			t.Cleanup(func() { f.Close() })
-			st, err := f.Stat()
-			if err != nil {
-				return nil, 0, err
-			}
-			return f, st.Size(), nil
+			return disktest.OpenRaw(t, name)
 		}
 		return nil, 0, fmt.Errorf("backing format %q not handled by the test", format)
 	}
-}
-
-// rawOf is qemu-img's view of an image: `qemu-img convert -O raw`.
-func rawOf(t testing.TB, img string) []byte {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), "out.raw")
-	testkit.Run(t, qemuImg(t), "convert", "-O", "raw", img, out)
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 type qemuInfo struct {
@@ -141,7 +114,7 @@ type qemuInfo struct {
 func infoOf(t testing.TB, img string) qemuInfo {
 	t.Helper()
 	var i qemuInfo
-	if err := json.Unmarshal([]byte(testkit.Run(t, qemuImg(t), "info", "--output=json", img)), &i); err != nil {
+	if err := json.Unmarshal([]byte(testkit.Run(t, disktest.QemuImg(t), "info", "--output=json", img)), &i); err != nil {
 		t.Fatal(err)
 	}
 	return i
@@ -176,7 +149,7 @@ func checkImage(t *testing.T, img string) *qcow2.Image {
 	if info.BackingFile != qi.BackingFile || info.BackingFormat != qi.BackingFormat {
 		t.Errorf("backing %q %q, qemu-img %q %q", info.BackingFile, info.BackingFormat, qi.BackingFile, qi.BackingFormat)
 	}
-	want := rawOf(t, img)
+	want := disktest.RawOf(t, img)
 	if int64(len(want)) != im.Size() {
 		t.Fatalf("qemu-img convert wrote %d bytes, Size is %d", len(want), im.Size())
 	}
@@ -233,7 +206,7 @@ func compare(t *testing.T, what string, got, want []byte, base int64) {
 func checkMap(t *testing.T, im *qcow2.Image, img string) {
 	t.Helper()
 	var qm []qemuMap
-	if err := json.Unmarshal([]byte(testkit.Run(t, qemuImg(t), "map", "--output=json", img)), &qm); err != nil {
+	if err := json.Unmarshal([]byte(testkit.Run(t, disktest.QemuImg(t), "map", "--output=json", img)), &qm); err != nil {
 		t.Fatal(err)
 	}
 	ms, err := im.Map(0, im.Size())
@@ -313,7 +286,7 @@ func TestConvert(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			img := filepath.Join(dir, c.name+".qcow2")
 			args := append([]string{"convert", "-f", "raw", "-O", "qcow2"}, c.args...)
-			testkit.Run(t, qemuImg(t), append(args, src, img)...)
+			testkit.Run(t, disktest.QemuImg(t), append(args, src, img)...)
 			im := checkImage(t, img)
 			// The raw source is what qemu-img read, too.
 			want, _ := os.ReadFile(src)
@@ -352,9 +325,9 @@ func TestOverlay(t *testing.T) {
 	dir := t.TempDir()
 	src := makeSource(t, dir)
 	base := filepath.Join(dir, "base.qcow2")
-	testkit.Run(t, qemuImg(t), "convert", "-f", "raw", "-O", "qcow2", "-c", "-o", "cluster_size=4096", src, base)
+	testkit.Run(t, disktest.QemuImg(t), "convert", "-f", "raw", "-O", "qcow2", "-c", "-o", "cluster_size=4096", src, base)
 	ov := filepath.Join(dir, "ov.qcow2")
-	testkit.Run(t, qemuImg(t), "create", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", ov, "5M")
+	testkit.Run(t, disktest.QemuImg(t), "create", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", ov, "5M")
 	qemuIO(t, ov, "write -P 0xab 4k 8k", "write -z 1M 64k", "write -P 0x11 3M 100k", "write -P 0x22 4M 5k",
 		"write -z 2500k 4k", "write -P 0x33 0x2a0000 512",
 		// A zero cluster that keeps its host cluster (zero flag with an offset).
@@ -362,7 +335,7 @@ func TestOverlay(t *testing.T) {
 	checkImage(t, ov)
 
 	ov2 := filepath.Join(dir, "ov2.qcow2")
-	testkit.Run(t, qemuImg(t), "create", "-f", "qcow2", "-o", "cluster_size=512", "-b", "ov.qcow2", "-F", "qcow2", ov2, "5M")
+	testkit.Run(t, disktest.QemuImg(t), "create", "-f", "qcow2", "-o", "cluster_size=512", "-b", "ov.qcow2", "-F", "qcow2", ov2, "5M")
 	qemuIO(t, ov2, "write -P 0xcd 6k 1k", "write -z 4M 512")
 	checkImage(t, ov2)
 
@@ -403,7 +376,7 @@ func TestExtendedL2Overlay(t *testing.T) {
 	dir := t.TempDir()
 	makeSource(t, dir)
 	ov := filepath.Join(dir, "ov.qcow2")
-	testkit.Run(t, qemuImg(t), "create", "-f", "qcow2", "-o", "extended_l2=on,cluster_size=65536",
+	testkit.Run(t, disktest.QemuImg(t), "create", "-f", "qcow2", "-o", "extended_l2=on,cluster_size=65536",
 		"-b", "source.raw", "-F", "raw", ov, "4M")
 	qemuIO(t, ov, "write -P 0xab 4k 2k", "write -P 0xac 10k 6k", "write -z 20k 2k", "write -z 64k 64k",
 		"write -P 0xad 130k 1k", "write -P 0xae 200k 64k", "write -z 3276k 4k", "write -P 0xaf 3900k 3k")
@@ -428,7 +401,7 @@ func TestConcurrent(t *testing.T) {
 	dir := t.TempDir()
 	src := makeSource(t, dir)
 	img := filepath.Join(dir, "c.qcow2")
-	testkit.Run(t, qemuImg(t), "convert", "-f", "raw", "-O", "qcow2", "-c", "-o", "cluster_size=4096", src, img)
+	testkit.Run(t, disktest.QemuImg(t), "convert", "-f", "raw", "-O", "qcow2", "-c", "-o", "cluster_size=4096", src, img)
 	want, _ := os.ReadFile(src)
 	f, _ := os.Open(img)
 	defer f.Close()

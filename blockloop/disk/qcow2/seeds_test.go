@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/loops-cli/loops/blockloop/disk/disktest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
@@ -17,13 +18,11 @@ import (
 // were made). Data is written with printable patterns so that the corpus
 // files stay small.
 func TestWriteFuzzSeeds(t *testing.T) {
-	if os.Getenv("LOOPS_WRITE_FUZZ_SEEDS") == "" {
-		t.Skip("set LOOPS_WRITE_FUZZ_SEEDS=1 to regenerate testdata/fuzz")
-	}
+	testkit.SkipUnlessWritingSeeds(t)
 	dir := t.TempDir()
 	img := func(name string) string { return filepath.Join(dir, name+".qcow2") }
 	create := func(name, opts, size string) string {
-		testkit.Run(t, qemuImg(t), "create", "-f", "qcow2", "-o", opts, img(name), size)
+		testkit.Run(t, disktest.QemuImg(t), "create", "-f", "qcow2", "-o", opts, img(name), size)
 		return img(name)
 	}
 	text := filepath.Join(dir, "text.raw")
@@ -31,22 +30,22 @@ func TestWriteFuzzSeeds(t *testing.T) {
 
 	qemuIO(t, create("v2", "compat=0.10,cluster_size=512", "16k"), "write -P 0x41 0 1k", "write -P 0x42 5k 512")
 	qemuIO(t, create("v3", "cluster_size=512", "16k"), "write -P 0x43 512 1k", "write -z 4k 2k", "write -P 0x44 15k 1k")
-	testkit.Run(t, qemuImg(t), "convert", "-f", "raw", "-O", "qcow2", "-c", "-o", "cluster_size=512", text, img("zlib"))
-	testkit.Run(t, qemuImg(t), "convert", "-f", "raw", "-O", "qcow2", "-c", "-o", "cluster_size=512,compression_type=zstd", text, img("zstd"))
-	testkit.Run(t, qemuImg(t), "create", "-f", "qcow2", "-o", "cluster_size=512", "-b", "v3.qcow2", "-F", "qcow2", img("overlay"), "20k")
+	testkit.Run(t, disktest.QemuImg(t), "convert", "-f", "raw", "-O", "qcow2", "-c", "-o", "cluster_size=512", text, img("zlib"))
+	testkit.Run(t, disktest.QemuImg(t), "convert", "-f", "raw", "-O", "qcow2", "-c", "-o", "cluster_size=512,compression_type=zstd", text, img("zstd"))
+	testkit.Run(t, disktest.QemuImg(t), "create", "-f", "qcow2", "-o", "cluster_size=512", "-b", "v3.qcow2", "-F", "qcow2", img("overlay"), "20k")
 	qemuIO(t, img("overlay"), "write -P 0x61 2k 1k", "write -z 8k 512")
 	qemuIO(t, create("extl2", "cluster_size=16k,extended_l2=on", "64k"), "write -P 0x45 1k 2k", "write -z 8k 1k", "write -P 0x46 20k 16k")
 
 	for _, name := range []string{"v2", "v3", "zlib", "zstd", "overlay"} {
 		b := read(t, img(name))
-		write(t, "FuzzOpen", name, fmt.Sprintf("[]byte(%q)", b))
+		testkit.WriteSeed(t, "FuzzOpen", name, b)
 	}
 	for _, name := range []string{"v2", "v3", "zstd", "overlay", "extl2"} {
 		b := read(t, img(name))
 		cs := 1 << binary.BigEndian.Uint32(b[20:])
 		first := bytes.TrimRight(b[:cs], "\x00")
 		n := min(max(len(first)+7&^7+8, 120), cs)
-		write(t, "FuzzHeader", name, fmt.Sprintf("[]byte(%q)", b[:n]))
+		testkit.WriteSeed(t, "FuzzHeader", name, b[:n])
 	}
 	// L2 entries: standard, zero, compressed, and extended with bitmaps.
 	for _, c := range []struct {
@@ -65,7 +64,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 			} else {
 				e = binary.BigEndian.Uint64(b[l2+8*uint64(i):])
 			}
-			write(t, "FuzzL2Entry", fmt.Sprintf("%s-%d", c.name, i),
+			testkit.WriteSeedValues(t, "FuzzL2Entry", fmt.Sprintf("%s-%d", c.name, i),
 				fmt.Sprintf("uint64(%#x)\nuint64(%#x)\nuint8(%d)\nbool(%v)\nuint32(%d)", e, bm, cb-9, c.ext, 1000*i+7))
 		}
 	}
@@ -77,12 +76,4 @@ func read(t *testing.T, p string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-func write(t *testing.T, target, name, values string) {
-	dir := filepath.Join("testdata", "fuzz", target)
-	os.MkdirAll(dir, 0o755)
-	if err := os.WriteFile(filepath.Join(dir, name), []byte("go test fuzz v1\n"+values+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }

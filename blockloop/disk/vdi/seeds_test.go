@@ -2,11 +2,11 @@ package vdi
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/loops-cli/loops/blockloop/disk/disktest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
@@ -16,10 +16,8 @@ import (
 // one block; their trailing zeros are dropped (a block cut by the end of
 // the file reads as zeros).
 func TestWriteFuzzSeeds(t *testing.T) {
-	if os.Getenv("LOOPS_WRITE_FUZZ_SEEDS") == "" {
-		t.Skip("set LOOPS_WRITE_FUZZ_SEEDS=1 to regenerate testdata/fuzz")
-	}
-	qemu := qemuImg(t)
+	testkit.SkipUnlessWritingSeeds(t)
+	qemu := disktest.QemuImg(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src.raw")
 	b := make([]byte, 3<<20-4096)
@@ -54,21 +52,12 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		if name == "dynamic" && !bytes.Equal(got, b) {
 			t.Fatalf("%s: trimmed image reads differently", name)
 		}
-		writeSeed(t, name, raw)
+		testkit.WriteSeed(t, "FuzzOpen", name, raw)
 		if name == "dynamic" {
 			d := append([]byte(nil), raw...)
 			d[76] = TypeDiff
 			copy(d[424:440], d[392:408])
-			writeSeed(t, "differencing", d)
+			testkit.WriteSeed(t, "FuzzOpen", "differencing", d)
 		}
-	}
-}
-
-func writeSeed(t *testing.T, name string, b []byte) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzOpen")
-	os.MkdirAll(dir, 0o755)
-	s := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)
-	if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }

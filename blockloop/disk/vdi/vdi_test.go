@@ -9,30 +9,26 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/loops-cli/loops/blockloop/disk/disktest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
 func TestQemuImages(t *testing.T) {
-	qemu := qemuImg(t)
+	qemu := disktest.QemuImg(t)
 	qio := testkit.Tool(t, "qemu-io")
-	dir := t.TempDir()
-	src := filepath.Join(dir, "src.raw")
-	writeSource(t, src, 5<<20+12345)
+	dir, src := disktest.Source(t, 5<<20+12345)
 	for name, o := range map[string][]string{"dynamic": nil, "static": {"-o", "static=on"}} {
 		t.Run(name, func(t *testing.T) {
 			img := filepath.Join(dir, name+".vdi")
 			args := append([]string{"convert", "-f", "raw", "-O", "vdi"}, o...)
 			testkit.Run(t, qemu, append(args, src, img)...)
 			im := openFile(t, img)
-			if vs := virtualSize(t, img); im.Size() != vs {
-				t.Fatalf("Size %d, qemu-img info says %d", im.Size(), vs)
-			}
 			if info := im.Info(); info.Variant != name || info.BlockSize != 1<<20 {
 				t.Errorf("Info %+v", info)
 			}
-			compare(t, im, rawOf(t, img))
+			disktest.CompareQemu(t, im, img)
 			testkit.Run(t, qio, "-f", "vdi", "-c", "write -P 0xcd 2M 64k", "-c", "write -P 0xab 4194000 1000", img)
-			compare(t, openFile(t, img), rawOf(t, img))
+			disktest.Compare(t, openFile(t, img), disktest.RawOf(t, img))
 		})
 	}
 }
@@ -40,14 +36,12 @@ func TestQemuImages(t *testing.T) {
 // TestDifferencing builds a differencing image by hand (qemu cannot) over
 // a qemu-img parent: block 1 is the child's, the rest the parent's.
 func TestDifferencing(t *testing.T) {
-	qemu := qemuImg(t)
-	dir := t.TempDir()
-	src := filepath.Join(dir, "src.raw")
-	writeSource(t, src, 3<<20)
+	qemu := disktest.QemuImg(t)
+	dir, src := disktest.Source(t, 3<<20)
 	parent := filepath.Join(dir, "parent.vdi")
 	testkit.Run(t, qemu, "convert", "-f", "raw", "-O", "vdi", src, parent)
 	pb, _ := os.ReadFile(parent)
-	want := rawOf(t, parent)
+	want := disktest.RawOf(t, parent)
 	h := append([]byte(nil), pb[:512]...)
 	le := binary.LittleEndian
 	le.PutUint32(h[76:], TypeDiff)
@@ -77,26 +71,21 @@ func TestDifferencing(t *testing.T) {
 	if im.Info().Parent == "" || im.Info().Variant != "differencing" {
 		t.Errorf("Info %+v", im.Info())
 	}
-	compare(t, im, want)
+	disktest.Compare(t, im, want)
 	if _, err := Open(bytes.NewReader(child), int64(len(child)), Options{}); !errors.Is(err, ErrUnsupported) {
 		t.Fatalf("without Options.Open: %v", err)
 	}
 }
 
 func TestHostile(t *testing.T) {
-	qemu := qemuImg(t)
-	dir := t.TempDir()
-	src := filepath.Join(dir, "src.raw")
-	writeSource(t, src, 5<<20+12345)
+	qemu := disktest.QemuImg(t)
+	dir, src := disktest.Source(t, 5<<20+12345)
 	img := filepath.Join(dir, "d.vdi")
 	testkit.Run(t, qemu, "convert", "-f", "raw", "-O", "vdi", src, img)
 	good, _ := os.ReadFile(img)
 	open := func(b []byte) (*Image, error) { return Open(bytes.NewReader(b), int64(len(b)), Options{}) }
 	for _, n := range []int{0, 67, 68, 100, 511, 512, 515, 1024, len(good) / 2} {
-		im, err := open(good[:n])
-		if err == nil {
-			err = readAll(im)
-		}
+		err := disktest.OpenRead(open, good[:n])
 		if err == nil {
 			t.Errorf("truncated to %d: no error", n)
 		} else if !isFormat(err) && !errors.Is(err, ErrNotVDI) {
@@ -123,10 +112,7 @@ func TestHostile(t *testing.T) {
 		"sector 4096":      mod(func(b []byte) { le.PutUint32(b[360:], 4096) }),
 	}
 	for name, b := range cases {
-		im, err := open(b)
-		if err == nil {
-			err = readAll(im)
-		}
+		err := disktest.OpenRead(open, b)
 		if err == nil || !(isFormat(err) || errors.Is(err, ErrUnsupported)) {
 			t.Errorf("%s: %v", name, err)
 		}

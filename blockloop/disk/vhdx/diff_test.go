@@ -10,6 +10,7 @@ import (
 	"testing"
 	"unicode/utf16"
 
+	"github.com/loops-cli/loops/blockloop/disk/disktest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
@@ -120,14 +121,12 @@ func makeDiff(t testing.TB, parent, parentRaw []byte, name string, light bool) (
 }
 
 func TestDifferencing(t *testing.T) {
-	qemu := qemuImg(t)
-	dir := t.TempDir()
-	src := filepath.Join(dir, "src.raw")
-	writeSource(t, src, 5<<20+12345)
+	qemu := disktest.QemuImg(t)
+	dir, src := disktest.Source(t, 5<<20+12345)
 	pimg := filepath.Join(dir, "parent.vhdx")
 	testkit.Run(t, qemu, "convert", "-f", "raw", "-O", "vhdx", "-o", "block_size=1M", src, pimg)
 	parent, _ := os.ReadFile(pimg)
-	child, want := makeDiff(t, parent, rawOf(t, pimg), `.\parent.vhdx`, false)
+	child, want := makeDiff(t, parent, disktest.RawOf(t, pimg), `.\parent.vhdx`, false)
 	open := func(name string) (io.ReaderAt, int64, error) {
 		if name != `.\parent.vhdx` {
 			t.Errorf("parent name %q", name)
@@ -141,7 +140,7 @@ func TestDifferencing(t *testing.T) {
 	if info := im.Info(); info.Variant != "differencing" || info.Parent != `.\parent.vhdx` {
 		t.Errorf("Info %+v", info)
 	}
-	compare(t, im, want)
+	disktest.Compare(t, im, want)
 	if _, err := Open(bytes.NewReader(child), int64(len(child)), Options{}); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("without Options.Open: %v", err)
 	}

@@ -6,12 +6,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/loops-cli/loops/blockloop/disk/disktest"
+	"github.com/loops-cli/loops/internal/testkit"
 )
 
 // FuzzOpen opens data as a VHDX file and reads a few ranges of the virtual
@@ -27,7 +29,7 @@ import (
 func FuzzOpen(f *testing.F) {
 	parent := decodeRLE(readSeed(f, "dynamic"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		defer watchdog()()
+		defer testkit.Watchdog(t, 5*time.Second)()
 		r := decodeRLE(data)
 		opts := Options{
 			Open: func(string) (io.ReaderAt, int64, error) {
@@ -40,7 +42,7 @@ func FuzzOpen(f *testing.F) {
 			return
 		}
 		_ = im.Info()
-		readSome(t, im)
+		disktest.ReadSome(t, im)
 	})
 }
 
@@ -149,35 +151,6 @@ func (r *rleReader) ReadAt(p []byte, off int64) (int, error) {
 		}
 	}
 	return n, err
-}
-
-// readSome reads the start, the end, and a few ranges in between.
-func readSome(t *testing.T, im *Image) {
-	buf := make([]byte, 70000)
-	size := im.Size()
-	for _, off := range []int64{0, 4096, size / 3, size / 2, size - 65536, size - 1, size} {
-		if off < 0 {
-			continue
-		}
-		n, err := im.ReadAt(buf, off)
-		if n < 0 || n > len(buf) {
-			t.Fatalf("ReadAt returned %d", n)
-		}
-		if err == nil && n != len(buf) {
-			t.Fatalf("ReadAt(%d at %d) = %d, nil", len(buf), off, n)
-		}
-	}
-}
-
-// watchdog panics (with every goroutine's stack) when a fuzz input takes
-// over 5 s: the fuzzer then keeps it as a failing input.
-func watchdog() func() {
-	t := time.AfterFunc(5*time.Second, func() {
-		buf := make([]byte, 1<<20)
-		n := runtime.Stack(buf, true)
-		panic("fuzz input took over 5s:\n" + string(buf[:n]))
-	})
-	return func() { t.Stop() }
 }
 
 func TestRLE(t *testing.T) {

@@ -2,11 +2,11 @@ package vhdx
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/loops-cli/loops/blockloop/disk/disktest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
@@ -16,10 +16,8 @@ import (
 // and fixed with 1 MiB blocks, and a differencing disk of the dynamic one
 // (see makeDiff), each run-length encoded (see encodeRLE).
 func TestWriteFuzzSeeds(t *testing.T) {
-	if os.Getenv("LOOPS_WRITE_FUZZ_SEEDS") == "" {
-		t.Skip("set LOOPS_WRITE_FUZZ_SEEDS=1 to regenerate testdata/fuzz")
-	}
-	qemu := qemuImg(t)
+	testkit.SkipUnlessWritingSeeds(t)
+	qemu := disktest.QemuImg(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src.raw")
 	b := make([]byte, 5<<20-4096)
@@ -43,19 +41,10 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		if !bytes.Equal(got, b) {
 			t.Fatalf("%s: encoded image reads differently", name)
 		}
-		writeSeed(t, name, enc)
+		testkit.WriteSeed(t, "FuzzOpen", name, enc)
 		if name == "dynamic" {
 			d, _ := makeDiff(t, raw, b, "parent.vhdx", true)
-			writeSeed(t, "differencing", encodeRLE(d))
+			testkit.WriteSeed(t, "FuzzOpen", "differencing", encodeRLE(d))
 		}
-	}
-}
-
-func writeSeed(t *testing.T, name string, b []byte) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzOpen")
-	os.MkdirAll(dir, 0o755)
-	s := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)
-	if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -9,15 +9,14 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/loops-cli/loops/blockloop/disk/disktest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
 func TestQemuImages(t *testing.T) {
-	qemu := qemuImg(t)
+	qemu := disktest.QemuImg(t)
 	qio := testkit.Tool(t, "qemu-io")
-	dir := t.TempDir()
-	src := filepath.Join(dir, "src.raw")
-	writeSource(t, src, 5<<20+12345)
+	dir, src := disktest.Source(t, 5<<20+12345)
 	for _, c := range []struct {
 		name    string
 		opts    string
@@ -39,33 +38,25 @@ func TestQemuImages(t *testing.T) {
 			}
 			testkit.Run(t, qemu, append(args, src, img)...)
 			im := openFile(t, img)
-			if vs := virtualSize(t, img); im.Size() != vs {
-				t.Fatalf("Size %d, qemu-img info says %d", im.Size(), vs)
-			}
 			if info := im.Info(); info.Variant != c.variant || info.BlockSize != c.block || info.LogicalSectorSize != 512 {
 				t.Errorf("Info %+v", info)
 			}
-			compare(t, im, rawOf(t, img))
+			disktest.CompareQemu(t, im, img)
 			testkit.Run(t, qio, "-f", "vhdx", "-c", "write -P 0xcd 1M 64k", "-c", "write -P 0xab 4194000 1000", "-c", "write -z 0 4096", img)
-			compare(t, openFile(t, img), rawOf(t, img))
+			disktest.Compare(t, openFile(t, img), disktest.RawOf(t, img))
 		})
 	}
 }
 
 func TestHostile(t *testing.T) {
-	qemu := qemuImg(t)
-	dir := t.TempDir()
-	src := filepath.Join(dir, "src.raw")
-	writeSource(t, src, 5<<20+12345)
+	qemu := disktest.QemuImg(t)
+	dir, src := disktest.Source(t, 5<<20+12345)
 	img := filepath.Join(dir, "d.vhdx")
 	testkit.Run(t, qemu, "convert", "-f", "raw", "-O", "vhdx", "-o", "block_size=1M", src, img)
 	good, _ := os.ReadFile(img)
 	open := func(b []byte) (*Image, error) { return Open(bytes.NewReader(b), int64(len(b)), Options{}) }
 	for _, n := range []int{0, 7, 8, 100, 64 << 10, 70 << 10, 200 << 10, 300 << 10, 1 << 20, 2<<20 + 100, 3 << 20, len(good) / 2} {
-		im, err := open(good[:n])
-		if err == nil {
-			err = readAll(im)
-		}
+		err := disktest.OpenRead(open, good[:n])
 		if err == nil {
 			t.Errorf("truncated to %d: no error", n)
 		} else if !isFormat(err) && !errors.Is(err, ErrNotVHDX) {
@@ -123,10 +114,7 @@ func TestHostile(t *testing.T) {
 		"meta entries":     mod(func(b []byte) { le.PutUint16(b[metaOff+10:], 9999) }),
 	}
 	for name, b := range cases {
-		im, err := open(b)
-		if err == nil {
-			err = readAll(im)
-		}
+		err := disktest.OpenRead(open, b)
 		if err == nil || !(isFormat(err) || errors.Is(err, ErrUnsupported)) {
 			t.Errorf("%s: %v", name, err)
 		}

@@ -3,11 +3,11 @@ package vmdk
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/loops-cli/loops/blockloop/disk/disktest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
@@ -17,10 +17,8 @@ import (
 // rewrites them with the same header, descriptor, tables and grains, laid
 // out back to back, so that the seeds stay a few KiB.
 func TestWriteFuzzSeeds(t *testing.T) {
-	if os.Getenv("LOOPS_WRITE_FUZZ_SEEDS") == "" {
-		t.Skip("set LOOPS_WRITE_FUZZ_SEEDS=1 to regenerate testdata/fuzz")
-	}
-	qemu := qemuImg(t)
+	testkit.SkipUnlessWritingSeeds(t)
+	qemu := disktest.QemuImg(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src.raw")
 	b := make([]byte, 200000) // 4 grains, the last one partial
@@ -53,7 +51,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		if !bytes.Equal(got[:len(b)], b) {
 			t.Fatalf("%s: compacted image reads differently", sub)
 		}
-		writeSeed(t, sub, c)
+		testkit.WriteSeed(t, "FuzzOpen", sub, c)
 		if sub == "streamOptimized" {
 			// As VMware streams it: GD_AT_END and a footer.
 			e := append([]byte(nil), c...)
@@ -62,7 +60,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 			binary.LittleEndian.PutUint64(foot[0:], 1)
 			binary.LittleEndian.PutUint32(foot[12:], markerFooter)
 			copy(foot[512:], c[:512])
-			writeSeed(t, "gd-at-end", append(e, foot...))
+			testkit.WriteSeed(t, "FuzzOpen", "gd-at-end", append(e, foot...))
 		}
 	}
 	// A descriptor with a flat extent (the fuzz target opens data itself
@@ -72,16 +70,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	desc, _ := os.ReadFile(img)
 	desc = bytes.TrimRight(desc, " \x00")
 	desc = bytes.Replace(desc, []byte("RW 391 FLAT \"flat-flat.vmdk\" 0"), []byte("RW 1 FLAT \"flat-flat.vmdk\" 0\nRW 8 ZERO\nRDONLY 1 FLAT \"x\" 1"), 1)
-	writeSeed(t, "descriptor", desc)
-}
-
-func writeSeed(t *testing.T, name string, b []byte) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzOpen")
-	os.MkdirAll(dir, 0o755)
-	s := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)
-	if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testkit.WriteSeed(t, "FuzzOpen", "descriptor", desc)
 }
 
 // compact rewrites a qemu-img sparse extent: header, descriptor (trimmed),

@@ -1,24 +1,13 @@
 package vmdk
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/loops-cli/loops/internal/testkit"
+	"github.com/loops-cli/loops/blockloop/disk/disktest"
 )
 
 // TestSpeed compares reading a 1 GiB disk (512 MiB of data) with
 // `qemu-img convert -O raw` when LOOPS_SPEED=1.
 func TestSpeed(t *testing.T) {
-	if os.Getenv("LOOPS_SPEED") == "" {
-		t.Skip("set LOOPS_SPEED=1 to compare with qemu-img")
-	}
-	dir := t.TempDir()
-	src := speedSource(t, dir)
-	for _, sub := range []string{"monolithicSparse", "streamOptimized"} {
-		img := filepath.Join(dir, sub+".vmdk")
-		testkit.Run(t, qemuImg(t), "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat="+sub, src, img)
-		measureSpeed(t, img)
-	}
+	disktest.Speed(t, "vmdk", []disktest.Variant{{Name: "monolithicSparse", Options: "subformat=monolithicSparse"}, {Name: "streamOptimized", Options: "subformat=streamOptimized"}}, openFile)
 }

@@ -11,62 +11,53 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/loops-cli/loops/blockloop/disk/disktest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
 func TestQemuImages(t *testing.T) {
-	qemu := qemuImg(t)
+	qemu := disktest.QemuImg(t)
 	qio := testkit.Tool(t, "qemu-io")
-	dir := t.TempDir()
-	src := filepath.Join(dir, "src.raw")
-	writeSource(t, src, 5<<20+12345)
+	dir, src := disktest.Source(t, 5<<20+12345)
 	for _, sub := range []string{"monolithicSparse", "streamOptimized", "monolithicFlat", "twoGbMaxExtentSparse", "twoGbMaxExtentFlat"} {
 		t.Run(sub, func(t *testing.T) {
 			img := filepath.Join(dir, sub+".vmdk")
 			testkit.Run(t, qemu, "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat="+sub, src, img)
 			im := openFile(t, img)
-			if vs := virtualSize(t, img); im.Size() != vs {
-				t.Fatalf("Size %d, qemu-img info says %d", im.Size(), vs)
-			}
-			info := im.Info()
-			if info.Variant != sub {
+			if info := im.Info(); info.Variant != sub {
 				t.Errorf("Variant %q, want %q", info.Variant, sub)
 			}
-			compare(t, im, rawOf(t, img))
+			disktest.CompareQemu(t, im, img)
 			if sub == "streamOptimized" {
 				return // qemu cannot write into streamOptimized images
 			}
 			// Partially filled grains, and grains made after conversion.
 			testkit.Run(t, qio, "-f", "vmdk", "-c", "write -P 0xcd 1M 64k", "-c", "write -P 0xab 4194000 1000", "-c", "write -z 0 4096", img)
-			compare(t, openFile(t, img), rawOf(t, img))
+			disktest.Compare(t, openFile(t, img), disktest.RawOf(t, img))
 		})
 	}
 }
 
 func TestZeroedGrain(t *testing.T) {
-	qemu := qemuImg(t)
-	dir := t.TempDir()
-	src := filepath.Join(dir, "src.raw")
-	writeSource(t, src, 5<<20+12345)
+	qemu := disktest.QemuImg(t)
+	dir, src := disktest.Source(t, 5<<20+12345)
 	// qemu-img has no grain size option; the zeroed-grain flag (zeroed_grain=on)
 	// gives entries of 1 after a zero write.
 	img := filepath.Join(dir, "z.vmdk")
 	testkit.Run(t, qemu, "convert", "-f", "raw", "-O", "vmdk", "-o", "zeroed_grain=on", src, img)
 	testkit.Run(t, testkit.Tool(t, "qemu-io"), "-f", "vmdk", "-c", "write -z 0 1M", img)
-	compare(t, openFile(t, img), rawOf(t, img))
+	disktest.Compare(t, openFile(t, img), disktest.RawOf(t, img))
 }
 
 // TestGDAtEnd rewrites a streamOptimized image as VMware streams it: the
 // header says GD_AT_END and a footer (marker, header copy, end-of-stream)
 // carries the real grain directory offset.
 func TestGDAtEnd(t *testing.T) {
-	qemu := qemuImg(t)
-	dir := t.TempDir()
-	src := filepath.Join(dir, "src.raw")
-	writeSource(t, src, 3<<20+4096)
+	qemu := disktest.QemuImg(t)
+	dir, src := disktest.Source(t, 3<<20+4096)
 	img := filepath.Join(dir, "s.vmdk")
 	testkit.Run(t, qemu, "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized", src, img)
-	want := rawOf(t, img)
+	want := disktest.RawOf(t, img)
 	b, err := os.ReadFile(img)
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +73,7 @@ func TestGDAtEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	compare(t, im, want)
+	disktest.Compare(t, im, want)
 	// Without a footer: a clear error.
 	b = b[:len(b)-1536]
 	if _, err := Open(bytes.NewReader(b), int64(len(b)), Options{}); !isFormat(err) {
@@ -91,11 +82,9 @@ func TestGDAtEnd(t *testing.T) {
 }
 
 func TestDeltaLink(t *testing.T) {
-	qemu := qemuImg(t)
+	qemu := disktest.QemuImg(t)
 	qio := testkit.Tool(t, "qemu-io")
-	dir := t.TempDir()
-	src := filepath.Join(dir, "src.raw")
-	writeSource(t, src, 5<<20+12345)
+	dir, src := disktest.Source(t, 5<<20+12345)
 	base := filepath.Join(dir, "base.vmdk")
 	testkit.Run(t, qemu, "convert", "-f", "raw", "-O", "vmdk", src, base)
 	child := filepath.Join(dir, "child.vmdk")
@@ -105,7 +94,7 @@ func TestDeltaLink(t *testing.T) {
 	if im.Info().Parent != "base.vmdk" {
 		t.Errorf("Parent %q", im.Info().Parent)
 	}
-	compare(t, im, rawOf(t, child))
+	disktest.Compare(t, im, disktest.RawOf(t, child))
 	f, _ := os.Open(child)
 	defer f.Close()
 	st, _ := f.Stat()
@@ -115,10 +104,8 @@ func TestDeltaLink(t *testing.T) {
 }
 
 func TestHostile(t *testing.T) {
-	qemu := qemuImg(t)
-	dir := t.TempDir()
-	src := filepath.Join(dir, "src.raw")
-	writeSource(t, src, 5<<20+12345)
+	qemu := disktest.QemuImg(t)
+	dir, src := disktest.Source(t, 5<<20+12345)
 	for _, sub := range []string{"monolithicSparse", "streamOptimized"} {
 		img := filepath.Join(dir, sub+".vmdk")
 		testkit.Run(t, qemu, "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat="+sub, src, img)
@@ -127,10 +114,7 @@ func TestHostile(t *testing.T) {
 
 		// Truncated anywhere: an error from Open or ReadAt, never a panic.
 		for _, n := range []int{0, 3, 100, 511, 512, 600, 0x1a*512 + 10, 0x80 * 512, len(good) / 2} {
-			im, err := open(good[:n])
-			if err == nil {
-				err = readAll(im)
-			}
+			err := disktest.OpenRead(open, good[:n])
 			if err == nil {
 				t.Errorf("%s truncated to %d: no error", sub, n)
 			} else if !isFormat(err) && !errors.Is(err, ErrNotVMDK) {
@@ -154,10 +138,7 @@ func TestHostile(t *testing.T) {
 			"version 9":         mod(func(b []byte) { binary.LittleEndian.PutUint32(b[4:], 9) }),
 		}
 		for name, b := range cases {
-			im, err := open(b)
-			if err == nil {
-				err = readAll(im)
-			}
+			err := disktest.OpenRead(open, b)
 			if err == nil || !(isFormat(err) || errors.Is(err, ErrUnsupported)) {
 				t.Errorf("%s, %s: %v", sub, name, err)
 			}
@@ -208,7 +189,7 @@ func TestDescriptorExtents(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := append(append(append([]byte(nil), files["a b-flat.vmdk"][1024:]...), make([]byte, 3*512)...), files["c.vmdk"]...)
-	compare(t, im, want)
+	disktest.Compare(t, im, want)
 	info := im.Info()
 	if info.Variant != "vmfs" || len(info.Extents) != 3 || info.Extents[0].Name != "a b-flat.vmdk" || info.Extents[0].Offset != 2 {
 		t.Errorf("Info %+v", info)
@@ -230,7 +211,7 @@ func TestDescriptorExtents(t *testing.T) {
 // extents) with data across the extent boundaries, and compares them with
 // qemu-img's raw around the data and the boundaries.
 func TestMultiExtent(t *testing.T) {
-	qemu := qemuImg(t)
+	qemu := disktest.QemuImg(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "big.raw")
 	f, err := os.Create(src)
