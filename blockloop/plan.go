@@ -94,73 +94,36 @@ func kernelName(t string) string {
 // It is a pure function of its input.
 func Decide(in PlanInput) Plan {
 	p := in.Probe
-	none := nonePlan
 	if p == nil {
-		return none(ErrUnknownFormat)
+		return nonePlan(ErrUnknownFormat)
 	}
 	switch p.Kind {
 	case KindDiskImage:
 		return decideDisk(in)
 	case KindCrypto, KindVolume:
 		if err := containerPlan(p); err != nil {
-			return none(err)
+			return nonePlan(err)
 		}
-		return none(reasonf(ErrContainer, "the image is a %s volume, not a filesystem", p.Type))
+		return nonePlan(reasonf(ErrContainer, "the image is a %s volume, not a filesystem", p.Type))
 	}
-	target := p
-	plan := Plan{}
-	usePT := len(p.Partitions) > 0 && (p.Kind == KindPartitionTable || in.Partition > 0)
-	if in.Partition > 0 && len(p.Partitions) == 0 {
-		if p.PTError != nil {
-			return none(reasonf(ErrNoPartition, "cannot read the partition table: %v", p.PTError))
-		}
-		return none(reasonf(ErrNoPartition, "there is no partition table, so no partition %d", in.Partition))
-	}
-	if p.Kind == KindPartitionTable && len(p.Partitions) == 0 {
-		return none(reasonf(ErrNoMountable, "the %s partition table has no partitions", ptName(p.PTType)))
-	}
-	if usePT {
-		part, err := choosePartition(p, in.Partition)
-		if err != nil {
-			return none(err)
-		}
-		if part.FS == nil || part.Start+part.Size > p.Size {
-			return none(reasonf(ErrTruncated, "partition %d ends at byte %d, past the end of the image (%d bytes): the image is truncated",
-				part.Number, part.Start+part.Size, p.Size))
-		}
-		target = part.FS
-		plan.Partition, plan.Offset, plan.SizeLimit = part.Number, part.Start, part.Size
-	}
-	plan.Label, plan.UUID = target.Label, target.UUID
-	typ := target.Type
-	forced := in.Type != ""
-	if forced {
-		typ = in.Type
+	plan, target, err := pickTarget(in)
+	if err != nil {
+		return nonePlan(err)
 	}
 	where := "the image"
 	if plan.Partition > 0 {
 		where = fmt.Sprintf("partition %d", plan.Partition)
 	}
-	switch {
-	case typ == "":
-		if p.PTError != nil {
-			return none(reasonf(ErrCorrupt, "no filesystem recognized, and the partition table is damaged: %v", p.PTError))
-		}
-		return none(reasonf(ErrUnknownFormat, "no filesystem recognized in %s", where))
-	case !forced && len(target.Ambiguous) > 0:
-		return none(reasonf(ErrAmbiguous, "%s carries both %s and %s signatures",
-			where, typ, strings.Join(target.Ambiguous, ", ")))
-	case !forced && target.Kind == KindSwap:
-		return none(reasonf(ErrNoMountable, "%s is swap space, not a filesystem", where))
-	case target.Truncated():
-		return none(reasonf(ErrTruncated, "the %s superblock in %s claims %d bytes, but there are only %d: the image is truncated",
-			typ, where, target.FSSize, target.Size))
+	typ, err := checkTarget(in, target, where)
+	if err != nil {
+		return nonePlan(err)
 	}
 	plan.Type = kernelName(typ)
 	what := where + " holds " + plan.Type
-	if forced {
+	switch {
+	case in.Type != "":
 		what = where + " is mounted as " + plan.Type + " (type given)"
-	} else if plan.Type == "udf" && slices.Contains(target.Also, "iso9660") {
+	case plan.Type == "udf" && slices.Contains(target.Also, "iso9660"):
 		what = where + " is a UDF bridge disc (UDF and ISO 9660 trees)"
 		if !in.routable("udf") && in.routable("iso9660") {
 			plan.Type = "iso9660"
@@ -168,30 +131,93 @@ func Decide(in PlanInput) Plan {
 		}
 	}
 	plan.ReadOnly = readOnlyTypes[plan.Type]
-	switch {
-	case in.Backend == BackendFUSE && in.Userspace[plan.Type]:
-		plan.Route = RouteUserspace
-		plan.ReadOnly = true
-		plan.Reason = fmt.Sprintf("%s, served in userspace by loops as asked", what)
-	case in.Backend == BackendFUSE:
-		return none(&multiError{msg: fmt.Sprintf("%s, and loops has no userspace reader for %s", what, plan.Type), errs: []error{ErrNoUserspaceReader, ErrNoDriver}})
-	case kernelAllowed[plan.Type] && in.Kernel[plan.Type]:
-		plan.Route = RouteKernel
-		plan.Reason = fmt.Sprintf("%s, and the kernel has a driver for it (%s is in /proc/filesystems)", what, plan.Type)
-	case kernelAllowed[plan.Type] && in.Loadable[plan.Type]:
-		plan.Route = RouteKernel
-		plan.Reason = fmt.Sprintf("%s, and the kernel can load its %s module", what, plan.Type)
-	case in.Userspace[plan.Type] && in.Backend != BackendKernel:
-		plan.Route = RouteUserspace
-		plan.ReadOnly = true
-		plan.Reason = fmt.Sprintf("%s; the kernel has no %s driver, so loops reads it in userspace (FUSE)", what, plan.Type)
-	case in.Userspace[plan.Type]:
-		return none(&multiError{msg: fmt.Sprintf("%s, and this kernel has no %s driver (not in /proc/filesystems, no module to load); "+
-			"loops' userspace reader can serve it, but the kernel was required", what, plan.Type), errs: []error{ErrKernelOnly, ErrNoDriver}})
-	default:
-		return none(noDriver(plan.Type, where))
+	if err := chooseRoute(in, &plan, what, where); err != nil {
+		return nonePlan(err)
 	}
 	return plan
+}
+
+// pickTarget chooses what to mount: the whole image, or a partition (the
+// one asked for, or the only one holding a filesystem).
+func pickTarget(in PlanInput) (Plan, *ProbeResult, error) {
+	p := in.Probe
+	if in.Partition > 0 && len(p.Partitions) == 0 {
+		if p.PTError != nil {
+			return Plan{}, nil, reasonf(ErrNoPartition, "cannot read the partition table: %v", p.PTError)
+		}
+		return Plan{}, nil, reasonf(ErrNoPartition, "there is no partition table, so no partition %d", in.Partition)
+	}
+	if p.Kind == KindPartitionTable && len(p.Partitions) == 0 {
+		return Plan{}, nil, reasonf(ErrNoMountable, "the %s partition table has no partitions", ptName(p.PTType))
+	}
+	plan := Plan{Label: p.Label, UUID: p.UUID}
+	if len(p.Partitions) == 0 || (p.Kind != KindPartitionTable && in.Partition == 0) {
+		return plan, p, nil
+	}
+	part, err := choosePartition(p, in.Partition)
+	if err != nil {
+		return Plan{}, nil, err
+	}
+	if part.FS == nil || part.Start+part.Size > p.Size {
+		return Plan{}, nil, reasonf(ErrTruncated, "partition %d ends at byte %d, past the end of the image (%d bytes): the image is truncated",
+			part.Number, part.Start+part.Size, p.Size)
+	}
+	plan.Label, plan.UUID = part.FS.Label, part.FS.UUID
+	plan.Partition, plan.Offset, plan.SizeLimit = part.Number, part.Start, part.Size
+	return plan, part.FS, nil
+}
+
+// checkTarget returns the type to mount target as (the given one, else
+// the probed one), or why it cannot be mounted at all.
+func checkTarget(in PlanInput, target *ProbeResult, where string) (string, error) {
+	typ := target.Type
+	forced := in.Type != ""
+	if forced {
+		typ = in.Type
+	}
+	switch {
+	case typ == "":
+		if in.Probe.PTError != nil {
+			return "", reasonf(ErrCorrupt, "no filesystem recognized, and the partition table is damaged: %v", in.Probe.PTError)
+		}
+		return "", reasonf(ErrUnknownFormat, "no filesystem recognized in %s", where)
+	case !forced && len(target.Ambiguous) > 0:
+		return "", reasonf(ErrAmbiguous, "%s carries both %s and %s signatures", where, typ, strings.Join(target.Ambiguous, ", "))
+	case !forced && target.Kind == KindSwap:
+		return "", reasonf(ErrNoMountable, "%s is swap space, not a filesystem", where)
+	case target.Truncated():
+		return "", reasonf(ErrTruncated, "the %s superblock in %s claims %d bytes, but there are only %d: the image is truncated",
+			typ, where, target.FSSize, target.Size)
+	}
+	return typ, nil
+}
+
+// chooseRoute sets plan's route and reason: the kernel where it has the
+// driver, else loops' userspace reader, as the backend choice allows.
+func chooseRoute(in PlanInput, plan *Plan, what, where string) error {
+	t := plan.Type
+	switch {
+	case in.Backend == BackendFUSE && in.Userspace[t]:
+		plan.Route, plan.ReadOnly = RouteUserspace, true
+		plan.Reason = fmt.Sprintf("%s, served in userspace by loops as asked", what)
+	case in.Backend == BackendFUSE:
+		return &multiError{msg: fmt.Sprintf("%s, and loops has no userspace reader for %s", what, t), errs: []error{ErrNoUserspaceReader, ErrNoDriver}}
+	case kernelAllowed[t] && in.Kernel[t]:
+		plan.Route = RouteKernel
+		plan.Reason = fmt.Sprintf("%s, and the kernel has a driver for it (%s is in /proc/filesystems)", what, t)
+	case kernelAllowed[t] && in.Loadable[t]:
+		plan.Route = RouteKernel
+		plan.Reason = fmt.Sprintf("%s, and the kernel can load its %s module", what, t)
+	case in.Userspace[t] && in.Backend != BackendKernel:
+		plan.Route, plan.ReadOnly = RouteUserspace, true
+		plan.Reason = fmt.Sprintf("%s; the kernel has no %s driver, so loops reads it in userspace (FUSE)", what, t)
+	case in.Userspace[t]:
+		return &multiError{msg: fmt.Sprintf("%s, and this kernel has no %s driver (not in /proc/filesystems, no module to load); "+
+			"loops' userspace reader can serve it, but the kernel was required", what, t), errs: []error{ErrKernelOnly, ErrNoDriver}}
+	default:
+		return noDriver(t, where)
+	}
+	return nil
 }
 
 // decideDisk decides for a VM disk image: as for a raw disk image, on its
