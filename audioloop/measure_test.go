@@ -54,6 +54,15 @@ func TestMeasureLatency(t *testing.T) {
 				}
 				waitRunning(t, c)
 				r, err := c.Measure(audioloop.MeasureRequest{Source: "a.monitor", Sink: "b", Chirps: 3, Interval: 450 * time.Millisecond, Settle: settle})
+				if errors.Is(err, audioloop.ErrNoSignal) && try < 6 {
+					// A graph that missed its start (a busy machine):
+					// measured again like a disturbed recording.
+					t.Logf("%s %v (try %d): %v", s.Kind, lat, try, err)
+					if ref != 0 {
+						s.Pactl(t, "unload-module", itoa(ref))
+					}
+					continue
+				}
 				if err != nil {
 					t.Fatalf("%v: Measure() = %v", lat, err)
 				}
