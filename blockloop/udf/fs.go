@@ -419,7 +419,7 @@ func (f *FS) loadFileSet(fsd lext, adOff int64) error {
 	if err != nil {
 		return fmt.Errorf("udf: root directory: %w", err)
 	}
-	if !root.IsDir() {
+	if root == nil || !root.IsDir() { // nil: a file type not served
 		return formatErr(adOff, "the root ICB (block %d of partition %d) is not a directory", rootAD.addr.lbn, rootAD.addr.part)
 	}
 	f.root = root
