@@ -5,11 +5,16 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"os"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
+
+// spliceAlign is the alignment of the image offsets reads are spliced
+// from: the page size.
+var spliceAlign = int64(os.Getpagesize())
 
 // fsys is what every node of a mount shares.
 type fsys struct {
@@ -197,12 +202,17 @@ func (n *node) Read(ctx context.Context, f gofs.FileHandle, dest []byte, off int
 		want = rest
 	}
 	if n.fs.splice {
-		// Within one stored extent, hand the kernel the image range to splice.
+		// Within one stored extent, hand the kernel the image range to
+		// splice, when it starts on a page: go-fuse sizes its pipe for the
+		// data plus one page, so a range starting mid-page would come back
+		// short, and the kernel takes a short read for the end of the file
+		// (and shrinks it). Other ranges are read by pread below.
 		base := int64(0)
 		for _, x := range n.attr.Extents {
 			if off < base+x.Length {
-				if off+want <= base+x.Length && !x.Zero {
-					return fuse.ReadResultFd(n.fs.fd, n.fs.base+x.Offset+off-base, int(want)), 0
+				at := n.fs.base + x.Offset + off - base
+				if off+want <= base+x.Length && !x.Zero && at%spliceAlign == 0 {
+					return fuse.ReadResultFd(n.fs.fd, at, int(want)), 0
 				}
 				break
 			}
