@@ -89,11 +89,15 @@ func quiet(argv ...string) error {
 	return nil
 }
 
-var allSuites = []string{"net", "block", "iso", "audio", "status", "scale", "go"}
+var allSuites = []string{"net", "block", "iso", "disk", "fat", "udf", "audio", "status", "scale", "go"}
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "__hold" {
 		holdMain(os.Args[2:])
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "__readall" {
+		readAllMain(os.Args[2:])
 		return
 	}
 	var (
@@ -204,6 +208,7 @@ func run(ctx context.Context, only []string, out string) int {
 	suites := map[string]func(*runner, *report){
 		"net": netSuite, "block": blockSuite, "iso": isoSuite, "audio": audioSuite,
 		"status": statusSuite, "scale": scaleSuite, "go": goSuite,
+		"disk": diskSuite, "fat": fatSuite, "udf": udfSuite,
 	}
 	for _, name := range allSuites {
 		if !want[name] {
