@@ -52,6 +52,23 @@ type Disk struct {
 	size   int64
 	Layers []Layer // the image first, then each file it refers to, in the order opened
 	files  []*os.File
+	q      *qcow2.Image // the image, when it is qcow2 (for Span)
+}
+
+// Span tells where the virtual disk's bytes [off, off+n) are stored, when
+// they are stored plainly and in one piece in the image file itself (an
+// uncompressed qcow2 range): the file and the byte offset in it. A
+// server can then hand the kernel that range to splice instead of
+// copying it. ok is false otherwise.
+func (d *Disk) Span(off, n int64) (f *os.File, at int64, ok bool) {
+	if d.q == nil || n <= 0 {
+		return nil, 0, false
+	}
+	ms, err := d.q.Map(off, n)
+	if err != nil || len(ms) != 1 || ms[0].Kind != qcow2.Data || ms[0].Off != off || ms[0].Len < n {
+		return nil, 0, false
+	}
+	return d.files[0], ms[0].Host, true
 }
 
 // Size is the virtual disk's size in bytes.
@@ -210,6 +227,9 @@ func (o *opener) openFormat(f *os.File, size int64, format string, idx int, refe
 		}})
 		if err != nil {
 			return nil, 0, fmt.Errorf("%s: %w", f.Name(), err)
+		}
+		if idx == 0 {
+			o.d.q = im
 		}
 		in := im.Info()
 		l = &o.d.Layers[idx]

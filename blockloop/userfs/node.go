@@ -193,6 +193,9 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 }
 
 func (n *node) Read(ctx context.Context, f gofs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if n.fs.disk != nil && n.n == Node(n.fs.disk) {
+		return n.fs.disk.read(dest, off, n.fs.splice)
+	}
 	size := n.attr.Size
 	if off >= size || off < 0 || len(dest) == 0 {
 		return fuse.ReadResultData(nil), 0
