@@ -80,8 +80,14 @@
 // ReadAt coalesces clusters that are contiguous in the file (and runs of
 // backing-file clusters) into one ReadAt, reads the compressed data of
 // consecutive compressed clusters at once and inflates whole clusters in
-// parallel (up to GOMAXPROCS), with pooled decompressors and buffers;
-// reads of part of a compressed cluster go through a small cache of
-// decompressed clusters. [Image.Map] tells which ranges are stored
+// parallel (up to GOMAXPROCS), straight into the caller's buffer, with
+// pooled decompressors and buffers; reads of part of a compressed cluster
+// go through a small cache of decompressed clusters (concurrent readers of
+// one cluster decompress it once). Sequential reads (one starting where
+// the last ended) decompress ahead: each makes sure that the compressed
+// clusters of the next 4 MiB (at most half the cluster cache) are being
+// decompressed into the cache by up to 4 goroutines (GOMAXPROCS at most),
+// which end when they are that far ahead or the reads stop being
+// sequential; no goroutine runs between reads for longer than that. [Image.Map] tells which ranges are stored
 // uncompressed in the file, so that a server can read them directly.
 package qcow2

@@ -6,6 +6,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // Limits bound what a (possibly hostile) image can make the reader do.
@@ -100,6 +101,15 @@ type Image struct {
 
 	l2c *lru // L2 tables by file offset
 	cc  *lru // decompressed clusters by compressed data offset
+
+	// Decompressing ahead of sequential reads (prefetch.go).
+	ahead     int64        // bytes decompressed ahead; 0: none
+	seqEnd    atomic.Int64 // end of the last read
+	seqOK     atomic.Bool  // the last read continued the one before
+	pfMu      sync.Mutex
+	pfNext    int64                   // where the next prefetch chunk starts
+	pfWorkers int                     // prefetch goroutines running
+	inflight  map[int64]chan struct{} // clusters being decompressed into cc
 }
 
 // Open reads the header, header extensions and L1 table of the qcow2 image
@@ -163,6 +173,11 @@ func Open(r io.ReaderAt, size int64, opts Options) (*Image, error) {
 	}
 	im.l2c = newLRU(int(min(lim.MaxCacheBytes/cs, 1<<20)))
 	im.cc = newLRU(int(min(lim.MaxClusterCacheBytes/cs, 1<<20)))
+	// Decompress ahead at most half the cluster cache, so that what was
+	// decompressed is still there when read.
+	im.ahead = min(maxPrefetchAhead, int64(im.cc.max/2)*cs)
+	im.inflight = map[int64]chan struct{}{}
+	im.seqEnd.Store(-1)
 	im.info = Info{
 		Version: int(h.version), ClusterSize: cs, VirtualSize: int64(h.size),
 		BackingFile: h.backingFile, BackingFormat: h.backingFormat, CompressionType: "zlib",
@@ -338,6 +353,7 @@ type cjob struct {
 	host int64
 	clen int64
 	voff int64
+	done chan struct{} // prefetch: closed when in the cache
 }
 
 // ReadAt reads the virtual disk. Reads past Size return io.EOF; a read
@@ -360,6 +376,9 @@ func (im *Image) ReadAt(p []byte, off int64) (int, error) {
 		data, back run
 		jobs       []cjob
 	)
+	if im.sequential(off, off+int64(len(p))) {
+		im.prefetch(off + int64(len(p)))
+	}
 	cs := im.g.clusterSize
 	for pos := 0; pos < len(p); {
 		voff := off + int64(pos)
@@ -392,7 +411,11 @@ func (im *Image) ReadAt(p []byte, off int64) (int, error) {
 		case Compressed:
 			in := voff & (cs - 1)
 			if in == 0 && int64(n) == cs {
-				jobs = append(jobs, cjob{dst: p[pos : pos+n], host: s.host, clen: s.clen, voff: voff})
+				// Decompressed straight into p, unless it is in the
+				// cache or being decompressed ahead.
+				if !im.cached(s.host, p[pos:pos+n], 0) {
+					jobs = append(jobs, cjob{dst: p[pos : pos+n], host: s.host, clen: s.clen, voff: voff})
+				}
 			} else if err := im.readCompressedPart(p[pos:pos+n], s, in, voff); err != nil {
 				return 0, err
 			}
@@ -472,8 +495,20 @@ func (im *Image) inflate(dst, src []byte, host, voff int64) error {
 // readCompressedPart serves part of a compressed cluster, through the
 // cache of decompressed clusters.
 func (im *Image) readCompressedPart(dst []byte, s segment, in, voff int64) error {
-	if im.cc.copyOut(s.host, dst, in) {
+	if im.cached(s.host, dst, in) {
 		return nil
+	}
+	// Readers of the same cluster wait for the first one.
+	if done, mine := im.claim(s.host); !mine {
+		<-done
+		if im.cc.copyOut(s.host, dst, in) {
+			return nil
+		}
+	} else {
+		defer im.release(s.host, done)
+		if im.cc.copyOut(s.host, dst, in) {
+			return nil
+		}
 	}
 	src, err := im.compressedData(s.host, s.clen)
 	if err != nil {

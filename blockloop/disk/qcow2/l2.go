@@ -165,6 +165,14 @@ func (c *lru) get(key int64) ([]byte, bool) {
 	return nil, false
 }
 
+// has says whether key is cached.
+func (c *lru) has(key int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.m[key]
+	return ok
+}
+
 // copyOut copies the cached value from offset from into dst, under the
 // lock (so that evicted values can be recycled).
 func (c *lru) copyOut(key int64, dst []byte, from int64) bool {

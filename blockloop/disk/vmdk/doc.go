@@ -30,7 +30,8 @@
 // pointing past the end is a [*FormatError]. The grain directories (of all
 // extents together) are at most [Limits.MaxTableBytes], grain tables kept
 // in memory at most [Limits.MaxCacheBytes], grains at most
-// [Limits.MaxGrainSize] (the last 8 decompressed grains are kept),
+// [Limits.MaxGrainSize] (the last 8 to 64 decompressed grains are kept, at
+// most 8 MiB of them unless 8 grains are more),
 // a compressed grain at most twice a grain, descriptor text at most
 // [Limits.MaxDescriptorSize], extents at most [Limits.MaxExtents], delta
 // links at most [Limits.MaxParentDepth] deep. Nothing recurses on image data
@@ -38,6 +39,13 @@
 // than these limits allow (fuzzed).
 //
 // Reads coalesce grains that are contiguous in the file into one read of
-// the underlying file, keep the last 8 decompressed grains, and decompress
-// the grains of a read that spans several in parallel (GOMAXPROCS).
+// the underlying file, keep the last decompressed grains, and decompress
+// the grains of a read that spans several in parallel (GOMAXPROCS), whole
+// grains straight into the caller's buffer. Grains are inflated with
+// github.com/klauspost/compress/flate (the zlib header is checked and
+// skipped, the Adler-32 not checked). Sequential reads of a compressed
+// extent (one starting where the last ended) decompress ahead: each makes
+// sure the grains of the next 2 MiB are being decompressed into the grain
+// cache by up to 4 goroutines (GOMAXPROCS at most), which end when they
+// are that far ahead or the reads stop being sequential.
 package vmdk

@@ -2,12 +2,13 @@ package vmdk
 
 import (
 	"bytes"
-	"compress/flate"
 	"encoding/binary"
 	"io"
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/klauspost/compress/flate"
 )
 
 // sparseHeader is the hosted sparse extent header (SparseExtentHeader),
@@ -72,14 +73,31 @@ type sparse struct {
 	gts        map[uint32][]uint32 // grain table by sector offset
 	cacheBytes int64
 	grains     *grainCache // shared by the extents of an image
+
+	// Decompressing ahead of sequential reads (prefetch.go).
+	ahead     int64        // bytes decompressed ahead; 0: none
+	seqEnd    atomic.Int64 // end of the last read, in the extent
+	seqOK     atomic.Bool  // the last read continued the one before
+	pfMu      sync.Mutex
+	pfNext    int64                    // where the next prefetch chunk starts
+	pfWorkers int                      // prefetch goroutines running
+	inflight  map[uint32]chan struct{} // grains being decompressed into the cache
 }
 
-// grainCache keeps the last few decompressed grains of an image.
+// grainCache keeps the last decompressed grains of an image: at most
+// maxCachedGrains of them, and at most grainCacheBytes unless that is
+// fewer than minCachedGrains.
 type grainCache struct {
 	mu      sync.Mutex
-	entries [8]cachedGrain
-	next    int
+	entries []cachedGrain // oldest first
+	bytes   int64
 }
+
+const (
+	minCachedGrains = 8
+	maxCachedGrains = 64
+	grainCacheBytes = 8 << 20
+)
 
 type cachedGrain struct {
 	s      *sparse
@@ -100,14 +118,38 @@ func (c *grainCache) get(s *sparse, sector uint32, p []byte, in int64) bool {
 	return false
 }
 
-// put caches data, returning the buffer it evicts (nil if none).
-func (c *grainCache) put(s *sparse, sector uint32, data []byte) []byte {
+// has says whether the grain at sector of s is cached.
+func (c *grainCache) has(s *sparse, sector uint32) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	old := c.entries[c.next].data
-	c.entries[c.next] = cachedGrain{s, sector, data}
-	c.next = (c.next + 1) % len(c.entries)
-	return old
+	for _, e := range c.entries {
+		if e.s == s && e.sector == sector {
+			return true
+		}
+	}
+	return false
+}
+
+// put caches data; the buffers it evicts go back to grainPool (cache hits
+// copy under the lock: nobody else holds them).
+func (c *grainCache) put(s *sparse, sector uint32, data []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.entries {
+		if e.s == s && e.sector == sector {
+			putBuf(&grainPool, data)
+			return
+		}
+	}
+	for len(c.entries) >= maxCachedGrains || len(c.entries) >= minCachedGrains && c.bytes+int64(len(data)) > grainCacheBytes {
+		e := c.entries[0]
+		c.entries[0] = cachedGrain{}
+		c.entries = c.entries[1:]
+		c.bytes -= int64(len(e.data))
+		putBuf(&grainPool, e.data)
+	}
+	c.entries = append(c.entries, cachedGrain{s, sector, data})
+	c.bytes += int64(len(data))
 }
 
 // openSparse reads the header (and footer), checks it and loads the grain
@@ -180,6 +222,11 @@ func openSparse(r io.ReaderAt, size int64, lim Limits, tableBudget, cacheBudget 
 		gts:        map[uint32][]uint32{},
 	}
 	s.maxComp = 2*s.grain + 4096
+	if comp && s.grain <= maxPrefetchAhead/2 {
+		s.ahead = min(maxPrefetchAhead, maxCachedGrains/2*s.grain)
+	}
+	s.inflight = map[uint32]chan struct{}{}
+	s.seqEnd.Store(-1)
 	gtSpan := s.grain * s.gtes // bytes covered by one grain table
 	nGD := (s.capacity + gtSpan - 1) / gtSpan
 	if nGD*4 > tableBudget {
@@ -256,6 +303,9 @@ func (s *sparse) loadGT(sector uint32, gi int64) ([]uint32, error) {
 // parent (at virtual offset abs) or read as zeros. Compressed grains of a
 // read that spans several are decompressed in parallel.
 func (s *sparse) read(p []byte, off, abs int64, parent *Image) error {
+	if s.ahead > 0 && s.sequential(off, off+int64(len(p))) {
+		s.prefetch(off + int64(len(p)))
+	}
 	if s.compressed && int64(len(p)) > s.grain && runtime.GOMAXPROCS(0) > 1 {
 		return s.readParallel(p, off, abs, parent)
 	}
@@ -401,10 +451,26 @@ func putBuf(p *sync.Pool, b []byte) {
 }
 
 // readCompressed decompresses the grain g stored at sector and copies its
-// bytes from in.
+// bytes from in; a whole grain is decompressed straight into p unless it
+// is cached or being decompressed ahead.
 func (s *sparse) readCompressed(p []byte, sector uint32, g, in int64) error {
-	if s.grains.get(s, sector, p, in) {
+	if s.cached(sector, p, in) {
 		return nil
+	}
+	if in == 0 && int64(len(p)) == s.grain {
+		return s.inflate(p, sector, g)
+	}
+	// Readers of the same grain wait for the first one.
+	if done, mine := s.claim(sector); !mine {
+		<-done
+		if s.grains.get(s, sector, p, in) {
+			return nil
+		}
+	} else {
+		defer s.release(sector, done)
+		if s.grains.get(s, sector, p, in) {
+			return nil
+		}
 	}
 	data := getBuf(&grainPool, s.grain)
 	if err := s.inflate(data, sector, g); err != nil {
@@ -412,8 +478,7 @@ func (s *sparse) readCompressed(p []byte, sector uint32, g, in int64) error {
 		return err
 	}
 	copy(p, data[in:])
-	// Cache hits copy under the lock: nobody else holds the evicted buffer.
-	putBuf(&grainPool, s.grains.put(s, sector, data))
+	s.grains.put(s, sector, data)
 	return nil
 }
 
