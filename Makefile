@@ -9,7 +9,7 @@ export PATH := $(PATH):/usr/local/go/bin:/usr/sbin:/sbin
 
 # Debian packages the tests, the demo and the benchmarks use.
 # (command they provide, or a file for packages without one: package)
-DEPS := ip:iproute2 nft:nftables ifconfig:net-tools hyperfine:hyperfine getent:libc-bin setpriv:util-linux sysctl:procps python3:python3 mkfs.ext4:e2fsprogs mksquashfs:squashfs-tools mkfs.erofs:erofs-utils mkfs.xfs:xfsprogs mkfs.btrfs:btrfs-progs sfdisk:fdisk blkid:util-linux losetup:mount mkfs.vfat:dosfstools mkfs.exfat:exfatprogs mkfs.f2fs:f2fs-tools mkfs.jfs:jfsutils mkfs.reiserfs:reiserfsprogs mkfs.nilfs2:nilfs-tools mkntfs:ntfs-3g cryptsetup:cryptsetup-bin pvcreate:lvm2 make-bcache:bcache-tools genromfs:genromfs mcopy:mtools mount.exfat-fuse:exfat-fuse qemu-img:qemu-utils qemu-storage-daemon:qemu-system-common mkudffs:udftools udfclient:udfclient genisoimage:genisoimage 7zz:7zip xorriso:xorriso fusermount3:fuse3 fuseiso:fuseiso pulseaudio:pulseaudio pactl:pulseaudio-utils pipewire:pipewire pipewire-pulse:pipewire-pulse wireplumber:wireplumber /usr/lib/ISOLINUX/isohdpfx.bin:isolinux
+DEPS := ip:iproute2 nft:nftables ifconfig:net-tools hyperfine:hyperfine getent:libc-bin setpriv:util-linux sysctl:procps python3:python3 mkfs.ext4:e2fsprogs mksquashfs:squashfs-tools mkfs.erofs:erofs-utils mkfs.xfs:xfsprogs mkfs.btrfs:btrfs-progs sfdisk:fdisk blkid:util-linux losetup:mount mkfs.vfat:dosfstools mkfs.exfat:exfatprogs tmux:tmux dpkg-deb:dpkg mkfs.f2fs:f2fs-tools mkfs.jfs:jfsutils mkfs.reiserfs:reiserfsprogs mkfs.nilfs2:nilfs-tools mkntfs:ntfs-3g cryptsetup:cryptsetup-bin pvcreate:lvm2 make-bcache:bcache-tools genromfs:genromfs mcopy:mtools mount.exfat-fuse:exfat-fuse qemu-img:qemu-utils qemu-storage-daemon:qemu-system-common mkudffs:udftools udfclient:udfclient genisoimage:genisoimage 7zz:7zip xorriso:xorriso fusermount3:fuse3 fuseiso:fuseiso pulseaudio:pulseaudio pactl:pulseaudio-utils pipewire:pipewire pipewire-pulse:pipewire-pulse wireplumber:wireplumber /usr/lib/ISOLINUX/isohdpfx.bin:isolinux
 
 .DEFAULT_GOAL := help
 
@@ -27,9 +27,24 @@ deps: ## install the Debian packages loops' tests and demo need, when missing
 	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
 	else echo "deps: all Debian packages present"; fi
 
+# The version and commit `loops --version` prints (git describe; without a
+# tag yet, the short commit). Override: make build VERSION=1.2.0 COMMIT=...
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS  = -X github.com/loops-cli/loops/cmd/loops/cli.version=$(VERSION) -X github.com/loops-cli/loops/cmd/loops/cli.commit=$(COMMIT)
+
 .PHONY: build
-build: ## build bin/loops
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/loops
+build: ## build bin/loops (static, stamped with VERSION and COMMIT)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/loops
+
+.PHONY: deb
+deb: build ## build bin/loops_VERSION_ARCH.deb: the binary, man pages, completions, copyright (nfpm)
+	rm -f bin/loops_*.deb
+	$(GO) run ./cmd/loops-deb -binary $(BIN) -version '$(VERSION)' -out bin
+
+.PHONY: deb-check
+deb-check: deb ## install the .deb in a fresh Debian chroot: --version, man, bash completion, dpkg -r leaves nothing (root)
+	$(SUDO) ./cmd/loops-deb/deb-check.sh bin/loops_*.deb
 
 .PHONY: install
 install: build ## install loops, its man pages and shell completions under $(PREFIX)

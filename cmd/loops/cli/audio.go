@@ -45,6 +45,7 @@ server).`)
 		newAudioDevicesCmd(f, af, "sources", nil),
 		newAudioDevicesCmd(f, af, "sinks", nil),
 		newAudioMeasureCmd(f, af, nil),
+		newAudioMeterCmd(f, af, nil),
 	)
 	return cmd
 }

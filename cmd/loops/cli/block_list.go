@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -11,9 +12,11 @@ import (
 )
 
 type blockListOptions struct {
-	IO   *IOStreams
-	Host func() *blockloop.Host
-	JSON bool
+	IO    *IOStreams
+	Host  func() *blockloop.Host
+	JSON  bool
+	Watch time.Duration // --watch: refresh every Watch (0: once)
+	Title string        // the command, for the --watch header
 }
 
 func newBlockListCmd(f *Factory, runF func(*blockListOptions) error) *cobra.Command {
@@ -25,11 +28,15 @@ func newBlockListCmd(f *Factory, runF func(*blockListOptions) error) *cobra.Comm
 		Long: `List every attached loop device, like 'losetup --list': the backing file
 (its full path, marked "(deleted)" when it was removed), offset, size
 limit, flags, the filesystem it holds and where it is mounted.
-JSON field names follow 'losetup --list --json'. Needs no privilege.`,
+JSON field names follow 'losetup --list --json'. With --watch the list is
+shown live, like 'watch losetup -a'. Needs no privilege.`,
 		Example: `  $ loops block list
-  $ loops block ls --json`,
-		Args: exactArgs(0, "no arguments"),
+  $ loops block ls --json
+  $ loops block list --watch
+  $ loops block list --watch=1s --json`,
+		Args: watchArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Title = cmd.CommandPath()
 			if runF != nil {
 				return runF(opts)
 			}
@@ -37,6 +44,7 @@ JSON field names follow 'losetup --list --json'. Needs no privilege.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
+	addWatchFlag(cmd, &opts.Watch)
 	return cmd
 }
 
@@ -52,6 +60,7 @@ type userspaceMountJSON struct {
 
 type blockListJSON struct {
 	Schema      int                  `json:"schema,omitempty"` // 0 only inside loops status
+	Time        string               `json:"time,omitempty"`   // --watch only
 	LoopDevices []loopDevJSON        `json:"loopdevices"`
 	Userspace   []userspaceMountJSON `json:"userspace_mounts"`
 }
@@ -81,23 +90,39 @@ type loopDevJSON struct {
 }
 
 func blockListRun(opts *blockListOptions) error {
-	devs, err := opts.Host().List()
+	h := opts.Host()
+	frame := func(io *IOStreams, first bool) error { return blockListFrame(io, h, opts.JSON, opts.Watch > 0) }
+	if opts.Watch > 0 {
+		return runWatch(opts.IO, watchSpec{Interval: opts.Watch, Title: opts.Title, JSON: opts.JSON}, frame)
+	}
+	return frame(opts.IO, true)
+}
+
+// blockListFrame reads the devices and prints them once; watching, as one
+// JSON line with a "time".
+func blockListFrame(io *IOStreams, h *blockloop.Host, asJSON, watching bool) error {
+	devs, err := h.List()
 	if err != nil {
 		return err
 	}
 	// Images served by loops' userspace reader have no loop device; they
 	// are listed beside the devices.
-	fuse, _ := opts.Host().UserspaceMounts()
-	if opts.JSON {
-		return writeJSON(opts.IO.Out, blockListDoc(devs, fuse))
+	fuse, _ := h.UserspaceMounts()
+	if asJSON {
+		doc := blockListDoc(devs, fuse)
+		if watching {
+			doc.Time = watchTime()
+			return writeJSONLine(io.Out, doc)
+		}
+		return writeJSON(io.Out, doc)
 	}
 	if len(devs) == 0 && len(fuse) == 0 {
-		if opts.IO.IsTerminal() {
-			fmt.Fprintln(opts.IO.ErrOut, "No loop devices are attached.")
+		if io.IsTerminal() {
+			fmt.Fprintln(io.ErrOut, "No loop devices are attached.")
 		}
 		return nil
 	}
-	t := newTable(opts.IO, "DEVICE", "BACK-FILE", "OFFSET", "SIZELIMIT", "RO", "AUTOCLEAR", "DIO", "TYPE", "LABEL", "MOUNTPOINTS")
+	t := newTable(io, "DEVICE", "BACK-FILE", "OFFSET", "SIZELIMIT", "RO", "AUTOCLEAR", "DIO", "TYPE", "LABEL", "MOUNTPOINTS")
 	for _, d := range devs {
 		file := d.BackingFile
 		if d.Deleted {

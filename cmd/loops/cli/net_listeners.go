@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -10,11 +11,13 @@ import (
 )
 
 type netListenersOptions struct {
-	IO   *IOStreams
-	Net  func() (*netloop.Client, error)
-	Port int
-	TCP  bool
-	JSON bool
+	IO    *IOStreams
+	Net   func() (*netloop.Client, error)
+	Port  int
+	TCP   bool
+	JSON  bool
+	Watch time.Duration // --watch: refresh every Watch (0: once)
+	Title string        // the command, for the --watch header
 }
 
 func newNetListenersCmd(f *Factory, nf *netFlags, runF func(*netListenersOptions) error) *cobra.Command {
@@ -28,10 +31,13 @@ addresses, with its owning process, and which loopback addresses reach it.
 A server bound to 127.0.0.1:631 answers on 127.0.0.1 only, not on 127.0.0.2
 nor on ::1; one bound to 0.0.0.0 answers on every 127.x address, and a
 dual-stack [::] on ::1 too. Like 'ss -ltnup', but asking the kernel for
-listening sockets only. Owners of other users' sockets need root to see.`,
-		Example: "  $ loops net listeners\n  $ loops net listeners --port 631 --json",
-		Args:    exactArgs(0, "no arguments"),
+listening sockets only. Owners of other users' sockets need root to see.
+With --watch the list is shown live: servers appear and disappear as they
+start and stop.`,
+		Example: "  $ loops net listeners\n  $ loops net listeners --port 631 --json\n  $ loops net listeners --watch",
+		Args:    watchArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Title = cmd.CommandPath()
 			if opts.Port < 0 || opts.Port > 65535 {
 				return flagErrorf("--port %d is not a port (1-65535)", opts.Port)
 			}
@@ -44,11 +50,13 @@ listening sockets only. Owners of other users' sockets need root to see.`,
 	cmd.Flags().IntVar(&opts.Port, "port", 0, "only listeners on this port")
 	cmd.Flags().BoolVar(&opts.TCP, "tcp", false, "TCP only (no UDP)")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
+	addWatchFlag(cmd, &opts.Watch)
 	return cmd
 }
 
 type listenersJSON struct {
 	Schema    int            `json:"schema"`
+	Time      string         `json:"time,omitempty"` // --watch only
 	Netns     string         `json:"netns"`
 	Listeners []listenerJSON `json:"listeners"`
 }
@@ -76,6 +84,16 @@ func netListenersRun(opts *netListenersOptions) error {
 		return err
 	}
 	defer c.Close()
+	frame := func(io *IOStreams, first bool) error { return netListenersFrame(io, c, opts) }
+	if opts.Watch > 0 {
+		return runWatch(opts.IO, watchSpec{Interval: opts.Watch, Title: opts.Title, JSON: opts.JSON}, frame)
+	}
+	return frame(opts.IO, true)
+}
+
+// netListenersFrame lists the listeners and prints them once; watching, as
+// one JSON line with a "time".
+func netListenersFrame(io *IOStreams, c *netloop.Client, opts *netListenersOptions) error {
 	ls, err := c.Listeners(netloop.ListenerOptions{Port: opts.Port, UDP: !opts.TCP, Owners: true})
 	if err != nil {
 		return err
@@ -96,19 +114,23 @@ func netListenersRun(opts *netListenersOptions) error {
 			}
 			doc.Listeners = append(doc.Listeners, j)
 		}
-		return writeJSON(opts.IO.Out, doc)
+		if opts.Watch > 0 {
+			doc.Time = watchTime()
+			return writeJSONLine(io.Out, doc)
+		}
+		return writeJSON(io.Out, doc)
 	}
 	if len(ls) == 0 {
-		if opts.IO.IsTerminal() {
-			fmt.Fprintf(opts.IO.ErrOut, "Nothing listens on loopback (%s).\n", netnsLabel(c.Target()))
+		if io.IsTerminal() {
+			fmt.Fprintf(io.ErrOut, "Nothing listens on loopback (%s).\n", netnsLabel(c.Target()))
 		}
 		return nil
 	}
-	t := newTable(opts.IO, "PROTO", "ADDRESS", "PORT", "PROCESS", "127.0.0.1", "127.0.0.2", "::1")
+	t := newTable(io, "PROTO", "ADDRESS", "PORT", "PROCESS", "127.0.0.1", "127.0.0.2", "::1")
 	for _, l := range ls {
 		row := []string{l.Proto, l.Addr.Addr().String() + v6onlyNote(l), fmt.Sprint(l.Addr.Port()), owners(l)}
 		for _, r := range l.Reachability() {
-			row = append(row, yesNo(r.OK, opts.IO.IsTerminal()))
+			row = append(row, yesNo(r.OK, io.IsTerminal()))
 		}
 		t.add(row...)
 	}

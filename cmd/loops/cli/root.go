@@ -93,6 +93,8 @@ found); 2 on a usage error. See 'loops help exit-codes'.`,
 			return overviewRun(f)
 		},
 	}
+	root.Version = readBuildInfo().Version
+	root.SetVersionTemplate("{{/* loops --version */}}" + versionText())
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &FlagError{err} })

@@ -24,6 +24,7 @@ import (
 // with an "error" instead when its part could not be read.
 type statusJSON struct {
 	Schema int              `json:"schema"`
+	Time   string           `json:"time,omitempty"` // --watch only
 	Net    netSectionJSON   `json:"net"`
 	Block  blockSectionJSON `json:"block"`
 	Audio  audioSectionJSON `json:"audio"`
@@ -198,6 +199,8 @@ type statusOptions struct {
 	F     *Factory
 	Audio audioloop.Options
 	JSON  bool
+	Watch time.Duration // --watch: refresh every Watch (0: once)
+	Title string        // the command, for the --watch header
 }
 
 func newStatusCmd(f *Factory, runF func(*statusOptions) error) *cobra.Command {
@@ -209,10 +212,11 @@ func newStatusCmd(f *Factory, runF func(*statusOptions) error) *cobra.Command {
 the loop devices and mounted images, and the sound server's loopbacks.
 Each part is read on its own: no sound server, or no permission to see loop
 devices, is reported in its section and does not fail the others.
-Needs no privilege.`,
-		Example: "  $ loops status\n  $ loops status --json",
-		Args:    exactArgs(0, "no arguments"),
+With --watch the three are shown live. Needs no privilege.`,
+		Example: "  $ loops status\n  $ loops status --json\n  $ loops status --watch=5s",
+		Args:    watchArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Title = cmd.CommandPath()
 			if runF != nil {
 				return runF(opts)
 			}
@@ -221,15 +225,29 @@ Needs no privilege.`,
 	}
 	cmd.Flags().StringVar(&opts.Audio.Server, "server", "", "the sound `server` to ask (as loops audio --server)")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
+	addWatchFlag(cmd, &opts.Watch)
 	return cmd
 }
 
 func statusRun(opts *statusOptions) error {
-	doc := gatherStatus(opts.F, opts.Audio)
-	if opts.JSON {
-		return writeJSON(opts.IO.Out, doc)
+	if opts.Watch > 0 {
+		return runWatch(opts.IO, watchSpec{Interval: opts.Watch, Title: opts.Title, JSON: opts.JSON},
+			func(io *IOStreams, first bool) error { return statusFrame(io, opts, true) })
 	}
-	io := opts.IO
+	return statusFrame(opts.IO, opts, false)
+}
+
+// statusFrame reads the three loopbacks and prints them once; watching, the
+// JSON is one line with a "time".
+func statusFrame(io *IOStreams, opts *statusOptions, watching bool) error {
+	doc := gatherStatus(opts.F, opts.Audio)
+	if opts.JSON && watching {
+		doc.Time = watchTime()
+		return writeJSONLine(io.Out, doc)
+	}
+	if opts.JSON {
+		return writeJSON(io.Out, doc)
+	}
 	if !io.IsTerminal() {
 		t := newTable(io)
 		if n := doc.Net; n.Error != "" {
