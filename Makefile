@@ -9,7 +9,7 @@ export PATH := $(PATH):/usr/local/go/bin:/usr/sbin:/sbin
 
 # Debian packages the tests, the demo and the benchmarks use.
 # (command they provide, or a file for packages without one: package)
-DEPS := ip:iproute2 nft:nftables ifconfig:net-tools hyperfine:hyperfine getent:libc-bin setpriv:util-linux sysctl:procps python3:python3 mkfs.ext4:e2fsprogs mksquashfs:squashfs-tools mkfs.erofs:erofs-utils mkfs.xfs:xfsprogs mkfs.btrfs:btrfs-progs sfdisk:fdisk blkid:util-linux losetup:mount mkfs.vfat:dosfstools mkfs.exfat:exfatprogs tmux:tmux dpkg-deb:dpkg mkfs.f2fs:f2fs-tools mkfs.jfs:jfsutils mkfs.reiserfs:reiserfsprogs mkfs.nilfs2:nilfs-tools mkntfs:ntfs-3g cryptsetup:cryptsetup-bin pvcreate:lvm2 make-bcache:bcache-tools genromfs:genromfs mcopy:mtools mount.exfat-fuse:exfat-fuse qemu-img:qemu-utils qemu-storage-daemon:qemu-system-common mkudffs:udftools udfclient:udfclient genisoimage:genisoimage 7zz:7zip xorriso:xorriso fusermount3:fuse3 fuseiso:fuseiso pulseaudio:pulseaudio pactl:pulseaudio-utils pipewire:pipewire pipewire-pulse:pipewire-pulse wireplumber:wireplumber /usr/lib/ISOLINUX/isohdpfx.bin:isolinux
+DEPS := ip:iproute2 nft:nftables ifconfig:net-tools hyperfine:hyperfine getent:libc-bin setpriv:util-linux sysctl:procps python3:python3 mkfs.ext4:e2fsprogs mksquashfs:squashfs-tools mkfs.erofs:erofs-utils mkfs.xfs:xfsprogs mkfs.btrfs:btrfs-progs sfdisk:fdisk blkid:util-linux losetup:mount mkfs.vfat:dosfstools mkfs.exfat:exfatprogs mkfs.f2fs:f2fs-tools mkfs.jfs:jfsutils mkfs.reiserfs:reiserfsprogs mkfs.nilfs2:nilfs-tools mkntfs:ntfs-3g cryptsetup:cryptsetup-bin pvcreate:lvm2 make-bcache:bcache-tools genromfs:genromfs mcopy:mtools mount.exfat-fuse:exfat-fuse qemu-img:qemu-utils qemu-storage-daemon:qemu-system-common mkudffs:udftools udfclient:udfclient genisoimage:genisoimage 7zz:7zip xorriso:xorriso fusermount3:fuse3 fuseiso:fuseiso pulseaudio:pulseaudio pactl:pulseaudio-utils pipewire:pipewire pipewire-pulse:pipewire-pulse wireplumber:wireplumber /usr/lib/ISOLINUX/isohdpfx.bin:isolinux
 
 .DEFAULT_GOAL := help
 
@@ -36,6 +36,7 @@ LDFLAGS  = -X github.com/loops-cli/loops/cmd/loops/cli.version=$(VERSION) -X git
 .PHONY: build
 build: ## build bin/loops (static, stamped with VERSION and COMMIT)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/loops
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(dir $(BIN))loops-serve ./cmd/loops-serve
 
 .PHONY: deb
 deb: build ## build bin/loops_VERSION_ARCH.deb: the binary, man pages, completions, copyright (nfpm)
@@ -49,6 +50,7 @@ deb-check: deb ## install the .deb in a fresh Debian chroot: --version, man, bas
 .PHONY: install
 install: build ## install loops, its man pages and shell completions under $(PREFIX)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/loops
+	install -D -m 0755 $(dir $(BIN))loops-serve $(DESTDIR)$(PREFIX)/lib/loops/loops-serve
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0644 docs/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d

@@ -130,13 +130,13 @@ func (h *Host) waitUnbound(n int, ino uint64, within time.Duration) bool {
 	// Only sysfs is read here: opening the device to ask it would itself
 	// hold it and delay the teardown being waited for.
 	bf := filepath.Join(h.sysBlock(), fmt.Sprintf("loop%d", n), "loop", "backing_file")
-	first, err := os.ReadFile(bf)
+	first, err := readKernelFile(bf)
 	if err != nil {
 		return true
 	}
 	deadline := time.Now().Add(within)
 	for {
-		cur, err := os.ReadFile(bf)
+		cur, err := readKernelFile(bf)
 		if err != nil || string(cur) != string(first) {
 			return true
 		}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 )
@@ -33,7 +32,7 @@ func (m MountEntry) ReadOnly() bool {
 }
 
 func (h *Host) mounts() ([]MountEntry, error) {
-	b, err := os.ReadFile(h.mountinfo())
+	b, err := readKernelFile(h.mountinfo())
 	if err != nil {
 		return nil, err
 	}

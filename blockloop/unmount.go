@@ -58,7 +58,7 @@ func (h *Host) Unmount(target string, opts UnmountOptions) ([]Unmounted, error) 
 	}
 	var out []Unmounted
 	for _, m := range todo {
-		u, err := h.unmountOne(m, opts)
+		u, err := h.unmountOne(m, mounts, opts)
 		if err != nil {
 			return out, opErr("umount", u.Image, u.Device, m.Mountpoint, err)
 		}
@@ -140,7 +140,9 @@ func (h *Host) resolveMounts(target string, mounts []MountEntry) ([]MountEntry, 
 	return out, nil
 }
 
-func (h *Host) unmountOne(m MountEntry, opts UnmountOptions) (Unmounted, error) {
+// unmountOne unmounts m; mounts is the mount table m was found in (read
+// once per command: it names the VM disk servers).
+func (h *Host) unmountOne(m MountEntry, mounts []MountEntry, opts UnmountOptions) (Unmounted, error) {
 	if m.IsUserspace() {
 		return h.unmountUserspace(m, opts)
 	}
@@ -150,10 +152,8 @@ func (h *Host) unmountOne(m MountEntry, opts UnmountOptions) (Unmounted, error) 
 	var serverDir string
 	if d != nil {
 		u.Image = d.BackingFile
-		if mounts, err := h.mounts(); err == nil {
-			if img, ok := diskImageOf(d.BackingFile, diskServers(mounts)); ok {
-				u.Image, u.DiskServer, serverDir = img, true, filepath.Dir(d.BackingFile)
-			}
+		if img, ok := diskImageOf(d.BackingFile, diskServers(mounts)); ok {
+			u.Image, u.DiskServer, serverDir = img, true, filepath.Dir(d.BackingFile)
 		}
 	}
 	if err := umountDir(m.Mountpoint, opts.Lazy, false); err != nil {
@@ -168,7 +168,23 @@ func (h *Host) unmountOne(m MountEntry, opts UnmountOptions) (Unmounted, error) 
 		u.Persistent = true
 		return u, nil
 	}
-	if h.waitUnbound(n, d.BackingInode, 500*time.Millisecond) {
+	// The kernel clears an autoclear device on its last close, which a
+	// (non-lazy) umount2 of its last mount is, before umount2 returns: the
+	// first look usually finds it gone. Still bound and still mounted
+	// elsewhere, it stays until that mount goes, so there is nothing to
+	// wait for; otherwise a process may hold it for a moment, or the
+	// kernel clears it a little later (asynchronous autoclear): wait a
+	// while for that.
+	var now []MountEntry
+	unbound := h.waitUnbound(n, d.BackingInode, 0)
+	if !unbound {
+		now, _ = h.mounts()
+		if len(mountsOf(now, n)) == 0 {
+			unbound = h.waitUnbound(n, d.BackingInode, 500*time.Millisecond)
+			now, _ = h.mounts()
+		}
+	}
+	if unbound {
 		u.Detached = true
 		if u.DiskServer {
 			u.DiskServerStopped = cleanDeadServer(serverDir) || h.waitServerGone(serverDir, 2*time.Second)
@@ -176,8 +192,7 @@ func (h *Host) unmountOne(m MountEntry, opts UnmountOptions) (Unmounted, error) 
 		return u, nil
 	}
 	u.Deferred = true
-	mounts, _ := h.mounts()
-	u.OtherUsers = mountsOf(mounts, n)
+	u.OtherUsers = mountsOf(now, n)
 	return u, nil
 }
 

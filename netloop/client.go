@@ -37,6 +37,7 @@ type Client struct {
 	hosts  string         // the namespace's hosts file (Host.HostsFile)
 	ns     netns.NsHandle // closed (-1) for the caller's own namespace
 	h      *netlink.Handle
+	diag   *diagSocket // NETLINK_INET_DIAG, made in the namespace on first need
 	closed bool
 }
 
@@ -68,23 +69,27 @@ func (h Host) Open(t Target) (*Client, error) {
 		}
 		c.ns = ns
 	}
-	// Route only: Listeners opens its own NETLINK_INET_DIAG socket in the
-	// namespace (netlink's SocketDiag* calls, which would need the family
-	// here, are not used: they dump every TCP state).
-	if c.ns.IsOpen() {
-		// Enter it once ourselves first: netlink reports a failed setns
-		// with %v, which loses the errno (EPERM without CAP_SYS_ADMIN).
-		if err := c.Do(func() error { return nil }); err != nil {
-			c.ns.Close()
-			return nil, err
+	// Route only: Listeners uses its own NETLINK_INET_DIAG socket
+	// (netlink's SocketDiag* calls, which would need the family here, are
+	// not used: they dump every TCP state). In another namespace both
+	// sockets are made in one visit (setns there and back): entering it
+	// ourselves also keeps the errno of a failed setns, which netlink's
+	// NewHandleAt reports with %v (EPERM without CAP_SYS_ADMIN).
+	err := c.Do(func() error {
+		nh, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+		if err != nil {
+			return &NetnsError{Target: t, Err: err}
 		}
-	}
-	nh, err := netlink.NewHandleAt(c.ns, unix.NETLINK_ROUTE)
+		c.h = nh
+		if c.ns.IsOpen() {
+			c.diag, _ = newDiagSocket() // else Listeners tries again
+		}
+		return nil
+	})
 	if err != nil {
 		c.ns.Close()
-		return nil, &NetnsError{Target: t, Err: err}
+		return nil, err
 	}
-	c.h = nh
 	return c, nil
 }
 
@@ -100,6 +105,10 @@ func (c *Client) Close() error {
 	c.closed = true
 	if c.h != nil {
 		c.h.Close()
+	}
+	if c.diag != nil {
+		c.diag.close()
+		c.diag = nil
 	}
 	if c.ns.IsOpen() {
 		return c.ns.Close()

@@ -83,11 +83,10 @@ func (c *Client) Listeners(opts ListenerOptions) ([]Listener, error) {
 	}
 	// The socket must be made in the client's namespace: sock_diag answers
 	// for the namespace a socket was created in.
-	s, err := c.openDiagSocket()
+	s, err := c.diagSocket()
 	if err != nil {
 		return nil, c.listenersErr(err)
 	}
-	defer s.close()
 
 	queries := []inetDiagReq{
 		{family: unix.AF_INET, proto: unix.IPPROTO_TCP, states: 1 << tcpListen},
@@ -198,14 +197,26 @@ type diagSocket struct {
 	buf []byte
 }
 
-// openDiagSocket opens the socket inside the client's namespace: sock_diag
-// answers for the namespace a socket was created in.
-func (c *Client) openDiagSocket() (*diagSocket, error) {
-	fd := -1
+// diagSocket is the client's sock_diag socket, made inside its namespace
+// on first need (sock_diag answers for the namespace a socket was created
+// in) and kept until Close.
+func (c *Client) diagSocket() (*diagSocket, error) {
+	if c.diag != nil {
+		return c.diag, nil
+	}
 	err := c.Do(func() (err error) {
-		fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_INET_DIAG)
+		c.diag, err = newDiagSocket()
 		return err
 	})
+	if err != nil {
+		return nil, err
+	}
+	return c.diag, nil
+}
+
+// newDiagSocket makes a sock_diag socket in the calling thread's namespace.
+func newDiagSocket() (*diagSocket, error) {
+	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_INET_DIAG)
 	if err != nil {
 		return nil, fmt.Errorf("open sock_diag socket: %w", err)
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -57,7 +56,7 @@ func BenchmarkSocketDiagAllStates(b *testing.B) {
 // TestInetDiagErrno: a request the kernel refuses comes back as an errno
 // that errors.Is can match.
 func TestInetDiagErrno(t *testing.T) {
-	s, err := (&Client{ns: netns.None()}).openDiagSocket()
+	s, err := newDiagSocket()
 	if err != nil {
 		t.Fatal(err)
 	}

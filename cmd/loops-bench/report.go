@@ -275,6 +275,13 @@ func (rep *report) render() string {
 	b.WriteString("\n")
 	b.WriteString(method)
 	b.WriteString("\n")
+	b.WriteString(startupSection)
+	b.WriteString("\n")
 	b.WriteString(rep.body.String())
-	return b.String()
+	var ran []string
+	for _, d := range rep.durations {
+		name, _, _ := strings.Cut(d, " ")
+		ran = append(ran, name)
+	}
+	return mergeWithOld(b.String(), ran)
 }

@@ -64,7 +64,8 @@ func extentOffset(img *iso9660.Image, name string) int64 {
 }
 
 // serverPID finds the FUSE server serving mnt: the process whose command
-// line names the mount point and, for loops, __serve.
+// line names the mount point and, for loops, __serve (loops-serve keeps
+// that first argument).
 func serverPID(mnt, must string) int {
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
@@ -124,7 +125,7 @@ func isoSuite(r *runner, rep *report) {
 		bigName = "1 GiB"
 	}
 
-	rep.printf("## ISO 9660: loops (FUSE, `loops __serve`) vs fuseiso vs the image itself\n\n")
+	rep.printf("## ISO 9660: loops (FUSE, `loops-serve`) vs fuseiso vs the image itself\n\n")
 	rep.printf("This kernel has no iso9660 driver, so `loops mount` serves the image in userspace (FUSE) and `mount -o loop` cannot mount it at all. Image (`$W/iso/bench-%d.iso`, %.0f MiB): xorriso `-R -J`, with a 64 MiB and a %s random file and a 10,000-file tree (100 dirs × 100 files), read once first so that it is in the page cache. The mount point is the same for both servers. \"fresh mount\": each round mounts (untimed), reads, unmounts (untimed), so the kernel has none of the FUSE file's pages and every byte goes through the server. \"image\" reads the same byte range straight from the image file: the limit. Reads are `dd bs=1M`; the walk is `find -printf '%%s%%m%%U'` (a stat of every entry).\n\n", bigMiB, float64(st.Size())/(1<<20), bigName)
 
 	res := r.measure(runs, warmup,
@@ -176,7 +177,7 @@ func isoSuite(r *runner, rep *report) {
 		name, find string
 		mount      step
 		umount     step
-	}{{"loops (`loops __serve`)", "__serve", lmount, lumount}, {"fuseiso", "fuseiso", fmount, fumount}} {
+	}{{"loops (`loops-serve`)", "__serve", lmount, lumount}, {"fuseiso", "fuseiso", fmount, fumount}} {
 		r.once(nil, s.mount)
 		pid := serverPID(mnt, s.find)
 		if pid == 0 {

@@ -34,6 +34,9 @@ func count(short, long int) int {
 // read and search (the privilege tests run it as nobody).
 var loopsBin string
 
+// serveBin is the FUSE server (loops-serve) built beside loopsBin.
+var serveBin string
+
 // runDir is where the CLI serves VM disk images during the run
 // (LOOPS_RUN_DIR), instead of the host's /run/loops.
 var runDir string
@@ -56,13 +59,17 @@ func run(m *testing.M) int {
 	if err != nil {
 		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
-	build := exec.Command(gobin, "build", "-o", loopsBin, "github.com/loops-cli/loops/cmd/loops")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build loops: %v\n%s", err, out)
-		return 1
+	// loops and its FUSE server beside it, where loops looks first.
+	serveBin = filepath.Join(dir, "loops-serve")
+	for bin, pkg := range map[string]string{loopsBin: "cmd/loops", serveBin: "cmd/loops-serve"} {
+		build := exec.Command(gobin, "build", "-o", bin, "github.com/loops-cli/loops/"+pkg)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", pkg, err, out)
+			return 1
+		}
+		os.Chmod(bin, 0o755)
 	}
-	os.Chmod(loopsBin, 0o755)
 
 	blocklooptest.Snapshot()
 	return testkit.Main(m, func() []string {
@@ -70,12 +77,12 @@ func run(m *testing.M) int {
 		left = append(left, blocklooptest.Leftovers()...) // loop devices, mounts, __serve servers, /media
 		left = append(left, netlooptest.Namespaces()...)  // namespaces
 		left = append(left, audiolooptest.Leftovers()...) // sound servers
-		return append(left, strayServers()...)            // __serve servers of our binary
+		return append(left, strayServers()...)            // processes of our two binaries
 	})
 }
 
-// strayServers lists running processes of this run's loops binary (a
-// `loops __serve` server re-executes it), whatever their arguments.
+// strayServers lists running processes of this run's loops and loops-serve
+// binaries (the FUSE servers `loops mount` starts), whatever their arguments.
 func strayServers() []string {
 	var out []string
 	dirs, _ := os.ReadDir("/proc")
@@ -84,7 +91,7 @@ func strayServers() []string {
 			continue
 		}
 		exe, err := os.Readlink(filepath.Join("/proc", d.Name(), "exe"))
-		if err != nil || strings.TrimSuffix(exe, " (deleted)") != loopsBin {
+		if exe = strings.TrimSuffix(exe, " (deleted)"); err != nil || (exe != loopsBin && exe != serveBin) {
 			continue
 		}
 		b, _ := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))

@@ -139,6 +139,7 @@ func TestPrivilege(t *testing.T) {
 		{args: []string{"audio", "sinks"}, want: works},
 		{args: []string{"audio", "on", "--source", "a.monitor", "--sink", "b"}, want: works},
 		{args: []string{"audio", "measure", "--source", "a.monitor", "--sink", "b", "--chirps", "2", "--settle", "200ms"}, want: works},
+		{args: []string{"audio", "meter", "--source", "a.monitor", "--sink", "b", "--count", "2", "--interval", "100ms"}, want: works},
 		{args: []string{"audio", "off"}, want: works},
 	}
 

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/loops-cli/loops/blockloop"
-	"github.com/loops-cli/loops/blockloop/userfs"
 )
 
 // blockPrivilege is what attaching, detaching and mounting need.
@@ -122,7 +121,7 @@ func blockHint(err error, target string) error {
 	case errors.Is(err, blockloop.ErrKernelOnly):
 		return withHint(err, "Drop --kernel to let loops serve it in userspace.")
 	case errors.Is(err, blockloop.ErrNoUserspaceReader):
-		return withHint(err, "--fuse serves %s only; drop --fuse to use the kernel's driver.", strings.Join(userfs.Types(), ", "))
+		return withHint(err, "--fuse serves %s only; drop --fuse to use the kernel's driver.", strings.Join(userspaceTypeList(), ", "))
 	case errors.Is(err, blockloop.ErrEncrypted):
 		return withHint(err, "Unlock it with cryptsetup open %s NAME, then mount /dev/mapper/NAME.", target)
 	case errors.Is(err, blockloop.ErrDiskImage):

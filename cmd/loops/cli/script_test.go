@@ -12,6 +12,7 @@ import (
 	"github.com/vishvananda/netns"
 
 	"github.com/loops-cli/loops/blockloop/blocklooptest"
+	"github.com/loops-cli/loops/cmd/loops-serve/server"
 	"github.com/loops-cli/loops/netloop/netlooptest"
 )
 
@@ -39,6 +40,9 @@ func (l leakCheckingM) Run() int {
 func TestMain(m *testing.M) {
 	testscript.Main(leakCheckingM{m}, map[string]func(){
 		"loops": func() { os.Exit(Main()) },
+		// The FUSE server, found beside loops in the scripts' PATH
+		// directory, as beside an installed loops.
+		serveBinName: func() { os.Exit(server.Main(os.Args[1:])) },
 	})
 }
 

@@ -1,43 +1,89 @@
 package cli
 
 import (
-	"bufio"
-	"context"
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
-	"os/signal"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/loops-cli/loops/blockloop"
-	"github.com/loops-cli/loops/blockloop/userfs"
 )
 
-// The userspace path of `loops mount`: loops re-executes itself as a
-// background server (`loops __serve`), which mounts the image through
-// FUSE with the reader of its type (blockloop/userfs) and writes "ready" (or "error: …") on the pipe it inherited as fd 3.
-// `loops mount` returns only once the mount is live. The server holds no
-// state: it exits when the filesystem is unmounted, by anyone.
+// The userspace path of `loops mount`: loops starts its FUSE server, the
+// separate binary loops-serve (cmd/loops-serve), as a background daemon:
+// `loops-serve __serve --image IMAGE … MOUNTPOINT`. It mounts the image
+// through FUSE with the reader of its type (blockloop/userfs) and writes
+// "ready" (or "error: …") on the pipe it inherited as fd 3; `loops mount`
+// returns only once the mount is live. The server holds no state: it exits
+// when the filesystem is unmounted, by anyone.
+//
+// The server is its own binary so that go-fuse and the format readers
+// (their package init, their pages) are no part of the start of every other
+// loops command. `loops __serve ARGS` still works: it hands over (exec) to
+// loops-serve with the same arguments.
 
-const serveCommand = "__serve"
+const (
+	serveCommand = "__serve"     // the server's first argument, as tools find it in /proc/PID/cmdline
+	serveBinName = "loops-serve" // the server's file name
+)
+
+// serveBinary is where `make install` puts the server, stamped at build time
+// (-ldflags -X …/cli.serveBinary=$(PREFIX)/lib/loops/loops-serve); empty
+// in a plain go build. It is the last place looked (see serverPath).
+var serveBinary string
 
 // serveReadyTimeout bounds how long `loops mount` waits for the server.
 const serveReadyTimeout = 20 * time.Second
 
-// userspaceTypes are the types loops serves in userspace.
-var userspaceTypes = func() map[string]bool {
-	m := map[string]bool{}
-	for _, t := range userfs.Types() {
-		m[t] = true
+// userspaceTypes are the types loops serves in userspace (the server's
+// readers: blockloop.UserspaceTypes, checked against userfs.Types() by the
+// server's tests).
+var userspaceTypes = map[string]bool{}
+
+func init() {
+	for _, t := range blockloop.UserspaceTypes {
+		userspaceTypes[t] = true
 	}
-	return m
-}()
+}
+
+// userspaceTypeList is the sorted list of those types, for messages.
+func userspaceTypeList() []string {
+	l := slices.Clone(blockloop.UserspaceTypes)
+	slices.Sort(l)
+	return l
+}
+
+// serverPath finds loops-serve: beside the running loops (a build tree's
+// bin/, or a package that puts both in one directory), in ../lib/loops/
+// from it (make install: $(PREFIX)/bin/loops and
+// $(PREFIX)/lib/loops/loops-serve), or where the build stamped it.
+func serverPath() (string, error) {
+	var tried []string
+	if self, err := os.Executable(); err == nil {
+		dir := filepath.Dir(self)
+		tried = append(tried, filepath.Join(dir, serveBinName), filepath.Join(filepath.Dir(dir), "lib", "loops", serveBinName))
+	}
+	if serveBinary != "" {
+		tried = append(tried, serveBinary)
+	}
+	for _, p := range tried {
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("loops' userspace server %s is not installed (looked for %s): reinstall loops (make install installs both)", serveBinName, strings.Join(tried, ", "))
+}
 
 // startUserspaceServer runs the server for m as a daemon and waits until
 // its mount is live.
@@ -46,15 +92,26 @@ func startUserspaceServer(m blockloop.UserspaceMount) error {
 	if err := fuseAvailable(); err != nil {
 		return err
 	}
-	self, err := os.Executable()
-	if err != nil {
-		self = "/proc/self/exe"
-	}
-	r, w, err := os.Pipe()
+	bin, err := serverPath()
 	if err != nil {
 		return err
 	}
-	defer r.Close()
+	// The pipe the server answers on, and /dev/null for its stdio, by
+	// plain syscalls: os.Pipe would put the read end in the runtime's
+	// poller and os/exec would check, once per process, that the kernel
+	// has working pidfds by forking a throwaway child; `loops mount`
+	// starts one process and waits on one pipe, so neither pays here.
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return fmt.Errorf("start the userspace server: %w", err)
+	}
+	r, w := p[0], p[1]
+	defer unix.Close(r)
+	null, err := unix.Open(os.DevNull, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		unix.Close(w)
+		return fmt.Errorf("start the userspace server: %w", err)
+	}
 	args := []string{serveCommand, "--image", m.Image, "--type", m.Type,
 		"--offset", strconv.FormatInt(m.Offset, 10), "--sizelimit", strconv.FormatInt(m.SizeLimit, 10)}
 	switch {
@@ -72,140 +129,91 @@ func startUserspaceServer(m blockloop.UserspaceMount) error {
 	if m.Owner.Umask >= 0 {
 		args = append(args, "--umask", strconv.FormatInt(int64(m.Owner.Umask), 8))
 	}
-	cmd := exec.Command(self, append(args, m.Mountpoint)...)
-	cmd.Args[0] = "loops"
-	cmd.ExtraFiles = []*os.File{w} // fd 3
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	cmd.Dir = "/"
-	if err := cmd.Start(); err != nil {
-		w.Close()
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "PWD=") })
+	pid, err := syscall.ForkExec(bin, append(append([]string{serveBinName}, args...), m.Mountpoint), &syscall.ProcAttr{
+		Dir:   "/",
+		Env:   append(env, "PWD=/"),
+		Files: []uintptr{uintptr(null), uintptr(null), uintptr(null), uintptr(w)}, // the answer on fd 3
+		Sys:   &syscall.SysProcAttr{Setsid: true},                                 // its own session: a daemon
+	})
+	unix.Close(null)
+	unix.Close(w)
+	if err != nil {
 		return fmt.Errorf("start the userspace server: %w", err)
 	}
-	w.Close()
-	type answer struct {
-		line string
-		err  error
+	// A timer kills a server that hangs, which ends the read (EOF).
+	hung := time.AfterFunc(serveReadyTimeout, func() { unix.Kill(pid, unix.SIGKILL) })
+	line, rerr := readLine(r)
+	timedOut := !hung.Stop()
+	if line == "ready" && rerr == nil {
+		return nil // the server runs on, reparented to init when loops exits
 	}
-	got := make(chan answer, 1)
-	go func() {
-		line, err := bufio.NewReader(r).ReadString('\n')
-		got <- answer{strings.TrimSpace(line), err}
-	}()
-	select {
-	case a := <-got:
-		if a.line == "ready" {
-			return cmd.Process.Release()
-		}
-		werr := cmd.Wait()
-		if msg, ok := strings.CutPrefix(a.line, "error: "); ok {
-			return errors.New(msg)
-		}
-		return fmt.Errorf("the userspace server exited before the mount was live (%v)", werr)
-	case <-time.After(serveReadyTimeout):
-		cmd.Process.Kill()
-		cmd.Wait()
+	var ws unix.WaitStatus
+	_, werr := unix.Wait4(pid, &ws, 0, nil)
+	for werr == unix.EINTR {
+		_, werr = unix.Wait4(pid, &ws, 0, nil)
+	}
+	if timedOut {
 		return fmt.Errorf("the userspace server did not come up within %s", serveReadyTimeout)
 	}
+	if msg, ok := strings.CutPrefix(line, "error: "); ok {
+		return errors.New(msg)
+	}
+	return fmt.Errorf("the userspace server exited before the mount was live (%s)", exitStatus(ws, werr))
 }
 
-type serveOptions struct {
-	Image      string
-	Type       string
-	Offset     int64
-	SizeLimit  int64
-	UID, GID   int
-	Umask      string
-	Disk       bool // the filesystem is in a VM disk image's virtual disk
-	RawDisk    bool // serve a VM disk image's virtual disk as one file
-	Mountpoint string
+// readLine reads fd up to the first newline or EOF, trimmed.
+func readLine(fd int) (string, error) {
+	var buf []byte
+	b := make([]byte, 512)
+	for {
+		n, err := unix.Read(fd, b)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return strings.TrimSpace(string(buf)), err
+		}
+		if n == 0 {
+			return strings.TrimSpace(string(buf)), io.EOF
+		}
+		buf = append(buf, b[:n]...)
+		if i := bytes.IndexByte(buf, '\n'); i >= 0 {
+			return strings.TrimSpace(string(buf[:i])), nil
+		}
+	}
 }
 
-// newServeCmd is the hidden server command `loops mount` starts.
+// exitStatus says how a process ended, as os.ProcessState does.
+func exitStatus(ws unix.WaitStatus, err error) string {
+	switch {
+	case err != nil:
+		return err.Error()
+	case ws.Exited():
+		return "exit status " + strconv.Itoa(ws.ExitStatus())
+	case ws.Signaled():
+		return "signal: " + ws.Signal().String()
+	}
+	return fmt.Sprintf("wait status %#x", uint32(ws))
+}
+
+// newServeCmd is the hidden `loops __serve`, kept for compatibility: it
+// hands over to loops-serve with the same arguments.
 func newServeCmd(f *Factory) *cobra.Command {
-	opts := &serveOptions{}
-	cmd := &cobra.Command{
-		Use:    serveCommand + " --image <image> --type <type> <mountpoint>",
-		Short:  "Serve an image over FUSE until it is unmounted (used by loops mount)",
-		Hidden: true,
-		Args:   exactArgs(1, "a mount point"),
+	return &cobra.Command{
+		Use:                serveCommand + " --image <image> --type <type> <mountpoint>",
+		Short:              "Serve an image over FUSE until it is unmounted (used by loops mount; runs loops-serve)",
+		Hidden:             true,
+		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Mountpoint = args[0]
-			return serveRun(opts)
+			bin, err := serverPath()
+			if err != nil {
+				return err
+			}
+			argv := append([]string{serveBinName, serveCommand}, args...)
+			return fmt.Errorf("run %s: %w", bin, syscall.Exec(bin, argv, os.Environ()))
 		},
 	}
-	fl := cmd.Flags()
-	fl.StringVar(&opts.Image, "image", "", "the image `file`")
-	fl.StringVar(&opts.Type, "type", "iso9660", "its filesystem `type`")
-	fl.Int64Var(&opts.Offset, "offset", 0, "where the filesystem starts in the image")
-	fl.Int64Var(&opts.SizeLimit, "sizelimit", 0, "its size, 0 for to the end")
-	fl.IntVar(&opts.UID, "uid", -1, "owner of files the format gives none")
-	fl.IntVar(&opts.GID, "gid", -1, "group of files the format gives none")
-	fl.StringVar(&opts.Umask, "umask", "", "octal umask for files the format gives no modes")
-	fl.BoolVar(&opts.Disk, "disk", false, "the image is a VM disk (qcow2, vmdk, vhdx, vdi); offsets are in its virtual disk")
-	fl.BoolVar(&opts.RawDisk, "raw-disk", false, "serve the VM disk image's virtual disk as one file, for a loop device")
-	return cmd
-}
-
-func serveRun(opts *serveOptions) error {
-	ready := os.NewFile(3, "ready")
-	tell := func(s string) {
-		if ready != nil {
-			fmt.Fprintln(ready, s)
-			ready.Close()
-			ready = nil
-		}
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	defer stop()
-	err := serve(ctx, opts, func() { tell("ready") })
-	if err != nil {
-		tell("error: " + strings.ReplaceAll(err.Error(), "\n", " "))
-	}
-	return err
-}
-
-// serve mounts the image with loops' reader of its type, calls ready once
-// the mount is live, and serves until it is unmounted (by loops umount,
-// umount or fusermount -u) or ctx ends (then it unmounts).
-func serve(ctx context.Context, opts *serveOptions, ready func()) error {
-	if opts.RawDisk {
-		srv, err := userfs.ServeDisk(ctx, opts.Image, opts.Mountpoint, userfs.Options{})
-		if err != nil {
-			return fmt.Errorf("serve %s at %s: %w", opts.Image, opts.Mountpoint, err)
-		}
-		ready()
-		return srv.Wait()
-	}
-	o := userfs.Options{Type: opts.Type, Offset: opts.Offset, SizeLimit: opts.SizeLimit, Disk: opts.Disk}
-	if _, uid, gid := invokingUser(); uid >= 0 {
-		// Files of an image whose format has no owners belong to the
-		// user sudo acts for, not to root.
-		o.UID, o.GID, o.SetOwner = uint32(uid), uint32(max(gid, 0)), true
-	}
-	if opts.UID >= 0 || opts.GID >= 0 {
-		if !o.SetOwner {
-			o.UID, o.GID, o.SetOwner = uint32(os.Getuid()), uint32(os.Getgid()), true
-		}
-		if opts.UID >= 0 {
-			o.UID = uint32(opts.UID)
-		}
-		if opts.GID >= 0 {
-			o.GID = uint32(opts.GID)
-		}
-	}
-	if opts.Umask != "" {
-		u, err := strconv.ParseUint(opts.Umask, 8, 32)
-		if err != nil || u > 0o777 {
-			return fmt.Errorf("umask %q is not an octal mode", opts.Umask)
-		}
-		o.Umask = uint32(u)
-	}
-	srv, err := userfs.Serve(ctx, opts.Image, opts.Mountpoint, o)
-	if err != nil {
-		return fmt.Errorf("serve %s at %s: %w", opts.Image, opts.Mountpoint, err)
-	}
-	ready()
-	return srv.Wait()
 }
 
 // fuseAvailable says what is missing for a FUSE mount, if anything: the
