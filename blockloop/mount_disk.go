@@ -36,11 +36,7 @@ func (h *Host) mountDisk(abs string, plan Plan, opts MountOptions) (*Mounted, er
 	if err != nil {
 		return nil, opErr("mount", abs, "", opts.Mountpoint, err)
 	}
-	m := &Mounted{
-		Image: abs, Mountpoint: dir.path, CreatedDir: dir.created, Type: plan.Type, Label: plan.Label, UUID: plan.UUID,
-		Partition: plan.Partition, Offset: plan.Offset, SizeLimit: plan.SizeLimit, Plan: plan,
-		ReadOnly: true, ReadOnlyReason: "loops reads " + plan.Disk.Format + " images read-only",
-	}
+	m := readOnlyMount(abs, dir, plan, "loops reads "+plan.Disk.Format+" images read-only")
 	raw, err := h.serveRawDisk(abs, opts.ServeUserspace)
 	if err != nil {
 		dir.cleanup()

@@ -99,11 +99,8 @@ func (h *Host) mountUserspace(abs string, plan Plan, opts MountOptions) (*Mounte
 	if err != nil {
 		return nil, opErr("mount", abs, "", opts.Mountpoint, err)
 	}
-	m := &Mounted{
-		Image: abs, Mountpoint: dir.path, CreatedDir: dir.created, Type: plan.Type, Label: plan.Label, UUID: plan.UUID,
-		Partition: plan.Partition, Offset: plan.Offset, SizeLimit: plan.SizeLimit, Plan: plan,
-		ReadOnly: true, ReadOnlyReason: plan.Type + " is a read-only filesystem", Options: "ro,nosuid,nodev",
-	}
+	m := readOnlyMount(abs, dir, plan, plan.Type+" is a read-only filesystem")
+	m.Options = "ro,nosuid,nodev"
 	um := UserspaceMount{
 		Image: abs, Type: plan.Type, Offset: plan.Offset, SizeLimit: plan.SizeLimit, Mountpoint: dir.path, Label: plan.Label,
 		Owner: FSOwner{UID: -1, GID: -1, Umask: -1}, Disk: plan.Disk != nil,
@@ -118,6 +115,15 @@ func (h *Host) mountUserspace(abs string, plan Plan, opts MountOptions) (*Mounte
 	}
 	dir.close()
 	return m, nil
+}
+
+// readOnlyMount is the Mounted of a read-only mount of plan at dir.
+func readOnlyMount(abs string, dir *mountDir, plan Plan, why string) *Mounted {
+	return &Mounted{
+		Image: abs, Mountpoint: dir.path, CreatedDir: dir.created, Type: plan.Type, Label: plan.Label, UUID: plan.UUID,
+		Partition: plan.Partition, Offset: plan.Offset, SizeLimit: plan.SizeLimit, Plan: plan,
+		ReadOnly: true, ReadOnlyReason: why,
+	}
 }
 
 // UserspaceMounts lists the mounts served by loops' userspace reader, like
