@@ -36,6 +36,7 @@ dpkg -i "$DEB" || exit 1
 dpkg-query -W -f='${Package} ${Version} ${Status}\n' loops
 check "loops --version prints version, commit and Go" bash -c 'loops --version | tee /dev/stderr | grep -q "^loops version " && loops --version | grep -q "^commit: [0-9a-f]" && loops --version | grep -q "^go: go1"'
 check "loops runs with no library (static)" bash -c '! ldd /usr/bin/loops 2>/dev/null | grep -q "=>"'
+check "loops finds its FUSE server, /usr/lib/loops/loops-serve" bash -c 'test -x /usr/lib/loops/loops-serve && loops __serve --help >/dev/null 2>&1'
 check "man loops" bash -c 'man -P cat loops 2>/dev/null | grep -Eq "^ *loops +- Inspect and use the three"'
 check "man loops-mount" bash -c 'man -P cat loops-mount 2>/dev/null | grep -Eq "^ *loops-mount +- "'
 mkdir -p /tmp/tab/sub && cd /tmp/tab && touch disk.iso image.img notes.txt
