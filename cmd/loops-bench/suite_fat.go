@@ -2,12 +2,14 @@ package main
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/loops-cli/loops/blockloop/udf"
 	"golang.org/x/sys/unix"
 )
 
@@ -167,4 +169,69 @@ func udfSuite(r *runner, rep *report) {
 	total, _, reads := r.measureActs(n, warm, sides)
 	bytes, _ := readBytes(sides, reads)
 	rep.table("udf", "UDF: read every file", fmt.Sprintf("%d rounds after %d warm-up. Read at the median: %s.", n, warm, readRates(total, bytes, "loops", "7-Zip")), total)
+	udfFileRows(r, rep, out)
+}
+
+// udfFileRows times, on a UDF image of a 64 MiB random file and a
+// 10,000-file tree, a sequential read of the file and a walk of the tree
+// through a fresh `loops mount --fuse` against 7-Zip (what a user runs on a
+// kernel without udf) and the image itself (the limit).
+func udfFileRows(r *runner, rep *report, out string) {
+	dir := mkdir(filepath.Join(workDir, "udf", "files"))
+	src := mkdir(filepath.Join(dir, "src"))
+	tree := mkdir(filepath.Join(src, "tree"))
+	iso := filepath.Join(dir, "files.iso")
+	rng := rand.NewChaCha8([32]byte{'u', 'd', 'f'})
+	big := make([]byte, 64<<20)
+	rng.Read(big)
+	if err := os.WriteFile(filepath.Join(src, "big64.bin"), big, 0o644); err != nil {
+		fail("%v", err)
+	}
+	for i := range 100 {
+		d := mkdir(filepath.Join(tree, fmt.Sprint("d", i)))
+		for j := range 100 {
+			os.WriteFile(filepath.Join(d, fmt.Sprintf("file-%d.txt", j)), fmt.Appendf(nil, "%d/%d\n", i, j), 0o644)
+		}
+	}
+	if err := quietLong(5*time.Minute, "genisoimage", "-quiet", "-udf", "-input-charset", "utf-8", "-o", iso, src); err != nil {
+		fail("%v", err)
+	}
+	f, err := os.Open(iso)
+	if err != nil {
+		fail("%v", err)
+	}
+	st, _ := f.Stat()
+	fs, err := udf.Open(f, st.Size())
+	if err != nil {
+		fail("%v", err)
+	}
+	e, err := fs.Lookup("big64.bin")
+	if err != nil || len(e.Extents) != 1 {
+		fail("big64.bin in the UDF image: %v (%d extents)", err, len(e.Extents))
+	}
+	off := e.Extents[0].Offset
+	f.Close()
+	mnt := mkdir(filepath.Join(dir, "mnt"))
+	mount, umount := loopsCmd("mount", "--fuse", iso, mnt), loopsCmd("umount", mnt)
+	n := max(3, runs/4)
+	if quick {
+		n = 1
+	}
+	rep.printf("Image `$W/udf/files/files.iso` (%.0f MiB): `genisoimage -udf` of a 64 MiB random file and a 10,000-file tree (100 dirs × 100 files). \"fresh mount\": each loops round mounts (untimed), reads, unmounts (untimed). 7-Zip extracts the same file, or lists the tree, into a tmpfs; \"image\" reads the file's bytes straight from the image (the limit).\n\n", float64(st.Size())/(1<<20))
+	dd := func(args ...string) step {
+		return cmd(append([]string{"dd", "of=/dev/null", "bs=1M", "status=none"}, args...)...)
+	}
+	res := r.measure(n, 1,
+		side{name: "loops", loops: true, setup: []step{mount}, timed: []step{dd("if=" + filepath.Join(mnt, "big64.bin"))}, cleanup: []step{umount}},
+		sd(false, cmd("7zz", "e", "-tudf", "-y", "-bd", "-o"+out, iso, "big64.bin")).named("7zz e -tudf ISO big64.bin (to tmpfs)"),
+		sd(false, dd("if="+iso, "iflag=skip_bytes,count_bytes", fmt.Sprintf("skip=%d", off), "count=64M")).named("image (dd of the same bytes)").reference())
+	rep.table("udf", "UDF: sequential read, 64 MiB, fresh mount", fmt.Sprintf("%d rounds. Throughput at the median: %s.", n, throughputs(res, 64)), res)
+	walk := cmd("find", filepath.Join(mnt, "tree"), "-printf", `%s%m%U\n`)
+	res = r.measure(n, 1,
+		side{name: "loops", loops: true, setup: []step{mount}, timed: []step{walk}, cleanup: []step{umount}},
+		sd(false, cmd("7zz", "l", "-tudf", iso)).named("7zz l -tudf ISO (list)"),
+		sd(false, cmd("find", tree, "-printf", `%s%m%U\n`)).named("the source tree on the host filesystem").reference())
+	rep.table("udf", "UDF: walk of the 10,000-file tree (stat of every entry), fresh mount", fmt.Sprintf("%d rounds.", n), res)
+	os.RemoveAll(out)
+	os.MkdirAll(out, 0o755)
 }
