@@ -162,7 +162,7 @@ func (h *Host) attachFd(img *os.File, abs string, opts AttachOptions, autoclear 
 	ctl, err := os.OpenFile(h.loopControl(), os.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, -1, fmt.Errorf("%w (sudo modprobe loop)", ErrNoLoopControl)
+			return nil, -1, fmt.Errorf("%s: %w", h.loopControl(), ErrNoLoopControl)
 		}
 		return nil, -1, err
 	}
