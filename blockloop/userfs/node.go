@@ -42,6 +42,7 @@ var (
 	_ gofs.NodeReaddirer      = (*node)(nil)
 	_ gofs.NodeOpener         = (*node)(nil)
 	_ gofs.NodeReader         = (*node)(nil)
+	_ gofs.NodeFlusher        = (*node)(nil)
 	_ gofs.NodeReadlinker     = (*node)(nil)
 	_ gofs.NodeStatfser       = (*node)(nil)
 	_ gofs.NodeGetxattrer     = (*node)(nil)
@@ -185,16 +186,25 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	if n.fs.disk != nil && n.n == Node(n.fs.disk) {
 		return n.fs.openDisk(flags)
 	}
-	if err := n.n.DataErr(); err != nil {
-		return nil, 0, errno(err)
-	}
-	// KEEP_CACHE: pages read once stay valid across opens.
-	return nil, fuse.FOPEN_KEEP_CACHE, 0
+	// Nothing to do per open: ENOSYS tells the kernel (FUSE_NO_OPEN_SUPPORT)
+	// to stop sending OPEN and RELEASE for this mount and to keep the pages
+	// it read across opens (what FOPEN_KEEP_CACHE asks): two round trips
+	// fewer per file. A file whose data cannot be read fails its reads.
+	return nil, 0, syscall.ENOSYS
+}
+
+// Flush answers ENOSYS: the kernel then sends no FLUSH on close (the
+// mount is read-only: there is nothing to flush).
+func (n *node) Flush(ctx context.Context, f gofs.FileHandle) syscall.Errno {
+	return syscall.ENOSYS
 }
 
 func (n *node) Read(ctx context.Context, f gofs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	if n.fs.disk != nil && n.n == Node(n.fs.disk) {
 		return n.fs.disk.read(dest, off, n.fs.splice)
+	}
+	if err := n.n.DataErr(); err != nil {
+		return nil, errno(err)
 	}
 	size := n.attr.Size
 	if off >= size || off < 0 || len(dest) == 0 {
