@@ -9,11 +9,14 @@ package disktest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/rand"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -327,4 +330,108 @@ func MeasureSpeed(t testing.TB, img string, im Image) {
 	}
 	t.Logf("%d MiB hold data", nonzero)
 	t.Logf("%s: read all %d bytes in %v; qemu-img convert -O raw: %v", filepath.Base(img), im.Size(), ours.Round(time.Millisecond), theirs.Round(time.Millisecond))
+}
+
+// ReadConcurrently reads im sequentially from several goroutines at once
+// (each its own stream in pieces of its own size, and two goroutines
+// sharing one stream), so that a reader's decompression ahead runs against
+// the reads, and checks every byte against want.
+func ReadConcurrently(t testing.TB, im Image, want []byte) {
+	t.Helper()
+	pieces := []int{16 << 10, 512 << 10, 5000, 4096, 64 << 10, 1 << 20}
+	errs := make(chan error, len(pieces)+2)
+	read := func(piece int, next func() int64) {
+		buf := make([]byte, piece)
+		for {
+			off := next()
+			if off >= im.Size() {
+				errs <- nil
+				return
+			}
+			n, err := im.ReadAt(buf, off)
+			if err != nil && n != int(im.Size()-off) {
+				errs <- fmt.Errorf("read of %d at %d: %v", piece, off, err)
+				return
+			}
+			if !bytes.Equal(buf[:n], want[off:off+int64(n)]) {
+				errs <- fmt.Errorf("read of %d at %d differs", piece, off)
+				return
+			}
+		}
+	}
+	for _, piece := range pieces {
+		off := int64(-piece)
+		go read(piece, func() int64 { off += int64(piece); return off })
+	}
+	next := make(chan int64, 1)
+	next <- 0
+	shared := func() int64 {
+		o := <-next
+		next <- o + 16<<10
+		return o
+	}
+	go read(16<<10, shared)
+	go read(16<<10, shared)
+	for range len(pieces) + 2 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// NoGoroutinesLeft fails t when, within 10 s, more goroutines run than
+// before did (a reader's work ahead must stop with the reads).
+func NoGoroutinesLeft(t testing.TB, before int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines left running (%d before)", n, before)
+	}
+}
+
+// BenchPieces reads the image at path (opened afresh by open for every
+// pass: cold caches) sequentially in 16 KiB pieces (what a loop device asks
+// for in a file walk), 512 KiB pieces (the largest FUSE read), and 512 KiB
+// pieces with a 1 ms pause after each (a consumer that takes its time),
+// and reports the CPU used: cpus (CPU seconds per wall second) and
+// cpu-s/op (CPU seconds per read of the whole image).
+func BenchPieces[I Image](b *testing.B, name, path string, open func(testing.TB, string) I) {
+	for _, c := range []struct {
+		piece int
+		wait  time.Duration
+	}{{16 << 10, 0}, {512 << 10, 0}, {512 << 10, time.Millisecond}} {
+		piece := c.piece
+		label := fmt.Sprintf("%s/%dK", name, piece>>10)
+		if c.wait > 0 {
+			label += "+wait" + c.wait.String()
+		}
+		b.Run(label, func(b *testing.B) {
+			b.SetBytes(open(b, path).Size())
+			cpu0, t0 := cpuTime(), time.Now()
+			for b.Loop() {
+				im := open(b, path)
+				buf := make([]byte, piece)
+				for off := int64(0); off < im.Size(); off += int64(len(buf)) {
+					if _, err := im.ReadAt(buf, off); err != nil && err != io.EOF {
+						b.Fatal(err)
+					}
+					if c.wait > 0 {
+						time.Sleep(c.wait)
+					}
+				}
+			}
+			cpu, wall := cpuTime()-cpu0, time.Since(t0)
+			b.ReportMetric(cpu.Seconds()/wall.Seconds(), "cpus")
+			b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
+		})
+	}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -1,13 +1,9 @@
 package vmdk
 
 import (
-	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/loops-cli/loops/blockloop/disk/disktest"
 	"github.com/loops-cli/loops/internal/testkit"
@@ -39,40 +35,6 @@ func BenchmarkReadPieces(b *testing.B) {
 		if !ok {
 			continue
 		}
-		for _, c := range []struct {
-			piece int
-			wait  time.Duration
-		}{{16 << 10, 0}, {512 << 10, 0}, {512 << 10, time.Millisecond}} {
-			piece := c.piece
-			label := fmt.Sprintf("%s/%dK", name, piece>>10)
-			if c.wait > 0 {
-				label += "+wait" + c.wait.String()
-			}
-			b.Run(label, func(b *testing.B) {
-				b.SetBytes(openFile(b, p).Size())
-				cpu0, t0 := cpuTime(), time.Now()
-				for b.Loop() {
-					im := openFile(b, p)
-					buf := make([]byte, piece)
-					for off := int64(0); off < im.Size(); off += int64(len(buf)) {
-						if _, err := im.ReadAt(buf, off); err != nil && err != io.EOF {
-							b.Fatal(err)
-						}
-						if c.wait > 0 {
-							time.Sleep(c.wait)
-						}
-					}
-				}
-				cpu, wall := cpuTime()-cpu0, time.Since(t0)
-				b.ReportMetric(cpu.Seconds()/wall.Seconds(), "cpus")
-				b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
-			})
-		}
+		disktest.BenchPieces(b, name, p, openFile)
 	}
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
