@@ -388,11 +388,9 @@ func (c *Client) waitFor(deadline time.Time, done func() bool, rs ...*recorder) 
 // recorder is a record stream that keeps mono float32 samples and the
 // estimated wall-clock time of sample 0.
 type recorder struct {
-	c      *Client
+	recordStream
 	source string
-	index  uint32
 	rate   int
-	once   sync.Once // stop
 
 	mu   sync.Mutex
 	buf  []float32
@@ -420,7 +418,7 @@ func (r *recorder) recordedUntil() time.Time {
 }
 
 func (c *Client) startRecord(source string, rate int) (*recorder, error) {
-	r := &recorder{c: c, source: source, rate: rate}
+	r := &recorder{recordStream: recordStream{c: c}, source: source, rate: rate}
 	req := &proto.CreateRecordStream{
 		SampleSpec:         proto.SampleSpec{Format: proto.FormatFloat32LE, Channels: 1, Rate: uint32(rate)},
 		ChannelMap:         proto.ChannelMap{proto.ChannelMono},
@@ -434,16 +432,7 @@ func (c *Client) startRecord(source string, rate int) (*recorder, error) {
 		Properties:         proto.PropList{"media.name": proto.PropListString("loops audio measure"), "media.role": proto.PropListString("test")},
 		ChannelVolumes:     proto.ChannelVolumes{uint32(proto.VolumeNorm)},
 	}
-	var rpl proto.CreateRecordStreamReply
-	if err := c.request("record from "+source, req, &rpl); err != nil {
-		return nil, err
-	}
-	r.index = rpl.StreamIndex
-	c.mu.Lock()
-	c.records[r.index] = r.handle
-	c.mu.Unlock()
-	if err := c.request("start recording", &proto.CorkRecordStream{StreamIndex: r.index, Corked: false}, nil); err != nil {
-		r.stop()
+	if err := r.open(source, req, r.handle); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -485,12 +474,39 @@ func (r *recorder) error() error {
 }
 
 // stop deletes the stream; it may be called more than once.
-func (r *recorder) stop() {
-	r.once.Do(func() {
-		r.c.mu.Lock()
-		delete(r.c.records, r.index)
-		r.c.mu.Unlock()
-		r.c.request("stop recording", &proto.DeleteRecordStream{StreamIndex: r.index}, nil)
+// recordStream is a record stream on the server, corked until open
+// registers its handler; Measure's recorder and the meter's embed it.
+type recordStream struct {
+	c     *Client
+	index uint32
+	once  sync.Once // stop
+}
+
+// open creates the stream req describes, routes its messages to handle,
+// and starts it; on error nothing is left on the server.
+func (s *recordStream) open(source string, req *proto.CreateRecordStream, handle func(any)) error {
+	var rpl proto.CreateRecordStreamReply
+	if err := s.c.request("record from "+source, req, &rpl); err != nil {
+		return err
+	}
+	s.index = rpl.StreamIndex
+	s.c.mu.Lock()
+	s.c.records[s.index] = handle
+	s.c.mu.Unlock()
+	if err := s.c.request("start recording", &proto.CorkRecordStream{StreamIndex: s.index, Corked: false}, nil); err != nil {
+		s.stop()
+		return err
+	}
+	return nil
+}
+
+// stop deletes the stream, once.
+func (s *recordStream) stop() {
+	s.once.Do(func() {
+		s.c.mu.Lock()
+		delete(s.c.records, s.index)
+		s.c.mu.Unlock()
+		s.c.request("stop recording", &proto.DeleteRecordStream{StreamIndex: s.index}, nil)
 	})
 }
 

@@ -231,10 +231,8 @@ const meterChannels = 2
 // levelRecorder is a record stream that keeps, per channel, the peak and
 // the sum of squares since the last take.
 type levelRecorder struct {
-	c      *Client
+	recordStream
 	source string
-	index  uint32
-	once   sync.Once // stop
 
 	mu     sync.Mutex
 	frames int
@@ -248,7 +246,7 @@ type levelRecorder struct {
 // requests), so it does not make the device run at a smaller block size
 // than the loopback set, and it lets an idle device suspend.
 func (c *Client) startLevelRecord(source string, rate int) (*levelRecorder, error) {
-	r := &levelRecorder{c: c, source: source}
+	r := &levelRecorder{recordStream: recordStream{c: c}, source: source}
 	req := &proto.CreateRecordStream{
 		SampleSpec:             proto.SampleSpec{Format: proto.FormatFloat32LE, Channels: meterChannels, Rate: uint32(rate)},
 		ChannelMap:             proto.ChannelMap{proto.ChannelLeft, proto.ChannelRight},
@@ -263,16 +261,7 @@ func (c *Client) startLevelRecord(source string, rate int) (*levelRecorder, erro
 		Properties:             proto.PropList{"media.name": proto.PropListString("loops audio meter"), "media.role": proto.PropListString("test")},
 		ChannelVolumes:         proto.ChannelVolumes{uint32(proto.VolumeNorm), uint32(proto.VolumeNorm)},
 	}
-	var rpl proto.CreateRecordStreamReply
-	if err := c.request("record from "+source, req, &rpl); err != nil {
-		return nil, err
-	}
-	r.index = rpl.StreamIndex
-	c.mu.Lock()
-	c.records[r.index] = r.handle
-	c.mu.Unlock()
-	if err := c.request("start recording", &proto.CorkRecordStream{StreamIndex: r.index, Corked: false}, nil); err != nil {
-		r.stop()
+	if err := r.open(source, req, r.handle); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -321,11 +310,3 @@ func (r *levelRecorder) error() error {
 }
 
 // stop deletes the stream; it may be called more than once.
-func (r *levelRecorder) stop() {
-	r.once.Do(func() {
-		r.c.mu.Lock()
-		delete(r.c.records, r.index)
-		r.c.mu.Unlock()
-		r.c.request("stop recording", &proto.DeleteRecordStream{StreamIndex: r.index}, nil)
-	})
-}
