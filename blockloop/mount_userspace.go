@@ -62,10 +62,6 @@ const DiskFSType = "fuse.loops-disk"
 // as source.
 var UserspaceTypes = []string{"iso9660", "udf", "vfat", "exfat"}
 
-// UserspaceFSType is how /proc/self/mountinfo shows a mount of type typ
-// served by loops' userspace reader ("fuse.iso9660").
-func UserspaceFSType(typ string) string { return "fuse." + typ }
-
 // IsUserspace reports whether m is served by loops' userspace reader.
 func (m MountEntry) IsUserspace() bool {
 	for _, t := range UserspaceTypes {
