@@ -10,7 +10,6 @@ import (
 	"time"
 
 	losetup "github.com/freddierice/go-losetup/v2"
-	"github.com/loops-cli/loops/blockloop/disk"
 	"golang.org/x/sys/unix"
 )
 
@@ -41,9 +40,8 @@ func (h *Host) Attach(image string, opts AttachOptions) (*Device, error) {
 		return nil, opErr("attach", abs, "", "", err)
 	}
 	defer img.Close()
-	head := make([]byte, 4096)
-	if n, _ := img.ReadAt(head, 0); disk.Detect(head[:n]) != "" {
-		return h.attachDisk(abs, disk.Detect(head[:n]), opts)
+	if format := diskFormat(img); format != "" {
+		return h.attachDisk(abs, format, opts)
 	}
 	opts.ReadOnly = ro
 	if err := checkRange(img, opts.Offset, opts.SizeLimit); err != nil {

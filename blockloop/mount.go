@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/loops-cli/loops/blockloop/disk"
 	"golang.org/x/sys/unix"
 )
 
@@ -91,11 +90,10 @@ func (h *Host) plan(img *os.File, abs string, opts MountOptions) (*ProbeResult, 
 	size := st.Size()
 	off, limit := opts.Offset, opts.SizeLimit
 	var di *DiskImage
-	head := make([]byte, 4096)
-	if n, _ := img.ReadAt(head, 0); disk.Detect(head[:n]) != "" {
+	if format := diskFormat(img); format != "" {
 		// A VM disk image: probe the file as it is (to name it), and its
 		// virtual disk, where --offset and --sizelimit apply.
-		di = openDiskImage(abs, disk.Detect(head[:n]), opts.Offset, opts.SizeLimit)
+		di = openDiskImage(abs, format, opts.Offset, opts.SizeLimit)
 		opts.Offset, opts.SizeLimit = 0, 0
 	}
 	var r io.ReaderAt = img

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -199,8 +200,14 @@ func diskFormatOf(p string) string {
 		return ""
 	}
 	defer f.Close()
+	return diskFormat(f)
+}
+
+// diskFormat names the format of the VM disk image r, by its first bytes,
+// or "" when it is none.
+func diskFormat(r io.ReaderAt) string {
 	head := make([]byte, 4096)
-	n, _ := f.ReadAt(head, 0)
+	n, _ := r.ReadAt(head, 0)
 	return disk.Detect(head[:n])
 }
 
