@@ -1,8 +1,6 @@
 package blockloop
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -72,10 +70,10 @@ func (h *Host) serveRawDisk(abs string, serve func(UserspaceMount) error) (*os.F
 	if err := os.MkdirAll(base, 0o700); err != nil {
 		return nil, err
 	}
-	id := make([]byte, 6)
-	rand.Read(id)
-	dir := filepath.Join(base, hex.EncodeToString(id))
-	if err := os.Mkdir(dir, 0o700); err != nil {
+	// MkdirTemp: a fresh 0700 directory with a random name (no crypto/rand,
+	// whose init every CLI command would pay).
+	dir, err := os.MkdirTemp(base, "")
+	if err != nil {
 		return nil, err
 	}
 	if err := serve(UserspaceMount{Image: abs, Mountpoint: dir, RawDisk: true}); err != nil {

@@ -6,6 +6,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/loops-cli/loops/audioloop"
@@ -58,7 +59,7 @@ func Main() int { return run(os.Args[1:], System()) }
 // run executes loops with args and returns the exit code.
 func run(args []string, io *IOStreams) int {
 	f := NewFactory(io, args)
-	root := NewRootCmd(f)
+	root := newRootCmd(f, branchNamed(args))
 	root.SetArgs(args)
 	cmd, err := root.ExecuteC()
 	if err != nil {
@@ -67,8 +68,50 @@ func run(args []string, io *IOStreams) int {
 	return exitOK
 }
 
-// NewRootCmd builds the whole command tree.
-func NewRootCmd(f *Factory) *cobra.Command {
+// NewRootCmd builds the whole command tree (for help, completion, the man
+// pages and the docs).
+func NewRootCmd(f *Factory) *cobra.Command { return newRootCmd(f, nil) }
+
+// branch is one of the root's subcommands: the names it answers to and
+// how to build it.
+type branch struct {
+	names []string // Name() first, then the aliases (a test checks both)
+	build func(*Factory) *cobra.Command
+}
+
+// branches are the root's subcommands, in the order help lists them.
+var branches = []branch{
+	{[]string{"net"}, newNetCmd},
+	{[]string{"mount"}, newMountCmd},
+	{[]string{"umount", "unmount"}, newUmountCmd},
+	{[]string{"block"}, newBlockCmd},
+	{[]string{"audio"}, newAudioCmd},
+	{[]string{serveCommand}, newServeCmd},
+	{[]string{"explain"}, func(f *Factory) *cobra.Command { return newExplainCmd(f, nil) }},
+	{[]string{"exit-codes"}, func(*Factory) *cobra.Command { return newExitCodesTopic() }},
+	{[]string{"status"}, func(f *Factory) *cobra.Command { return newStatusCmd(f, nil) }},
+}
+
+// branchNamed is the branch a run's arguments go to when their first word
+// names one (`loops net status ...`): a one-shot command builds that branch
+// only, not the ~60 commands and their flags of the whole tree, which is a
+// noticeable part of a 2 ms run. Anything else (flags first, help,
+// completion, a typo that needs suggestions) gets the whole tree.
+func branchNamed(args []string) *branch {
+	if len(args) == 0 {
+		return nil
+	}
+	for i := range branches {
+		if slices.Contains(branches[i].names, args[0]) {
+			return &branches[i]
+		}
+	}
+	return nil
+}
+
+// newRootCmd builds the root with only branch under it, or with every
+// branch when branch is nil.
+func newRootCmd(f *Factory, only *branch) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "loops <command>",
 		Short: "Inspect and use the three Linux loopbacks: network, block, audio",
@@ -93,19 +136,24 @@ found); 2 on a usage error. See 'loops help exit-codes'.`,
 			return overviewRun(f)
 		},
 	}
-	root.Version = readBuildInfo().Version
-	root.SetVersionTemplate("{{/* loops --version */}}" + versionText())
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &FlagError{err} })
-	root.AddCommand(newNetCmd(f))
-	root.AddCommand(newMountCmd(f), newUmountCmd(f), newBlockCmd(f))
-	root.AddCommand(newAudioCmd(f))
-	root.AddCommand(newServeCmd(f))
-	root.AddCommand(newExplainCmd(f, nil), newExitCodesTopic(), newStatusCmd(f, nil))
+	if only != nil {
+		root.AddCommand(only.build(f))
+		return root
+	}
+	// --version: the build info is read only when it is printed.
+	root.Version = "see --version"
+	root.SetVersionTemplate("{{loopsVersion}}")
+	for _, b := range branches {
+		root.AddCommand(b.build(f))
+	}
 	addCompletions(root, f)
 	return root
 }
+
+func init() { cobra.AddTemplateFunc("loopsVersion", versionText) }
 
 // noUnknownSubcommand rejects arguments to a group command, suggesting the
 // subcommand that was probably meant.
