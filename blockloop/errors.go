@@ -3,10 +3,7 @@ package blockloop
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
-
-	"golang.org/x/sys/unix"
 )
 
 // Error is what blockloop's operations return: the operation, the thing it
@@ -75,55 +72,6 @@ var (
 	// ErrEncrypted: the image is an encrypted volume (LUKS).
 	ErrEncrypted = errors.New("encrypted volume")
 )
-
-// losetupError keeps the message of a go-losetup error and the errno it
-// formatted away with %v, so errors.Is(err, unix.EBUSY) still works.
-type losetupError struct {
-	msg   string
-	errno unix.Errno
-}
-
-func (e *losetupError) Error() string { return e.msg }
-func (e *losetupError) Unwrap() error {
-	if e.errno == 0 {
-		return nil
-	}
-	return e.errno
-}
-
-// wrapLosetup recovers the errno from a go-losetup error: its messages carry
-// "(err: N)" or end with the errno's text.
-func wrapLosetup(err error) error {
-	if err == nil {
-		return nil
-	}
-	var errno unix.Errno
-	if errors.As(err, &errno) {
-		return err
-	}
-	msg := err.Error()
-	le := &losetupError{msg: msg}
-	if i := strings.Index(msg, "(err: "); i >= 0 {
-		rest := msg[i+len("(err: "):]
-		if j := strings.IndexByte(rest, ')'); j > 0 {
-			if n, perr := strconv.Atoi(rest[:j]); perr == nil {
-				le.errno = unix.Errno(n)
-				return le
-			}
-		}
-	}
-	if strings.Contains(msg, "device not backed by a file") {
-		le.errno = unix.ENXIO
-		return le
-	}
-	for n := unix.Errno(1); n < 134; n++ {
-		if s := n.Error(); s != "" && strings.HasSuffix(msg, s) {
-			le.errno = n
-			return le
-		}
-	}
-	return le
-}
 
 func opErr(op, image, device, path string, err error) error {
 	return &Error{Op: op, Image: image, Device: device, Path: path, Err: err}

@@ -3,11 +3,12 @@ package blockloop
 import (
 	"bufio"
 	"bytes"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/loops-cli/loops/blockloop/disk"
 )
 
 // Host is the machine blockloop works on, as paths a test can point
@@ -21,6 +22,14 @@ type Host struct {
 	LoopControl string // /dev/loop-control
 	Media       string // /media: the base of automatic mount points
 	RunDir      string // /run/loops: the directories where VM disk images are served
+
+	// OpenVirtualDisk opens the VM disk image at abs when this program
+	// cannot read it itself: disk.Open said disk.ErrMissingCodec (a
+	// zstd-compressed qcow2, whose decompressor only loops' server links).
+	// The CLI reads it through the server (package diskpipe); Close on
+	// the disk ends what it started. Nil: such an image's DiskImage.Err
+	// says which decompressor is missing.
+	OpenVirtualDisk func(abs string) (*disk.Disk, error)
 
 	// hooks let tests inject failures that the kernel will not produce on
 	// demand. Nil in normal use.
@@ -51,7 +60,7 @@ func or(s, def string) string {
 // KernelFilesystems returns the block filesystems the running kernel has a
 // driver for (the lines of /proc/filesystems without "nodev").
 func (h *Host) KernelFilesystems() (map[string]bool, error) {
-	b, err := os.ReadFile(h.filesystems())
+	b, err := readKernelFile(h.filesystems())
 	if err != nil {
 		return nil, err
 	}
@@ -81,22 +90,35 @@ var moduleNames = map[string]string{
 
 // LoadableFilesystems returns the filesystem types whose driver is a module
 // of the running kernel that is not loaded yet: mount(2) loads it on demand.
+// It streams the kernel's modules.dep (half a megabyte on a distribution
+// kernel) through one 64 KiB buffer.
 func (h *Host) LoadableFilesystems() map[string]bool {
 	out := map[string]bool{}
 	var u unix.Utsname
 	if unix.Uname(&u) != nil {
 		return out
 	}
-	dep, err := os.ReadFile(filepath.Join(h.modules(), unix.ByteSliceToString(u.Release[:]), "modules.dep"))
+	f, err := openFile(filepath.Join(h.modules(), unix.ByteSliceToString(u.Release[:]), "modules.dep"), unix.O_RDONLY)
 	if err != nil {
 		return out
 	}
-	have := map[string]bool{}
-	for _, line := range strings.Split(string(dep), "\n") {
-		mod, _, _ := strings.Cut(line, ":")
-		base := filepath.Base(mod)
-		if i := strings.Index(base, ".ko"); i > 0 {
-			have[base[:i]] = true
+	defer f.Close()
+	have := map[string]bool{} // the wanted modules, true once seen
+	for _, mod := range moduleNames {
+		have[mod] = false
+	}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if i := bytes.IndexByte(line, ':'); i >= 0 {
+			line = line[:i]
+		}
+		base := line[bytes.LastIndexByte(line, '/')+1:]
+		if i := bytes.Index(base, []byte(".ko")); i > 0 {
+			if _, ok := have[string(base[:i])]; ok {
+				have[string(base[:i])] = true
+			}
 		}
 	}
 	for fs, mod := range moduleNames {

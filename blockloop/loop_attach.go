@@ -89,7 +89,7 @@ func setAutoclear(lf *os.File, on bool) error {
 // whether the file ended up read-only. With mustRW a read-only file is an
 // error instead.
 func openImage(abs string, rw, mustRW bool) (*os.File, bool, error) {
-	f, err := os.OpenFile(abs, os.O_RDONLY|unix.O_CLOEXEC, 0)
+	f, err := openFile(abs, os.O_RDONLY)
 	if err != nil {
 		return nil, false, unwrapPath(err)
 	}
@@ -120,7 +120,7 @@ func openImage(abs string, rw, mustRW bool) (*os.File, bool, error) {
 // reopen opens the same inode again through /proc/self/fd, without resolving
 // the path a second time.
 func reopen(f *os.File, flag int) (*os.File, error) {
-	return os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), flag|unix.O_CLOEXEC, 0)
+	return openFile(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), flag)
 }
 
 func checkRange(img *os.File, off, limit int64) error {
@@ -157,7 +157,7 @@ func (h *Host) attachFd(img *os.File, abs string, opts AttachOptions, autoclear 
 			backing = f
 		}
 	}
-	ctl, err := os.OpenFile(h.loopControl(), os.O_RDWR|unix.O_CLOEXEC, 0)
+	ctl, err := openFile(h.loopControl(), os.O_RDWR)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, -1, fmt.Errorf("%s: %w", h.loopControl(), ErrNoLoopControl)
@@ -228,7 +228,7 @@ func (h *Host) configureFree(ctl, img *os.File, abs string, flags uint32, mode i
 		return nil, -1, fmt.Errorf("LOOP_CTL_GET_FREE on %s: %w", h.loopControl(), err)
 	}
 	dev := losetup.New(uint64(n), mode)
-	lf, err := os.OpenFile(dev.Path(), mode|unix.O_CLOEXEC, 0)
+	lf, err := openFile(dev.Path(), mode)
 	if err != nil {
 		return nil, -1, fmt.Errorf("open %s: %w", dev.Path(), unwrapPath(err))
 	}
@@ -298,7 +298,7 @@ func findReusableIn(devs []Device, img *os.File, off, limit int64, rw bool) (*De
 		d := &devs[i]
 		dend := rangeEnd(d.Offset, d.SizeLimit, st.Size)
 		if d.Offset == off && dend == end {
-			lf, err := os.OpenFile(d.Path, os.O_RDONLY|unix.O_CLOEXEC, 0)
+			lf, err := openFile(d.Path, os.O_RDONLY)
 			if err != nil {
 				continue
 			}

@@ -89,7 +89,7 @@ func (h *Host) detachOne(d Device) (DetachResult, error) {
 			r.Image, r.DiskServer, serverDir = img, true, filepath.Dir(d.BackingFile)
 		}
 	}
-	lf, err := os.OpenFile(d.Path, os.O_RDONLY|unix.O_CLOEXEC, 0)
+	lf, err := openFile(d.Path, os.O_RDONLY)
 	if err != nil {
 		return r, unwrapPath(err)
 	}
@@ -105,12 +105,11 @@ func (h *Host) detachOne(d Device) (DetachResult, error) {
 		lf.Close()
 		return r, reasonf(ErrDeviceChanged, "%s was reused for another file meanwhile; left alone", d.Path)
 	}
-	// Our fd keeps the identity fixed: the kernel clears the device only
-	// on last close, so go-losetup's Detach (its own fd) cannot hit a
-	// different file.
-	if err := d.handle().Detach(); err != nil {
+	// LOOP_CLR_FD on the fd that was checked: the device is still the one
+	// found (the kernel clears it only on its last close).
+	if err := unix.IoctlSetInt(int(lf.Fd()), unix.LOOP_CLR_FD, 0); err != nil {
 		lf.Close()
-		return r, fmt.Errorf("LOOP_CLR_FD: %w", wrapLosetup(err))
+		return r, fmt.Errorf("LOOP_CLR_FD: %w", err)
 	}
 	lf.Close()
 	if h.waitUnbound(d.Number, d.BackingInode, 200*time.Millisecond) {

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 
-	losetup "github.com/freddierice/go-losetup/v2"
 	"golang.org/x/sys/unix"
 )
 
@@ -55,8 +54,16 @@ type Device struct {
 	DiskFormat string
 }
 
-// handle is the go-losetup handle for the device.
-func (d *Device) handle() losetup.Device { return losetup.New(uint64(d.Number), os.O_RDONLY) }
+// loopStatus is LOOP_GET_STATUS64 of the loop device at path (read access
+// to the device, so root in practice).
+func loopStatus(path string) (*unix.LoopInfo64, error) {
+	f, err := openFile(path, os.O_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return unix.IoctlLoopGetStatus64(int(f.Fd()))
+}
 
 // List returns every attached loop device, ordered by number, like
 // `losetup --list`. It needs no privilege; BackingDev and BackingInode are
@@ -91,7 +98,7 @@ func (h *Host) probeBacking(d *Device) {
 	if d.Deleted {
 		return
 	}
-	f, err := os.Open(d.BackingFile)
+	f, err := openFile(d.BackingFile, os.O_RDONLY)
 	if err != nil {
 		return
 	}
@@ -182,8 +189,8 @@ func (h *Host) readSys(n int) (*Device, error) {
 	}
 	// The backing file's identity: from the kernel (root), else from the
 	// path, which is right unless the file was renamed or replaced.
-	if info, err := d.handle().GetInfo(); err == nil {
-		d.BackingDev, d.BackingInode = info.Device, info.INode
+	if info, err := loopStatus(d.Path); err == nil {
+		d.BackingDev, d.BackingInode = info.Device, info.Inode
 	} else if !d.Deleted {
 		var st unix.Stat_t
 		if unix.Stat(d.BackingFile, &st) == nil {
@@ -285,6 +292,22 @@ func mountsOf(mounts []MountEntry, n int) []string {
 		}
 	}
 	return out
+}
+
+// openFile opens path like os.OpenFile, without the runtime's poller:
+// os.OpenFile offers every descriptor to epoll (a loop device or an image
+// is refused with EPERM), which on first use also makes the epoll
+// instance and its eventfd. Loop devices and images are read and
+// ioctl'd with blocking calls, so the poller would never serve them.
+func openFile(path string, flag int) (*os.File, error) {
+	fd, err := unix.Open(path, flag|unix.O_CLOEXEC, 0)
+	for err == unix.EINTR {
+		fd, err = unix.Open(path, flag|unix.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), nil
 }
 
 // readKernelFile reads a small file of sysfs or procfs (loop/backing_file,

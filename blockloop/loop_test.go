@@ -145,22 +145,6 @@ func TestUnmountRefusals(t *testing.T) {
 	}
 }
 
-func TestWrapLosetup(t *testing.T) {
-	for _, tt := range []struct {
-		msg  string
-		want unix.Errno
-	}{
-		{"could not get info about 3 (err: 6): no such device or address", unix.ENXIO},
-		{"device not backed by a file", unix.ENXIO},
-		{"error clearing loopfile: device or resource busy", unix.EBUSY},
-		{"could not open /dev/loop-control: open /dev/loop-control: permission denied", unix.EACCES},
-	} {
-		if err := wrapLosetup(errors.New(tt.msg)); !errors.Is(err, tt.want) || err.Error() != tt.msg {
-			t.Errorf("wrapLosetup(%q) = %v, not %v", tt.msg, err, tt.want)
-		}
-	}
-}
-
 // BenchmarkAttach measures a persistent attach plus a verified detach
 // (LOOP_CONFIGURE, then autoclear cleared, then LOOP_CLR_FD).
 func BenchmarkAttach(b *testing.B) {

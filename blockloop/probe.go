@@ -64,7 +64,7 @@ func (p *ProbeResult) Truncated() bool { return p.FSSize > p.Size }
 // ProbeFile opens path read-only and probes it. A directory or a device is
 // refused with ErrNotRegular. Like `blkid -p FILE`; needs read access only.
 func ProbeFile(path string) (*ProbeResult, error) {
-	f, err := os.Open(path)
+	f, err := openFile(path, os.O_RDONLY)
 	if err != nil {
 		return nil, opErr("probe", path, "", "", unwrapPath(err))
 	}
