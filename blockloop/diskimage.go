@@ -32,9 +32,13 @@ var ErrDiskReadOnly = errors.New("VM disk images are read-only")
 var ErrDiskImage = errors.New("cannot read this VM disk image")
 
 // openDiskImage reads the VM disk image at abs and probes its virtual disk
-// (from off, size bytes when size > 0). Needs read access only.
-func openDiskImage(abs, format string, off, size int64) *DiskImage {
+// (from off, size bytes when size > 0), through h.OpenVirtualDisk when
+// this program lacks the image's decompressor. Needs read access only.
+func (h *Host) openDiskImage(abs, format string, off, size int64) *DiskImage {
 	d, err := disk.Open(abs)
+	if errors.Is(err, disk.ErrMissingCodec) && h.OpenVirtualDisk != nil {
+		d, err = h.OpenVirtualDisk(abs)
+	}
 	if err != nil {
 		msg := fmt.Sprintf("this %s disk image cannot be read: %v", format, err)
 		return &DiskImage{Format: format, Err: &multiError{msg: msg, errs: []error{ErrDiskImage, err}}}

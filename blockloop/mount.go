@@ -93,7 +93,7 @@ func (h *Host) plan(img *os.File, abs string, opts MountOptions) (*ProbeResult, 
 	if format := diskFormat(img); format != "" {
 		// A VM disk image: probe the file as it is (to name it), and its
 		// virtual disk, where --offset and --sizelimit apply.
-		di = openDiskImage(abs, format, opts.Offset, opts.SizeLimit)
+		di = h.openDiskImage(abs, format, opts.Offset, opts.SizeLimit)
 		opts.Offset, opts.SizeLimit = 0, 0
 	}
 	var r io.ReaderAt = img

@@ -356,8 +356,9 @@ func truncate(t testing.TB, path string, size int64) {
 	f.Close()
 }
 
-// servers lists running `loops __serve` processes as "pid: argv".
-// They outlive the loops that started them, so they are found by argv.
+// servers lists running `loops-serve __serve` and `__read-disk` processes
+// as "pid: argv". The first outlive the loops that started them, and a
+// reader left running would too, so they are found by argv.
 func servers() []string {
 	var out []string
 	dirs, _ := os.ReadDir("/proc")
@@ -366,7 +367,9 @@ func servers() []string {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
-		if err != nil || !bytes.Contains(b, []byte("__serve")) {
+		// loops-serve __serve (a mount's daemon) and __read-disk (a
+		// child of loops reading a VM disk image for it).
+		if err != nil || !bytes.Contains(b, []byte("__serve")) && !bytes.Contains(b, []byte("__read-disk")) {
 			continue
 		}
 		out = append(out, d.Name()+": "+strings.ReplaceAll(strings.TrimRight(string(b), "\x00"), "\x00", " "))

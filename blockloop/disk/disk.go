@@ -17,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/loops-cli/loops/blockloop/disk/codec"
 	"github.com/loops-cli/loops/blockloop/disk/qcow2"
 	"github.com/loops-cli/loops/blockloop/disk/vdi"
 	"github.com/loops-cli/loops/blockloop/disk/vhdx"
@@ -32,6 +33,13 @@ var ErrNotDisk = errors.New("not a virtual machine disk image (qcow2, vmdk, vhdx
 // ErrChain is matched by errors in a backing chain: too deep, a cycle, a
 // file missing.
 var ErrChain = errors.New("bad backing chain")
+
+// ErrMissingCodec is matched by the error Open returns for an image whose
+// compression this program has no decompressor for: zstd-compressed qcow2,
+// unless blockloop/disk/codec/klauspost is linked in (loops' server links
+// it; loops' CLI reads such images through the server). It is
+// codec.ErrMissing.
+var ErrMissingCodec = codec.ErrMissing
 
 // Layer is one file of a disk: the image, or a file it refers to.
 type Layer struct {
@@ -53,6 +61,14 @@ type Disk struct {
 	Layers []Layer // the image first, then each file it refers to, in the order opened
 	files  []*os.File
 	q      *qcow2.Image // the image, when it is qcow2 (for Span)
+	closer io.Closer    // Remote's
+}
+
+// Remote is a Disk whose virtual disk, size bytes, is read through r: a
+// reader of the image elsewhere (another process: package diskpipe), with
+// the layers it reported. Close closes c.
+func Remote(r io.ReaderAt, size int64, layers []Layer, c io.Closer) *Disk {
+	return &Disk{r: r, size: size, Layers: layers, closer: c}
 }
 
 // Span tells where the virtual disk's bytes [off, off+n) are stored, when
@@ -87,7 +103,7 @@ func (d *Disk) ReadAt(p []byte, off int64) (int, error) {
 // Format is the image's format ("qcow2").
 func (d *Disk) Format() string { return d.Layers[0].Format }
 
-// Close closes the files of the chain.
+// Close closes the files of the chain (a Remote disk's closer).
 func (d *Disk) Close() error {
 	var first error
 	for _, f := range d.files {
@@ -96,6 +112,10 @@ func (d *Disk) Close() error {
 		}
 	}
 	d.files = nil
+	if d.closer != nil {
+		first = d.closer.Close()
+		d.closer = nil
+	}
 	return first
 }
 

@@ -49,6 +49,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/loops-cli/loops/blockloop/disk"
+	// The fast decompressors (and zstd's, which has no other) for VM disk
+	// images: this package serves them in bulk.
+	_ "github.com/loops-cli/loops/blockloop/disk/codec/klauspost"
 	"github.com/loops-cli/loops/blockloop/iso9660"
 )
 

@@ -1,13 +1,11 @@
 package qcow2
 
 import (
-	"bytes"
 	"errors"
-	"github.com/klauspost/compress/flate"
-	"io"
+	"fmt"
 	"sync"
 
-	"github.com/klauspost/compress/zstd"
+	"github.com/loops-cli/loops/blockloop/disk/codec"
 )
 
 // Compression types (header byte 104).
@@ -16,66 +14,32 @@ const (
 	compressionZstd = 1
 )
 
-// maxZstdWindow bounds the window a zstd frame may ask for: qemu
-// compresses one cluster (at most 2 MiB) per frame.
-const maxZstdWindow = 8 << 20
+// codecNames are the blockloop/disk/codec names of the compression types
+// (zlib clusters are raw deflate, without the zlib framing).
+var codecNames = [...]string{compressionZlib: codec.Deflate, compressionZstd: codec.Zstd}
 
-// inflater decompresses one cluster; pooled per compression type.
-type inflater struct {
-	br bytes.Reader
-	fr io.ReadCloser // zlib: raw deflate
-	zd *zstd.Decoder // zstd
+// lookupCodec returns the decompressor of compression type typ, or an
+// error matching codec.ErrMissing when this program has none.
+func lookupCodec(typ uint8) (codec.Func, error) {
+	if int(typ) >= len(codecNames) {
+		return nil, unsupportedErr("compression_type %d", typ)
+	}
+	dec, err := codec.Lookup(codecNames[typ])
+	if err != nil {
+		return nil, fmt.Errorf("qcow2: %w", err)
+	}
+	return dec, nil
 }
-
-var zlibPool, zstdPool sync.Pool
 
 // decompress inflates src (compressed data, possibly followed by unrelated
 // bytes: the length in the L2 entry is an upper bound) into exactly
-// len(dst) bytes. It reports an error when the data ends before dst is
-// full or is not a valid stream.
-func decompress(typ uint8, dst, src []byte) error {
-	switch typ {
-	case compressionZlib:
-		in, _ := zlibPool.Get().(*inflater)
-		if in == nil {
-			in = &inflater{}
-		}
-		in.br.Reset(src)
-		if in.fr == nil {
-			in.fr = flate.NewReader(&in.br)
-		} else if err := in.fr.(flate.Resetter).Reset(&in.br, nil); err != nil {
-			return err
-		}
-		_, err := io.ReadFull(in.fr, dst)
-		in.br.Reset(nil)
-		zlibPool.Put(in)
-		if err != nil {
-			return errors.New("deflate: " + err.Error())
-		}
-		return nil
-	case compressionZstd:
-		in, _ := zstdPool.Get().(*inflater)
-		if in == nil {
-			d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxZstdWindow))
-			if err != nil {
-				return err
-			}
-			in = &inflater{zd: d}
-		}
-		in.br.Reset(src)
-		if err := in.zd.Reset(&in.br); err != nil {
-			return errors.New("zstd: " + err.Error())
-		}
-		_, err := io.ReadFull(in.zd, dst)
-		in.zd.Reset(nil)
-		in.br.Reset(nil)
-		zstdPool.Put(in)
-		if err != nil {
-			return errors.New("zstd: " + err.Error())
-		}
-		return nil
+// len(dst) bytes with dec, the codec name. It reports an error when the
+// data ends before dst is full or is not a valid stream.
+func decompress(dec codec.Func, name string, dst, src []byte) error {
+	if _, err := dec(dst, src); err != nil {
+		return errors.New(name + ": " + err.Error())
 	}
-	return errors.New("unknown compression type")
+	return nil
 }
 
 // bufPool holds byte slices reused for compressed input and decompressed

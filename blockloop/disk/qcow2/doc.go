@@ -16,11 +16,12 @@
 //     preallocated host cluster), unallocated clusters (from the backing
 //     file, or zeros when there is none, and zeros past the end of a
 //     backing file shorter than the image);
-//   - compressed clusters: zlib (raw deflate, read with
-//     github.com/klauspost/compress/flate, a faster fork of compress/flate
-//     that takes a fifth less CPU here) and zstd
-//     (incompatible bit 3 with compression_type 1,
-//     github.com/klauspost/compress/zstd). The compressed length in the L2
+//   - compressed clusters: zlib (raw deflate) and zstd (incompatible bit 3
+//     with compression_type 1), with the decompressors registered in
+//     blockloop/disk/codec: compress/flate for zlib by default, none for
+//     zstd; a program that links blockloop/disk/codec/klauspost (loops'
+//     server) reads both with github.com/klauspost/compress, whose flate
+//     takes a fifth less CPU here. The compressed length in the L2
 //     entry is a sector-count upper bound: the data may end before it, and
 //     another cluster's data may follow; decompression stops at one
 //     cluster;
@@ -38,6 +39,9 @@
 //     table gives them;
 //   - qcow version 1, versions over 3, compression types other than zlib
 //     and zstd: [ErrUnsupported];
+//   - a compression type this program has no decompressor for (zstd
+//     without blockloop/disk/codec/klauspost): an error matching
+//     codec.ErrMissing that names it;
 //   - malformed headers and L1 tables: [*FormatError] with the byte offset
 //     in the file.
 //
@@ -68,7 +72,8 @@
 // clusters start inside the file (a cluster cut by the end of the file
 // reads as zeros past it, as qemu reads it), compressed data is read only
 // up to the end of the file (at most two clusters) and must inflate to
-// exactly one cluster, and a zstd frame's window is at most 8 MiB. The L2
+// exactly one cluster, and a zstd frame's window is at most 8 MiB
+// (codec.MaxZstdWindow, which a zstd decompressor must enforce). The L2
 // cache holds at most [Limits.MaxCacheBytes] of tables and the
 // decompressed-cluster cache [Limits.MaxClusterCacheBytes]. Every loop
 // walks a range of the request or of one cluster: nothing recurses on

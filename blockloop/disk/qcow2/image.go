@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+
+	"github.com/loops-cli/loops/blockloop/disk/codec"
 )
 
 // Limits bound what a (possibly hostile) image can make the reader do.
@@ -91,6 +93,7 @@ type Image struct {
 	g        geom
 	size     int64
 	ctype    uint8
+	dec      codec.Func // the decompressor of ctype
 	l1       []uint64
 	l1Off    int64
 	info     Info
@@ -117,7 +120,10 @@ type Image struct {
 // returns an error wrapping ErrNotQcow2 when there is no qcow magic,
 // ErrEncrypted for encrypted images, a *UnsupportedFeatureError for
 // unknown incompatible features or an external data file, a *LimitError
-// over opts.Limits and a *FormatError for a malformed header or L1 table.
+// over opts.Limits, a *FormatError for a malformed header or L1 table, and
+// an error matching codec.ErrMissing when the image's compression type has
+// no decompressor in this program (zstd, unless package
+// blockloop/disk/codec/klauspost is linked in).
 func Open(r io.ReaderAt, size int64, opts Options) (*Image, error) {
 	if size < 0 {
 		return nil, fmt.Errorf("qcow2: negative image size %d", size)
@@ -186,6 +192,11 @@ func Open(r io.ReaderAt, size int64, opts Options) (*Image, error) {
 	}
 	if h.compressionType == compressionZstd {
 		im.info.CompressionType = "zstd"
+	}
+	// Said at Open, not at the first compressed cluster: a program without
+	// the decompressor learns early that it cannot read this image.
+	if im.dec, err = lookupCodec(h.compressionType); err != nil {
+		return nil, err
 	}
 	if h.backingFile != "" {
 		im.hasBacking = true
@@ -486,7 +497,7 @@ func (im *Image) compressedData(host, clen int64) ([]byte, error) {
 
 // inflate decompresses one cluster into dst (clusterSize bytes).
 func (im *Image) inflate(dst, src []byte, host, voff int64) error {
-	if err := decompress(im.ctype, dst, src); err != nil {
+	if err := decompress(im.dec, codecNames[im.ctype], dst, src); err != nil {
 		return formatErr(host, "compressed cluster for virtual offset %d (%s, %d bytes at most): %v", voff, im.info.CompressionType, len(src), err)
 	}
 	return nil

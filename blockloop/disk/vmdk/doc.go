@@ -41,9 +41,11 @@
 // Reads coalesce grains that are contiguous in the file into one read of
 // the underlying file, keep the last decompressed grains, and decompress
 // the grains of a read that spans several in parallel (GOMAXPROCS), whole
-// grains straight into the caller's buffer. Grains are inflated with
-// github.com/klauspost/compress/flate (the zlib header is checked and
-// skipped, the Adler-32 not checked). Sequential reads of a compressed
+// grains straight into the caller's buffer. Grains are inflated with the
+// "deflate" decompressor of blockloop/disk/codec (the zlib header is
+// checked and skipped, the Adler-32 not checked): compress/flate, or
+// github.com/klauspost/compress/flate in a program that links
+// blockloop/disk/codec/klauspost (loops' server). Sequential reads of a compressed
 // extent (one starting where the last ended) decompress ahead: each makes
 // sure the grains of the next 2 MiB are being decompressed into the grain
 // cache by up to 4 goroutines (GOMAXPROCS at most), which end when they

@@ -1,14 +1,14 @@
 package vmdk
 
 import (
-	"bytes"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"runtime"
 	"sync"
 	"sync/atomic"
 
-	"github.com/klauspost/compress/flate"
+	"github.com/loops-cli/loops/blockloop/disk/codec"
 )
 
 // sparseHeader is the hosted sparse extent header (SparseExtentHeader),
@@ -65,6 +65,7 @@ type sparse struct {
 	gtes       int64 // entries per grain table
 	gd         []uint32
 	compressed bool
+	inflateFn  codec.Func // raw deflate, for compressed grains
 	markers    bool
 	maxComp    int64 // bytes of compressed data accepted for one grain
 	cacheMax   int64 // bytes of grain tables kept
@@ -210,12 +211,20 @@ func openSparse(r io.ReaderAt, size int64, lim Limits, tableBudget, cacheBudget 
 	if comp && h.compression != compressionDeflate {
 		return nil, nil, unsupported("grain compression algorithm %d (only deflate, 1, is known)", h.compression)
 	}
+	var inflateFn codec.Func
+	if comp {
+		var err error
+		if inflateFn, err = codec.Lookup(codec.Deflate); err != nil {
+			return nil, nil, fmt.Errorf("vmdk: %w", err)
+		}
+	}
 	s := &sparse{
 		r: r, size: size, version: h.version,
 		grain:      int64(h.granularity) * SectorSize,
 		capacity:   int64(h.capacity) * SectorSize,
 		gtes:       int64(h.numGTEs),
 		compressed: comp,
+		inflateFn:  inflateFn,
 		markers:    h.flags&flagMarkers != 0,
 		cacheMax:   cacheBudget,
 		grains:     grains,
@@ -429,12 +438,11 @@ func readParent(parent *Image, p []byte, abs int64) error {
 	return nil
 }
 
-// Buffers reused across grains: compressed data, decompressed grains
-// (evicted from the grain cache) and flate readers.
+// Buffers reused across grains: compressed data and decompressed grains
+// (evicted from the grain cache).
 var (
 	compPool  sync.Pool // *[]byte
 	grainPool sync.Pool // *[]byte
-	flatePool sync.Pool // io.ReadCloser implementing flate.Resetter
 )
 
 func getBuf(p *sync.Pool, n int64) []byte {
@@ -523,16 +531,7 @@ func (s *sparse) inflate(data []byte, sector uint32, g int64) error {
 	if cmf, flg := comp[0], comp[1]; cmf&0x0f != 8 || cmf>>4 > 7 || (uint16(cmf)<<8|uint16(flg))%31 != 0 || flg&0x20 != 0 {
 		return formatErr(at, "compressed grain %d: no zlib header (%#02x %#02x)", g, cmf, flg)
 	}
-	src := bytes.NewReader(comp[2:])
-	var fr io.ReadCloser
-	if v, ok := flatePool.Get().(io.ReadCloser); ok {
-		fr = v
-		fr.(flate.Resetter).Reset(src, nil)
-	} else {
-		fr = flate.NewReader(src)
-	}
-	k, err := io.ReadFull(fr, data)
-	flatePool.Put(fr)
+	k, err := s.inflateFn(data, comp[2:])
 	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
 		return formatErr(at, "compressed grain %d: %v", g, err)
 	}

@@ -15,6 +15,11 @@
 // on the pipe it inherited as fd 3 once the mount is live, and serves until
 // the filesystem is unmounted (by anyone) or it gets SIGTERM, SIGINT or
 // SIGHUP (then it unmounts). It holds no state.
+//
+// `loops-serve __read-disk IMAGE` is the other mode: a child of loops that
+// reads a VM disk image loops cannot decompress itself (the server alone
+// links blockloop/disk/codec/klauspost, for zstd) and answers reads of its
+// virtual disk on stdin and stdout (see ReadDisk and package diskpipe).
 package server
 
 import (
@@ -57,8 +62,12 @@ type Options struct {
 
 // Main runs the server with args (os.Args[1:], with or without the leading
 // __serve) and returns the exit code: 0 once the filesystem is unmounted,
-// 1 on a failure (also told on fd 3), 2 on a usage error.
+// 1 on a failure (also told on fd 3), 2 on a usage error. With
+// __read-disk first, it runs ReadDisk instead.
 func Main(args []string) int {
+	if len(args) > 0 && args[0] == ReadDiskCommand {
+		return ReadDisk(args[1:])
+	}
 	if len(args) > 0 && args[0] == Command {
 		args = args[1:]
 	}

@@ -37,7 +37,7 @@ func NewFactory(io *IOStreams, args []string) *Factory {
 		IO:   io,
 		Args: args,
 		Block: func() *blockloop.Host {
-			return &blockloop.Host{Media: os.Getenv("LOOPS_MEDIA_DIR"), RunDir: os.Getenv("LOOPS_RUN_DIR")}
+			return &blockloop.Host{Media: os.Getenv("LOOPS_MEDIA_DIR"), RunDir: os.Getenv("LOOPS_RUN_DIR"), OpenVirtualDisk: openVirtualDisk}
 		},
 		Net:   netloop.Open,
 		Audio: audioloop.Connect,

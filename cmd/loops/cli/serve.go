@@ -18,6 +18,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/loops-cli/loops/blockloop"
+	"github.com/loops-cli/loops/blockloop/disk"
+	"github.com/loops-cli/loops/blockloop/disk/diskpipe"
 )
 
 // The userspace path of `loops mount`: loops starts its FUSE server, the
@@ -129,10 +131,9 @@ func startUserspaceServer(m blockloop.UserspaceMount) error {
 	if m.Owner.Umask >= 0 {
 		args = append(args, "--umask", strconv.FormatInt(int64(m.Owner.Umask), 8))
 	}
-	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "PWD=") })
 	pid, err := syscall.ForkExec(bin, append(append([]string{serveBinName}, args...), m.Mountpoint), &syscall.ProcAttr{
 		Dir:   "/",
-		Env:   append(env, "PWD=/"),
+		Env:   serverEnv(),
 		Files: []uintptr{uintptr(null), uintptr(null), uintptr(null), uintptr(w)}, // the answer on fd 3
 		Sys:   &syscall.SysProcAttr{Setsid: true},                                 // its own session: a daemon
 	})
@@ -160,6 +161,12 @@ func startUserspaceServer(m blockloop.UserspaceMount) error {
 		return errors.New(msg)
 	}
 	return fmt.Errorf("the userspace server exited before the mount was live (%s)", exitStatus(ws, werr))
+}
+
+// serverEnv is the server's environment: loops', in "/".
+func serverEnv() []string {
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "PWD=") })
+	return append(env, "PWD=/")
 }
 
 // readLine reads fd up to the first newline or EOF, trimmed.
@@ -248,4 +255,93 @@ func fuseMode() string {
 		return "unknown"
 	}
 	return fmt.Sprintf("%04o", st.Mode().Perm())
+}
+
+// readDiskCommand is the server's mode that reads a VM disk image for
+// loops (cmd/loops-serve/server.ReadDiskCommand).
+const readDiskCommand = "__read-disk"
+
+// readDiskEndTimeout bounds how long closing such a disk waits for the
+// reader to end before killing it.
+const readDiskEndTimeout = 10 * time.Second
+
+// openVirtualDisk is blockloop.Host.OpenVirtualDisk: it reads the VM disk
+// image at abs through `loops-serve __read-disk IMAGE`, a child that links
+// the decompressors loops does not (zstd: their package init would cost
+// every loops command), answering reads of the virtual disk on its stdin
+// and stdout (blockloop/disk/diskpipe). Closing the disk ends the child
+// and waits for it; on an error, nothing is left running.
+func openVirtualDisk(abs string) (*disk.Disk, error) {
+	bin, err := serverPath()
+	if err != nil {
+		return nil, err
+	}
+	// Plain pipes and fork/exec, as startUserspaceServer does: no poller,
+	// no pidfd probe. Blocking fds: os.NewFile leaves them out of the
+	// poller too.
+	var in, out [2]int
+	if err := unix.Pipe2(in[:], unix.O_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	if err := unix.Pipe2(out[:], unix.O_CLOEXEC); err != nil {
+		unix.Close(in[0])
+		unix.Close(in[1])
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	null, err := unix.Open(os.DevNull, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		for _, fd := range []int{in[0], in[1], out[0], out[1]} {
+			unix.Close(fd)
+		}
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	pid, err := syscall.ForkExec(bin, []string{serveBinName, readDiskCommand, abs}, &syscall.ProcAttr{
+		Dir:   "/",
+		Env:   serverEnv(),
+		Files: []uintptr{uintptr(in[0]), uintptr(out[1]), uintptr(null)},
+	})
+	unix.Close(in[0])
+	unix.Close(out[1])
+	unix.Close(null)
+	if err != nil {
+		unix.Close(in[1])
+		unix.Close(out[0])
+		return nil, fmt.Errorf("start %s: %w", bin, err)
+	}
+	rd := &diskReader{pid: pid, w: os.NewFile(uintptr(in[1]), "|"+serveBinName), r: os.NewFile(uintptr(out[0]), serveBinName+"|")}
+	d, err := diskpipe.Open(rd.r, rd.w, rd)
+	if err != nil {
+		cerr := rd.Close()
+		if errors.Is(err, diskpipe.ErrProtocol) && cerr != nil {
+			return nil, fmt.Errorf("%w (%w)", err, cerr)
+		}
+		return nil, err // the reader's own: the image's error, as disk.Open said it
+	}
+	return d, nil
+}
+
+// diskReader is a running `loops-serve __read-disk`: its stdin (w) and
+// stdout (r).
+type diskReader struct {
+	pid  int
+	w, r *os.File
+}
+
+// Close ends the reader (its stdin ends; a reader that does not end within
+// readDiskEndTimeout is killed) and waits for it. The error says how it
+// ended, unless it exited with status 0.
+func (rd *diskReader) Close() error {
+	rd.w.Close()
+	rd.r.Close()
+	hung := time.AfterFunc(readDiskEndTimeout, func() { unix.Kill(rd.pid, unix.SIGKILL) })
+	defer hung.Stop()
+	var ws unix.WaitStatus
+	_, err := unix.Wait4(rd.pid, &ws, 0, nil)
+	for err == unix.EINTR {
+		_, err = unix.Wait4(rd.pid, &ws, 0, nil)
+	}
+	if err == nil && ws.Exited() && ws.ExitStatus() == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s %s ended: %s", serveBinName, readDiskCommand, exitStatus(ws, err))
 }
