@@ -140,6 +140,9 @@ found); 2 on a usage error. See 'loops help exit-codes'.`,
 	root.SetErr(f.IO.ErrOut)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &FlagError{err} })
 	if only != nil {
+		// Not the target of this run: cobra's completion command (added
+		// at Execute, four subcommands with flags) is left out too.
+		root.CompletionOptions.DisableDefaultCmd = true
 		root.AddCommand(only.build(f))
 		return root
 	}
