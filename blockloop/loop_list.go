@@ -54,15 +54,39 @@ type Device struct {
 	DiskFormat string
 }
 
-// loopStatus is LOOP_GET_STATUS64 of the loop device at path (read access
-// to the device, so root in practice).
-func loopStatus(path string) (*unix.LoopInfo64, error) {
-	f, err := openFile(path, os.O_RDONLY)
+// readDevice fills d's settings from the device itself, when it can be
+// opened (read access to it: root, in practice): LOOP_GET_STATUS64 (offset,
+// size limit, flags, the backing file's device and inode), BLKSSZGET and
+// fstat are five system calls where the seven sysfs attributes that say
+// the same cost twenty-one. Reports whether it could.
+func readDevice(d *Device) bool {
+	f, err := openFile(d.Path, os.O_RDONLY)
 	if err != nil {
-		return nil, err
+		return false
 	}
 	defer f.Close()
-	return unix.IoctlLoopGetStatus64(int(f.Fd()))
+	fd := int(f.Fd())
+	info, err := unix.IoctlLoopGetStatus64(fd)
+	if err != nil {
+		return false
+	}
+	ssz, err := unix.IoctlGetInt(fd, unix.BLKSSZGET)
+	if err != nil {
+		return false
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFBLK {
+		return false
+	}
+	d.Offset, d.SizeLimit = int64(info.Offset), int64(info.Sizelimit)
+	d.Autoclear = info.Flags&unix.LO_FLAGS_AUTOCLEAR != 0
+	d.PartScan = info.Flags&unix.LO_FLAGS_PARTSCAN != 0
+	d.DirectIO = info.Flags&unix.LO_FLAGS_DIRECT_IO != 0
+	d.ReadOnly = info.Flags&unix.LO_FLAGS_READ_ONLY != 0
+	d.LogicalSectorSize = ssz
+	d.Major, d.Minor = unix.Major(st.Rdev), unix.Minor(st.Rdev)
+	d.BackingDev, d.BackingInode = info.Device, info.Inode
+	return true
 }
 
 // List returns every attached loop device, ordered by number, like
@@ -124,21 +148,31 @@ func (h *Host) probeBacking(d *Device) {
 	d.Label = p.Label
 }
 
-// listSys reads /sys/block/loop*/loop: only bound devices have it.
+// listSys reads the bound loop devices: those with a loop/backing_file in
+// sysfs. Each device is looked at with one fstatat relative to
+// /sys/block (as losetup -a does), not an open by full path: a machine
+// has dozens of unbound loop devices. /proc/partitions, which
+// boundLoopNames reads, would miss a device bound to an empty file.
 func (h *Host) listSys() ([]Device, error) {
-	ents, err := os.ReadDir(h.sysBlock())
+	dir, err := openFile(h.sysBlock(), unix.O_RDONLY|unix.O_DIRECTORY)
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
+	ents, err := dir.ReadDir(-1)
 	if err != nil {
 		return nil, err
 	}
 	var out []Device
+	var st unix.Stat_t
 	for _, e := range ents {
 		n, ok := loopNumber(e.Name())
-		if !ok {
+		if !ok || unix.Fstatat(int(dir.Fd()), e.Name()+"/loop/backing_file", &st, 0) != nil {
 			continue
 		}
 		d, err := h.readSys(n)
 		if err != nil {
-			continue // unbound, or unbound while we looked
+			continue // unbound while we looked
 		}
 		out = append(out, *d)
 	}
@@ -155,7 +189,8 @@ func loopNumber(name string) (int, bool) {
 	return n, err == nil && n >= 0
 }
 
-// readSys reads one bound device's attributes from sysfs.
+// readSys reads one bound device: its backing file and size from sysfs,
+// its settings from the device (readDevice) or else from sysfs.
 func (h *Host) readSys(n int) (*Device, error) {
 	dir := filepath.Join(h.sysBlock(), fmt.Sprintf("loop%d", n))
 	bf, err := readKernelFile(filepath.Join(dir, "loop", "backing_file"))
@@ -172,13 +207,27 @@ func (h *Host) readSys(n int) (*Device, error) {
 		v, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 		return v
 	}
+	d.Size = readInt("size") * 512
+	if !readDevice(d) {
+		readSysfsSettings(d, dir)
+	}
+	return d, nil
+}
+
+// readSysfsSettings fills d's settings from its sysfs directory dir: what
+// readDevice reads from the device, for who cannot open it.
+func readSysfsSettings(d *Device, dir string) {
+	readInt := func(name string) int64 {
+		b, _ := readKernelFile(filepath.Join(dir, name))
+		v, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		return v
+	}
 	d.Offset = readInt("loop/offset")
 	d.SizeLimit = readInt("loop/sizelimit")
 	d.Autoclear = readInt("loop/autoclear") == 1
 	d.PartScan = readInt("loop/partscan") == 1
 	d.DirectIO = readInt("loop/dio") == 1
 	d.ReadOnly = readInt("ro") == 1
-	d.Size = readInt("size") * 512
 	d.LogicalSectorSize = int(readInt("queue/logical_block_size"))
 	if b, err := readKernelFile(filepath.Join(dir, "dev")); err == nil {
 		if ma, mi, ok := strings.Cut(strings.TrimSpace(string(b)), ":"); ok {
@@ -187,17 +236,14 @@ func (h *Host) readSys(n int) (*Device, error) {
 			d.Major, d.Minor = uint32(a), uint32(i)
 		}
 	}
-	// The backing file's identity: from the kernel (root), else from the
-	// path, which is right unless the file was renamed or replaced.
-	if info, err := loopStatus(d.Path); err == nil {
-		d.BackingDev, d.BackingInode = info.Device, info.Inode
-	} else if !d.Deleted {
+	// The backing file's identity from its path, which is right unless the
+	// file was renamed or replaced.
+	if !d.Deleted {
 		var st unix.Stat_t
 		if unix.Stat(d.BackingFile, &st) == nil {
 			d.BackingDev, d.BackingInode = st.Dev, st.Ino
 		}
 	}
-	return d, nil
 }
 
 // boundLoopNames lists the loop devices that may be bound: those

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -52,6 +53,18 @@ func TestAttachListDetach(t *testing.T) {
 	}
 	if got == nil || got.FSType != "ext4" || got.Label != ext4Label || got.BackingFile != img || got.BackingInode == 0 {
 		t.Errorf("List entry = %+v", got)
+	}
+	// What the device said (root) is what sysfs says (anyone).
+	viaDev, err := h.readSys(d.Number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaSysfs := *viaDev
+	viaSysfs.Offset, viaSysfs.SizeLimit, viaSysfs.Major, viaSysfs.Minor, viaSysfs.LogicalSectorSize = -1, -1, 0, 0, 0
+	viaSysfs.Autoclear, viaSysfs.ReadOnly = true, false
+	readSysfsSettings(&viaSysfs, filepath.Join(h.sysBlock(), fmt.Sprintf("loop%d", d.Number)))
+	if !reflect.DeepEqual(*viaDev, viaSysfs) || viaDev.LogicalSectorSize != 512 || viaDev.Major != 7 {
+		t.Errorf("from the device: %+v\nfrom sysfs: %+v", *viaDev, viaSysfs)
 	}
 	rs, err := h.Detach(img)
 	if err != nil || len(rs) != 1 || rs[0].Deferred || rs[0].Device != d.Path {
