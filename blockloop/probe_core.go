@@ -223,6 +223,31 @@ func (rd *reader) at(off int64, n int) []byte {
 	return rd.load(off, int64(n))
 }
 
+// atInto is at for a piece the caller is done with before its next
+// atInto: a piece outside both windows is read into buf (len(buf) bytes)
+// instead of a fresh slice, so a prober that scans several such pieces
+// (ZFS's uberblock rings, 128 KiB each) faults in one buffer's pages, not
+// one per piece.
+func (rd *reader) atInto(buf []byte, off int64) []byte {
+	n := int64(len(buf))
+	if off < 0 || off > rd.size || n > rd.size-off || rd.err != nil {
+		return nil
+	}
+	inHead := off+n <= min(rd.size, headWindow)
+	inTail := off >= max(0, rd.size-tailWindow) && rd.size > headWindow
+	if !rd.windows || inHead || inTail {
+		return rd.at(off, len(buf))
+	}
+	got, err := rd.r.ReadAt(buf, off)
+	if int64(got) < n {
+		if err != nil && err != io.EOF {
+			rd.err = err
+		}
+		return nil
+	}
+	return buf
+}
+
 // blkLabel is a label as blkid's set_label keeps it: the bytes up to the
 // first NUL, trailing whitespace cut, invalid UTF-8 kept as is.
 func blkLabel(b []byte) string {

@@ -341,6 +341,7 @@ func probeZFS(rd *reader, p *ProbeResult) bool {
 	found := 0
 	var version uint64
 	var off int64
+	var ring []byte // one buffer for the rings outside the reader's windows
 	for _, off = range offs {
 		if off < 0 || off+zfsLabelSize > rd.size {
 			return false
@@ -348,7 +349,10 @@ func probeZFS(rd *reader, p *ProbeResult) bool {
 		if rd.coveredByPT(off, zfsLabelSize) {
 			continue // a label of a partition's pool
 		}
-		label := rd.at(off+128<<10, 128<<10) // the uberblock ring
+		if ring == nil {
+			ring = make([]byte, 128<<10)
+		}
+		label := rd.atInto(ring, off+128<<10) // the uberblock ring
 		if label == nil {
 			return false
 		}
