@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // CI tells whether the tests run under CI=true, where a skip is a failure.
@@ -129,7 +130,13 @@ func ChildProcesses() []string {
 // Use it as TestMain's body: os.Exit(testkit.Main(m, nil)).
 func Main(m *testing.M, leftovers func() []string) int {
 	code := m.Run()
+	// A child that is exiting (a fuzz worker the coordinator has just
+	// stopped) gets a second to go; what stays is left behind.
 	left := ChildProcesses()
+	for i := 0; len(left) > 0 && i < 20; i++ {
+		time.Sleep(50 * time.Millisecond)
+		left = ChildProcesses()
+	}
 	if leftovers != nil {
 		left = append(left, leftovers()...)
 	}
