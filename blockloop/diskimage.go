@@ -8,13 +8,13 @@ import (
 	"github.com/loops-cli/loops/blockloop/disk"
 )
 
-// DiskImage is a virtual machine disk image (qcow2, vmdk, vhdx, vdi) as
+// DiskImage is a virtual machine disk image (qcow2, vmdk, vhdx, vdi, vpc) as
 // loops reads it: its chain of files and what its virtual disk holds. A
 // loop device cannot read such an image; loops serves the virtual disk as
 // a file through FUSE (a read-only raw view) and mounts from that, or
 // reads a filesystem it has a userspace reader for straight from it.
 type DiskImage struct {
-	Format      string       // "qcow2", "vmdk", "vhdx", "vdi"
+	Format      string       // "qcow2", "vmdk", "vhdx", "vdi", "vpc"
 	VirtualSize int64        // bytes of the virtual disk
 	Layers      []disk.Layer // the image, then each file it refers to
 	// Inner is the probe of the virtual disk (its partition table and

@@ -69,6 +69,8 @@ func TestMountDiskImages(t *testing.T) {
 		{"vmdk-stream", []string{"-O", "vmdk", "-o", "subformat=streamOptimized"}},
 		{"vhdx", []string{"-O", "vhdx"}},
 		{"vdi", []string{"-O", "vdi"}},
+		{"vpc", []string{"-O", "vpc"}},
+		{"vpc-force-size", []string{"-O", "vpc", "-o", "force_size=on"}},
 	}
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {

@@ -18,7 +18,7 @@ const (
 	KindUnknown        Kind = "unknown"
 	KindFilesystem     Kind = "filesystem"
 	KindPartitionTable Kind = "partition-table"
-	KindDiskImage      Kind = "disk-image" // qcow2, vmdk, vhdx: not raw, a loop device cannot read it
+	KindDiskImage      Kind = "disk-image" // qcow2, vmdk, vhdx, vpc: not raw, a loop device cannot read it
 	KindCrypto         Kind = "crypto"     // LUKS
 	KindSwap           Kind = "swap"
 	// KindVolume: a container that holds filesystems but is not one, and
@@ -317,6 +317,8 @@ func probeDiskImage(rd *reader, p *ProbeResult) bool {
 		p.Type = "vmdk"
 	case string(b[0:8]) == "vhdxfile":
 		p.Type = "vhdx"
+	case string(b[0:8]) == "conectix":
+		p.Type = "vpc"
 	case string(b[0:4]) == "# Di" && rd.has(0, "# Disk DescriptorFile"):
 		p.Type = "vmdk"
 	default:

@@ -220,6 +220,7 @@ func TestProbeSynthetic(t *testing.T) {
 		{"qcow2", mk(4096, 0, "QFI\xfb\x00\x00\x00\x03"), KindDiskImage, "qcow2", 0, false},
 		{"vmdk", mk(4096, 0, "KDMV"), KindDiskImage, "vmdk", 0, false},
 		{"vhdx", mk(4096, 0, "vhdxfile"), KindDiskImage, "vhdx", 0, false},
+		{"vpc", mk(4096, 0, "conectix"), KindDiskImage, "vpc", 0, false},
 		{"luks", mk(4096, 0, "LUKS\xba\xbe\x00\x02", 168, "0b5e5f8a-1c5e-4e4d-9f4e-0d1c2b3a4f5e"), KindCrypto, "crypto_LUKS", 0, false},
 		{"xfs+squashfs", mk(8192, 0, "XFSB"), KindFilesystem, "xfs", 0, false},
 		{"squashfs truncated", mk(4096, 0, "hsqs", 28, "\x04\x00", 40, "\x00\x00\x10\x00"), KindFilesystem, "squashfs", 0, true},

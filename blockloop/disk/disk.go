@@ -1,7 +1,7 @@
-// Package disk opens a virtual machine disk image (qcow2, vmdk, vhdx, vdi)
-// as one io.ReaderAt over its virtual disk, with the chain of backing
+// Package disk opens a virtual machine disk image (qcow2, vmdk, vhdx, vdi,
+// vpc) as one io.ReaderAt over its virtual disk, with the chain of backing
 // files an overlay names. The formats are read by the sibling packages
-// qcow2, vmdk, vhdx and vdi; this package picks one by magic, opens the
+// qcow2, vmdk, vhdx, vdi and vpc; this package picks one by magic, opens the
 // files an image refers to (relative to the image's directory, read-only,
 // a chain at most MaxDepth deep, cycles refused) and describes the result.
 // It is what `loops mount disk.qcow2` serves to a loop device through
@@ -22,13 +22,14 @@ import (
 	"github.com/loops-cli/loops/blockloop/disk/vdi"
 	"github.com/loops-cli/loops/blockloop/disk/vhdx"
 	"github.com/loops-cli/loops/blockloop/disk/vmdk"
+	"github.com/loops-cli/loops/blockloop/disk/vpc"
 )
 
 // MaxDepth bounds a chain of backing files (the image itself is 1).
 const MaxDepth = 16
 
 // ErrNotDisk is returned (wrapped) for a file of none of the formats.
-var ErrNotDisk = errors.New("not a virtual machine disk image (qcow2, vmdk, vhdx, vdi)")
+var ErrNotDisk = errors.New("not a virtual machine disk image (qcow2, vmdk, vhdx, vdi, vpc)")
 
 // ErrChain is matched by errors in a backing chain: too deep, a cycle, a
 // file missing.
@@ -44,7 +45,7 @@ var ErrMissingCodec = codec.ErrMissing
 // Layer is one file of a disk: the image, or a file it refers to.
 type Layer struct {
 	Path        string // absolute
-	Format      string // "qcow2", "vmdk", "vhdx", "vdi", "raw"
+	Format      string // "qcow2", "vmdk", "vhdx", "vdi", "vpc", "raw"
 	Variant     string // "v3", "streamOptimized", "dynamic", ...
 	VirtualSize int64
 	ClusterSize int64  // cluster, grain or block size; 0 when none
@@ -120,7 +121,8 @@ func (d *Disk) Close() error {
 }
 
 // Detect names the format of a file by its first bytes ("qcow2", ...), or
-// "" for none of them.
+// "" for none of them. A fixed VHD has its footer at the end only: it is
+// raw to Detect (as to qemu's probe); Open names it by its tail.
 func Detect(header []byte) string {
 	switch {
 	case qcow2.Probe(header):
@@ -129,6 +131,8 @@ func Detect(header []byte) string {
 		return "vhdx"
 	case vdi.Probe(header):
 		return "vdi"
+	case vpc.Probe(header):
+		return "vpc"
 	case vmdk.Probe(header):
 		return "vmdk"
 	}
@@ -190,11 +194,18 @@ func (o *opener) open(abs, want string, depth int) (io.ReaderAt, int64, error) {
 	head := make([]byte, 4096)
 	n, _ := f.ReadAt(head, 0)
 	format := Detect(head[:n])
+	if format == "" && want == "" && depth == 1 && fixedVHD(f, st.Size) {
+		// Opened by name as a disk image: a fixed VHD's footer ends it.
+		// (A backing file of no format stays raw, as qemu reads it.)
+		format = "vpc"
+	}
 	switch {
 	case want == "file":
 		// A file another format reads itself (a vmdk extent or parent).
 		o.d.Layers = append(o.d.Layers, Layer{Path: abs, Format: format})
-		if format == "" {
+		if format == "" && fixedVHD(f, st.Size) {
+			o.d.Layers[len(o.d.Layers)-1].Format = "vpc"
+		} else if format == "" {
 			o.d.Layers[len(o.d.Layers)-1].Format = "raw"
 		}
 		return f, st.Size, nil
@@ -218,7 +229,7 @@ func (o *opener) open(abs, want string, depth int) (io.ReaderAt, int64, error) {
 		}
 		return filepath.Join(filepath.Dir(abs), name), nil
 	}
-	// vmdk, vhdx and vdi read their extent and parent files themselves:
+	// vmdk, vhdx, vdi and vpc read their extent and parent files themselves:
 	// they get the files, not virtual disks.
 	openOther := func(name string) (io.ReaderAt, int64, error) {
 		p, err := refer(name)
@@ -280,6 +291,15 @@ func (o *opener) openFormat(f *os.File, size int64, format string, idx int, refe
 		l = &o.d.Layers[idx]
 		l.Variant, l.VirtualSize, l.ClusterSize, l.Parent, l.Warnings = in.Variant, in.VirtualSize, in.BlockSize, in.Parent, in.Warnings
 		return im, im.Size(), nil
+	case "vpc":
+		im, err := vpc.Open(f, size, vpc.Options{Open: openOther})
+		if err != nil {
+			return nil, 0, fmt.Errorf("%s: %w", f.Name(), err)
+		}
+		in := im.Info()
+		l = &o.d.Layers[idx]
+		l.Variant, l.VirtualSize, l.ClusterSize, l.Parent, l.Warnings = in.Variant, in.VirtualSize, in.BlockSize, in.Parent, in.Warnings
+		return im, im.Size(), nil
 	case "vdi":
 		im, err := vdi.Open(f, size, vdi.Options{})
 		if err != nil {
@@ -291,4 +311,15 @@ func (o *opener) openFormat(f *os.File, size int64, format string, idx int, refe
 		return im, im.Size(), nil
 	}
 	return nil, 0, fmt.Errorf("%s: %w", f.Name(), ErrNotDisk)
+}
+
+// fixedVHD tells whether the file f (size bytes) ends with a fixed VHD's
+// footer.
+func fixedVHD(f *os.File, size int64) bool {
+	if size < vpc.FooterSize {
+		return false
+	}
+	tail := make([]byte, vpc.FooterSize)
+	n, _ := f.ReadAt(tail, size-vpc.FooterSize)
+	return vpc.ProbeTail(tail[:n])
 }

@@ -2,11 +2,13 @@ package disk_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"math/rand"
 	"os"
 	"path/filepath"
 	"testing"
+	"unicode/utf16"
 
 	"github.com/loops-cli/loops/blockloop/disk"
 	"github.com/loops-cli/loops/blockloop/disk/disktest"
@@ -43,7 +45,7 @@ func TestFormatsAndChain(t *testing.T) {
 	qemuIO := testkit.Tool(t, "qemu-io")
 	dir := t.TempDir()
 	src := rawSource(t, dir)
-	for _, f := range []string{"qcow2", "vmdk", "vhdx", "vdi"} {
+	for _, f := range []string{"qcow2", "vmdk", "vhdx", "vdi", "vpc"} {
 		img := filepath.Join(dir, "d."+f)
 		testkit.Run(t, qemuImg, "convert", "-f", "raw", "-O", f, src, img)
 		d, err := disk.Open(img)
@@ -124,4 +126,103 @@ func TestChainCycle(t *testing.T) {
 	if _, err := disk.Open(plain); !errors.Is(err, disk.ErrNotDisk) {
 		t.Errorf("Open(raw) = %v, want ErrNotDisk", err)
 	}
+}
+
+// TestVPC: a fixed VHD (its footer at the end only) opens by its tail; a
+// differencing VHD (made by hand from a qemu-img dynamic one: qemu cannot
+// make one) reads its parent by the relative W2ru locator, in another
+// directory; a missing parent and a parent that is the image itself are
+// ErrChain.
+func TestVPC(t *testing.T) {
+	qemuImg := disktest.QemuImg(t)
+	dir := t.TempDir()
+	src := rawSource(t, dir)
+	fixed := filepath.Join(dir, "f.vhd")
+	testkit.Run(t, qemuImg, "convert", "-f", "raw", "-O", "vpc", "-o", "subformat=fixed", src, fixed)
+	d, err := disk.Open(fixed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Format() != "vpc" || d.Layers[0].Variant != "fixed" {
+		t.Errorf("layers %+v", d.Layers)
+	}
+	want := filepath.Join(dir, "f.raw")
+	testkit.Run(t, qemuImg, "convert", "-f", "vpc", "-O", "raw", fixed, want)
+	wb, _ := os.ReadFile(want)
+	if !bytes.Equal(readAll(t, d), wb) {
+		t.Error("fixed: the virtual disk differs from qemu-img's")
+	}
+	d.Close()
+
+	// The parent: other data than the child's, in base/.
+	os.Mkdir(filepath.Join(dir, "base"), 0o755)
+	other := filepath.Join(dir, "other.raw")
+	ob := make([]byte, 4<<20)
+	rand.New(rand.NewSource(9)).Read(ob)
+	os.WriteFile(other, ob, 0o644)
+	parent := filepath.Join(dir, "base", "p.vhd")
+	testkit.Run(t, qemuImg, "convert", "-f", "raw", "-O", "vpc", other, parent)
+	childOf := func(locator string) string {
+		dyn := filepath.Join(dir, "c.vhd")
+		testkit.Run(t, qemuImg, "convert", "-f", "raw", "-O", "vpc", src, dyn)
+		b, _ := os.ReadFile(dyn)
+		pb, _ := os.ReadFile(parent)
+		b = vhdChild(b, pb[68:84], locator)
+		os.WriteFile(dyn, b, 0o644)
+		return dyn
+	}
+	child := childOf(`.\base\p.vhd`)
+	d, err = disk.Open(child)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if len(d.Layers) != 2 || d.Layers[0].Variant != "differencing" || d.Layers[1].Path != parent || d.Layers[1].Format != "vpc" {
+		t.Errorf("layers %+v", d.Layers)
+	}
+	got := readAll(t, d)
+	sb, _ := os.ReadFile(src)
+	// Block 1 (2 MiB..4 MiB) is the parent's: vhdChild unallocates it.
+	if !bytes.Equal(got[:2<<20], sb[:2<<20]) || !bytes.Equal(got[2<<20:4<<20], ob[2<<20:]) {
+		t.Error("differencing: reads differ")
+	}
+	if _, err := disk.Open(childOf(`.\base\gone.vhd`)); !errors.Is(err, disk.ErrChain) {
+		t.Errorf("missing parent: %v", err)
+	}
+	if _, err := disk.Open(childOf(`.\c.vhd`)); !errors.Is(err, disk.ErrChain) {
+		t.Errorf("parent is itself: %v", err)
+	}
+}
+
+// vhdChild makes the qemu-img dynamic VHD b a differencing image of the
+// parent with UUID puuid named by a W2ru locator, with its block 1
+// unallocated (read from the parent).
+func vhdChild(b, puuid []byte, locator string) []byte {
+	be := binary.BigEndian
+	sum := func(x []byte, skip int) uint32 {
+		var s uint32
+		for i, c := range x {
+			if i < skip || i >= skip+4 {
+				s += uint32(c)
+			}
+		}
+		return ^s
+	}
+	be.PutUint32(b[60:], 4)
+	be.PutUint32(b[64:], sum(b[:512], 64))
+	h := b[512:1536]
+	copy(h[40:56], puuid)
+	bat := be.Uint64(h[16:])
+	be.PutUint32(b[bat+4:], 0xffffffff)
+	u := utf16.Encode([]rune(locator))
+	loc := make([]byte, 512)
+	for i, c := range u {
+		binary.LittleEndian.PutUint16(loc[2*i:], c)
+	}
+	copy(h[576:], "W2ru")
+	be.PutUint32(h[576+4:], 512)
+	be.PutUint32(h[576+8:], uint32(2*len(u)))
+	be.PutUint64(h[576+16:], uint64(len(b)))
+	be.PutUint32(h[36:], sum(h, 36))
+	return append(b, loc...)
 }

@@ -25,7 +25,7 @@ const DiskFile = "disk.raw"
 const DiskSubtype = "loops-disk"
 
 // ServeDisk serves the virtual disk of the VM image at imagePath (qcow2,
-// vmdk, vhdx, vdi, with its backing chain) as one read-only file,
+// vmdk, vhdx, vdi, vpc, with its backing chain) as one read-only file,
 // mountpoint/DiskFile, for a loop device to read: mode 0400, owned by the
 // serving user, without allow_other, so that only that user (root) reaches
 // it. Once the file has been opened, the server unmounts itself when its

@@ -99,7 +99,7 @@ type Options struct {
 	// NoSplice serves reads by pread into a buffer instead of splicing
 	// from the image file.
 	NoSplice bool
-	// Disk: the image is a VM disk (qcow2, vmdk, vhdx, vdi); the
+	// Disk: the image is a VM disk (qcow2, vmdk, vhdx, vdi, vpc); the
 	// filesystem is read from its virtual disk at Offset.
 	Disk bool
 	// ISO9660 are the iso9660 reader's options (limits, tree choice).
@@ -124,7 +124,7 @@ type Server struct {
 // kernel answered the FUSE handshake, so the mount is usable; on error
 // nothing is left mounted or open. The mount is unmounted when ctx is
 // cancelled. With opts.Disk the image is a VM disk (qcow2, vmdk, vhdx,
-// vdi) and the filesystem is read from its virtual disk.
+// vdi, vpc) and the filesystem is read from its virtual disk.
 func Serve(ctx context.Context, imagePath, mountpoint string, opts Options) (*Server, error) {
 	abs, err := filepath.Abs(imagePath)
 	if err != nil {

@@ -1,5 +1,5 @@
 // Package disktest is what the tests of the disk image readers (qcow2,
-// vmdk, vhdx, vdi) and of package disk share: raw source disks, images and
+// vmdk, vhdx, vdi, vpc) and of package disk share: raw source disks, images and
 // their raw view made with the real qemu-img, a reader's virtual disk
 // compared byte for byte with `qemu-img convert -O raw`, the fuzz targets'
 // reads and the LOOPS_SPEED comparison with qemu-img. It imports none of

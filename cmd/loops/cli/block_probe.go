@@ -70,7 +70,7 @@ type probeJSON struct {
 	PTType     string          `json:"pttype"`
 	PTUUID     string          `json:"ptuuid"`
 	Partitions []partitionJSON `json:"partitions"`
-	// Disk describes a VM disk image (type qcow2, vmdk, vhdx, vdi); the
+	// Disk describes a VM disk image (type qcow2, vmdk, vhdx, vdi, vpc); the
 	// partitions and pttype are then those of its virtual disk.
 	Disk *diskJSON `json:"disk,omitempty"`
 	Plan planJSON  `json:"plan"`

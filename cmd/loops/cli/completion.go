@@ -15,7 +15,7 @@ import (
 // points of loops' mounts, network namespaces.
 
 // imageExtensions are the files `loops mount` and `loops block` offer.
-var imageExtensions = []string{"iso", "img", "squashfs", "sqfs", "erofs", "raw", "ext4", "ext2", "ext3", "xfs", "btrfs", "bin", "udf", "vfat", "fat", "exfat", "qcow2", "qcow", "vmdk", "vhdx", "vdi"}
+var imageExtensions = []string{"iso", "img", "squashfs", "sqfs", "erofs", "raw", "ext4", "ext2", "ext3", "xfs", "btrfs", "bin", "udf", "vfat", "fat", "exfat", "qcow2", "qcow", "vmdk", "vhdx", "vdi", "vhd"}
 
 func completeImages(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 	if len(args) > 0 {
