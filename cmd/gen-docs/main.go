@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 
 	"github.com/loops-cli/loops/cmd/loops/cli"
@@ -31,10 +33,6 @@ func main() {
 // generate writes dir/man/*.1 and dir/reference/*.md, replacing what was
 // there.
 func generate(dir string) error {
-	io, _, _ := cli.Test(false)
-	root := cli.NewRootCmd(cli.NewFactory(io, nil))
-	root.DisableAutoGenTag = true
-	root.InitDefaultCompletionCmd()
 	for _, sub := range []string{"man", "reference"} {
 		p := filepath.Join(dir, sub)
 		if err := os.RemoveAll(p); err != nil {
@@ -45,10 +43,35 @@ func generate(dir string) error {
 		}
 	}
 	hdr := &doc.GenManHeader{Title: "LOOPS", Section: "1", Date: &docDate, Source: "loops", Manual: "loops manual"}
-	if err := doc.GenManTree(root, hdr, filepath.Join(dir, "man")); err != nil {
+	if err := doc.GenManTree(tree(true), hdr, filepath.Join(dir, "man")); err != nil {
 		return err
 	}
-	return doc.GenMarkdownTreeCustom(root, filepath.Join(dir, "reference"),
+	return doc.GenMarkdownTreeCustom(tree(false), filepath.Join(dir, "reference"),
 		func(string) string { return "" },
 		func(name string) string { return name })
+}
+
+// tree is the command tree with its placeholders (<image>, <mountpoint>)
+// escaped for markdown, which both generators go through: unescaped, a
+// markdown renderer takes them for HTML tags and drops them (the man pages
+// read "loops mount  [] [flags]"). The usage line is markdown only in the
+// man pages; the reference shows it in a code block, verbatim.
+func tree(escapeUse bool) *cobra.Command {
+	io, _, _ := cli.Test(false)
+	root := cli.NewRootCmd(cli.NewFactory(io, nil))
+	root.DisableAutoGenTag = true
+	root.InitDefaultCompletionCmd()
+	esc := strings.NewReplacer("<", `\<`, ">", `\>`)
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.Long = esc.Replace(c.Long)
+		if escapeUse {
+			c.Use = esc.Replace(c.Use)
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	return root
 }

@@ -70,3 +70,30 @@ func readTree(t *testing.T, dir string) map[string][]byte {
 	}
 	return out
 }
+
+// TestPlaceholdersSurvive: <image> and <mountpoint> reach the man page and
+// the reference (a markdown renderer drops them as HTML tags unescaped).
+func TestPlaceholdersSurvive(t *testing.T) {
+	tmp := t.TempDir()
+	if err := generate(tmp); err != nil {
+		t.Fatal(err)
+	}
+	man, err := os.ReadFile(filepath.Join(tmp, "man", "loops-mount.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`\fBloops mount <image> [<mountpoint>] [flags]\fP`, "Without <mountpoint>, the image"} {
+		if !bytes.Contains(man, []byte(want)) {
+			t.Errorf("loops-mount.1 lacks %q", want)
+		}
+	}
+	ref, err := os.ReadFile(filepath.Join(tmp, "reference", "loops_mount.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"loops mount <image> [<mountpoint>] [flags]\n", `Without \<mountpoint\>, the image`} {
+		if !bytes.Contains(ref, []byte(want)) {
+			t.Errorf("loops_mount.md lacks %q", want)
+		}
+	}
+}

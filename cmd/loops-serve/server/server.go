@@ -105,7 +105,7 @@ func Parse(args []string, stderr io.Writer) (*Options, error) {
 	fl.IntVar(&opts.UID, "uid", -1, "owner of files the format gives none")
 	fl.IntVar(&opts.GID, "gid", -1, "group of files the format gives none")
 	fl.StringVar(&opts.Umask, "umask", "", "octal umask for files the format gives no modes")
-	fl.BoolVar(&opts.Disk, "disk", false, "the image is a VM disk (qcow2, vmdk, vhdx, vdi); offsets are in its virtual disk")
+	fl.BoolVar(&opts.Disk, "disk", false, "the image is a VM disk (qcow2, vmdk, vhdx, vdi, vpc); offsets are in its virtual disk")
 	fl.BoolVar(&opts.RawDisk, "raw-disk", false, "serve the VM disk image's virtual disk as one file, for a loop device")
 	fl.Usage = func() {
 		fmt.Fprintf(stderr, "usage: loops-serve [%s] --image IMAGE [--type TYPE] [flags] MOUNTPOINT\n(started by loops mount; serves an image over FUSE until it is unmounted)\n", Command)

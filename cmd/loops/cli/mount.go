@@ -35,18 +35,21 @@ func newMountCmdWith(f *Factory, runF func(*mountOptions) error) *cobra.Command 
 	cmd := &cobra.Command{
 		Use:   "mount <image> [<mountpoint>]",
 		Short: "Mount a disk image through a loop device",
-		Long: `Mount a disk image (ext2/3/4, xfs, btrfs, squashfs, erofs, ISO 9660, or a
-partition of an MBR or GPT disk image) through a loop device, like
-'mount -o loop', and print the mount point.
+		Long: `Mount a disk image through a loop device, like 'mount -o loop', and
+print the mount point: a filesystem image (ext2/3/4, xfs, btrfs, squashfs,
+erofs, ISO 9660, UDF, FAT, exFAT), a partition of an MBR or GPT disk image
+(--partition N), or a VM disk image (qcow2, vmdk, vhdx, vdi, vhd).
 
-loops first reads the image's superblock to learn what it holds, then
-takes the kernel path when the kernel has a driver for it. An ISO 9660
-image on a kernel without the iso9660 driver is served in userspace
-instead: a loops server reads the image through FUSE, read-only, and
-exits when the image is unmounted (--fuse forces that path, --kernel
-forbids it). qcow2, vmdk and LUKS images, and types the kernel cannot
-mount, fail with what to use instead, and nothing is attached. 'loops block probe IMAGE' shows the
-decision without mounting.
+loops first reads the image to learn what it holds (as blkid does), then
+takes the kernel path when the kernel has a driver for it. Where it has
+none, ISO 9660, UDF, FAT and exFAT are served in userspace instead: a loops
+server reads the image through FUSE, read-only, and exits when the image is
+unmounted (--fuse forces that path, --kernel forbids it). A VM disk image
+is read by loops too: its virtual disk is served through FUSE and the
+kernel mounts the partition from a loop device on it, read-only.
+Encrypted and container images (LUKS, BitLocker, LVM, md RAID, ZFS) and
+types loops cannot read fail with what to use instead, and nothing is
+attached. 'loops block probe IMAGE' shows the decision without mounting.
 
 Without <mountpoint>, the image is mounted at /media/LABEL (under
 /media/$SUDO_USER/ when run through sudo), LABEL being the volume label or
@@ -55,12 +58,17 @@ taken name gets a number (LABEL1, LABEL2). loops creates that directory and
 'loops umount' removes it. A given <mountpoint> must be an empty directory,
 or not exist yet (then loops creates it, and removes it at umount).
 
-Mounts are always nosuid,nodev. ISO 9660, UDF, squashfs and erofs are
-read-only; others are read-write unless --ro is given or the image file is
-not writable (then loops says so).
+Mounts are always nosuid,nodev. ISO 9660, UDF, squashfs, erofs, the
+userspace mounts and VM disk images are read-only; others are read-write
+unless --ro is given or the image file is not writable (then loops says
+so). Files of filesystems without owners (FAT, exFAT, plain ISO 9660, UDF
+without owners) belong to the mounting user; -o uid=N,gid=N,umask=OOO
+changes that, as mount -o does for vfat.
 
 LOOPS_MEDIA_DIR replaces /media as the base of automatic mount points.
-Needs root.`,
+Needs root; a userspace mount also works as a user where FUSE lets users
+mount (/dev/fuse open to them, fusermount3 installed), on a directory of
+theirs.`,
 		Example: `  $ sudo loops mount disk.img
   /media/My Data
   $ sudo loops mount --ro rootfs.squashfs /mnt/root
