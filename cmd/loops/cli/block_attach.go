@@ -29,7 +29,9 @@ func newBlockAttachCmd(f *Factory, runF func(*blockAttachOptions) error) *cobra.
 'losetup --find --show'. The device stays until 'loops block detach'.
 If a loop device already backs the same file with the same offset and size
 limit, that one is printed instead of making a second (two writable loop
-devices on one file corrupt it).
+devices on one file corrupt it). A VM disk image (qcow2, vmdk, vhdx, vdi,
+vhd) gets a read-only device of its virtual disk, which a loops server
+serves until the device is detached.
 
 --partscan asks the kernel to make /dev/loopNpM devices; kernels built
 without partition parsers make none: use 'loops mount --partition N'.

@@ -25,12 +25,16 @@ func newBlockProbeCmd(f *Factory, runF func(*blockProbeOptions) error) *cobra.Co
 	cmd := &cobra.Command{
 		Use:   "probe <image>",
 		Short: "Show what an image holds and how loops mount would mount it",
-		Long: `Read an image's superblocks, like 'blkid -p': its type, label, UUID and
-size, its MBR or GPT partitions and what each holds, and which path
-'loops mount' would take, and why: the kernel path when the kernel has a
-driver for the type, else an error naming what is missing. --partition
-and --type show the decision for those 'loops mount' flags. Needs read
-access to the image only.`,
+		Long: `Read an image's superblocks, like 'blkid -p': its type, label, UUID,
+version and size, its MBR or GPT partitions and what each holds, and for
+a VM disk image (qcow2, vmdk, vhdx, vdi, vhd) its format, virtual size and
+backing chain and what its virtual disk holds. Then which path 'loops
+mount' would take, and why: the kernel when it has a driver for the type,
+loops' userspace reader (ISO 9660, UDF, FAT, exFAT) when it has none, or
+an error naming what is missing and what to use instead (for LUKS, LVM,
+md RAID, ZFS: the command that opens them). --partition and --type show
+the decision for those 'loops mount' flags. Needs read access to the
+image only.`,
 		Example: `  $ loops block probe disk.img
   $ loops block probe --partition 2 sdcard.img
   $ loops block probe --json disk.img`,
