@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -301,7 +302,13 @@ func (o *opener) openFormat(f *os.File, size int64, format string, idx int, refe
 		l.Variant, l.VirtualSize, l.ClusterSize, l.Parent, l.Warnings = in.Variant, in.VirtualSize, in.BlockSize, in.Parent, in.Warnings
 		return im, im.Size(), nil
 	case "vdi":
-		im, err := vdi.Open(f, size, vdi.Options{})
+		im, err := vdi.Open(f, size, vdi.Options{Open: func(uuid string) (io.ReaderAt, int64, error) {
+			p, err := findVDI(filepath.Dir(f.Name()), uuid)
+			if err != nil {
+				return nil, 0, err
+			}
+			return o.open(p, "file", depth+1)
+		}})
 		if err != nil {
 			return nil, 0, fmt.Errorf("%s: %w", f.Name(), err)
 		}
@@ -322,4 +329,61 @@ func fixedVHD(f *os.File, size int64) bool {
 	tail := make([]byte, vpc.FooterSize)
 	n, _ := f.ReadAt(tail, size-vpc.FooterSize)
 	return vpc.ProbeTail(tail[:n])
+}
+
+// maxVDIScan bounds the directory entries findVDI looks at.
+const maxVDIScan = 4096
+
+// findVDI finds the VDI image whose UUID is uuid, for a differencing
+// image in dir: VirtualBox names a parent by UUID only and keeps its
+// location in its media registry, and it puts snapshots (differencing
+// images, named {UUID}.vdi) in the VM's Snapshots directory, beside or
+// under the base image. So dir, then its parent directory, are searched:
+// {uuid}.vdi first, then every *.vdi by the UUID in its header.
+func findVDI(dir, uuid string) (string, error) {
+	dirs := []string{dir, filepath.Dir(dir)}
+	for _, d := range dirs {
+		for _, name := range []string{uuid + ".vdi", "{" + uuid + "}.vdi"} {
+			if p := filepath.Join(d, name); vdiUUID(p) == uuid {
+				return p, nil
+			}
+		}
+	}
+	for _, d := range dirs {
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			continue
+		}
+		for i, e := range ents {
+			if i >= maxVDIScan {
+				break
+			}
+			if !e.Type().IsRegular() || !strings.EqualFold(filepath.Ext(e.Name()), ".vdi") {
+				continue
+			}
+			if p := filepath.Join(d, e.Name()); vdiUUID(p) == uuid {
+				return p, nil
+			}
+		}
+	}
+	return "", fmt.Errorf("%w: no .vdi image with UUID %s in %s or %s (VirtualBox keeps where the parent is in its media registry; put the parent beside the image): %w",
+		ErrChain, uuid, dirs[0], dirs[1], fs.ErrNotExist)
+}
+
+// vdiUUID is the image UUID in the VDI header of the file at p, or "".
+func vdiUUID(p string) string {
+	if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
+		return "" // and never open a FIFO
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	b := make([]byte, vdi.HeaderSize)
+	if n, _ := f.ReadAt(b, 0); n < len(b) {
+		return ""
+	}
+	u, _ := vdi.ImageUUID(b)
+	return u
 }

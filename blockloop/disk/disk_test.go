@@ -226,3 +226,65 @@ func vhdChild(b, puuid []byte, locator string) []byte {
 	be.PutUint32(h[36:], sum(h, 36))
 	return append(b, loc...)
 }
+
+// vdiChild makes a differencing VDI over the qemu-img VDI parent pb, by
+// hand (neither qemu nor this machine has VirtualBox): one 1 MiB block of
+// 0x5a bytes at block 1, every other block the parent's.
+func vdiChild(pb []byte) []byte {
+	le := binary.LittleEndian
+	h := append([]byte(nil), pb[:512]...)
+	le.PutUint32(h[76:], 4)       // differencing
+	copy(h[424:440], pb[392:408]) // the parent's UUID
+	h[392] ^= 0xff                // a UUID of its own
+	blocks := int(le.Uint32(pb[384:]))
+	le.PutUint32(h[340:], 512)                             // block map
+	le.PutUint32(h[344:], uint32(512+(blocks*4+511)&^511)) // data
+	le.PutUint32(h[388:], 1)
+	child := append(h, make([]byte, (blocks*4+511)&^511)...)
+	for i := 0; i < blocks; i++ {
+		le.PutUint32(child[512+4*i:], 0xffffffff)
+	}
+	le.PutUint32(child[512+4:], 0)
+	return append(child, bytes.Repeat([]byte{0x5a}, 1<<20)...)
+}
+
+// TestVDIParentByUUID: a VirtualBox snapshot (Snapshots/{UUID}.vdi, a
+// differencing image naming its parent by UUID only) finds its parent in
+// the VM's directory by the UUID in the parent's header.
+func TestVDIParentByUUID(t *testing.T) {
+	qemuImg := disktest.QemuImg(t)
+	dir := t.TempDir()
+	src := rawSource(t, dir)
+	vm := filepath.Join(dir, "VM")
+	os.MkdirAll(filepath.Join(vm, "Snapshots"), 0o755)
+	parent := filepath.Join(vm, "disk.vdi")
+	testkit.Run(t, qemuImg, "convert", "-f", "raw", "-O", "vdi", src, parent)
+	os.WriteFile(filepath.Join(vm, "other.vdi"), []byte("not a vdi"), 0o644)
+	pb, _ := os.ReadFile(parent)
+	cb := vdiChild(pb)
+	child := filepath.Join(vm, "Snapshots", "{0b2f4b0e-5b1c-4e8f-9d55-0c1f8a6c2d11}.vdi")
+	os.WriteFile(child, cb, 0o644)
+
+	d, err := disk.Open(child)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if len(d.Layers) != 2 || d.Layers[0].Variant != "differencing" || d.Layers[1].Path != parent {
+		t.Errorf("layers %+v", d.Layers)
+	}
+	want, _ := os.ReadFile(src)
+	want = want[:d.Size()]
+	copy(want[1<<20:2<<20], bytes.Repeat([]byte{0x5a}, 1<<20))
+	if !bytes.Equal(readAll(t, d), want) {
+		t.Error("the snapshot's virtual disk is not the parent's with block 1 replaced")
+	}
+
+	// The parent somewhere else: named, as missing.
+	lone := filepath.Join(t.TempDir(), "sub", "snap.vdi")
+	os.MkdirAll(filepath.Dir(lone), 0o755)
+	os.WriteFile(lone, cb, 0o644)
+	if _, err := disk.Open(lone); !errors.Is(err, disk.ErrChain) || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("parent missing: %v", err)
+	}
+}

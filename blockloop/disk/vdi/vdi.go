@@ -164,6 +164,17 @@ func uuidString(u [16]byte) string {
 		binary.LittleEndian.Uint32(u[0:]), binary.LittleEndian.Uint16(u[4:]), binary.LittleEndian.Uint16(u[6:]), u[8:10], u[10:16])
 }
 
+// ImageUUID returns the UUID of the image whose header (its first 512
+// bytes) is given, in the form Info.UUID and Info.Parent use; false when
+// it is not a VDI header.
+func ImageUUID(header []byte) (string, bool) {
+	h, err := parseHeader(header)
+	if err != nil {
+		return "", false
+	}
+	return uuidString(h.uuidImage), true
+}
+
 // Probe tells whether header (the first bytes of a file, 68 or more) holds
 // the VDI signature.
 func Probe(header []byte) bool {
