@@ -6,8 +6,8 @@ import (
 	"io"
 	"runtime"
 	"sync"
-	"sync/atomic"
 
+	"github.com/loops-cli/loops/blockloop/disk/ahead"
 	"github.com/loops-cli/loops/blockloop/disk/codec"
 )
 
@@ -106,13 +106,8 @@ type Image struct {
 	cc  *lru // decompressed clusters by compressed data offset
 
 	// Decompressing ahead of sequential reads (prefetch.go).
-	ahead     int64        // bytes decompressed ahead; 0: none
-	seqEnd    atomic.Int64 // end of the last read
-	seqOK     atomic.Bool  // the last read continued the one before
-	pfMu      sync.Mutex
-	pfNext    int64                   // where the next prefetch chunk starts
-	pfWorkers int                     // prefetch goroutines running
-	inflight  map[int64]chan struct{} // clusters being decompressed into cc
+	pf       *ahead.Scheduler
+	inflight ahead.Inflight[int64] // clusters being decompressed into cc
 }
 
 // Open reads the header, header extensions and L1 table of the qcow2 image
@@ -179,11 +174,7 @@ func Open(r io.ReaderAt, size int64, opts Options) (*Image, error) {
 	}
 	im.l2c = newLRU(int(min(lim.MaxCacheBytes/cs, 1<<20)))
 	im.cc = newLRU(int(min(lim.MaxClusterCacheBytes/cs, 1<<20)))
-	// Decompress ahead at most half the cluster cache, so that what was
-	// decompressed is still there when read.
-	im.ahead = min(maxPrefetchAhead, int64(im.cc.max/2)*cs)
-	im.inflight = map[int64]chan struct{}{}
-	im.seqEnd.Store(-1)
+	im.pf = im.newPrefetch()
 	im.info = Info{
 		Version: int(h.version), ClusterSize: cs, VirtualSize: int64(h.size),
 		BackingFile: h.backingFile, BackingFormat: h.backingFormat, CompressionType: "zlib",
@@ -387,9 +378,7 @@ func (im *Image) ReadAt(p []byte, off int64) (int, error) {
 		data, back run
 		jobs       []cjob
 	)
-	if im.sequential(off, off+int64(len(p))) {
-		im.prefetch(off + int64(len(p)))
-	}
+	im.pf.Read(off, off+int64(len(p)))
 	cs := im.g.clusterSize
 	for pos := 0; pos < len(p); {
 		voff := off + int64(pos)
@@ -510,13 +499,13 @@ func (im *Image) readCompressedPart(dst []byte, s segment, in, voff int64) error
 		return nil
 	}
 	// Readers of the same cluster wait for the first one.
-	if done, mine := im.claim(s.host); !mine {
+	if done, mine := im.inflight.Claim(s.host); !mine {
 		<-done
 		if im.cc.copyOut(s.host, dst, in) {
 			return nil
 		}
 	} else {
-		defer im.release(s.host, done)
+		defer im.inflight.Release(s.host, done)
 		if im.cc.copyOut(s.host, dst, in) {
 			return nil
 		}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/loops-cli/loops/blockloop/disk/ahead"
 	"github.com/loops-cli/loops/blockloop/disk/codec"
 )
 
@@ -76,13 +77,8 @@ type sparse struct {
 	grains     *grainCache // shared by the extents of an image
 
 	// Decompressing ahead of sequential reads (prefetch.go).
-	ahead     int64        // bytes decompressed ahead; 0: none
-	seqEnd    atomic.Int64 // end of the last read, in the extent
-	seqOK     atomic.Bool  // the last read continued the one before
-	pfMu      sync.Mutex
-	pfNext    int64                    // where the next prefetch chunk starts
-	pfWorkers int                      // prefetch goroutines running
-	inflight  map[uint32]chan struct{} // grains being decompressed into the cache
+	pf       *ahead.Scheduler
+	inflight ahead.Inflight[uint32] // grains being decompressed into the cache
 }
 
 // grainCache keeps the last decompressed grains of an image: at most
@@ -231,11 +227,7 @@ func openSparse(r io.ReaderAt, size int64, lim Limits, tableBudget, cacheBudget 
 		gts:        map[uint32][]uint32{},
 	}
 	s.maxComp = 2*s.grain + 4096
-	if comp && s.grain <= maxPrefetchAhead/2 {
-		s.ahead = min(maxPrefetchAhead, maxCachedGrains/2*s.grain)
-	}
-	s.inflight = map[uint32]chan struct{}{}
-	s.seqEnd.Store(-1)
+	s.pf = s.newPrefetch()
 	gtSpan := s.grain * s.gtes // bytes covered by one grain table
 	nGD := (s.capacity + gtSpan - 1) / gtSpan
 	if nGD*4 > tableBudget {
@@ -312,9 +304,7 @@ func (s *sparse) loadGT(sector uint32, gi int64) ([]uint32, error) {
 // parent (at virtual offset abs) or read as zeros. Compressed grains of a
 // read that spans several are decompressed in parallel.
 func (s *sparse) read(p []byte, off, abs int64, parent *Image) error {
-	if s.ahead > 0 && s.sequential(off, off+int64(len(p))) {
-		s.prefetch(off + int64(len(p)))
-	}
+	s.pf.Read(off, off+int64(len(p)))
 	if s.compressed && int64(len(p)) > s.grain && runtime.GOMAXPROCS(0) > 1 {
 		return s.readParallel(p, off, abs, parent)
 	}
@@ -469,13 +459,13 @@ func (s *sparse) readCompressed(p []byte, sector uint32, g, in int64) error {
 		return s.inflate(p, sector, g)
 	}
 	// Readers of the same grain wait for the first one.
-	if done, mine := s.claim(sector); !mine {
+	if done, mine := s.inflight.Claim(sector); !mine {
 		<-done
 		if s.grains.get(s, sector, p, in) {
 			return nil
 		}
 	} else {
-		defer s.release(sector, done)
+		defer s.inflight.Release(sector, done)
 		if s.grains.get(s, sector, p, in) {
 			return nil
 		}
