@@ -202,12 +202,7 @@ func (h *Host) readSys(n int) (*Device, error) {
 	if s, ok := strings.CutSuffix(d.BackingFile, " (deleted)"); ok {
 		d.BackingFile, d.Deleted = s, true
 	}
-	readInt := func(name string) int64 {
-		b, _ := readKernelFile(filepath.Join(dir, name))
-		v, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-		return v
-	}
-	d.Size = readInt("size") * 512
+	d.Size = readSysInt(dir, "size") * 512
 	if !readDevice(d) {
 		readSysfsSettings(d, dir)
 	}
@@ -217,11 +212,7 @@ func (h *Host) readSys(n int) (*Device, error) {
 // readSysfsSettings fills d's settings from its sysfs directory dir: what
 // readDevice reads from the device, for who cannot open it.
 func readSysfsSettings(d *Device, dir string) {
-	readInt := func(name string) int64 {
-		b, _ := readKernelFile(filepath.Join(dir, name))
-		v, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-		return v
-	}
+	readInt := func(name string) int64 { return readSysInt(dir, name) }
 	d.Offset = readInt("loop/offset")
 	d.SizeLimit = readInt("loop/sizelimit")
 	d.Autoclear = readInt("loop/autoclear") == 1
@@ -354,6 +345,14 @@ func openFile(path string, flag int) (*os.File, error) {
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	return os.NewFile(uintptr(fd), path), nil
+}
+
+// readSysInt reads the number in the sysfs attribute dir/name; 0 when it
+// cannot.
+func readSysInt(dir, name string) int64 {
+	b, _ := readKernelFile(filepath.Join(dir, name))
+	v, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	return v
 }
 
 // readKernelFile reads a small file of sysfs or procfs (loop/backing_file,
