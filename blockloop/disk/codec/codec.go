@@ -1,7 +1,7 @@
 // Package codec holds, by name, the decompressors the VM disk readers use
 // for compressed clusters and grains: "deflate" (raw deflate, RFC 1951:
 // qcow2's zlib clusters, vmdk's streamOptimized grains) and "zstd"
-// (qcow2). It imports only the standard library and does nothing at
+// (qcow2). It imports only the standard library and builds no table at
 // package init, so that a program which reads few compressed clusters
 // (loops' CLI, which probes images) does not pay a fast decompressor's
 // init in every run; a program that reads them in bulk (loops' server)

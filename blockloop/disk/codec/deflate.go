@@ -7,29 +7,37 @@ import (
 	"sync"
 )
 
-// inflater is a reusable compress/flate reader over a bytes.Reader.
-type inflater struct {
-	br bytes.Reader
-	fr io.ReadCloser // implements flate.Resetter
-}
-
-var inflaters sync.Pool // *inflater
-
 // inflate is the default "deflate" Func: the standard library's
 // compress/flate, with pooled readers.
-func inflate(dst, src []byte) (int, error) {
-	in, _ := inflaters.Get().(*inflater)
-	if in == nil {
-		in = &inflater{}
+var inflate = Pooled(flate.NewReader)
+
+// Pooled makes a Func of a stream decoder constructor (a flate package's
+// NewReader): the decoders, each over its own bytes.Reader, are kept in a
+// pool and reset for each use when they have flate's Reset(r, dict).
+func Pooled(newReader func(io.Reader) io.ReadCloser) Func {
+	type decoder struct {
+		br bytes.Reader
+		rd io.ReadCloser
 	}
-	in.br.Reset(src)
-	if in.fr == nil {
-		in.fr = flate.NewReader(&in.br)
-	} else if err := in.fr.(flate.Resetter).Reset(&in.br, nil); err != nil {
-		return 0, err
+	var pool sync.Pool // *decoder
+	return func(dst, src []byte) (int, error) {
+		d, _ := pool.Get().(*decoder)
+		if d == nil {
+			d = &decoder{}
+		}
+		d.br.Reset(src)
+		if r, ok := d.rd.(interface {
+			Reset(io.Reader, []byte) error
+		}); ok {
+			if err := r.Reset(&d.br, nil); err != nil {
+				return 0, err
+			}
+		} else {
+			d.rd = newReader(&d.br)
+		}
+		n, err := io.ReadFull(d.rd, dst)
+		d.br.Reset(nil)
+		pool.Put(d)
+		return n, err
 	}
-	n, err := io.ReadFull(in.fr, dst)
-	in.br.Reset(nil)
-	inflaters.Put(in)
-	return n, err
 }

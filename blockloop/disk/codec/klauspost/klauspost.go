@@ -24,32 +24,19 @@ func init() {
 	codec.Register(codec.Zstd, Zstd)
 }
 
-// decoder is a reusable flate reader or zstd decoder over a bytes.Reader.
+// decoder is a reusable zstd decoder over a bytes.Reader.
 type decoder struct {
 	br bytes.Reader
-	fr io.ReadCloser // deflate: implements flate.Resetter
-	zd *zstd.Decoder // zstd
+	zd *zstd.Decoder
 }
 
-var flatePool, zstdPool sync.Pool // *decoder
+var zstdPool sync.Pool // *decoder
+
+// inflate is klauspost's flate, pooled.
+var inflate = codec.Pooled(flate.NewReader)
 
 // Inflate is a codec.Func for raw deflate, with pooled readers.
-func Inflate(dst, src []byte) (int, error) {
-	d, _ := flatePool.Get().(*decoder)
-	if d == nil {
-		d = &decoder{}
-	}
-	d.br.Reset(src)
-	if d.fr == nil {
-		d.fr = flate.NewReader(&d.br)
-	} else if err := d.fr.(flate.Resetter).Reset(&d.br, nil); err != nil {
-		return 0, err
-	}
-	n, err := io.ReadFull(d.fr, dst)
-	d.br.Reset(nil)
-	flatePool.Put(d)
-	return n, err
-}
+func Inflate(dst, src []byte) (int, error) { return inflate(dst, src) }
 
 // Zstd is a codec.Func for zstd frames, with pooled decoders (one
 // goroutine each, windows up to codec.MaxZstdWindow).
