@@ -1,0 +1,155 @@
+package luks
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/binary"
+	"strings"
+)
+
+// cipherSpec is a dm-crypt cipher specification, "aes-xts-plain64":
+// cipher, chain mode, IV generator.
+type cipherSpec struct {
+	name     string // as written
+	mode     string // "xts", "cbc"
+	iv       string // "plain64", "plain", "essiv:sha256"
+	keyBytes int
+}
+
+// parseCipher checks a cipher specification with a key of keyBytes.
+func parseCipher(spec string, keyBytes int) (cipherSpec, error) {
+	cs := cipherSpec{name: spec, keyBytes: keyBytes}
+	parts := strings.SplitN(spec, "-", 3)
+	if len(parts) != 3 || parts[0] != "aes" {
+		return cs, unsupported("the cipher %q (aes-xts-plain64, aes-cbc-essiv:sha256, aes-cbc-plain64)", spec)
+	}
+	cs.mode, cs.iv = parts[1], parts[2]
+	switch cs.iv {
+	case "plain64", "plain", "essiv:sha256":
+	default:
+		return cs, unsupported("the IV generator %q in cipher %q (plain64, plain, essiv:sha256)", cs.iv, spec)
+	}
+	switch {
+	case cs.mode == "xts" && (keyBytes == 32 || keyBytes == 64) && cs.iv != "essiv:sha256":
+	case cs.mode == "cbc" && (keyBytes == 16 || keyBytes == 24 || keyBytes == 32):
+	default:
+		return cs, unsupported("the cipher %q with a %d-bit key", spec, keyBytes*8)
+	}
+	return cs, nil
+}
+
+// sectorCipher decrypts whole sectors in place.
+type sectorCipher interface {
+	// decrypt decrypts len(b)/size sectors of size bytes; the first's IV
+	// is iv, counted in 512-byte sectors.
+	decrypt(b []byte, size int, iv uint64)
+}
+
+// newSectorCipher keys the cipher cs with key.
+func newSectorCipher(cs cipherSpec, key []byte) (sectorCipher, error) {
+	if len(key) != cs.keyBytes {
+		return nil, unsupported("a %d-byte key for %q", len(key), cs.name)
+	}
+	if cs.mode == "xts" {
+		half := len(key) / 2
+		k1, err := aes.NewCipher(key[:half])
+		if err != nil {
+			return nil, err
+		}
+		k2, err := aes.NewCipher(key[half:])
+		if err != nil {
+			return nil, err
+		}
+		return &xtsCipher{k1: k1, k2: k2, plain32: cs.iv == "plain"}, nil
+	}
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	cc := &cbcCipher{b: b, plain32: cs.iv == "plain"}
+	if cs.iv == "essiv:sha256" {
+		salt := sha256.Sum256(key)
+		cc.essiv, err = aes.NewCipher(salt[:])
+		clear(salt[:])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return cc, nil
+}
+
+// xtsCipher is aes-xts-plain64 (the tweak is the 64-bit little-endian
+// sector number) or aes-xts-plain (its low 32 bits), IEEE 1619: each
+// 16-byte block j of a sector is D(C xor T_j) xor T_j, T_0 the tweak
+// encrypted with the second key, T_j+1 = T_j times x in GF(2^128). The
+// tweaks of a sector are laid out first so that the XORs run over the
+// whole sector at once.
+type xtsCipher struct {
+	k1, k2  cipher.Block
+	plain32 bool
+}
+
+func (x *xtsCipher) decrypt(b []byte, size int, iv uint64) {
+	var tw [4096]byte
+	t := tw[:size]
+	step := uint64(size / 512)
+	for i := 0; i+size <= len(b); i += size {
+		n := iv
+		if x.plain32 {
+			n &= 0xffffffff
+		}
+		var t0 [16]byte
+		binary.LittleEndian.PutUint64(t0[:], n)
+		x.k2.Encrypt(t0[:], t0[:])
+		lo, hi := binary.LittleEndian.Uint64(t0[:]), binary.LittleEndian.Uint64(t0[8:])
+		for j := 0; j < size; j += 16 {
+			binary.LittleEndian.PutUint64(t[j:], lo)
+			binary.LittleEndian.PutUint64(t[j+8:], hi)
+			carry := hi >> 63
+			hi = hi<<1 | lo>>63
+			lo = lo<<1 ^ 0x87*carry
+		}
+		s := b[i : i+size]
+		subtle.XORBytes(s, s, t)
+		for j := 0; j < size; j += 16 {
+			x.k1.Decrypt(s[j:j+16], s[j:j+16])
+		}
+		subtle.XORBytes(s, s, t)
+		iv += step
+	}
+}
+
+// cbcCipher is aes-cbc with the plain64, plain or essiv:sha256 IV.
+type cbcCipher struct {
+	b       cipher.Block
+	essiv   cipher.Block // nil unless essiv
+	plain32 bool
+}
+
+func (c *cbcCipher) decrypt(b []byte, size int, iv uint64) {
+	step := uint64(size / 512)
+	var prev, cur, ivb [aes.BlockSize]byte
+	for i := 0; i+size <= len(b); i += size {
+		clear(ivb[:])
+		n := iv
+		if c.plain32 {
+			n &= 0xffffffff
+		}
+		binary.LittleEndian.PutUint64(ivb[:], n)
+		if c.essiv != nil {
+			c.essiv.Encrypt(ivb[:], ivb[:])
+		}
+		prev = ivb
+		s := b[i : i+size]
+		for j := 0; j+aes.BlockSize <= len(s); j += aes.BlockSize {
+			blk := s[j : j+aes.BlockSize]
+			copy(cur[:], blk)
+			c.b.Decrypt(blk, blk)
+			subtle.XORBytes(blk, blk, prev[:])
+			prev = cur
+		}
+		iv += step
+	}
+}

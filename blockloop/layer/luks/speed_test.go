@@ -1,0 +1,47 @@
+package luks
+
+import (
+	"bytes"
+	"crypto/rand"
+	"testing"
+)
+
+// BenchmarkRead decrypts 64 MiB sequentially in 1 MiB reads (MB/s),
+// through the cipher and sector size of each case, with a random key
+// (decryption costs the same whatever the data).
+func BenchmarkRead(b *testing.B) {
+	data := make([]byte, 64<<20)
+	rand.Read(data)
+	for _, tc := range []struct {
+		name   string
+		cipher string
+		key    int
+		sector int
+	}{
+		{"xts512-sector512", "aes-xts-plain64", 64, 512},
+		{"xts512-sector4096", "aes-xts-plain64", 64, 4096},
+		{"cbc-essiv-sector512", "aes-cbc-essiv:sha256", 32, 512},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			cs, err := parseCipher(tc.cipher, tc.key)
+			if err != nil {
+				b.Fatal(err)
+			}
+			key := make([]byte, tc.key)
+			rand.Read(key)
+			v := &Volume{r: bytes.NewReader(data), size: int64(len(data)), segCipher: cs}
+			v.info.Size, v.info.SectorSize = int64(len(data)), tc.sector
+			d, err := v.device(key)
+			if err != nil {
+				b.Fatal(err)
+			}
+			buf := make([]byte, 1<<20)
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				for off := int64(0); off < d.Size(); off += int64(len(buf)) {
+					d.ReadAt(buf, off)
+				}
+			}
+		})
+	}
+}
