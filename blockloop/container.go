@@ -3,6 +3,7 @@ package blockloop
 import (
 	"errors"
 	"fmt"
+	"github.com/loops-cli/loops/blockloop/probe"
 )
 
 // ErrContainer: the image (or partition) is a volume or container that
@@ -85,7 +86,7 @@ func IsContainer(typ string) bool {
 
 // containerPlan returns the *ContainerError for a probe result that is a
 // container, or nil.
-func containerPlan(p *ProbeResult) error {
+func containerPlan(p *probe.Result) error {
 	if p == nil || !IsContainer(p.Type) {
 		return nil
 	}

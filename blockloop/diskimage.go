@@ -3,6 +3,7 @@ package blockloop
 import (
 	"errors"
 	"fmt"
+	"github.com/loops-cli/loops/blockloop/probe"
 	"io"
 
 	"github.com/loops-cli/loops/blockloop/disk"
@@ -19,7 +20,7 @@ type DiskImage struct {
 	Layers      []disk.Layer // the image, then each file it refers to
 	// Inner is the probe of the virtual disk (its partition table and
 	// filesystems); nil when the image could not be read (Err).
-	Inner *ProbeResult
+	Inner *probe.Result
 	Err   error
 }
 
@@ -55,11 +56,11 @@ func (h *Host) openDiskImage(abs, format string, off, size int64) *DiskImage {
 		n = rangeEnd(off, size, n) - off
 		r = sectionOf(d, off, n)
 	}
-	inner, err := probe(newHeadCache(r, n), n, off == 0 && size == 0)
+	inner, err := probe.Image(r, n, probe.Options{Part: off != 0 || size != 0})
 	if err != nil {
 		di.Err = &multiError{msg: "read the virtual disk: " + err.Error(), errs: []error{ErrDiskImage, err}}
 		return di
 	}
-	di.Inner = inner
+	di.Inner = &inner
 	return di
 }

@@ -1,6 +1,8 @@
 package blockloop
 
 import (
+	"github.com/loops-cli/loops/blockloop/probe"
+
 	"errors"
 	"fmt"
 	"strings"
@@ -38,7 +40,7 @@ var (
 	ErrNoLoopControl      = errors.New("no /dev/loop-control: the loop driver is not loaded")
 	ErrNoFreeDevice       = errors.New("no free loop device")
 	ErrBusy               = errors.New("device or resource busy")
-	ErrNotRegular         = errors.New("not a regular file")
+	ErrNotRegular         = probe.ErrNotRegular
 	ErrUnknownFormat      = errors.New("no filesystem or partition table recognized")
 	ErrUnsupportedImage   = errors.New("not an image a loop device can mount")
 	ErrNoDriver           = errors.New("no driver for this filesystem")

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/loops-cli/loops/blockloop/disk"
+	"github.com/loops-cli/loops/blockloop/kernfile"
 )
 
 // Host is the machine blockloop works on, as paths a test can point
@@ -50,6 +51,12 @@ func (h *Host) loopControl() string { return or(h.LoopControl, "/dev/loop-contro
 func (h *Host) media() string       { return or(h.Media, "/media") }
 func (h *Host) runDir() string      { return or(h.RunDir, "/run/loops") }
 
+// MountEntry is one line of /proc/self/mountinfo, as package kernfile
+// parses it.
+type MountEntry = kernfile.Mount
+
+func (h *Host) mounts() ([]MountEntry, error) { return kernfile.Mountinfo(h.mountinfo()) }
+
 func or(s, def string) string {
 	if s == "" {
 		return def
@@ -60,7 +67,7 @@ func or(s, def string) string {
 // KernelFilesystems returns the block filesystems the running kernel has a
 // driver for (the lines of /proc/filesystems without "nodev").
 func (h *Host) KernelFilesystems() (map[string]bool, error) {
-	b, err := readKernelFile(h.filesystems())
+	b, err := kernfile.ReadFile(h.filesystems())
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +105,7 @@ func (h *Host) LoadableFilesystems() map[string]bool {
 	if unix.Uname(&u) != nil {
 		return out
 	}
-	f, err := openFile(filepath.Join(h.modules(), unix.ByteSliceToString(u.Release[:]), "modules.dep"), unix.O_RDONLY)
+	f, err := kernfile.Open(filepath.Join(h.modules(), unix.ByteSliceToString(u.Release[:]), "modules.dep"), unix.O_RDONLY)
 	if err != nil {
 		return out
 	}

@@ -2,6 +2,7 @@ package blockloop
 
 import (
 	"fmt"
+	"github.com/loops-cli/loops/blockloop/blocklooptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,3 +60,5 @@ func BenchmarkLoadableFilesystems(b *testing.B) {
 		h.LoadableFilesystems()
 	}
 }
+
+func TestMain(m *testing.M) { os.Exit(blocklooptest.Main(m)) }

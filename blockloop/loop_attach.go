@@ -11,6 +11,8 @@ import (
 
 	losetup "github.com/freddierice/go-losetup/v2"
 	"golang.org/x/sys/unix"
+
+	"github.com/loops-cli/loops/blockloop/kernfile"
 )
 
 // AttachOptions are the settings of a new loop device (losetup's flags).
@@ -21,8 +23,8 @@ type AttachOptions struct {
 	PartScan  bool  // -P: ask the kernel to scan for partitions
 	DirectIO  bool  // --direct-io: bypass the page cache of the backing file
 	// ServeUserspace starts loops' server of a VM disk image's virtual
-	// disk (UserspaceMount.RawDisk); nil: VM disk images are refused.
-	ServeUserspace func(UserspaceMount) error
+	// disk (ServeRequest.RawDisk); nil: VM disk images are refused.
+	ServeUserspace func(ServeRequest) error
 }
 
 // Attach attaches image to a free loop device that stays until detached,
@@ -89,7 +91,7 @@ func setAutoclear(lf *os.File, on bool) error {
 // whether the file ended up read-only. With mustRW a read-only file is an
 // error instead.
 func openImage(abs string, rw, mustRW bool) (*os.File, bool, error) {
-	f, err := openFile(abs, os.O_RDONLY)
+	f, err := kernfile.Open(abs, os.O_RDONLY)
 	if err != nil {
 		return nil, false, unwrapPath(err)
 	}
@@ -120,7 +122,7 @@ func openImage(abs string, rw, mustRW bool) (*os.File, bool, error) {
 // reopen opens the same inode again through /proc/self/fd, without resolving
 // the path a second time.
 func reopen(f *os.File, flag int) (*os.File, error) {
-	return openFile(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), flag)
+	return kernfile.Open(fmt.Sprintf("/proc/self/fd/%d", f.Fd()), flag)
 }
 
 func checkRange(img *os.File, off, limit int64) error {
@@ -157,7 +159,7 @@ func (h *Host) attachFd(img *os.File, abs string, opts AttachOptions, autoclear 
 			backing = f
 		}
 	}
-	ctl, err := openFile(h.loopControl(), os.O_RDWR)
+	ctl, err := kernfile.Open(h.loopControl(), os.O_RDWR)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, -1, fmt.Errorf("%s: %w", h.loopControl(), ErrNoLoopControl)
@@ -228,7 +230,7 @@ func (h *Host) configureFree(ctl, img *os.File, abs string, flags uint32, mode i
 		return nil, -1, fmt.Errorf("LOOP_CTL_GET_FREE on %s: %w", h.loopControl(), err)
 	}
 	dev := losetup.New(uint64(n), mode)
-	lf, err := openFile(dev.Path(), mode)
+	lf, err := kernfile.Open(dev.Path(), mode)
 	if err != nil {
 		return nil, -1, fmt.Errorf("open %s: %w", dev.Path(), unwrapPath(err))
 	}
@@ -298,7 +300,7 @@ func findReusableIn(devs []Device, img *os.File, off, limit int64, rw bool) (*De
 		d := &devs[i]
 		dend := rangeEnd(d.Offset, d.SizeLimit, st.Size)
 		if d.Offset == off && dend == end {
-			lf, err := openFile(d.Path, os.O_RDONLY)
+			lf, err := kernfile.Open(d.Path, os.O_RDONLY)
 			if err != nil {
 				continue
 			}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/loops-cli/loops/blockloop/kernfile"
 )
 
 // DetachResult says what Detach did to one device.
@@ -89,7 +91,7 @@ func (h *Host) detachOne(d Device) (DetachResult, error) {
 			r.Image, r.DiskServer, serverDir = img, true, filepath.Dir(d.BackingFile)
 		}
 	}
-	lf, err := openFile(d.Path, os.O_RDONLY)
+	lf, err := kernfile.Open(d.Path, os.O_RDONLY)
 	if err != nil {
 		return r, unwrapPath(err)
 	}
@@ -129,13 +131,13 @@ func (h *Host) waitUnbound(n int, ino uint64, within time.Duration) bool {
 	// Only sysfs is read here: opening the device to ask it would itself
 	// hold it and delay the teardown being waited for.
 	bf := filepath.Join(h.sysBlock(), fmt.Sprintf("loop%d", n), "loop", "backing_file")
-	first, err := readKernelFile(bf)
+	first, err := kernfile.ReadFile(bf)
 	if err != nil {
 		return true
 	}
 	deadline := time.Now().Add(within)
 	for {
-		cur, err := readKernelFile(bf)
+		cur, err := kernfile.ReadFile(bf)
 		if err != nil || string(cur) != string(first) {
 			return true
 		}

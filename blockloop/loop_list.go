@@ -2,6 +2,7 @@ package blockloop
 
 import (
 	"fmt"
+	"github.com/loops-cli/loops/blockloop/probe"
 	"os"
 	"path/filepath"
 	"sort"
@@ -9,6 +10,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/loops-cli/loops/blockloop/kernfile"
 )
 
 // loopMajor is the block major number of loop devices.
@@ -60,7 +63,7 @@ type Device struct {
 // fstat are five system calls where the seven sysfs attributes that say
 // the same cost twenty-one. Reports whether it could.
 func readDevice(d *Device) bool {
-	f, err := openFile(d.Path, os.O_RDONLY)
+	f, err := kernfile.Open(d.Path, os.O_RDONLY)
 	if err != nil {
 		return false
 	}
@@ -122,7 +125,7 @@ func (h *Host) probeBacking(d *Device) {
 	if d.Deleted {
 		return
 	}
-	f, err := openFile(d.BackingFile, os.O_RDONLY)
+	f, err := kernfile.Open(d.BackingFile, os.O_RDONLY)
 	if err != nil {
 		return
 	}
@@ -138,8 +141,8 @@ func (h *Host) probeBacking(d *Device) {
 	if size <= 0 {
 		return
 	}
-	p, err := probe(sectionOf(f, d.Offset, size), size, false)
-	if err != nil || p.Kind == KindUnknown {
+	p, err := probe.Image(sectionOf(f, d.Offset, size), size, probe.Options{Part: true})
+	if err != nil || p.Kind == probe.KindUnknown {
 		return
 	}
 	if p.Type != "" {
@@ -154,7 +157,7 @@ func (h *Host) probeBacking(d *Device) {
 // has dozens of unbound loop devices. /proc/partitions, which
 // boundLoopNames reads, would miss a device bound to an empty file.
 func (h *Host) listSys() ([]Device, error) {
-	dir, err := openFile(h.sysBlock(), unix.O_RDONLY|unix.O_DIRECTORY)
+	dir, err := kernfile.Open(h.sysBlock(), unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +196,7 @@ func loopNumber(name string) (int, bool) {
 // its settings from the device (readDevice) or else from sysfs.
 func (h *Host) readSys(n int) (*Device, error) {
 	dir := filepath.Join(h.sysBlock(), fmt.Sprintf("loop%d", n))
-	bf, err := readKernelFile(filepath.Join(dir, "loop", "backing_file"))
+	bf, err := kernfile.ReadFile(filepath.Join(dir, "loop", "backing_file"))
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +205,7 @@ func (h *Host) readSys(n int) (*Device, error) {
 	if s, ok := strings.CutSuffix(d.BackingFile, " (deleted)"); ok {
 		d.BackingFile, d.Deleted = s, true
 	}
-	d.Size = readSysInt(dir, "size") * 512
+	d.Size = kernfile.SysInt(dir, "size") * 512
 	if !readDevice(d) {
 		readSysfsSettings(d, dir)
 	}
@@ -212,7 +215,7 @@ func (h *Host) readSys(n int) (*Device, error) {
 // readSysfsSettings fills d's settings from its sysfs directory dir: what
 // readDevice reads from the device, for who cannot open it.
 func readSysfsSettings(d *Device, dir string) {
-	readInt := func(name string) int64 { return readSysInt(dir, name) }
+	readInt := func(name string) int64 { return kernfile.SysInt(dir, name) }
 	d.Offset = readInt("loop/offset")
 	d.SizeLimit = readInt("loop/sizelimit")
 	d.Autoclear = readInt("loop/autoclear") == 1
@@ -220,7 +223,7 @@ func readSysfsSettings(d *Device, dir string) {
 	d.DirectIO = readInt("loop/dio") == 1
 	d.ReadOnly = readInt("ro") == 1
 	d.LogicalSectorSize = int(readInt("queue/logical_block_size"))
-	if b, err := readKernelFile(filepath.Join(dir, "dev")); err == nil {
+	if b, err := kernfile.ReadFile(filepath.Join(dir, "dev")); err == nil {
 		if ma, mi, ok := strings.Cut(strings.TrimSpace(string(b)), ":"); ok {
 			a, _ := strconv.Atoi(ma)
 			i, _ := strconv.Atoi(mi)
@@ -243,7 +246,7 @@ func readSysfsSettings(d *Device, dir string) {
 // which there are as many as were ever made. Without /proc/partitions, every
 // loop device in sysfs.
 func (h *Host) boundLoopNames() ([]string, error) {
-	if b, err := readKernelFile(h.partitions()); err == nil {
+	if b, err := kernfile.ReadFile(h.partitions()); err == nil {
 		var out []string
 		for line := range strings.Lines(string(b)) {
 			f := strings.Fields(line)
@@ -280,7 +283,7 @@ func (h *Host) backing(st unix.Stat_t, path string) ([]Device, error) {
 		// Cheap first: the backing file's path (sysfs follows renames) must
 		// name this file. Only candidates get the full read, whose identity
 		// comes from the kernel (LOOP_GET_STATUS64).
-		bf, err := readKernelFile(filepath.Join(h.sysBlock(), name, "loop", "backing_file"))
+		bf, err := kernfile.ReadFile(filepath.Join(h.sysBlock(), name, "loop", "backing_file"))
 		if err != nil {
 			continue // unbound
 		}
@@ -329,62 +332,4 @@ func mountsOf(mounts []MountEntry, n int) []string {
 		}
 	}
 	return out
-}
-
-// openFile opens path like os.OpenFile, without the runtime's poller:
-// os.OpenFile offers every descriptor to epoll (a loop device or an image
-// is refused with EPERM), which on first use also makes the epoll
-// instance and its eventfd. Loop devices and images are read and
-// ioctl'd with blocking calls, so the poller would never serve them.
-func openFile(path string, flag int) (*os.File, error) {
-	fd, err := unix.Open(path, flag|unix.O_CLOEXEC, 0)
-	for err == unix.EINTR {
-		fd, err = unix.Open(path, flag|unix.O_CLOEXEC, 0)
-	}
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
-	}
-	return os.NewFile(uintptr(fd), path), nil
-}
-
-// readSysInt reads the number in the sysfs attribute dir/name; 0 when it
-// cannot.
-func readSysInt(dir, name string) int64 {
-	b, _ := readKernelFile(filepath.Join(dir, name))
-	v, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	return v
-}
-
-// readKernelFile reads a small file of sysfs or procfs (loop/backing_file,
-// /proc/self/mountinfo) with plain open, read and close. os.ReadFile
-// registers each such file with the runtime's poller first (sysfs and
-// procfs files are pollable), which costs an epoll instance on first use
-// and five more syscalls per file: a third of what `loops umount` spent
-// in syscalls. Errors are *os.PathError, as os.ReadFile's.
-func readKernelFile(path string) ([]byte, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	for err == unix.EINTR {
-		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	}
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
-	}
-	defer unix.Close(fd)
-	buf := make([]byte, 0, 512)
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, &os.PathError{Op: "read", Path: path, Err: err}
-		}
-		if n == 0 {
-			return buf, nil
-		}
-		buf = buf[:len(buf)+n]
-	}
 }

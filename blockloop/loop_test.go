@@ -20,12 +20,12 @@ import (
 // returns the same device; List shows the full path, offset, size limit
 // and probed type; Detach by image removes it.
 func TestAttachListDetach(t *testing.T) {
-	fx := fixtures(t)
+	fx := blocklooptest.Fixtures(t)
 	h, dir := testHost(t)
 	// A long path: lo_file_name keeps 63 bytes, sysfs the whole path.
 	deep := filepath.Join(dir, strings.Repeat("long-directory-name-", 4))
 	os.MkdirAll(deep, 0o755)
-	img := copyImage(t, fx.images["gpt"], deep, "disk.img")
+	img := copyImage(t, fx.Images["gpt"], deep, "disk.img")
 	d, err := h.Attach(img, AttachOptions{ReadOnly: true, Offset: 5 << 20, SizeLimit: 10 << 20})
 	if err != nil {
 		t.Fatal(err)
@@ -51,7 +51,7 @@ func TestAttachListDetach(t *testing.T) {
 			got = &devs[i]
 		}
 	}
-	if got == nil || got.FSType != "ext4" || got.Label != ext4Label || got.BackingFile != img || got.BackingInode == 0 {
+	if got == nil || got.FSType != "ext4" || got.Label != blocklooptest.Ext4Label || got.BackingFile != img || got.BackingInode == 0 {
 		t.Errorf("List entry = %+v", got)
 	}
 	// What the device said (root) is what sysfs says (anyone).
@@ -82,9 +82,9 @@ func TestAttachListDetach(t *testing.T) {
 // TestDetachMountedIsDeferred: detaching a mounted device only marks it;
 // the result says so, and the device goes at umount.
 func TestDetachMountedIsDeferred(t *testing.T) {
-	fx := fixtures(t)
+	fx := blocklooptest.Fixtures(t)
 	h, dir := testHost(t)
-	img := copyImage(t, fx.images["ext4"], dir, "e.img")
+	img := copyImage(t, fx.Images["ext4"], dir, "e.img")
 	d, err := h.Attach(img, AttachOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -111,9 +111,9 @@ func TestDetachMountedIsDeferred(t *testing.T) {
 // TestUnmountBusyAndLazy: a busy mount is refused with ErrBusy; --lazy
 // detaches it, and the device is reported deferred until the file closes.
 func TestUnmountBusyAndLazy(t *testing.T) {
-	fx := fixtures(t)
+	fx := blocklooptest.Fixtures(t)
 	h, dir := testHost(t)
-	img := copyImage(t, fx.images["ext4"], dir, "e.img")
+	img := copyImage(t, fx.Images["ext4"], dir, "e.img")
 	m, err := h.Mount(img, MountOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -210,22 +210,5 @@ func BenchmarkMountUmount(b *testing.B) {
 		if _, err := h.Unmount(mp, UnmountOptions{}); err != nil {
 			b.Fatal(err)
 		}
-	}
-}
-
-// BenchmarkProbe: probing an ext4 image and a GPT disk (both partitions).
-func BenchmarkProbe(b *testing.B) {
-	dir := blocklooptest.Dir(b)
-	src, _ := blocklooptest.Tree(b, dir)
-	e := blocklooptest.Ext4(b, filepath.Join(dir, "e.img"), "bench", src, 8<<20)
-	g := blocklooptest.Disk(b, filepath.Join(dir, "g.img"), "gpt", []int{4, 10}, []string{"", e})
-	for _, img := range []string{e, g} {
-		b.Run(filepath.Base(img), func(b *testing.B) {
-			for b.Loop() {
-				if _, err := ProbeFile(img); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
 	}
 }

@@ -3,6 +3,7 @@ package blockloop
 import (
 	"errors"
 	"fmt"
+	"github.com/loops-cli/loops/blockloop/probe"
 	"io"
 	"os"
 	"path/filepath"
@@ -43,11 +44,11 @@ type MountOptions struct {
 	// returns once the mount is live, or with an error once it cannot come
 	// up (having mounted nothing). Mount calls it on the userspace route,
 	// after preparing the mount point; the CLI runs the server as a daemon.
-	ServeUserspace func(UserspaceMount) error
+	ServeUserspace func(ServeRequest) error
 }
 
-// Mounted describes a mount Mount made.
-type Mounted struct {
+// MountResult describes a mount Mount made.
+type MountResult struct {
 	Image      string
 	Device     string
 	Mountpoint string
@@ -69,7 +70,7 @@ type Mounted struct {
 
 // Plan probes the image and returns the mount decision without changing
 // anything. Needs read access to the image only.
-func (h *Host) Plan(image string, opts MountOptions) (*ProbeResult, Plan, error) {
+func (h *Host) PlanMount(image string, opts MountOptions) (*probe.Result, Plan, error) {
 	abs, err := filepath.Abs(image)
 	if err != nil {
 		return nil, Plan{}, opErr("probe", image, "", "", err)
@@ -82,7 +83,7 @@ func (h *Host) Plan(image string, opts MountOptions) (*ProbeResult, Plan, error)
 	return h.plan(img, abs, opts)
 }
 
-func (h *Host) plan(img *os.File, abs string, opts MountOptions) (*ProbeResult, Plan, error) {
+func (h *Host) plan(img *os.File, abs string, opts MountOptions) (*probe.Result, Plan, error) {
 	st, err := img.Stat()
 	if err != nil {
 		return nil, Plan{}, opErr("probe", abs, "", "", err)
@@ -104,13 +105,14 @@ func (h *Host) plan(img *os.File, abs string, opts MountOptions) (*ProbeResult, 
 		size = rangeEnd(opts.Offset, opts.SizeLimit, size) - opts.Offset
 		r = sectionOf(img, opts.Offset, size)
 	}
-	pr, err := probe(newHeadCache(r, size), size, opts.Offset == 0 && opts.SizeLimit == 0)
+	res, err := probe.Image(r, size, probe.Options{Part: opts.Offset != 0 || opts.SizeLimit != 0})
 	if err != nil {
 		return nil, Plan{}, opErr("probe", abs, "", "", err)
 	}
+	pr := &res
 	if di != nil && di.Format != "" {
 		// The file is the image, whatever else its bytes look like.
-		*pr = ProbeResult{Kind: KindDiskImage, Type: di.Format, Size: size}
+		*pr = probe.Result{Kind: probe.KindDiskImage, Type: di.Format, Size: size}
 	}
 	kernel, err := h.KernelFilesystems()
 	if err != nil {
@@ -133,7 +135,7 @@ func sectionOf(r io.ReaderAt, off, n int64) *io.SectionReader { return io.NewSec
 // returns) and mounts it with nosuid,nodev, like `mount -o loop IMAGE DIR`
 // plus udisks' mount-point rules. On any failure it leaves nothing behind:
 // no loop device, no mount, no directory. Needs root (CAP_SYS_ADMIN).
-func (h *Host) Mount(image string, opts MountOptions) (*Mounted, error) {
+func (h *Host) Mount(image string, opts MountOptions) (*MountResult, error) {
 	abs, err := filepath.Abs(image)
 	if err != nil {
 		return nil, opErr("mount", image, "", "", err)
@@ -162,8 +164,8 @@ func (h *Host) Mount(image string, opts MountOptions) (*Mounted, error) {
 
 // mountKernel mounts the plan through a loop device and the kernel's
 // driver, leaving nothing behind on failure.
-func (h *Host) mountKernel(img *os.File, abs string, plan Plan, opts MountOptions) (*Mounted, error) {
-	m := &Mounted{
+func (h *Host) mountKernel(img *os.File, abs string, plan Plan, opts MountOptions) (*MountResult, error) {
+	m := &MountResult{
 		Image: abs, Type: plan.Type, Label: plan.Label, UUID: plan.UUID, Partition: plan.Partition,
 		Offset: plan.Offset, SizeLimit: plan.SizeLimit, Plan: plan,
 	}
@@ -213,7 +215,7 @@ func (h *Host) mountKernel(img *os.File, abs string, plan Plan, opts MountOption
 
 // chooseMode decides read-only or read-write and returns the file the loop
 // device is to read: img, or img reopened read-write.
-func chooseMode(m *Mounted, img *os.File, opts MountOptions) (*os.File, error) {
+func chooseMode(m *MountResult, img *os.File, opts MountOptions) (*os.File, error) {
 	switch {
 	case m.Plan.ReadOnly && opts.ReadWrite:
 		return nil, reasonf(ErrReadOnlyType, "%s is a read-only filesystem: it cannot be mounted read-write", m.Type)
@@ -238,7 +240,7 @@ func chooseMode(m *Mounted, img *os.File, opts MountOptions) (*os.File, error) {
 
 // loopFor reuses a loop device that backs exactly m's bytes, or attaches
 // one (autoclear), and returns it open with its number.
-func (h *Host) loopFor(m *Mounted, devs []Device, backing *os.File, abs string) (*os.File, int, error) {
+func (h *Host) loopFor(m *MountResult, devs []Device, backing *os.File, abs string) (*os.File, int, error) {
 	d, lf, err := findReusableIn(devs, backing, m.Offset, m.SizeLimit, !m.ReadOnly)
 	if err != nil {
 		return nil, -1, err
@@ -262,7 +264,7 @@ func (h *Host) loopFor(m *Mounted, devs []Device, backing *os.File, abs string) 
 // mountLoop runs mount(2) of m.Device on dir; the caller holds the loop
 // fd until it returns (closing it first would let autoclear tear the
 // device down).
-func (h *Host) mountLoop(m *Mounted, dir *mountDir, opts MountOptions) error {
+func (h *Host) mountLoop(m *MountResult, dir *mountDir, opts MountOptions) error {
 	flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV)
 	var data []string
 	if m.ReadOnly {

@@ -20,7 +20,7 @@ import (
 // it. The server ends by itself when the loop device lets go of the file,
 // so a plain umount tears everything down. Nothing is left on failure.
 // Needs root.
-func (h *Host) mountDisk(abs string, plan Plan, opts MountOptions) (*Mounted, error) {
+func (h *Host) mountDisk(abs string, plan Plan, opts MountOptions) (*MountResult, error) {
 	if opts.ServeUserspace == nil {
 		return nil, opErr("mount", abs, "", "", reasonf(ErrNoDriver, "serving a %s virtual disk is not available here", plan.Disk.Format))
 	}
@@ -65,7 +65,7 @@ func (h *Host) mountDisk(abs string, plan Plan, opts MountOptions) (*Mounted, er
 // abs in a fresh directory under RunDir/disks and opens its file. The
 // server ends once that file is closed by everyone; on error nothing is
 // left running.
-func (h *Host) serveRawDisk(abs string, serve func(UserspaceMount) error) (*os.File, error) {
+func (h *Host) serveRawDisk(abs string, serve func(ServeRequest) error) (*os.File, error) {
 	base := filepath.Join(h.runDir(), "disks")
 	if err := os.MkdirAll(base, 0o700); err != nil {
 		return nil, err
@@ -76,7 +76,7 @@ func (h *Host) serveRawDisk(abs string, serve func(UserspaceMount) error) (*os.F
 	if err != nil {
 		return nil, err
 	}
-	if err := serve(UserspaceMount{Image: abs, Mountpoint: dir, RawDisk: true}); err != nil {
+	if err := serve(ServeRequest{Image: abs, Mountpoint: dir, RawDisk: true}); err != nil {
 		os.Remove(dir)
 		return nil, err
 	}

@@ -17,7 +17,7 @@ import (
 
 // serveDiskInProcess is MountOptions.ServeUserspace for VM disk images,
 // with the server in the test process instead of a daemon.
-func serveDiskInProcess(um UserspaceMount) error {
+func serveDiskInProcess(um ServeRequest) error {
 	if !um.RawDisk {
 		return errors.New("only raw disks are served in process")
 	}

@@ -3,6 +3,7 @@ package blockloop
 import (
 	"errors"
 	"fmt"
+	"github.com/loops-cli/loops/blockloop/kernfile"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,8 +64,7 @@ func assertClean(t *testing.T, image, dir string, gone ...string) {
 
 func mountedEntry(t *testing.T, mp string) *MountEntry {
 	t.Helper()
-	b, _ := os.ReadFile("/proc/self/mountinfo")
-	ms, err := ParseMountinfo(b)
+	ms, err := kernfile.Mountinfo("/proc/self/mountinfo")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,10 +81,10 @@ func mountedEntry(t *testing.T, mp string) *MountEntry {
 // options (nosuid, nodev; ro for read-only types), unmounts, and checks
 // that the device and the directory are gone.
 func TestMountFixtures(t *testing.T) {
-	fx := fixtures(t)
+	fx := blocklooptest.Fixtures(t)
 	h, dir := testHost(t)
 	for _, name := range []string{"ext4", "squashfs", "erofs", "btrfs", "mbr", "gpt"} {
-		src, ok := fx.images[name]
+		src, ok := fx.Images[name]
 		if !ok {
 			continue
 		}
@@ -94,7 +94,7 @@ func TestMountFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantName := map[string]string{"ext4": ext4Label, "mbr": ext4Label, "gpt": ext4Label, "btrfs": "butter"}[name]
+			wantName := map[string]string{"ext4": blocklooptest.Ext4Label, "mbr": blocklooptest.Ext4Label, "gpt": blocklooptest.Ext4Label, "btrfs": "butter"}[name]
 			if wantName == "" {
 				wantName = name
 			}
@@ -113,14 +113,14 @@ func TestMountFixtures(t *testing.T) {
 			}
 			wantRO := name == "squashfs" || name == "erofs"
 			if e.ReadOnly() != wantRO || m.ReadOnly != wantRO {
-				t.Errorf("read-only: mountinfo %v, Mounted %v; want %v", e.ReadOnly(), m.ReadOnly, wantRO)
+				t.Errorf("read-only: mountinfo %v, MountResult %v; want %v", e.ReadOnly(), m.ReadOnly, wantRO)
 			}
 			if name == "mbr" || name == "gpt" {
 				if m.Partition != 2 || m.Offset != 5<<20 || m.SizeLimit != 10<<20 {
 					t.Errorf("partition %d offset %d sizelimit %d", m.Partition, m.Offset, m.SizeLimit)
 				}
 			}
-			blocklooptest.CheckTree(t, m.Mountpoint, fx.sums)
+			blocklooptest.CheckTree(t, m.Mountpoint, fx.Sums)
 			us, err := h.Unmount(m.Mountpoint, UnmountOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -136,8 +136,8 @@ func TestMountFixtures(t *testing.T) {
 // TestMountXFSWriteRead: xfs (made empty) is mounted read-write, files
 // written, unmounted, mounted again by image name, and read back.
 func TestMountXFSWriteRead(t *testing.T) {
-	fx := fixtures(t)
-	src, ok := fx.images["xfs"]
+	fx := blocklooptest.Fixtures(t)
+	src, ok := fx.Images["xfs"]
 	if !ok {
 		t.Skip("no xfs fixture")
 	}
@@ -176,9 +176,9 @@ func TestMountXFSWriteRead(t *testing.T) {
 // thing, wraps the right sentinel, and leaves no loop device, mount or
 // directory behind.
 func TestMountErrors(t *testing.T) {
-	fx := fixtures(t)
+	fx := blocklooptest.Fixtures(t)
 	h, dir := testHost(t)
-	ext4 := copyImage(t, fx.images["ext4"], dir, "e.img")
+	ext4 := copyImage(t, fx.Images["ext4"], dir, "e.img")
 	full := filepath.Join(dir, "full")
 	os.Mkdir(full, 0o755)
 	os.WriteFile(filepath.Join(full, "x"), nil, 0o644)
@@ -188,7 +188,7 @@ func TestMountErrors(t *testing.T) {
 	os.Symlink(full, link)
 
 	half := filepath.Join(dir, "half.img")
-	b, _ := os.ReadFile(fx.images["ext4"])
+	b, _ := os.ReadFile(fx.Images["ext4"])
 	os.WriteFile(half, b[:len(b)/2], 0o644)
 	corrupt := filepath.Join(dir, "corrupt.img")
 	c := append([]byte(nil), b...)
@@ -202,7 +202,7 @@ func TestMountErrors(t *testing.T) {
 	os.WriteFile(luks, append([]byte("LUKS\xba\xbe\x00\x01"), make([]byte, 1<<16)...), 0o644)
 	unknown := filepath.Join(dir, "zeros.img")
 	os.WriteFile(unknown, make([]byte, 1<<20), 0o644)
-	iso := fx.images["iso9660"]
+	iso := fx.Images["iso9660"]
 
 	tests := []struct {
 		name  string
@@ -225,7 +225,7 @@ func TestMountErrors(t *testing.T) {
 		{"unknown format", unknown, MountOptions{}, ErrUnknownFormat, "no filesystem"},
 		{"no kernel driver", iso, MountOptions{}, ErrNoDriver, "no iso9660 driver"},
 		{"no such partition", ext4, MountOptions{Partition: 3}, ErrNoPartition, "partition"},
-		{"--rw on a read-only type", fx.images["squashfs"], MountOptions{ReadWrite: true}, nil, "read-only"},
+		{"--rw on a read-only type", fx.Images["squashfs"], MountOptions{ReadWrite: true}, nil, "read-only"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -268,16 +268,16 @@ func entries(t *testing.T, dir string) string {
 // TestMountInjectedFailures covers what the kernel will not do on demand:
 // no free loop device, and mount(2) failing after the attach.
 func TestMountInjectedFailures(t *testing.T) {
-	fx := fixtures(t)
+	fx := blocklooptest.Fixtures(t)
 	h, dir := testHost(t)
-	img := copyImage(t, fx.images["ext4"], dir, "e.img")
+	img := copyImage(t, fx.Images["ext4"], dir, "e.img")
 
 	h.hooks = &hooks{getFree: func() (int, error) { return -1, unix.ENOSPC }}
 	_, err := h.Mount(img, MountOptions{})
 	if !errors.Is(err, ErrNoFreeDevice) {
 		t.Errorf("no free device: %v", err)
 	}
-	assertClean(t, img, dir, filepath.Join(h.Media, ext4Label))
+	assertClean(t, img, dir, filepath.Join(h.Media, blocklooptest.Ext4Label))
 
 	var dev string
 	h.hooks = &hooks{beforeMount: func(d string) error { dev = d; return unix.EIO }}
@@ -285,7 +285,7 @@ func TestMountInjectedFailures(t *testing.T) {
 	if !errors.Is(err, unix.EIO) || dev == "" || !strings.Contains(err.Error(), dev) {
 		t.Errorf("mount failure: %v (device %s)", err, dev)
 	}
-	assertClean(t, img, dir, filepath.Join(h.Media, ext4Label))
+	assertClean(t, img, dir, filepath.Join(h.Media, blocklooptest.Ext4Label))
 	if _, err := os.Stat("/sys/block/" + filepath.Base(dev) + "/loop"); err == nil {
 		t.Errorf("%s still bound after the failed mount", dev)
 	}
@@ -295,29 +295,29 @@ func TestMountInjectedFailures(t *testing.T) {
 // where the first one is; a second mount point name gets a "1" suffix when
 // the first is taken by an unrelated directory.
 func TestMountAlreadyMounted(t *testing.T) {
-	fx := fixtures(t)
+	fx := blocklooptest.Fixtures(t)
 	h, dir := testHost(t)
-	img := copyImage(t, fx.images["ext4"], dir, "e.img")
-	os.Mkdir(filepath.Join(h.Media, ext4Label), 0o755) // taken
+	img := copyImage(t, fx.Images["ext4"], dir, "e.img")
+	os.Mkdir(filepath.Join(h.Media, blocklooptest.Ext4Label), 0o755) // taken
 	m, err := h.Mount(img, MountOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer h.Unmount(m.Mountpoint, UnmountOptions{})
-	if filepath.Base(m.Mountpoint) != ext4Label+"1" {
-		t.Errorf("mount point %s, want %s1", m.Mountpoint, ext4Label)
+	if filepath.Base(m.Mountpoint) != blocklooptest.Ext4Label+"1" {
+		t.Errorf("mount point %s, want %s1", m.Mountpoint, blocklooptest.Ext4Label)
 	}
 	_, err = h.Mount(img, MountOptions{})
 	if !errors.Is(err, ErrAlreadyMounted) || !strings.Contains(err.Error(), m.Mountpoint) {
 		t.Errorf("second mount: %v", err)
 	}
-	if es := entries(t, h.Media); es != ext4Label+","+ext4Label+"1" {
+	if es := entries(t, h.Media); es != blocklooptest.Ext4Label+","+blocklooptest.Ext4Label+"1" {
 		t.Errorf("media holds %q", es)
 	}
 	if _, err := h.Unmount(m.Mountpoint, UnmountOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(h.Media, ext4Label)); err != nil {
+	if _, err := os.Stat(filepath.Join(h.Media, blocklooptest.Ext4Label)); err != nil {
 		t.Error("umount removed a directory loops did not make")
 	}
 	assertClean(t, img, dir, m.Mountpoint)
@@ -326,14 +326,14 @@ func TestMountAlreadyMounted(t *testing.T) {
 // TestMountConcurrent: 16 distinct images mounted at once, then unmounted
 // at once: all succeed, no device is shared, none is left.
 func TestMountConcurrent(t *testing.T) {
-	fx := fixtures(t)
+	fx := blocklooptest.Fixtures(t)
 	h, dir := testHost(t)
 	const n = 16
 	imgs := make([]string, n)
 	for i := range imgs {
-		imgs[i] = copyImage(t, fx.images["ext4"], dir, fmt.Sprintf("c%02d.img", i))
+		imgs[i] = copyImage(t, fx.Images["ext4"], dir, fmt.Sprintf("c%02d.img", i))
 	}
-	ms := make([]*Mounted, n)
+	ms := make([]*MountResult, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range imgs {

@@ -33,8 +33,8 @@ func (o *FSOwner) data(typ string) []string {
 	return out
 }
 
-// UserspaceMount is what a userspace server is asked to serve.
-type UserspaceMount struct {
+// ServeRequest is what a userspace server is asked to serve.
+type ServeRequest struct {
 	Image      string // absolute path
 	Type       string // "iso9660", "udf", "vfat", "exfat"
 	Offset     int64
@@ -62,8 +62,8 @@ const DiskFSType = "fuse.loops-disk"
 // as source.
 var UserspaceTypes = []string{"iso9660", "udf", "vfat", "exfat"}
 
-// IsUserspace reports whether m is served by loops' userspace reader.
-func (m MountEntry) IsUserspace() bool {
+// isUserspace reports whether m is served by loops' userspace reader.
+func isUserspace(m MountEntry) bool {
 	for _, t := range UserspaceTypes {
 		if m.FSType == "fuse."+t && strings.HasPrefix(m.Source, "/") {
 			return true
@@ -75,7 +75,7 @@ func (m MountEntry) IsUserspace() bool {
 // mountUserspace mounts image through loops' userspace reader: no loop
 // device, a FUSE mount served by opts.ServeUserspace. Like Mount, it leaves
 // nothing behind on failure. Needs /dev/fuse and, without root, fusermount.
-func (h *Host) mountUserspace(abs string, plan Plan, opts MountOptions) (*Mounted, error) {
+func (h *Host) mountUserspace(abs string, plan Plan, opts MountOptions) (*MountResult, error) {
 	if opts.ServeUserspace == nil {
 		return nil, opErr("mount", abs, "", "", reasonf(ErrNoDriver, "the userspace path for %s is not available here", plan.Type))
 	}
@@ -87,7 +87,7 @@ func (h *Host) mountUserspace(abs string, plan Plan, opts MountOptions) (*Mounte
 		return nil, opErr("mount", abs, "", "", err)
 	}
 	for _, m := range mounts {
-		if m.IsUserspace() && m.Source == abs {
+		if isUserspace(m) && m.Source == abs {
 			return nil, opErr("mount", abs, "", "", reasonf(ErrAlreadyMounted, "already mounted at %s (userspace)", m.Mountpoint))
 		}
 	}
@@ -97,7 +97,7 @@ func (h *Host) mountUserspace(abs string, plan Plan, opts MountOptions) (*Mounte
 	}
 	m := readOnlyMount(abs, dir, plan, plan.Type+" is a read-only filesystem")
 	m.Options = "ro,nosuid,nodev"
-	um := UserspaceMount{
+	um := ServeRequest{
 		Image: abs, Type: plan.Type, Offset: plan.Offset, SizeLimit: plan.SizeLimit, Mountpoint: dir.path, Label: plan.Label,
 		Owner: FSOwner{UID: -1, GID: -1, Umask: -1}, Disk: plan.Disk != nil,
 	}
@@ -113,9 +113,9 @@ func (h *Host) mountUserspace(abs string, plan Plan, opts MountOptions) (*Mounte
 	return m, nil
 }
 
-// readOnlyMount is the Mounted of a read-only mount of plan at dir.
-func readOnlyMount(abs string, dir *mountDir, plan Plan, why string) *Mounted {
-	return &Mounted{
+// readOnlyMount is the MountResult of a read-only mount of plan at dir.
+func readOnlyMount(abs string, dir *mountDir, plan Plan, why string) *MountResult {
+	return &MountResult{
 		Image: abs, Mountpoint: dir.path, CreatedDir: dir.created, Type: plan.Type, Label: plan.Label, UUID: plan.UUID,
 		Partition: plan.Partition, Offset: plan.Offset, SizeLimit: plan.SizeLimit, Plan: plan,
 		ReadOnly: true, ReadOnlyReason: why,
@@ -131,7 +131,7 @@ func (h *Host) UserspaceMounts() ([]MountEntry, error) {
 	}
 	var out []MountEntry
 	for _, m := range mounts {
-		if m.IsUserspace() {
+		if isUserspace(m) {
 			out = append(out, m)
 		}
 	}

@@ -3,6 +3,7 @@ package blockloop
 import (
 	"errors"
 	"fmt"
+	"github.com/loops-cli/loops/blockloop/probe"
 	"io/fs"
 	"os"
 	"slices"
@@ -16,7 +17,7 @@ type Route string
 const (
 	// RouteKernel: a loop device and the kernel's own filesystem driver.
 	RouteKernel Route = "kernel"
-	// RouteUserspace: a loops FUSE server reads the image (ISO 9660).
+	// RouteUserspace: a loops FUSE server reads the image (UserspaceTypes).
 	RouteUserspace Route = "userspace"
 	// RouteNone: the image cannot be mounted; Plan.Err says why.
 	RouteNone Route = "none"
@@ -44,7 +45,7 @@ type Plan struct {
 
 // PlanInput is everything Decide looks at.
 type PlanInput struct {
-	Probe     *ProbeResult
+	Probe     *probe.Result
 	Kernel    map[string]bool // types in /proc/filesystems
 	Loadable  map[string]bool // types whose driver module mount(2) would load
 	Userspace map[string]bool // types loops can serve in userspace (e.g. "iso9660")
@@ -52,7 +53,7 @@ type PlanInput struct {
 	Type      string          // the type to mount as; "" to use the probed type
 	Backend   Backend         // kernel or userspace required; "" to choose
 	// Disk is what loops read of a VM disk image (Probe.Kind is
-	// KindDiskImage); nil: such an image is refused.
+	// probe.KindDiskImage); nil: such an image is refused.
 	Disk *DiskImage
 }
 
@@ -98,9 +99,9 @@ func Decide(in PlanInput) Plan {
 		return nonePlan(ErrUnknownFormat)
 	}
 	switch p.Kind {
-	case KindDiskImage:
+	case probe.KindDiskImage:
 		return decideDisk(in)
-	case KindCrypto, KindVolume:
+	case probe.KindCrypto, probe.KindVolume:
 		if err := containerPlan(p); err != nil {
 			return nonePlan(err)
 		}
@@ -139,7 +140,7 @@ func Decide(in PlanInput) Plan {
 
 // pickTarget chooses what to mount: the whole image, or a partition (the
 // one asked for, or the only one holding a filesystem).
-func pickTarget(in PlanInput) (Plan, *ProbeResult, error) {
+func pickTarget(in PlanInput) (Plan, *probe.Result, error) {
 	p := in.Probe
 	if in.Partition > 0 && len(p.Partitions) == 0 {
 		if p.PTError != nil {
@@ -147,11 +148,11 @@ func pickTarget(in PlanInput) (Plan, *ProbeResult, error) {
 		}
 		return Plan{}, nil, reasonf(ErrNoPartition, "there is no partition table, so no partition %d", in.Partition)
 	}
-	if p.Kind == KindPartitionTable && len(p.Partitions) == 0 {
+	if p.Kind == probe.KindPartitionTable && len(p.Partitions) == 0 {
 		return Plan{}, nil, reasonf(ErrNoMountable, "the %s partition table has no partitions", ptName(p.PTType))
 	}
 	plan := Plan{Label: p.Label, UUID: p.UUID}
-	if len(p.Partitions) == 0 || (p.Kind != KindPartitionTable && in.Partition == 0) {
+	if len(p.Partitions) == 0 || (p.Kind != probe.KindPartitionTable && in.Partition == 0) {
 		return plan, p, nil
 	}
 	part, err := choosePartition(p, in.Partition)
@@ -169,7 +170,7 @@ func pickTarget(in PlanInput) (Plan, *ProbeResult, error) {
 
 // checkTarget returns the type to mount target as (the given one, else
 // the probed one), or why it cannot be mounted at all.
-func checkTarget(in PlanInput, target *ProbeResult, where string) (string, error) {
+func checkTarget(in PlanInput, target *probe.Result, where string) (string, error) {
 	typ := target.Type
 	forced := in.Type != ""
 	if forced {
@@ -183,7 +184,7 @@ func checkTarget(in PlanInput, target *ProbeResult, where string) (string, error
 		return "", reasonf(ErrUnknownFormat, "no filesystem recognized in %s", where)
 	case !forced && len(target.Ambiguous) > 0:
 		return "", reasonf(ErrAmbiguous, "%s carries both %s and %s signatures", where, typ, strings.Join(target.Ambiguous, ", "))
-	case !forced && target.Kind == KindSwap:
+	case !forced && target.Kind == probe.KindSwap:
 		return "", reasonf(ErrNoMountable, "%s is swap space, not a filesystem", where)
 	case target.Truncated():
 		return "", reasonf(ErrTruncated, "the %s superblock in %s claims %d bytes, but there are only %d: the image is truncated",
@@ -215,7 +216,7 @@ func chooseRoute(in PlanInput, plan *Plan, what, where string) error {
 		return &multiError{msg: fmt.Sprintf("%s, and this kernel has no %s driver (not in /proc/filesystems, no module to load); "+
 			"loops' userspace reader can serve it, but the kernel was required", what, t), errs: []error{ErrKernelOnly, ErrNoDriver}}
 	default:
-		return noDriver(t, where)
+		return noDriver(t, where, plan.Partition)
 	}
 	return nil
 }
@@ -266,11 +267,11 @@ func ptName(t string) string {
 	return strings.ToUpper(t)
 }
 
-func noDriver(typ, where string) error {
+// noDriver says why where (partition part, or the whole image when 0)
+// cannot be mounted as typ.
+func noDriver(typ, where string, part int) error {
 	if IsContainer(typ) {
-		ce := &ContainerError{Type: typ}
-		fmt.Sscanf(where, "partition %d", &ce.Partition)
-		return ce
+		return &ContainerError{Type: typ, Partition: part}
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s holds %s, and this kernel has no %s driver (not in /proc/filesystems, no module to load)", where, typ, typ)
@@ -314,7 +315,7 @@ func kconfigName(t string) string {
 
 // choosePartition picks partition n, or the only one that holds a
 // filesystem.
-func choosePartition(p *ProbeResult, n int) (*Partition, error) {
+func choosePartition(p *probe.Result, n int) (*probe.Partition, error) {
 	if n > 0 {
 		for i := range p.Partitions {
 			if p.Partitions[i].Number == n {
@@ -327,10 +328,10 @@ func choosePartition(p *ProbeResult, n int) (*Partition, error) {
 		}
 		return nil, reasonf(ErrNoPartition, "there is no partition %d; the %s table has %s", n, ptName(p.PTType), describePartitions(p.Partitions))
 	}
-	var mountable []*Partition
+	var mountable []*probe.Partition
 	for i := range p.Partitions {
 		part := &p.Partitions[i]
-		if part.FS != nil && part.FS.Kind == KindFilesystem {
+		if part.FS != nil && part.FS.Kind == probe.KindFilesystem {
 			mountable = append(mountable, part)
 		}
 	}
@@ -346,11 +347,11 @@ func choosePartition(p *ProbeResult, n int) (*Partition, error) {
 }
 
 // describePartitions lists partitions in one line: "1 (ext4 \"boot\", 32 MiB), 2 (…)".
-func describePartitions(ps []Partition) string {
+func describePartitions(ps []probe.Partition) string {
 	if len(ps) == 0 {
 		return "no partitions"
 	}
-	sorted := append([]Partition(nil), ps...)
+	sorted := append([]probe.Partition(nil), ps...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Number < sorted[j].Number })
 	var parts []string
 	for _, p := range sorted {

@@ -2,6 +2,8 @@ package blockloop
 
 import (
 	"errors"
+	"github.com/loops-cli/loops/blockloop/kernfile"
+	"github.com/loops-cli/loops/blockloop/probe"
 	"os"
 	"strings"
 	"testing"
@@ -11,16 +13,16 @@ import (
 // module path, userspace path, and each refusal, with the reason it gives.
 func TestDecide(t *testing.T) {
 	kernel := map[string]bool{"ext2": true, "ext3": true, "ext4": true, "xfs": true, "btrfs": true, "squashfs": true, "erofs": true}
-	fs := func(typ, label string) *ProbeResult {
-		return &ProbeResult{Kind: KindFilesystem, Type: typ, Label: label, Size: 1 << 20}
+	fs := func(typ, label string) *probe.Result {
+		return &probe.Result{Kind: probe.KindFilesystem, Type: typ, Label: label, Size: 1 << 20}
 	}
-	disk := func(parts ...Partition) *ProbeResult {
-		return &ProbeResult{Kind: KindPartitionTable, PTType: "gpt", Size: 100 << 20, Partitions: parts}
+	disk := func(parts ...probe.Partition) *probe.Result {
+		return &probe.Result{Kind: probe.KindPartitionTable, PTType: "gpt", Size: 100 << 20, Partitions: parts}
 	}
-	part := func(n int, fs *ProbeResult) Partition {
-		return Partition{Number: n, Start: int64(n) << 20, Size: 1 << 20, FS: fs}
+	part := func(n int, fs *probe.Result) probe.Partition {
+		return probe.Partition{Number: n, Start: int64(n) << 20, Size: 1 << 20, FS: fs}
 	}
-	empty := &ProbeResult{Kind: KindUnknown, Size: 1 << 20}
+	empty := &probe.Result{Kind: probe.KindUnknown, Size: 1 << 20}
 	tests := []struct {
 		name   string
 		in     PlanInput
@@ -44,23 +46,24 @@ func TestDecide(t *testing.T) {
 		{"vfat without driver", PlanInput{Probe: fs("vfat", "")}, RouteNone, "", false, 0, ErrNoDriver, "fusefat"},
 		{"ntfs maps to ntfs3", PlanInput{Probe: fs("ntfs", ""), Kernel: map[string]bool{"ntfs3": true}}, RouteKernel, "ntfs3", false, 0, nil, "ntfs3"},
 		{"not on the allow-list", PlanInput{Probe: fs("hpfs", ""), Kernel: map[string]bool{"hpfs": true}}, RouteNone, "", false, 0, ErrNoDriver, "hpfs"},
-		{"qcow2", PlanInput{Probe: &ProbeResult{Kind: KindDiskImage, Type: "qcow2"}}, RouteNone, "", false, 0, ErrUnsupportedImage, "qcow2 disk image"},
-		{"luks", PlanInput{Probe: &ProbeResult{Kind: KindCrypto, Type: "crypto_LUKS"}}, RouteNone, "", false, 0, ErrEncrypted, "LUKS encrypted volume"},
+		{"qcow2", PlanInput{Probe: &probe.Result{Kind: probe.KindDiskImage, Type: "qcow2"}}, RouteNone, "", false, 0, ErrUnsupportedImage, "qcow2 disk image"},
+		{"luks", PlanInput{Probe: &probe.Result{Kind: probe.KindCrypto, Type: "crypto_LUKS"}}, RouteNone, "", false, 0, ErrEncrypted, "LUKS encrypted volume"},
 		{"unknown", PlanInput{Probe: empty}, RouteNone, "", false, 0, ErrUnknownFormat, "no filesystem recognized"},
 		{"unknown with --type", PlanInput{Probe: empty, Type: "ext4"}, RouteKernel, "ext4", false, 0, nil, "is mounted as ext4 (type given)"},
-		{"ambiguous", PlanInput{Probe: &ProbeResult{Kind: KindFilesystem, Type: "ext4", Ambiguous: []string{"xfs"}, Size: 1}}, RouteNone, "", false, 0, ErrAmbiguous, "carries both ext4 and xfs signatures"},
-		{"truncated", PlanInput{Probe: &ProbeResult{Kind: KindFilesystem, Type: "ext4", Size: 10, FSSize: 20}}, RouteNone, "", false, 0, ErrTruncated, "truncated"},
-		{"swap", PlanInput{Probe: &ProbeResult{Kind: KindSwap, Type: "swap", Size: 1}}, RouteNone, "", false, 0, ErrNoMountable, "swap"},
+		{"ambiguous", PlanInput{Probe: &probe.Result{Kind: probe.KindFilesystem, Type: "ext4", Ambiguous: []string{"xfs"}, Size: 1}}, RouteNone, "", false, 0, ErrAmbiguous, "carries both ext4 and xfs signatures"},
+		{"truncated", PlanInput{Probe: &probe.Result{Kind: probe.KindFilesystem, Type: "ext4", Size: 10, FSSize: 20}}, RouteNone, "", false, 0, ErrTruncated, "truncated"},
+		{"swap over exfat", PlanInput{Probe: &probe.Result{Kind: probe.KindSwap, Type: "swap", Ambiguous: []string{"exfat"}, Size: 1}, Kernel: map[string]bool{"exfat": true}}, RouteNone, "", false, 0, ErrAmbiguous, "carries both swap and exfat signatures"},
+		{"swap", PlanInput{Probe: &probe.Result{Kind: probe.KindSwap, Type: "swap", Size: 1}}, RouteNone, "", false, 0, ErrNoMountable, "swap"},
 		{"the only filesystem partition", PlanInput{Probe: disk(part(1, empty), part(2, fs("ext4", "root")))}, RouteKernel, "ext4", false, 2, nil, "partition 2 holds ext4"},
 		{"two filesystems: choose", PlanInput{Probe: disk(part(1, fs("vfat", "EFI")), part(2, fs("ext4", "root")))}, RouteNone, "", false, 0, ErrChoosePartition, `1 (vfat "EFI", 1 MiB), 2 (ext4 "root", 1 MiB); choose one`},
 		{"--partition 2", PlanInput{Probe: disk(part(1, fs("vfat", "EFI")), part(2, fs("ext4", "root"))), Partition: 2}, RouteKernel, "ext4", false, 2, nil, "partition 2"},
 		{"--partition 3 missing", PlanInput{Probe: disk(part(1, empty)), Partition: 3}, RouteNone, "", false, 0, ErrNoPartition, "no partition 3; the GPT table has 1 (no filesystem, 1 MiB)"},
 		{"no filesystem in any partition", PlanInput{Probe: disk(part(1, empty))}, RouteNone, "", false, 0, ErrNoMountable, "no partition holds a filesystem"},
-		{"partition past the end", PlanInput{Probe: &ProbeResult{Kind: KindPartitionTable, PTType: "dos", Size: 1 << 20,
-			Partitions: []Partition{{Number: 1, Start: 512, Size: 4 << 20, FS: fs("ext4", "")}}}}, RouteNone, "", false, 0, ErrTruncated, "past the end"},
+		{"partition past the end", PlanInput{Probe: &probe.Result{Kind: probe.KindPartitionTable, PTType: "dos", Size: 1 << 20,
+			Partitions: []probe.Partition{{Number: 1, Start: 512, Size: 4 << 20, FS: fs("ext4", "")}}}}, RouteNone, "", false, 0, ErrTruncated, "past the end"},
 		{"--partition without a table", PlanInput{Probe: fs("ext4", ""), Partition: 1}, RouteNone, "", false, 0, ErrNoPartition, "no partition table"},
-		{"hybrid: the whole-image filesystem wins", PlanInput{Probe: &ProbeResult{Kind: KindFilesystem, Type: "ext4", PTType: "dos", Size: 1 << 20,
-			Partitions: []Partition{part(1, fs("vfat", ""))}}}, RouteKernel, "ext4", false, 0, nil, "the image holds ext4"},
+		{"hybrid: the whole-image filesystem wins", PlanInput{Probe: &probe.Result{Kind: probe.KindFilesystem, Type: "ext4", PTType: "dos", Size: 1 << 20,
+			Partitions: []probe.Partition{part(1, fs("vfat", ""))}}}, RouteKernel, "ext4", false, 0, nil, "the image holds ext4"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -109,28 +112,19 @@ func TestMountpointName(t *testing.T) {
 	}
 }
 
-func TestParseMountinfo(t *testing.T) {
-	in := "36 35 98:0 /mnt1 /mnt/parent\\040dir rw,noatime master:1 - ext3 /dev/root rw,errors=continue\n" +
-		"40 36 7:3 / /media/My\\040Data\\011tab\\134back rw,nosuid,nodev shared:5 - ext4 /dev/loop3 rw\n" +
-		"41 36 0:55 / /media/butter ro,nosuid,nodev - btrfs /dev/loop12 ro,space_cache=v2\n"
-	ms, err := ParseMountinfo([]byte(in))
-	if err != nil {
-		t.Fatal(err)
+// TestLoopOf: a btrfs mount shows an anonymous device; its source names
+// the loop device.
+func TestLoopOf(t *testing.T) {
+	ms, err := kernfile.ParseMountinfo([]byte("40 36 7:3 / /media/a rw - ext4 /dev/loop3 rw\n" +
+		"41 36 0:55 / /media/butter ro,nosuid,nodev - btrfs /dev/loop12 ro,space_cache=v2\n"))
+	if err != nil || len(ms) != 2 {
+		t.Fatalf("%v, %v", ms, err)
 	}
-	if len(ms) != 3 {
-		t.Fatalf("%d entries", len(ms))
+	if n, ok := loopOf(ms[0]); !ok || n != 3 {
+		t.Errorf("ext4 on 7:3: loopOf = %d %v", n, ok)
 	}
-	if ms[0].Mountpoint != "/mnt/parent dir" || ms[0].FSType != "ext3" || ms[0].Major != 98 {
-		t.Errorf("entry 0: %+v", ms[0])
-	}
-	if ms[1].Mountpoint != "/media/My Data\ttab\\back" || ms[1].Source != "/dev/loop3" || ms[1].ReadOnly() {
-		t.Errorf("entry 1: %+v", ms[1])
-	}
-	if n, ok := loopOf(ms[2]); !ok || n != 12 || !ms[2].ReadOnly() {
+	if n, ok := loopOf(ms[1]); !ok || n != 12 || !ms[1].ReadOnly() {
 		t.Errorf("btrfs on loop12: loopOf = %d %v", n, ok)
-	}
-	if _, err := ParseMountinfo([]byte("garbage\n")); err == nil {
-		t.Error("garbage parsed")
 	}
 }
 
@@ -176,3 +170,58 @@ func TestHostPaths(t *testing.T) {
 }
 
 func writeFile(p, s string) error { return os.WriteFile(p, []byte(s), 0o644) }
+
+// TestContainerPlans: containers are not mounted; the error names what
+// the image is, wraps ErrContainer (and ErrEncrypted for encrypted ones),
+// and spells no command.
+func TestContainerPlans(t *testing.T) {
+	for typ, c := range containers {
+		kind := probe.KindVolume
+		if c.encrypted {
+			kind = probe.KindCrypto
+		}
+		plan := Decide(PlanInput{Probe: &probe.Result{Kind: kind, Type: typ, Label: "vg0"}, Kernel: map[string]bool{"ext4": true}})
+		var ce *ContainerError
+		if plan.Route != RouteNone || !errors.Is(plan.Err, ErrContainer) || !errors.As(plan.Err, &ce) || ce.Type != typ {
+			t.Errorf("%s: %+v", typ, plan)
+			continue
+		}
+		if errors.Is(plan.Err, ErrEncrypted) != c.encrypted {
+			t.Errorf("%s: ErrEncrypted %v", typ, errors.Is(plan.Err, ErrEncrypted))
+		}
+		msg := plan.Err.Error()
+		if !strings.Contains(msg, c.what) {
+			t.Errorf("%s: %q does not say %q", typ, msg, c.what)
+		}
+		for _, cmd := range []string{"vgchange", "mdadm", "cryptsetup", "dislocker", "apfs-fuse", "zpool", "sudo", "loops "} {
+			if strings.Contains(msg, cmd) {
+				t.Errorf("%s: the library spells a command: %q", typ, msg)
+			}
+		}
+	}
+	// A partition holding a container, chosen by number.
+	pr := &probe.Result{Kind: probe.KindPartitionTable, PTType: "gpt", Size: 10 << 20, Partitions: []probe.Partition{
+		{Number: 1, Start: 1 << 20, Size: 8 << 20, FS: &probe.Result{Kind: probe.KindVolume, Type: "LVM2_member"}},
+	}}
+	plan := Decide(PlanInput{Probe: pr, Partition: 1})
+	var ce *ContainerError
+	if !errors.As(plan.Err, &ce) || ce.Partition != 1 || !strings.Contains(plan.Err.Error(), "partition 1 is an LVM2 physical volume") {
+		t.Errorf("partition: %v", plan.Err)
+	}
+}
+
+// TestKernelRoutesForNewTypes: the filesystems Linux mounts take the
+// kernel route where it has the driver, and otherwise fail naming it.
+func TestKernelRoutesForNewTypes(t *testing.T) {
+	for _, typ := range []string{"f2fs", "jfs", "reiserfs", "nilfs2", "hfs", "hfsplus", "minix", "cramfs", "romfs", "ufs", "gfs2", "ocfs2"} {
+		pr := &probe.Result{Kind: probe.KindFilesystem, Type: typ, Size: 1 << 20}
+		plan := Decide(PlanInput{Probe: pr, Kernel: map[string]bool{typ: true}})
+		if plan.Route != RouteKernel || plan.Type != typ || plan.ReadOnly != (typ == "cramfs" || typ == "romfs") {
+			t.Errorf("%s with a driver: %+v", typ, plan)
+		}
+		plan = Decide(PlanInput{Probe: pr, Kernel: map[string]bool{"ext4": true}})
+		if plan.Route != RouteNone || !errors.Is(plan.Err, ErrNoDriver) || !strings.Contains(plan.Err.Error(), "no "+typ+" driver") {
+			t.Errorf("%s without a driver: %+v", typ, plan)
+		}
+	}
+}

@@ -16,8 +16,8 @@ type UnmountOptions struct {
 	Lazy bool // --lazy: detach the mount now, clean up when no longer busy (MNT_DETACH)
 }
 
-// Unmounted says what Unmount did for one mount.
-type Unmounted struct {
+// UnmountResult says what Unmount did for one mount.
+type UnmountResult struct {
 	Mountpoint string
 	Device     string
 	Image      string
@@ -47,7 +47,7 @@ type Unmounted struct {
 // or the image (then every mount of that image), like `umount`, without
 // following symlinks. It then removes the mount point if loops made it, and
 // reports whether the loop device was detached. Needs root.
-func (h *Host) Unmount(target string, opts UnmountOptions) ([]Unmounted, error) {
+func (h *Host) Unmount(target string, opts UnmountOptions) ([]UnmountResult, error) {
 	mounts, err := h.mounts()
 	if err != nil {
 		return nil, opErr("umount", "", "", target, err)
@@ -56,7 +56,7 @@ func (h *Host) Unmount(target string, opts UnmountOptions) ([]Unmounted, error) 
 	if err != nil {
 		return nil, opErr("umount", "", "", target, err)
 	}
-	var out []Unmounted
+	var out []UnmountResult
 	for _, m := range todo {
 		u, err := h.unmountOne(m, mounts, opts)
 		if err != nil {
@@ -96,7 +96,7 @@ func (h *Host) resolveMounts(target string, mounts []MountEntry) ([]MountEntry, 
 		if last == nil {
 			return nil, reasonf(ErrNotMounted, "nothing is mounted at %s", abs)
 		}
-		if _, ok := loopOf(*last); !ok && !last.IsUserspace() {
+		if _, ok := loopOf(*last); !ok && !isUserspace(*last) {
 			return nil, reasonf(ErrNotLoop, "%s is not a loop mount (%s from %s); use umount(8)", abs, last.FSType, last.Source)
 		}
 		out = append(out, *last)
@@ -116,7 +116,7 @@ func (h *Host) resolveMounts(target string, mounts []MountEntry) ([]MountEntry, 
 		}
 	case unix.S_IFREG:
 		for _, m := range mounts {
-			if m.IsUserspace() && m.Source == abs {
+			if isUserspace(m) && m.Source == abs {
 				out = append(out, m)
 			}
 		}
@@ -142,12 +142,12 @@ func (h *Host) resolveMounts(target string, mounts []MountEntry) ([]MountEntry, 
 
 // unmountOne unmounts m; mounts is the mount table m was found in (read
 // once per command: it names the VM disk servers).
-func (h *Host) unmountOne(m MountEntry, mounts []MountEntry, opts UnmountOptions) (Unmounted, error) {
-	if m.IsUserspace() {
+func (h *Host) unmountOne(m MountEntry, mounts []MountEntry, opts UnmountOptions) (UnmountResult, error) {
+	if isUserspace(m) {
 		return h.unmountUserspace(m, opts)
 	}
 	n, _ := loopOf(m)
-	u := Unmounted{Mountpoint: m.Mountpoint, Device: fmt.Sprintf("/dev/loop%d", n)}
+	u := UnmountResult{Mountpoint: m.Mountpoint, Device: fmt.Sprintf("/dev/loop%d", n)}
 	d, _ := h.readSys(n)
 	var serverDir string
 	if d != nil {
@@ -199,8 +199,8 @@ func (h *Host) unmountOne(m MountEntry, mounts []MountEntry, opts UnmountOptions
 // unmountUserspace unmounts a mount of loops' userspace reader, with
 // umount2 as root and fusermount otherwise; its server then exits. A mount
 // whose server died (ENOTCONN) is cleaned up the same way.
-func (h *Host) unmountUserspace(m MountEntry, opts UnmountOptions) (Unmounted, error) {
-	u := Unmounted{Mountpoint: m.Mountpoint, Image: m.Source, Userspace: true, Detached: true}
+func (h *Host) unmountUserspace(m MountEntry, opts UnmountOptions) (UnmountResult, error) {
+	u := UnmountResult{Mountpoint: m.Mountpoint, Image: m.Source, Userspace: true, Detached: true}
 	if err := umountDir(m.Mountpoint, opts.Lazy, true); err != nil {
 		return u, err
 	}
@@ -231,7 +231,7 @@ func umountDir(dir string, lazy, fuse bool) error {
 
 // removeCreatedDir removes u's mount point if loops made it, and says why
 // it stays when it cannot.
-func removeCreatedDir(u *Unmounted) {
+func removeCreatedDir(u *UnmountResult) {
 	if !createdByLoops(u.Mountpoint) {
 		return
 	}

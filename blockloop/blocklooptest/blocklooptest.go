@@ -5,7 +5,6 @@
 package blocklooptest
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -19,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/loops-cli/loops/blockloop/kernfile"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
@@ -67,43 +67,12 @@ func MountsUnder(dir string) []string {
 }
 
 func mountinfo() []string {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fs := strings.Fields(sc.Text())
-		if len(fs) > 4 {
-			out = append(out, unescape(fs[4]))
-		}
+	ms, _ := kernfile.Mountinfo("/proc/self/mountinfo")
+	out := make([]string, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, m.Mountpoint)
 	}
 	return out
-}
-
-func unescape(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			var v byte
-			ok := true
-			for _, c := range s[i+1 : i+4] {
-				if c < '0' || c > '7' {
-					ok = false
-				}
-				v = v*8 + byte(c-'0')
-			}
-			if ok {
-				b.WriteByte(v)
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // LoopDevices lists bound loop devices as "/dev/loopN backing-file".
@@ -111,7 +80,7 @@ func LoopDevices() []string {
 	ents, _ := filepath.Glob("/sys/block/loop*/loop/backing_file")
 	var out []string
 	for _, e := range ents {
-		b, err := os.ReadFile(e)
+		b, err := kernfile.ReadFile(e)
 		if err != nil {
 			continue
 		}
@@ -187,6 +156,7 @@ func mediaEntries() []string {
 // os.Exit(blocklooptest.Main(m)).
 func Main(m *testing.M, extra ...string) int {
 	Snapshot()
+	defer removeFixtures()
 	return testkit.Main(m, func() []string { return Leftovers(extra...) })
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/loops-cli/loops/blockloop"
+	"github.com/loops-cli/loops/blockloop/probe"
 )
 
 type blockProbeOptions struct {
@@ -123,7 +124,7 @@ type planJSON struct {
 }
 
 func blockProbeRun(opts *blockProbeOptions) error {
-	pr, plan, err := opts.Host().Plan(opts.Image, blockloop.MountOptions{Partition: opts.Partition, Type: opts.Type, Userspace: userspaceTypes})
+	pr, plan, err := opts.Host().PlanMount(opts.Image, blockloop.MountOptions{Partition: opts.Partition, Type: opts.Type, Userspace: userspaceTypes})
 	if err != nil {
 		return err
 	}
@@ -172,10 +173,10 @@ func blockProbeRun(opts *blockProbeOptions) error {
 	return renderProbe(opts.IO, doc, pr)
 }
 
-func renderProbe(io *IOStreams, d probeJSON, pr *blockloop.ProbeResult) error {
+func renderProbe(io *IOStreams, d probeJSON, pr *probe.Result) error {
 	what := d.Type
 	switch {
-	case d.Usage == string(blockloop.KindPartitionTable):
+	case d.Usage == string(probe.KindPartitionTable):
 		what = map[string]string{"dos": "MBR", "gpt": "GPT"}[d.PTType] + " partition table"
 	case d.Type == "":
 		what = "unknown"
@@ -193,7 +194,7 @@ func renderProbe(io *IOStreams, d probeJSON, pr *blockloop.ProbeResult) error {
 	if d.Version != "" {
 		t.add("version", d.Version)
 	}
-	if d.PTType != "" && d.Usage != string(blockloop.KindPartitionTable) && d.Disk == nil {
+	if d.PTType != "" && d.Usage != string(probe.KindPartitionTable) && d.Disk == nil {
 		t.add("table", d.PTType+" partition table too (a hybrid image); the whole-image filesystem wins")
 	}
 	if d.PTUUID != "" {

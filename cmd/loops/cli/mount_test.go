@@ -71,16 +71,16 @@ func TestNewUmountCmd(t *testing.T) {
 
 func TestDescribeUnmount(t *testing.T) {
 	tests := []struct {
-		u    blockloop.Unmounted
+		u    blockloop.UnmountResult
 		want string
 	}{
-		{blockloop.Unmounted{Mountpoint: "/m", Device: "/dev/loop1", Detached: true, RemovedDir: true},
+		{blockloop.UnmountResult{Mountpoint: "/m", Device: "/dev/loop1", Detached: true, RemovedDir: true},
 			"Unmounted /m; /dev/loop1 detached; directory removed."},
-		{blockloop.Unmounted{Mountpoint: "/m", Device: "/dev/loop1", Deferred: true},
+		{blockloop.UnmountResult{Mountpoint: "/m", Device: "/dev/loop1", Deferred: true},
 			"Unmounted /m; /dev/loop1 is still busy (a lazy unmount, or a process holds it open): the kernel detaches it when it is free."},
-		{blockloop.Unmounted{Mountpoint: "/m", Device: "/dev/loop1", Deferred: true, OtherUsers: []string{"/n"}, DirKept: "not empty"},
+		{blockloop.UnmountResult{Mountpoint: "/m", Device: "/dev/loop1", Deferred: true, OtherUsers: []string{"/n"}, DirKept: "not empty"},
 			"Unmounted /m; /dev/loop1 is still mounted at /n, so it stays attached until that is unmounted; directory kept (not empty)."},
-		{blockloop.Unmounted{Mountpoint: "/m", Device: "/dev/loop1", Persistent: true},
+		{blockloop.UnmountResult{Mountpoint: "/m", Device: "/dev/loop1", Persistent: true},
 			"Unmounted /m; /dev/loop1 stays attached (it was attached to stay: sudo loops block detach /dev/loop1)."},
 	}
 	for _, tt := range tests {

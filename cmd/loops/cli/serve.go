@@ -89,7 +89,7 @@ func serverPath() (string, error) {
 
 // startUserspaceServer runs the server for m as a daemon and waits until
 // its mount is live.
-func startUserspaceServer(m blockloop.UserspaceMount) error {
+func startUserspaceServer(m blockloop.ServeRequest) error {
 	// Said here, where the error can carry the command line to retry.
 	if err := fuseAvailable(); err != nil {
 		return err

@@ -103,7 +103,7 @@ func umountRun(opts *umountOptions) error {
 	return nil
 }
 
-func describeUnmount(u blockloop.Unmounted) string {
+func describeUnmount(u blockloop.UnmountResult) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Unmounted %s", u.Mountpoint)
 	switch {

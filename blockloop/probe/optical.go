@@ -1,4 +1,4 @@
-package blockloop
+package probe
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 
 // ISO 9660 and UDF (libblkid iso9660.c, udf.c).
 
-func probeISO(rd *reader, p *ProbeResult) bool {
+func probeISO(rd *reader, p *Result) bool {
 	if !rd.has(0x8001, "CD001") {
 		return false
 	}
@@ -100,7 +100,7 @@ const udfVDSize = 440
 // walks the main volume descriptor sequence for the label (the logical
 // volume identifier), the UUID (from the volume set identifier) and the
 // UDF revision, as blkid.
-func probeUDF(rd *reader, p *ProbeResult) bool {
+func probeUDF(rd *reader, p *Result) bool {
 	vsd2048 := -1
 	var bs int64
 	var anchor []byte

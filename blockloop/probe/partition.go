@@ -1,4 +1,4 @@
-package blockloop
+package probe
 
 import (
 	"errors"
@@ -31,7 +31,7 @@ type Partition struct {
 	// logical ones and no filesystem.
 	Container bool
 	// FS is what the partition holds, probed; nil past the end of the image.
-	FS *ProbeResult
+	FS *Result
 }
 
 // maxGPTEntriesBytes caps the partition-entry array read from a GPT header.

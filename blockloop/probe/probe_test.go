@@ -1,108 +1,15 @@
-package blockloop
+package probe
 
 import (
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/loops-cli/loops/blockloop/blocklooptest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
-
-// fixtures builds one image of every type the tools here can make, once
-// per test binary (unprivileged: mkfs writes files, nothing is mounted).
-type fixtureSet struct {
-	dir    string
-	images map[string]string // name -> path
-	sums   map[string]string
-}
-
-var (
-	fixOnce sync.Once
-	fix     fixtureSet
-)
-
-const ext4Label = "My Data" // a label with a space
-
-func fixtures(t *testing.T) fixtureSet {
-	t.Helper()
-	fixOnce.Do(func() {
-		dir, err := os.MkdirTemp("", blocklooptest.Marker()+"fixtures-*")
-		if err != nil {
-			t.Fatal(err)
-		}
-		fix.dir = dir
-		fix.images = map[string]string{}
-		src, sums := blocklooptest.Tree(t, dir)
-		fix.sums = sums
-		img := func(n string) string { return filepath.Join(dir, n) }
-		// Each image is made in a subtest of the first test that asks, so
-		// a missing tool skips (or, under CI, fails) that image only.
-		add := func(name string, f func(t *testing.T) string) {
-			t.Run("fixture-"+name, func(t *testing.T) { fix.images[name] = f(t) })
-		}
-		add("ext4", func(t *testing.T) string { return blocklooptest.Ext4(t, img("ext4.img"), ext4Label, src, 8<<20) })
-		add("ext2", func(t *testing.T) string {
-			p := img("ext2.img")
-			truncateFile(t, p, 4<<20)
-			blocklooptest.Run(t, "/usr/sbin/mkfs.ext2", "-q", "-F", "-L", "old", p)
-			return p
-		})
-		add("ext3", func(t *testing.T) string {
-			p := img("ext3.img")
-			truncateFile(t, p, 8<<20)
-			blocklooptest.Run(t, "/usr/sbin/mkfs.ext3", "-q", "-F", "-L", "journal", p)
-			return p
-		})
-		add("squashfs", func(t *testing.T) string { return blocklooptest.Squashfs(t, img("sq.img"), src) })
-		add("erofs", func(t *testing.T) string { return blocklooptest.Erofs(t, img("erofs.img"), src) })
-		add("btrfs", func(t *testing.T) string { return blocklooptest.Btrfs(t, img("btrfs.img"), "butter", src) })
-		add("xfs", func(t *testing.T) string { return blocklooptest.XFS(t, img("xfs.img"), "xfslabel") })
-		add("vfat", func(t *testing.T) string {
-			p := img("vfat.img")
-			truncateFile(t, p, 8<<20)
-			blocklooptest.Run(t, blocklooptest.Tool(t, "mkfs.vfat"), "-n", "FATLBL", p)
-			return p
-		})
-		add("exfat", func(t *testing.T) string {
-			p := img("exfat.img")
-			truncateFile(t, p, 8<<20)
-			blocklooptest.Run(t, blocklooptest.Tool(t, "mkfs.exfat"), p)
-			return p
-		})
-		add("iso9660", func(t *testing.T) string {
-			p := img("test.iso")
-			blocklooptest.Run(t, blocklooptest.Tool(t, "xorriso"), "-as", "mkisofs", "-quiet", "-R", "-J", "-V", "TEST ISO", "-o", p, src)
-			return p
-		})
-		add("swap", func(t *testing.T) string {
-			p := img("swap.img")
-			truncateFile(t, p, 1<<20)
-			blocklooptest.Run(t, blocklooptest.Tool(t, "mkswap"), "-L", "swp", p)
-			return p
-		})
-		if p, ok := fix.images["ext4"]; ok {
-			add("mbr", func(t *testing.T) string {
-				return blocklooptest.Disk(t, img("mbr.img"), "dos", []int{4, 10}, []string{"", p})
-			})
-			add("gpt", func(t *testing.T) string {
-				return blocklooptest.Disk(t, img("gpt.img"), "gpt", []int{4, 10}, []string{"", p})
-			})
-			if sq, ok := fix.images["squashfs"]; ok {
-				add("mbr2", func(t *testing.T) string {
-					return blocklooptest.Disk(t, img("mbr2.img"), "dos", []int{4, 10}, []string{sq, p})
-				})
-			}
-		}
-	})
-	if fix.images == nil {
-		t.Fatal("fixtures failed")
-	}
-	return fix
-}
 
 func truncateFile(t testing.TB, p string, n int64) {
 	t.Helper()
@@ -136,10 +43,10 @@ func blkid(t *testing.T, path string) map[string]string {
 // TestProbeAgreesWithBlkid: on every fixture, Probe's TYPE, LABEL, UUID,
 // PTTYPE and PTUUID equal those of `blkid -p`.
 func TestProbeAgreesWithBlkid(t *testing.T) {
-	fx := fixtures(t)
-	for name, path := range fx.images {
+	fx := blocklooptest.Fixtures(t)
+	for name, path := range fx.Images {
 		t.Run(name, func(t *testing.T) {
-			p, err := ProbeFile(path)
+			p, err := File(path, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -167,14 +74,14 @@ func TestProbeAgreesWithBlkid(t *testing.T) {
 // 1 MiB and 5 MiB, and find ext4 (with its label and UUID) in partition 2,
 // as blkid does when probing the partition's bytes.
 func TestProbePartitions(t *testing.T) {
-	fx := fixtures(t)
-	ext4 := blkid(t, fx.images["ext4"])
+	fx := blocklooptest.Fixtures(t)
+	ext4 := blkid(t, fx.Images["ext4"])
 	for _, name := range []string{"mbr", "gpt"} {
-		path, ok := fx.images[name]
+		path, ok := fx.Images[name]
 		if !ok {
 			t.Skip("sfdisk missing")
 		}
-		p, err := ProbeFile(path)
+		p, err := File(path, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,8 +95,8 @@ func TestProbePartitions(t *testing.T) {
 		if p1.FS == nil || p1.FS.Kind != KindUnknown {
 			t.Errorf("%s: partition 1 should hold nothing, got %+v", name, p1.FS)
 		}
-		if p2.FS == nil || p2.FS.Type != "ext4" || p2.FS.Label != ext4Label || p2.FS.UUID != ext4["UUID"] {
-			t.Errorf("%s: partition 2 = %+v, want ext4 %q %s", name, p2.FS, ext4Label, ext4["UUID"])
+		if p2.FS == nil || p2.FS.Type != "ext4" || p2.FS.Label != blocklooptest.Ext4Label || p2.FS.UUID != ext4["UUID"] {
+			t.Errorf("%s: partition 2 = %+v, want ext4 %q %s", name, p2.FS, blocklooptest.Ext4Label, ext4["UUID"])
 		}
 		if name == "gpt" && (p2.TypeName != "Linux filesystem" || p2.UUID == "") {
 			t.Errorf("gpt partition 2: type %q uuid %q", p2.TypeName, p2.UUID)
@@ -230,7 +137,7 @@ func TestProbeSynthetic(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, err := Probe(strings.NewReader(string(tt.data)), int64(len(tt.data)))
+			p, err := Image(strings.NewReader(string(tt.data)), int64(len(tt.data)), Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -245,13 +152,13 @@ func TestProbeSynthetic(t *testing.T) {
 // TestProbeTruncatedFixture: cutting the ext4 fixture in half makes Probe
 // report the superblock's size beyond the file, and Decide refuse it.
 func TestProbeTruncatedFixture(t *testing.T) {
-	fx := fixtures(t)
-	b, err := os.ReadFile(fx.images["ext4"])
+	fx := blocklooptest.Fixtures(t)
+	b, err := os.ReadFile(fx.Images["ext4"])
 	if err != nil {
 		t.Fatal(err)
 	}
 	half := b[:len(b)/2]
-	p, err := Probe(strings.NewReader(string(half)), int64(len(half)))
+	p, err := Image(strings.NewReader(string(half)), int64(len(half)), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,13 +167,7 @@ func TestProbeTruncatedFixture(t *testing.T) {
 	}
 }
 
-func TestMain(m *testing.M) {
-	code := blocklooptest.Main(m)
-	if fix.dir != "" {
-		os.RemoveAll(fix.dir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(blocklooptest.Main(m)) }
 
 // unshell undoes blkid's export escaping (a backslash before specials).
 func unshell(s string) string {
@@ -278,4 +179,21 @@ func unshell(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// BenchmarkProbe: probing an ext4 image and a GPT disk (both partitions).
+func BenchmarkProbe(b *testing.B) {
+	dir := blocklooptest.Dir(b)
+	src, _ := blocklooptest.Tree(b, dir)
+	e := blocklooptest.Ext4(b, filepath.Join(dir, "e.img"), "bench", src, 8<<20)
+	g := blocklooptest.Disk(b, filepath.Join(dir, "g.img"), "gpt", []int{4, 10}, []string{"", e})
+	for _, img := range []string{e, g} {
+		b.Run(filepath.Base(img), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := File(img, Options{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -1,6 +1,8 @@
-package blockloop
+package probe
 
 import (
+	"github.com/loops-cli/loops/blockloop/blocklooptest"
+
 	"bytes"
 	"encoding/binary"
 	"fmt"
@@ -187,35 +189,6 @@ func (s sparseImage) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// FuzzProbe: Probe never panics on any bytes, never reports a partition
-// with a negative start or size, and a result is always a known kind.
-// Seeds: testdata/fuzz/FuzzProbe (heads of real mkfs images).
-func FuzzProbe(f *testing.F) {
-	fuzzSeeds(f)
-	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := Probe(bytes.NewReader(data), int64(len(data)))
-		if err != nil {
-			t.Fatalf("Probe of in-memory data: %v", err)
-		}
-		for _, part := range p.Partitions {
-			if part.Start < 0 || part.Size < 0 {
-				t.Fatalf("partition %+v", part)
-			}
-		}
-		_ = Decide(PlanInput{Probe: p, Kernel: map[string]bool{"ext4": true}})
-		for _, size := range []int64{3 << 20, 100 << 20} {
-			if int64(len(data)) > size/2 {
-				continue
-			}
-			p, err := Probe(sparseImage{data, size}, size)
-			if err != nil {
-				t.Fatalf("Probe of a sparse image: %v", err)
-			}
-			_ = Decide(PlanInput{Probe: p})
-		}
-	})
-}
-
 // FuzzReadPartitions: the MBR/GPT reader never panics, bounds every
 // read by the data, and never returns a negative partition.
 func FuzzReadPartitions(f *testing.F) {
@@ -242,7 +215,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	if os.Getenv("LOOPS_WRITE_SEEDS") != "1" {
 		t.Skip("set LOOPS_WRITE_SEEDS=1 to regenerate testdata/fuzz")
 	}
-	fx := fixtures(t)
+	fx := blocklooptest.Fixtures(t)
 	heads := map[string]int{"ext4": 2048, "ext2": 2048, "ext3": 2048, "squashfs": 96, "erofs": 1152, "xfs": 512,
 		"vfat": 512, "exfat": 512, "swap": 4096, "mbr": 512, "iso9660": 0x8000 + 3*2048}
 	// Heads of the images of the types TestProbeTypesAgreeWithBlkid makes
@@ -270,7 +243,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 			if target == "FuzzReadPartitions" && name != "mbr" && name != "vfat" && name != "exfat" {
 				continue
 			}
-			b, err := os.ReadFile(fx.images[name])
+			b, err := os.ReadFile(fx.Images[name])
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package blockloop
+package kernfile
 
 import (
 	"bufio"
@@ -8,8 +8,8 @@ import (
 	"strings"
 )
 
-// MountEntry is one line of /proc/self/mountinfo, unescaped.
-type MountEntry struct {
+// Mount is one line of /proc/self/mountinfo, unescaped.
+type Mount struct {
 	ID         int
 	Major      uint32
 	Minor      uint32
@@ -22,7 +22,7 @@ type MountEntry struct {
 }
 
 // ReadOnly reports whether the mount is read-only.
-func (m MountEntry) ReadOnly() bool {
+func (m Mount) ReadOnly() bool {
 	for _, o := range strings.Split(m.Options, ",") {
 		if o == "ro" {
 			return true
@@ -31,8 +31,10 @@ func (m MountEntry) ReadOnly() bool {
 	return false
 }
 
-func (h *Host) mounts() ([]MountEntry, error) {
-	b, err := readKernelFile(h.mountinfo())
+// Mountinfo reads and parses a mountinfo file: /proc/self/mountinfo, or
+// /proc/PID/mountinfo for another mount namespace.
+func Mountinfo(path string) ([]Mount, error) {
+	b, err := ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -41,8 +43,8 @@ func (h *Host) mounts() ([]MountEntry, error) {
 
 // ParseMountinfo parses the format of /proc/self/mountinfo (proc(5)),
 // undoing the octal escapes (\040 for a space, \011, \012, \134).
-func ParseMountinfo(b []byte) ([]MountEntry, error) {
-	var out []MountEntry
+func ParseMountinfo(b []byte) ([]Mount, error) {
+	var out []Mount
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	for n := 1; sc.Scan(); n++ {
@@ -71,7 +73,7 @@ func ParseMountinfo(b []byte) ([]MountEntry, error) {
 		if !ok || err1 != nil || err2 != nil {
 			return nil, fmt.Errorf("mountinfo line %d: bad device %q", n, f[2])
 		}
-		e := MountEntry{
+		e := Mount{
 			ID: id, Major: uint32(ma), Minor: uint32(mi),
 			Root: unescapeOctal(f[3]), Mountpoint: unescapeOctal(f[4]), Options: f[5],
 			FSType: unescapeOctal(f[sep+1]), Source: unescapeOctal(f[sep+2]),

@@ -1,4 +1,4 @@
-package blockloop
+package probe
 
 import (
 	"io"
@@ -16,11 +16,15 @@ const (
 	usageRAID
 	usageCrypto
 	usageOther
+	// usageDisk: a VM disk image (qcow2, vmdk, vhdx, vdi, vpc), which blkid
+	// does not know; found first, it ends the probing: what its virtual
+	// disk holds is probed through package disk.
+	usageDisk
 )
 
 type prober struct {
 	name string
-	fn   func(*reader, *ProbeResult) bool
+	fn   func(*reader, *Result) bool
 	use  usage
 	// tolerant probers (udf, iso9660, hfs) may coexist with one another
 	// without an ambiguity: a UDF bridge disc, a hybrid ISO/HFS disc.
@@ -33,7 +37,7 @@ type prober struct {
 // swap, UDF before ISO 9660... Disk images, which blkid does not know, come
 // first of all.
 var probers = []prober{
-	{name: "qcow2", fn: probeDiskImage, use: usageCrypto},
+	{name: "disk_image", fn: probeDiskImage, use: usageDisk},
 	{name: "linux_raid_member", fn: probeLinuxRAID, use: usageRAID},
 	{name: "ddf_raid_member", fn: probeDDF, use: usageRAID},
 	{name: "isw_raid_member", fn: probeISW, use: usageRAID},
@@ -88,8 +92,8 @@ var probers = []prober{
 // types (a UDF bridge disc's ISO 9660 tree goes to Also). (blkid takes
 // the first match without a word on images of a floppy's size; loops
 // still reports the other signatures there: it acts on the type.)
-func runProbers(rd *reader, size int64) *ProbeResult {
-	res := &ProbeResult{Kind: KindUnknown, Size: size}
+func runProbers(rd *reader, size int64) *Result {
+	res := &Result{Kind: KindUnknown, Size: size}
 	if size <= 1024 {
 		return res // blkid ignores such tiny files
 	}
@@ -100,13 +104,13 @@ func runProbers(rd *reader, size int64) *ProbeResult {
 		if p.minsz > size || p.use == usageRAID && floppy {
 			continue // too small; no RAID on floppies (as blkid)
 		}
-		cand := ProbeResult{Kind: KindUnknown, Size: size}
+		cand := Result{Kind: KindUnknown, Size: size}
 		if !p.fn(rd, &cand) || rd.err != nil {
 			continue
 		}
 		if first == nil {
 			*res, first = cand, p
-			if p.use == usageRAID || p.use == usageCrypto {
+			if p.use == usageRAID || p.use == usageCrypto || p.use == usageDisk {
 				break
 			}
 			continue

@@ -1,4 +1,4 @@
-package blockloop
+package probe
 
 import (
 	"crypto/md5"
@@ -32,7 +32,7 @@ func swapMagic(rd *reader, magics ...string) string {
 
 // swapInfo reads the swap header's label and UUID (v1), as blkid's
 // swap_set_info; false when a SWAPSPACE2 header is invalid.
-func swapInfo(rd *reader, p *ProbeResult, version string) bool {
+func swapInfo(rd *reader, p *Result, version string) bool {
 	h := rd.at(1024, 1204-1024)
 	if h == nil {
 		return false
@@ -53,7 +53,7 @@ func swapInfo(rd *reader, p *ProbeResult, version string) bool {
 	return true
 }
 
-func probeSwap(rd *reader, p *ProbeResult) bool {
+func probeSwap(rd *reader, p *Result) bool {
 	m := swapMagic(rd, "SWAP-SPACE", "SWAPSPACE2")
 	if m == "" || rd.has(0, toiMagic) {
 		return false // TuxOnIce keeps a valid swap header: swsuspend
@@ -68,7 +68,7 @@ func probeSwap(rd *reader, p *ProbeResult) bool {
 
 // probeSwsuspend: a hibernation image in swap space (blkid checks it
 // before swap): TuxOnIce at 0, or the kernel's and uswsusp's signatures.
-func probeSwsuspend(rd *reader, p *ProbeResult) bool {
+func probeSwsuspend(rd *reader, p *Result) bool {
 	var v string
 	if rd.has(0, toiMagic) {
 		v = "tuxonice"
@@ -92,7 +92,7 @@ func probeSwsuspend(rd *reader, p *ProbeResult) bool {
 
 // probeXFSLog: an external XFS log (a log record header in the first 256
 // KiB, and no XFS superblock before it).
-func probeXFSLog(rd *reader, p *ProbeResult) bool {
+func probeXFSLog(rd *reader, p *Result) bool {
 	b := rd.at(0, 256<<10)
 	if b == nil {
 		return false
@@ -115,7 +115,7 @@ func probeXFSLog(rd *reader, p *ProbeResult) bool {
 	return false
 }
 
-func probeReiser(rd *reader, p *ProbeResult) bool {
+func probeReiser(rd *reader, p *Result) bool {
 	for _, m := range []struct {
 		kb    int64
 		off   int
@@ -153,7 +153,7 @@ func probeReiser(rd *reader, p *ProbeResult) bool {
 	return false
 }
 
-func probeJFS(rd *reader, p *ProbeResult) bool {
+func probeJFS(rd *reader, p *Result) bool {
 	sb := rd.at(32<<10, 184)
 	if sb == nil || string(sb[:4]) != "JFS1" {
 		return false
@@ -180,7 +180,7 @@ func hfsUUID(id []byte) string {
 	return uuidString(u[:])
 }
 
-func probeHFS(rd *reader, p *ProbeResult) bool {
+func probeHFS(rd *reader, p *Result) bool {
 	m := rd.at(1024, 162)
 	if m == nil || string(m[:2]) != "BD" {
 		return false
@@ -198,7 +198,7 @@ func probeHFS(rd *reader, p *ProbeResult) bool {
 	return true
 }
 
-func probeHFSPlus(rd *reader, p *ProbeResult) bool {
+func probeHFSPlus(rd *reader, p *Result) bool {
 	m := rd.at(1024, 512)
 	if m == nil {
 		return false
@@ -268,7 +268,7 @@ func probeHFSPlus(rd *reader, p *ProbeResult) bool {
 
 func be16(b []byte, o int) uint16 { return binary.BigEndian.Uint16(b[o:]) }
 
-func probeUFS(rd *reader, p *ProbeResult) bool {
+func probeUFS(rd *reader, p *Result) bool {
 	mags := []uint32{0x19540119, 0x00011954, 0x00195612, 0x00095014, 0x00612195, 0x05231994}
 	for _, kb := range []int64{0, 8, 64, 256} {
 		sb := rd.at(kb<<10, 1376)
@@ -299,7 +299,7 @@ func probeUFS(rd *reader, p *ProbeResult) bool {
 	return false
 }
 
-func probeCramfs(rd *reader, p *ProbeResult) bool {
+func probeCramfs(rd *reader, p *Result) bool {
 	b := rd.at(0, 64)
 	if b == nil || string(b[:4]) != "\x45\x3d\xcd\x28" && string(b[:4]) != "\x28\xcd\x3d\x45" {
 		return false
@@ -309,7 +309,7 @@ func probeCramfs(rd *reader, p *ProbeResult) bool {
 	return true
 }
 
-func probeRomfs(rd *reader, p *ProbeResult) bool {
+func probeRomfs(rd *reader, p *Result) bool {
 	b := rd.at(0, 32)
 	if b == nil || string(b[:8]) != "-rom1fs-" {
 		return false
@@ -320,7 +320,7 @@ func probeRomfs(rd *reader, p *ProbeResult) bool {
 	return true
 }
 
-func probeMinix(rd *reader, p *ProbeResult) bool {
+func probeMinix(rd *reader, p *Result) bool {
 	sb := rd.at(1024, 32)
 	if sb == nil {
 		return false
@@ -385,7 +385,7 @@ func probeMinix(rd *reader, p *ProbeResult) bool {
 	return true
 }
 
-func probeGFS2(rd *reader, p *ProbeResult) bool {
+func probeGFS2(rd *reader, p *Result) bool {
 	sb := rd.at(64<<10, 272)
 	if sb == nil || be32(sb, 0) != 0x01161970 {
 		return false
@@ -405,7 +405,7 @@ func probeGFS2(rd *reader, p *ProbeResult) bool {
 	return true
 }
 
-func probeOCFS2(rd *reader, p *ProbeResult) bool {
+func probeOCFS2(rd *reader, p *Result) bool {
 	for _, kb := range []int64{1, 2, 4, 8} {
 		sb := rd.at(kb<<10, 352)
 		if sb == nil || string(sb[:6]) != "OCFSV2" {
@@ -436,7 +436,7 @@ func nilfsValid(sb []byte) bool {
 	return crc == le32(sb, 16)
 }
 
-func probeNILFS2(rd *reader, p *ProbeResult) bool {
+func probeNILFS2(rd *reader, p *Result) bool {
 	prim := rd.at(0x400, 1024)
 	bak := rd.at((rd.size/512-8)*512, 1024)
 	if prim == nil && bak == nil {
@@ -457,7 +457,7 @@ func probeNILFS2(rd *reader, p *ProbeResult) bool {
 	return true
 }
 
-func probeF2FS(rd *reader, p *ProbeResult) bool {
+func probeF2FS(rd *reader, p *Result) bool {
 	sb := rd.at(1024, 0x7C+1024)
 	if sb == nil || string(sb[:4]) != "\x10\x20\xF5\xF2" {
 		return false

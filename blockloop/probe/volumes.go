@@ -1,4 +1,4 @@
-package blockloop
+package probe
 
 import (
 	"encoding/binary"
@@ -10,7 +10,7 @@ import (
 // rather than being one (libblkid linux_raid.c, lvm.c, luks.c, bcache.c,
 // bitlocker.c, vmfs.c, apfs.c, zfs.c, isw_raid.c, ddf_raid.c).
 
-func volume(p *ProbeResult, typ string) bool {
+func volume(p *Result, typ string) bool {
 	p.Type, p.Kind = typ, KindVolume
 	return true
 }
@@ -19,7 +19,7 @@ const mdReserved = 0x10000
 
 // probeLinuxRAID finds an md superblock: 0.90 and 1.0 near the end, 1.1
 // at the start, 1.2 at 4 KiB.
-func probeLinuxRAID(rd *reader, p *ProbeResult) bool {
+func probeLinuxRAID(rd *reader, p *Result) bool {
 	if rd.size > mdReserved {
 		if mdRAID0(rd, p, (rd.size&^(mdReserved-1))-mdReserved) {
 			return volume(p, "linux_raid_member")
@@ -40,7 +40,7 @@ func probeLinuxRAID(rd *reader, p *ProbeResult) bool {
 	return false
 }
 
-func mdRAID0(rd *reader, p *ProbeResult, off int64) bool {
+func mdRAID0(rd *reader, p *Result, off int64) bool {
 	if rd.size < mdReserved {
 		return false
 	}
@@ -79,7 +79,7 @@ func mdRAID0(rd *reader, p *ProbeResult, off int64) bool {
 	return true
 }
 
-func mdRAID1(rd *reader, p *ProbeResult, off int64) bool {
+func mdRAID1(rd *reader, p *Result, off int64) bool {
 	b := rd.at(off, 256)
 	if b == nil || le32(b, 0) != 0xa92b4efc || le32(b, 4) != 1 || le64(b, 144) != uint64(off)>>9 {
 		return false
@@ -95,7 +95,7 @@ func lvm2CRC(b []byte) uint32 {
 	return ^crc32.Update(^uint32(0xf597a6cf), crc32.IEEETable, b)
 }
 
-func probeLVM2(rd *reader, p *ProbeResult) bool {
+func probeLVM2(rd *reader, p *Result) bool {
 	for _, kb := range []int64{0, 1} {
 		buf := rd.at(kb<<10, 512+64)
 		if buf == nil {
@@ -129,7 +129,7 @@ func probeLVM2(rd *reader, p *ProbeResult) bool {
 
 var luks2Secondary = []int64{0x4000, 0x8000, 0x10000, 0x20000, 0x40000, 0x80000, 0x100000, 0x200000, 0x400000}
 
-func probeLUKS(rd *reader, p *ProbeResult) bool {
+func probeLUKS(rd *reader, p *Result) bool {
 	b := rd.at(0, 512)
 	if b == nil {
 		return false
@@ -163,7 +163,7 @@ func probeLUKS(rd *reader, p *ProbeResult) bool {
 	return true
 }
 
-func probeBcache(rd *reader, p *ProbeResult) bool {
+func probeBcache(rd *reader, p *Result) bool {
 	b := rd.at(4096, 56)
 	if b == nil || string(b[24:40]) != bcacheMagic || le64(b, 8) != 8 {
 		return false
@@ -180,7 +180,7 @@ const (
 // probeBcachefs: a bcachefs superblock at 4 KiB (libblkid 2.39 and later;
 // the blkid 2.38 of Debian 12 does not know it): either magic, the
 // superblock's own offset (8 sectors), a device index below the count.
-func probeBcachefs(rd *reader, p *ProbeResult) bool {
+func probeBcachefs(rd *reader, p *Result) bool {
 	b := rd.at(4096, 128)
 	if b == nil {
 		return false
@@ -207,7 +207,7 @@ const (
 
 // probeBitLocker: the BitLocker boot sector (blkid checks it before FAT,
 // whose boot sector it mimics) and its FVE metadata block.
-func probeBitLocker(rd *reader, p *ProbeResult) bool {
+func probeBitLocker(rd *reader, p *Result) bool {
 	b := rd.at(0, 512)
 	if b == nil {
 		return false
@@ -246,7 +246,7 @@ func vmfsUUID(u []byte) string {
 		u[3], u[2], u[1], u[0], u[7], u[6], u[5], u[4], u[9], u[8], u[10], u[11], u[12], u[13], u[14], u[15])
 }
 
-func probeVMFS(rd *reader, p *ProbeResult) bool {
+func probeVMFS(rd *reader, p *Result) bool {
 	b := rd.at(2<<20, 157)
 	if b == nil || string(b[:4]) != "\x5e\xf1\xab\x2f" {
 		return false
@@ -259,7 +259,7 @@ func probeVMFS(rd *reader, p *ProbeResult) bool {
 	return volume(p, "VMFS")
 }
 
-func probeVMFSVolume(rd *reader, p *ProbeResult) bool {
+func probeVMFSVolume(rd *reader, p *Result) bool {
 	b := rd.at(1<<20, 146)
 	if b == nil || string(b[:4]) != "\x0d\xd0\x01\xc0" {
 		return false
@@ -271,7 +271,7 @@ func probeVMFSVolume(rd *reader, p *ProbeResult) bool {
 	return volume(p, "VMFS_volume_member")
 }
 
-func probeAPFS(rd *reader, p *ProbeResult) bool {
+func probeAPFS(rd *reader, p *Result) bool {
 	b := rd.at(0, 88)
 	if b == nil || string(b[32:36]) != "NXSB" || le16(b, 24) != 1 || le16(b, 28) != 0 || le16(b, 30) != 0 || le32(b, 36) != 4096 {
 		return false
@@ -281,7 +281,7 @@ func probeAPFS(rd *reader, p *ProbeResult) bool {
 }
 
 // probeISW: Intel Matrix (IMSM) RAID metadata, two sectors from the end.
-func probeISW(rd *reader, p *ProbeResult) bool {
+func probeISW(rd *reader, p *Result) bool {
 	b := lastSector(rd, 2, 48)
 	if b == nil || string(b[:24]) != "Intel Raid ISM Cfg Sig. " {
 		return false
@@ -291,7 +291,7 @@ func probeISW(rd *reader, p *ProbeResult) bool {
 }
 
 // probeDDF: SNIA DDF RAID metadata in the last sector or 257 from the end.
-func probeDDF(rd *reader, p *ProbeResult) bool {
+func probeDDF(rd *reader, p *Result) bool {
 	if rd.size < 0x30000 {
 		return false
 	}
@@ -335,7 +335,7 @@ const (
 	zfsLabelSize = 256 << 10
 )
 
-func probeZFS(rd *reader, p *ProbeResult) bool {
+func probeZFS(rd *reader, p *Result) bool {
 	align := rd.size % zfsLabelSize
 	offs := []int64{0, zfsLabelSize, rd.size - 2*zfsLabelSize - align, rd.size - zfsLabelSize - align}
 	found := 0
@@ -380,7 +380,7 @@ func probeZFS(rd *reader, p *ProbeResult) bool {
 
 // zfsNVList walks the first 4 KiB of the XDR nvlist as blkid does: the
 // top-level "name" string and "pool_guid" number; nested lists skipped.
-func zfsNVList(rd *reader, p *ProbeResult, off int64) {
+func zfsNVList(rd *reader, p *Result, off int64) {
 	b := rd.at(off, 4096)
 	if b == nil {
 		return

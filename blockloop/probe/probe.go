@@ -1,4 +1,4 @@
-package blockloop
+package probe
 
 import (
 	"bytes"
@@ -6,9 +6,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/loops-cli/loops/blockloop/disk"
+	"github.com/loops-cli/loops/blockloop/kernfile"
 )
 
 // Kind says what sort of thing an image holds.
@@ -18,18 +22,17 @@ const (
 	KindUnknown        Kind = "unknown"
 	KindFilesystem     Kind = "filesystem"
 	KindPartitionTable Kind = "partition-table"
-	KindDiskImage      Kind = "disk-image" // qcow2, vmdk, vhdx, vpc: not raw, a loop device cannot read it
-	KindCrypto         Kind = "crypto"     // LUKS
+	KindDiskImage      Kind = "disk-image" // qcow2, vmdk, vhdx, vdi, vpc: not raw, a loop device cannot read it
+	KindCrypto         Kind = "crypto"     // LUKS, BitLocker
 	KindSwap           Kind = "swap"
-	// KindVolume: a container that holds filesystems but is not one, and
-	// that loops does not mount: an LVM physical volume, a RAID member,
-	// bcache, ZFS, APFS, VMFS, BitLocker (ContainerError says which).
+	// KindVolume: a container that holds filesystems but is not one: an
+	// LVM physical volume, a RAID member, bcache, ZFS, APFS, VMFS.
 	KindVolume Kind = "volume"
 )
 
-// ProbeResult is what Probe found in an image or a partition. Type, Label,
+// Result is what Image found in an image or a partition. Type, Label,
 // UUID, PTType and PTUUID use the names and formats of `blkid -p`.
-type ProbeResult struct {
+type Result struct {
 	Kind   Kind
 	Type   string // blkid TYPE: ext4, xfs, iso9660, squashfs, crypto_LUKS, qcow2…; "" for a bare partition table
 	Label  string
@@ -59,43 +62,61 @@ type ProbeResult struct {
 }
 
 // Truncated reports whether the superblock claims more bytes than there are.
-func (p *ProbeResult) Truncated() bool { return p.FSSize > p.Size }
+func (p *Result) Truncated() bool { return p.FSSize > p.Size }
 
-// ProbeFile opens path read-only and probes it. A directory or a device is
+// Options are the choices of Image and File.
+type Options struct {
+	// Part: what is probed is one part of a disk (a partition, or a range
+	// given by an offset and a size), not a whole disk or image file: no
+	// partition table is read in it, and firmware RAID metadata at its end
+	// does not count (blkid does the same on a partition).
+	Part bool
+}
+
+// File opens path read-only and probes it. A directory or a device is
 // refused with ErrNotRegular. Like `blkid -p FILE`; needs read access only.
-func ProbeFile(path string) (*ProbeResult, error) {
-	f, err := openFile(path, os.O_RDONLY)
+// Errors are *fs.PathError with Op "probe".
+func File(path string, opts Options) (Result, error) {
+	fail := func(err error) (Result, error) {
+		return Result{}, &fs.PathError{Op: "probe", Path: path, Err: err}
+	}
+	f, err := kernfile.Open(path, os.O_RDONLY)
 	if err != nil {
-		return nil, opErr("probe", path, "", "", unwrapPath(err))
+		return fail(unwrapPath(err))
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, opErr("probe", path, "", "", unwrapPath(err))
+		return fail(unwrapPath(err))
 	}
 	if !st.Mode().IsRegular() {
-		return nil, opErr("probe", path, "", "", notRegular(st.Mode()))
+		return fail(notRegular(st.Mode()))
 	}
-	p, err := Probe(f, st.Size())
+	p, err := Image(f, st.Size(), opts)
 	if err != nil {
-		return nil, opErr("probe", path, "", "", err)
+		return fail(err)
 	}
 	return p, nil
 }
 
-// Probe identifies the content of r, of the given size, as `blkid -p`
+// Image identifies the content of r, of the given size, as `blkid -p`
 // does, with blkid's names, precedence and ambiguity rules: filesystems by
 // their superblocks (with label, UUID, version and claimed size), RAID
 // members, LVM physical volumes and other volumes (KindVolume), LUKS and
-// BitLocker (KindCrypto), swap and hibernation images, qcow2/vmdk/vhdx disk
-// images, and partition tables (whose partitions it probes in turn). An
-// unknown format is not an error: Kind is KindUnknown. It returns an error
-// only when r cannot be read.
-func Probe(r io.ReaderAt, size int64) (*ProbeResult, error) {
-	return probe(r, size, true)
+// BitLocker (KindCrypto), swap and hibernation images, VM disk images
+// (KindDiskImage, by disk.Detect), and partition tables (whose partitions
+// it probes in turn). An unknown format is not an error: Kind is
+// KindUnknown. It returns an error only when r cannot be read. The first
+// 68 KiB are read once, in one read. Needs read access only.
+func Image(r io.ReaderAt, size int64, opts Options) (Result, error) {
+	p, err := probe(newHeadCache(r, size), size, !opts.Part)
+	if err != nil {
+		return Result{}, err
+	}
+	return *p, nil
 }
 
-func probe(r io.ReaderAt, size int64, partitions bool) (*ProbeResult, error) {
+func probe(r io.ReaderAt, size int64, partitions bool) (*Result, error) {
 	rd := &reader{r: r, size: size, whole: partitions, windows: true}
 	res := runProbers(rd, size)
 	if rd.err != nil {
@@ -187,7 +208,7 @@ func claimed(n int64) int64 {
 	return n
 }
 
-func probeExt(rd *reader, p *ProbeResult) bool {
+func probeExt(rd *reader, p *Result) bool {
 	sb := rd.at(1024, 1024)
 	if sb == nil || le16(sb, 0x38) != 0xEF53 {
 		return false
@@ -224,7 +245,7 @@ func probeExt(rd *reader, p *ProbeResult) bool {
 	return true
 }
 
-func probeXFS(rd *reader, p *ProbeResult) bool {
+func probeXFS(rd *reader, p *Result) bool {
 	sb := rd.at(0, 512)
 	if sb == nil || string(sb[0:4]) != "XFSB" {
 		return false
@@ -236,7 +257,7 @@ func probeXFS(rd *reader, p *ProbeResult) bool {
 	return true
 }
 
-func probeBtrfs(rd *reader, p *ProbeResult) bool {
+func probeBtrfs(rd *reader, p *Result) bool {
 	sb := rd.at(0x10000, 4096)
 	if sb == nil || string(sb[0x40:0x48]) != "_BHRfS_M" {
 		return false
@@ -255,7 +276,7 @@ func int64Of(u uint64) int64 {
 	return int64(u)
 }
 
-func probeSquashfs(rd *reader, p *ProbeResult) bool {
+func probeSquashfs(rd *reader, p *Result) bool {
 	sb := rd.at(0, 96)
 	if sb == nil {
 		return false
@@ -278,7 +299,7 @@ func probeSquashfs(rd *reader, p *ProbeResult) bool {
 	return true
 }
 
-func probeErofs(rd *reader, p *ProbeResult) bool {
+func probeErofs(rd *reader, p *Result) bool {
 	sb := rd.at(1024, 128)
 	if sb == nil || le32(sb, 0) != 0xE0F5E1E2 {
 		return false
@@ -305,26 +326,22 @@ func isoDate(b []byte) string {
 	return fmt.Sprintf("%s-%s-%s-%s-%s-%s-%s", s[0:4], s[4:6], s[6:8], s[8:10], s[10:12], s[12:14], s[14:16])
 }
 
-func probeDiskImage(rd *reader, p *ProbeResult) bool {
-	b := rd.at(0, 8)
+// diskHead is how much of the start disk.Detect looks at (a vmdk
+// descriptor is text; the binary formats need 8 to 68 bytes).
+const diskHead = 4096
+
+// probeDiskImage names a VM disk image by its magic, as disk.Detect does
+// (the one place that knows the formats' magics).
+func probeDiskImage(rd *reader, p *Result) bool {
+	b := rd.at(0, int(min(rd.size, diskHead)))
 	if b == nil {
 		return false
 	}
-	switch {
-	case string(b[0:4]) == "QFI\xfb":
-		p.Type = "qcow2"
-	case string(b[0:4]) == "KDMV":
-		p.Type = "vmdk"
-	case string(b[0:8]) == "vhdxfile":
-		p.Type = "vhdx"
-	case string(b[0:8]) == "conectix":
-		p.Type = "vpc"
-	case string(b[0:4]) == "# Di" && rd.has(0, "# Disk DescriptorFile"):
-		p.Type = "vmdk"
-	default:
+	typ := disk.Detect(b)
+	if typ == "" {
 		return false
 	}
-	p.Kind = KindDiskImage
+	p.Type, p.Kind = typ, KindDiskImage
 	return true
 }
 
@@ -334,31 +351,4 @@ func validUTF8(s string) string {
 		return s
 	}
 	return strings.ToValidUTF8(s, "\uFFFD")
-}
-
-// headCache serves reads from the first headCacheSize bytes of an image
-// from memory: probing reads a dozen small pieces near the start, and one
-// pread instead of a dozen matters in a command that lives a few ms.
-type headCache struct {
-	r    io.ReaderAt
-	head []byte
-}
-
-const headCacheSize = 68 << 10 // covers every superblock magic probed (btrfs at 64 KiB)
-
-func newHeadCache(r io.ReaderAt, size int64) io.ReaderAt {
-	n := min(size, headCacheSize)
-	buf := make([]byte, n)
-	got, err := r.ReadAt(buf, 0)
-	if got < int(n) && err != nil && err != io.EOF {
-		return r
-	}
-	return &headCache{r: r, head: buf[:got]}
-}
-
-func (c *headCache) ReadAt(p []byte, off int64) (int, error) {
-	if off >= 0 && off+int64(len(p)) <= int64(len(c.head)) {
-		return copy(p, c.head[off:]), nil
-	}
-	return c.r.ReadAt(p, off)
 }

@@ -1,4 +1,4 @@
-package blockloop
+package probe
 
 import (
 	"fmt"
@@ -115,13 +115,13 @@ func fatLabelEntry(rd *reader, off int64, n uint32, budget *int64) (label []byte
 	return nil, false
 }
 
-func probeFAT(rd *reader, p *ProbeResult) bool {
+func probeFAT(rd *reader, p *Result) bool {
 	b := rd.at(0, 512)
 	if b == nil {
 		return false
 	}
 	clusters, fatSize, ok := fatGeometry(b)
-	if !ok || probeBitLocker(rd, &ProbeResult{}) {
+	if !ok || probeBitLocker(rd, &Result{}) {
 		return false
 	}
 	sectorSize := int64(le16(b, 11))
@@ -184,7 +184,7 @@ func probeFAT(rd *reader, p *ProbeResult) bool {
 	return true
 }
 
-func probeExFAT(rd *reader, p *ProbeResult) bool {
+func probeExFAT(rd *reader, p *Result) bool {
 	b := rd.at(0, 512)
 	if b == nil || string(b[3:11]) != "EXFAT   " {
 		return false
@@ -235,7 +235,7 @@ func probeExFAT(rd *reader, p *ProbeResult) bool {
 	return true
 }
 
-func probeNTFS(rd *reader, p *ProbeResult) bool {
+func probeNTFS(rd *reader, p *Result) bool {
 	b := rd.at(0, 512)
 	if b == nil || string(b[3:11]) != "NTFS    " {
 		return false

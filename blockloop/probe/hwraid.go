@@ -1,4 +1,4 @@
-package blockloop
+package probe
 
 import "fmt"
 
@@ -17,12 +17,12 @@ func lastSector(rd *reader, s int64, n int) []byte {
 	return rd.at((rd.size/512-s)*512, n)
 }
 
-func probeLSI(rd *reader, p *ProbeResult) bool {
+func probeLSI(rd *reader, p *Result) bool {
 	b := lastSector(rd, 1, 6)
 	return b != nil && string(b) == "$XIDE$" && volume(p, "lsi_mega_raid_member")
 }
 
-func probeVIA(rd *reader, p *ProbeResult) bool {
+func probeVIA(rd *reader, p *Result) bool {
 	b := lastSector(rd, 1, 51)
 	if b == nil || le16(b, 0) != 0xAA55 || b[2] > 2 {
 		return false
@@ -38,7 +38,7 @@ func probeVIA(rd *reader, p *ProbeResult) bool {
 	return volume(p, "via_raid_member")
 }
 
-func probeSilicon(rd *reader, p *ProbeResult) bool {
+func probeSilicon(rd *reader, p *Result) bool {
 	b := lastSector(rd, 1, 512)
 	if b == nil || le32(b, 0x60) != 0x2F000000 || b[0x116] >= 8 {
 		return false
@@ -54,7 +54,7 @@ func probeSilicon(rd *reader, p *ProbeResult) bool {
 	return volume(p, "silicon_medley_raid_member")
 }
 
-func probeNvidia(rd *reader, p *ProbeResult) bool {
+func probeNvidia(rd *reader, p *Result) bool {
 	b := lastSector(rd, 2, 18)
 	if b == nil || string(b[:6]) != "NVIDIA" {
 		return false
@@ -63,7 +63,7 @@ func probeNvidia(rd *reader, p *ProbeResult) bool {
 	return volume(p, "nvidia_raid_member")
 }
 
-func probePromise(rd *reader, p *ProbeResult) bool {
+func probePromise(rd *reader, p *Result) bool {
 	if !rd.whole || rd.size < 0x40000 {
 		return false
 	}
@@ -83,7 +83,7 @@ func probePromise(rd *reader, p *ProbeResult) bool {
 	return false
 }
 
-func probeHPT45x(rd *reader, p *ProbeResult) bool {
+func probeHPT45x(rd *reader, p *Result) bool {
 	b := lastSector(rd, 11, 4)
 	if b == nil || le32(b, 0) != 0x5a7816f3 && le32(b, 0) != 0x5a7816fd {
 		return false
@@ -91,7 +91,7 @@ func probeHPT45x(rd *reader, p *ProbeResult) bool {
 	return volume(p, "hpt45x_raid_member")
 }
 
-func probeHPT37x(rd *reader, p *ProbeResult) bool {
+func probeHPT37x(rd *reader, p *Result) bool {
 	if !rd.whole {
 		return false
 	}
@@ -102,7 +102,7 @@ func probeHPT37x(rd *reader, p *ProbeResult) bool {
 	return volume(p, "hpt37x_raid_member")
 }
 
-func probeAdaptec(rd *reader, p *ProbeResult) bool {
+func probeAdaptec(rd *reader, p *Result) bool {
 	b := lastSector(rd, 1, 512)
 	if b == nil || string(b[256:260]) != "DPTM" || string(b[0:4]) != "\x37\xfc\x4d\x1e" {
 		return false
@@ -111,7 +111,7 @@ func probeAdaptec(rd *reader, p *ProbeResult) bool {
 	return volume(p, "adaptec_raid_member")
 }
 
-func probeJMicron(rd *reader, p *ProbeResult) bool {
+func probeJMicron(rd *reader, p *Result) bool {
 	b := lastSector(rd, 1, 6)
 	if b == nil || string(b[:2]) != "JM" {
 		return false

@@ -1,4 +1,4 @@
-package blockloop
+package probe
 
 import (
 	"encoding/binary"
@@ -489,7 +489,7 @@ func TestProbeTypesAgreeWithBlkid(t *testing.T) {
 			if ambivalent {
 				t.Fatalf("blkid calls %s ambivalent", c.name)
 			}
-			p, err := ProbeFile(path)
+			p, err := File(path, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -520,79 +520,21 @@ func TestProbeTypesAgreeWithBlkid(t *testing.T) {
 
 // TestProbeAmbiguousLikeBlkid: an exFAT image with a swap signature
 // written over it: blkid calls it ambivalent, Probe lists the second
-// signature, and Decide refuses to choose.
+// signature.
 func TestProbeAmbiguousLikeBlkid(t *testing.T) {
 	p := mkfs("mkfs.exfat", 8<<20)(t, t.TempDir())
 	patch(t, p, int64(0xff6), "SWAPSPACE2", int64(1024), le32b(1), int64(1028), le32b(100))
 	if _, ambivalent := blkidUdev(t, p); !ambivalent {
 		t.Fatal("blkid does not call the image ambivalent")
 	}
-	pr, err := ProbeFile(p)
+	pr, err := File(p, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if pr.Type != "swap" || len(pr.Ambiguous) != 1 || pr.Ambiguous[0] != "exfat" {
 		t.Fatalf("Probe = %q ambiguous %v, want swap and [exfat]", pr.Type, pr.Ambiguous)
 	}
-	plan := Decide(PlanInput{Probe: pr, Kernel: map[string]bool{"exfat": true}})
-	if !errors.Is(plan.Err, ErrAmbiguous) {
-		t.Errorf("Decide: %v, want ErrAmbiguous", plan.Err)
-	}
-}
-
-// TestContainerPlans: containers are not mounted; the error names what
-// the image is, wraps ErrContainer (and ErrEncrypted for encrypted ones),
-// and spells no command.
-func TestContainerPlans(t *testing.T) {
-	for typ, c := range containers {
-		kind := KindVolume
-		if c.encrypted {
-			kind = KindCrypto
-		}
-		plan := Decide(PlanInput{Probe: &ProbeResult{Kind: kind, Type: typ, Label: "vg0"}, Kernel: map[string]bool{"ext4": true}})
-		var ce *ContainerError
-		if plan.Route != RouteNone || !errors.Is(plan.Err, ErrContainer) || !errors.As(plan.Err, &ce) || ce.Type != typ {
-			t.Errorf("%s: %+v", typ, plan)
-			continue
-		}
-		if errors.Is(plan.Err, ErrEncrypted) != c.encrypted {
-			t.Errorf("%s: ErrEncrypted %v", typ, errors.Is(plan.Err, ErrEncrypted))
-		}
-		msg := plan.Err.Error()
-		if !strings.Contains(msg, c.what) {
-			t.Errorf("%s: %q does not say %q", typ, msg, c.what)
-		}
-		for _, cmd := range []string{"vgchange", "mdadm", "cryptsetup", "dislocker", "apfs-fuse", "zpool", "sudo", "loops "} {
-			if strings.Contains(msg, cmd) {
-				t.Errorf("%s: the library spells a command: %q", typ, msg)
-			}
-		}
-	}
-	// A partition holding a container, chosen by number.
-	pr := &ProbeResult{Kind: KindPartitionTable, PTType: "gpt", Size: 10 << 20, Partitions: []Partition{
-		{Number: 1, Start: 1 << 20, Size: 8 << 20, FS: &ProbeResult{Kind: KindVolume, Type: "LVM2_member"}},
-	}}
-	plan := Decide(PlanInput{Probe: pr, Partition: 1})
-	var ce *ContainerError
-	if !errors.As(plan.Err, &ce) || ce.Partition != 1 || !strings.Contains(plan.Err.Error(), "partition 1 is an LVM2 physical volume") {
-		t.Errorf("partition: %v", plan.Err)
-	}
-}
-
-// TestKernelRoutesForNewTypes: the filesystems Linux mounts take the
-// kernel route where it has the driver, and otherwise fail naming it.
-func TestKernelRoutesForNewTypes(t *testing.T) {
-	for _, typ := range []string{"f2fs", "jfs", "reiserfs", "nilfs2", "hfs", "hfsplus", "minix", "cramfs", "romfs", "ufs", "gfs2", "ocfs2"} {
-		pr := &ProbeResult{Kind: KindFilesystem, Type: typ, Size: 1 << 20}
-		plan := Decide(PlanInput{Probe: pr, Kernel: map[string]bool{typ: true}})
-		if plan.Route != RouteKernel || plan.Type != typ || plan.ReadOnly != (typ == "cramfs" || typ == "romfs") {
-			t.Errorf("%s with a driver: %+v", typ, plan)
-		}
-		plan = Decide(PlanInput{Probe: pr, Kernel: map[string]bool{"ext4": true}})
-		if plan.Route != RouteNone || !errors.Is(plan.Err, ErrNoDriver) || !strings.Contains(plan.Err.Error(), "no "+typ+" driver") {
-			t.Errorf("%s without a driver: %+v", typ, plan)
-		}
-	}
+	// blockloop's TestDecide refuses such a result (ErrAmbiguous).
 }
 
 // TestProbeRAIDInPartition: an md 0.90 superblock at the end of the last
@@ -605,7 +547,7 @@ func TestProbeRAIDInPartition(t *testing.T) {
 	patch(t, p, int64(446+4), "\x83", int64(446+8), le32b(2048), int64(446+12), le32b(size/512-2048), int64(510), "\x55\xaa",
 		off, le32b(0xa92b4efc), off+8, le32b(90), off+20, le32b(0x11223344), off+32, le32b(1024))
 	want, _ := blkidUdev(t, p)
-	pr, err := ProbeFile(p)
+	pr, err := File(p, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
