@@ -6,10 +6,11 @@
 //
 // The pieces, from pure to privileged:
 //
-//   - [Probe] and [ProbeFile] read an image's superblock magics (like
-//     `blkid -p IMAGE`): type, label, UUID, and for a partitioned disk its
-//     MBR or GPT partitions ([ReadPartitions]), each probed in turn. They
-//     need only read access to the image.
+//   - Package probe ([probe.Image], [probe.File]) reads an image's
+//     superblocks (like `blkid -p IMAGE`): type, label, UUID, and for a
+//     partitioned disk its MBR or GPT partitions, each probed in turn.
+//     [Host.PlanMount] probes and decides in one call. Both need only read
+//     access to the image.
 //   - [Decide] is the mount decision, a pure function: the kernel path when
 //     the kernel has a driver for the type, else a userspace path when loops
 //     has one, else an error naming the missing driver. It returns a [Plan].

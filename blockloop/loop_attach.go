@@ -57,7 +57,8 @@ func (h *Host) Attach(image string, opts AttachOptions) (*Device, error) {
 	}
 	// A persistent device: configured without autoclear in one
 	// LOOP_CONFIGURE (clearing autoclear afterwards would cost a
-	// LOOP_SET_STATUS64, ~16 ms here, for nothing: it is meant to stay).
+	// LOOP_SET_STATUS64, a slow ioctl, for nothing: it is meant to stay;
+	// docs/benchmarks.md has the numbers).
 	lf, n, err := h.attachFd(img, abs, opts, false)
 	if err != nil {
 		return nil, opErr("attach", abs, "", "", err)

@@ -139,7 +139,7 @@ func TestMountXFSWriteRead(t *testing.T) {
 	fx := blocklooptest.Fixtures(t)
 	src, ok := fx.Images["xfs"]
 	if !ok {
-		t.Skip("no xfs fixture")
+		testkit.Skip(t, "no xfs fixture (mkfs.xfs missing)")
 	}
 	h, dir := testHost(t)
 	img := copyImage(t, src, dir, "xfs.img")
@@ -230,7 +230,7 @@ func TestMountErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.image == "" {
-				t.Skip("fixture missing")
+				testkit.Skip(t, "fixture missing (its mkfs tool is missing)")
 			}
 			before := entries(t, h.Media)
 			_, err := h.Mount(tt.image, tt.opts)

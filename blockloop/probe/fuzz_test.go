@@ -2,6 +2,7 @@ package probe
 
 import (
 	"github.com/loops-cli/loops/blockloop/blocklooptest"
+	"github.com/loops-cli/loops/internal/testkit"
 
 	"bytes"
 	"encoding/binary"
@@ -210,11 +211,9 @@ func FuzzReadPartitions(f *testing.F) {
 }
 
 // TestWriteFuzzSeeds regenerates testdata/fuzz from the fixtures when
-// LOOPS_WRITE_SEEDS=1: the first bytes of each real image.
+// LOOPS_WRITE_FUZZ_SEEDS=1: the first bytes of each real image.
 func TestWriteFuzzSeeds(t *testing.T) {
-	if os.Getenv("LOOPS_WRITE_SEEDS") != "1" {
-		t.Skip("set LOOPS_WRITE_SEEDS=1 to regenerate testdata/fuzz")
-	}
+	testkit.SkipUnlessWritingSeeds(t)
 	fx := blocklooptest.Fixtures(t)
 	heads := map[string]int{"ext4": 2048, "ext2": 2048, "ext3": 2048, "squashfs": 96, "erofs": 1152, "xfs": 512,
 		"vfat": 512, "exfat": 512, "swap": 4096, "mbr": 512, "iso9660": 0x8000 + 3*2048}

@@ -4,7 +4,7 @@ import "io"
 
 // headCache serves reads from the first headCacheSize bytes of an image
 // from memory: probing reads a dozen small pieces near the start, and one
-// pread instead of a dozen matters in a command that lives a few ms.
+// pread serves them all.
 type headCache struct {
 	r    io.ReaderAt
 	head []byte

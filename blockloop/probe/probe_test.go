@@ -79,7 +79,7 @@ func TestProbePartitions(t *testing.T) {
 	for _, name := range []string{"mbr", "gpt"} {
 		path, ok := fx.Images[name]
 		if !ok {
-			t.Skip("sfdisk missing")
+			testkit.Skip(t, "%s fixture missing (sfdisk missing)", name)
 		}
 		p, err := File(path, Options{})
 		if err != nil {

@@ -1,10 +1,10 @@
 package userfs_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/loops-cli/loops/blockloop/kernfile"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -35,50 +35,12 @@ func TestMain(m *testing.M) {
 	}))
 }
 
-// mountInfo is one /proc/self/mountinfo line's fields of interest.
-type mountInfo struct {
-	Mountpoint, FSType, Source, Options string
-}
+// mountInfo is one /proc/self/mountinfo line.
+type mountInfo = kernfile.Mount
 
 func mounts() []mountInfo {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []mountInfo
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		for i, x := range fields {
-			if x == "-" && i+3 < len(fields) && i >= 6 {
-				out = append(out, mountInfo{
-					Mountpoint: unescape(fields[4]),
-					Options:    fields[5],
-					FSType:     fields[i+1],
-					Source:     unescape(fields[i+2]),
-				})
-				break
-			}
-		}
-	}
-	return out
-}
-
-func unescape(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			var v int
-			if _, err := fmt.Sscanf(s[i+1:i+4], "%03o", &v); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+	ms, _ := kernfile.Mountinfo("/proc/self/mountinfo")
+	return ms
 }
 
 func ourMounts() []string {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
+	"github.com/loops-cli/loops/blockloop/kernfile"
 	"io"
 	"net"
 	"os"
@@ -48,43 +49,22 @@ func sweep(keep bool) {
 
 // mountsUnder lists the mount points under dir, deepest first.
 func mountsUnder(dir string) []string {
-	b, _ := os.ReadFile("/proc/self/mountinfo")
+	ms, _ := kernfile.Mountinfo("/proc/self/mountinfo")
 	var mps []string
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 {
-			continue
-		}
-		mp := unescapeMount(f[4])
-		if strings.HasPrefix(mp, dir+"/") {
-			mps = append(mps, mp)
+	for _, m := range ms {
+		if strings.HasPrefix(m.Mountpoint, dir+"/") {
+			mps = append(mps, m.Mountpoint)
 		}
 	}
 	sort.Sort(sort.Reverse(sort.StringSlice(mps)))
 	return mps
 }
 
-func unescapeMount(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			var v int
-			if _, err := fmt.Sscanf(s[i+1:i+4], "%o", &v); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
 func loopsBackedUnder(dir string) []string {
 	files, _ := filepath.Glob("/sys/block/loop*/loop/backing_file")
 	var devs []string
 	for _, f := range files {
-		b, _ := os.ReadFile(f)
+		b, _ := kernfile.ReadFile(f)
 		if strings.HasPrefix(strings.TrimSpace(string(b)), dir+"/") {
 			devs = append(devs, "/dev/"+filepath.Base(filepath.Dir(filepath.Dir(f))))
 		}

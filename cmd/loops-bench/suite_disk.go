@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/loops-cli/loops/blockloop/kernfile"
 	"io"
 	"io/fs"
 	"os"
@@ -596,16 +597,10 @@ func procCPU(pid int) (int64, int64) {
 
 // mountSource is the device mounted at mp (its mountinfo source).
 func mountSource(mp string) string {
-	b, _ := os.ReadFile("/proc/self/mountinfo")
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 10 || unescapeMount(f[4]) != mp {
-			continue
-		}
-		for i, x := range f {
-			if x == "-" && i+2 < len(f) {
-				return f[i+2]
-			}
+	ms, _ := kernfile.Mountinfo("/proc/self/mountinfo")
+	for _, m := range ms {
+		if m.Mountpoint == mp {
+			return m.Source
 		}
 	}
 	return ""
@@ -613,17 +608,11 @@ func mountSource(mp string) string {
 
 // blockStat is the reads completed and sectors read of a block device.
 func blockStat(dev string) (int64, int64) {
-	b, err := os.ReadFile(filepath.Join("/sys/block", filepath.Base(dev), "stat"))
-	if err != nil {
-		return 0, 0
-	}
-	f := strings.Fields(string(b))
+	f := kernfile.SysFields(filepath.Join("/sys/block", filepath.Base(dev), "stat"))
 	if len(f) < 3 {
 		return 0, 0
 	}
-	r, _ := strconv.ParseInt(f[0], 10, 64)
-	s, _ := strconv.ParseInt(f[2], 10, 64)
-	return r, s
+	return f[0], f[2]
 }
 
 // readRates is the read rate of each side at its median, by short names.
