@@ -163,18 +163,7 @@ func compare(t testing.TB, f *fixture, got map[string]decoded, base int64) {
 			t.Errorf("%s: missing", p)
 			continue
 		}
-		if err := sameAttr(n, g.mode, g.uid, g.gid, g.mtime); err != nil {
-			t.Errorf("%s: %v", p, err)
-		}
-		if n.Nlink != 0 && g.nlink != n.Nlink {
-			t.Errorf("%s: nlink %d, want %d", p, g.nlink, n.Nlink)
-		}
-		if n.Link != 0 {
-			if nid, ok := links[n.Link]; ok && nid != g.nid {
-				t.Errorf("%s: hard link on nid %d, others on %d", p, g.nid, nid)
-			}
-			links[n.Link] = g.nid
-		}
+		checkAttr(t, p, n, shown{g.mode, g.uid, g.gid, g.nlink, g.nid, g.mtime}, links)
 		switch n.Mode & 0o170000 {
 		case modeReg:
 			if w := nodeData(t, n, f.dev, base); !bytes.Equal(g.data, w) {
@@ -188,22 +177,35 @@ func compare(t testing.TB, f *fixture, got map[string]decoded, base int64) {
 	}
 }
 
-// sameAttr compares what both routes must show alike.
-func sameAttr(n *erofs.Node, mode, uid, gid uint32, mtime time.Time) error {
-	var errs []string
-	if mode != n.Mode {
-		errs = append(errs, fmt.Sprintf("mode %#o, want %#o", mode, n.Mode))
+// shown is what stat shows of a file.
+type shown struct {
+	mode, uid, gid, nlink uint32
+	ino                   uint64
+	mtime                 time.Time
+}
+
+// checkAttr compares what both routes must show alike; links maps each
+// hard link identity to the first inode seen with it.
+func checkAttr(t testing.TB, p string, n *erofs.Node, s shown, links map[uint64]uint64) {
+	t.Helper()
+	if s.mode != n.Mode {
+		t.Errorf("%s: mode %#o, want %#o", p, s.mode, n.Mode)
 	}
-	if uid != n.UID || gid != n.GID {
-		errs = append(errs, fmt.Sprintf("owner %d:%d, want %d:%d", uid, gid, n.UID, n.GID))
+	if s.uid != n.UID || s.gid != n.GID {
+		t.Errorf("%s: owner %d:%d, want %d:%d", p, s.uid, s.gid, n.UID, n.GID)
 	}
-	if !mtime.Equal(n.Mtime) {
-		errs = append(errs, fmt.Sprintf("mtime %v, want %v", mtime, n.Mtime))
+	if !s.mtime.Equal(n.Mtime) {
+		t.Errorf("%s: mtime %v, want %v", p, s.mtime, n.Mtime)
 	}
-	if errs != nil {
-		return fmt.Errorf("%s", strings.Join(errs, "; "))
+	if n.Nlink != 0 && s.nlink != n.Nlink {
+		t.Errorf("%s: nlink %d, want %d", p, s.nlink, n.Nlink)
 	}
-	return nil
+	if n.Link != 0 {
+		if ino, ok := links[n.Link]; ok && ino != s.ino {
+			t.Errorf("%s: hard link on inode %d, others on %d", p, s.ino, ino)
+		}
+		links[n.Link] = s.ino
+	}
 }
 
 func firstDiff(a, b []byte) int {

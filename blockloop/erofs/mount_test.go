@@ -40,7 +40,6 @@ func mountIndex(t testing.TB, index, dev string) string {
 func checkMounted(t testing.TB, f *fixture, mnt string, base int64) {
 	t.Helper()
 	inos := map[uint64]uint64{}
-	seen := 0
 	for p, n := range paths(f.root) {
 		full := mnt + p
 		var st syscall.Stat_t
@@ -48,20 +47,7 @@ func checkMounted(t testing.TB, f *fixture, mnt string, base int64) {
 			t.Errorf("%s: %v", p, err)
 			continue
 		}
-		seen++
-		mtime := time.Unix(st.Mtim.Sec, st.Mtim.Nsec)
-		if err := sameAttr(n, st.Mode, st.Uid, st.Gid, mtime); err != nil {
-			t.Errorf("%s: %v", p, err)
-		}
-		if n.Nlink != 0 && uint32(st.Nlink) != n.Nlink {
-			t.Errorf("%s: nlink %d, want %d", p, st.Nlink, n.Nlink)
-		}
-		if n.Link != 0 {
-			if ino, ok := inos[n.Link]; ok && ino != st.Ino {
-				t.Errorf("%s: hard link on inode %d, others on %d", p, st.Ino, ino)
-			}
-			inos[n.Link] = st.Ino
-		}
+		checkAttr(t, p, n, shown{st.Mode, st.Uid, st.Gid, uint32(st.Nlink), st.Ino, time.Unix(st.Mtim.Sec, st.Mtim.Nsec)}, inos)
 		switch n.Mode & 0o170000 {
 		case modeReg:
 			b, err := os.ReadFile(full)
