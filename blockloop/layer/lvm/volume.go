@@ -1,0 +1,66 @@
+package lvm
+
+import (
+	"errors"
+	"io"
+	"sort"
+)
+
+var errNegative = errors.New("lvm: negative offset")
+
+// Volume reads an LV: an io.ReaderAt over its Size bytes.
+type Volume struct {
+	segs []volSegment
+	size int64
+}
+
+type volSegment struct {
+	start, size int64 // bytes of the LV
+	chunk       int64 // stripe size in bytes; 0 with one stripe
+	areas       []area
+}
+
+// area is one stripe: the PV's reader and the byte offset of its first
+// extent.
+type area struct {
+	r   io.ReaderAt
+	off int64
+}
+
+// Size is the LV's size in bytes.
+func (v *Volume) Size() int64 { return v.size }
+
+// ReadAt reads the LV's bytes at off, piece by piece on the PVs.
+func (v *Volume) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errNegative
+	}
+	n := 0
+	for len(p) > 0 {
+		if off >= v.size {
+			return n, io.EOF
+		}
+		i := sort.Search(len(v.segs), func(i int) bool { return v.segs[i].start+v.segs[i].size > off })
+		s := &v.segs[i]
+		rel := off - s.start
+		want := min(int64(len(p)), s.size-rel)
+		a, pvOff := s.areas[0], s.areas[0].off+rel
+		if len(s.areas) > 1 {
+			chunk := rel / s.chunk
+			in := rel % s.chunk
+			a = s.areas[chunk%int64(len(s.areas))]
+			pvOff = a.off + chunk/int64(len(s.areas))*s.chunk + in
+			want = min(want, s.chunk-in)
+		}
+		m, err := a.r.ReadAt(p[:want], pvOff)
+		n += m
+		if m < int(want) {
+			if err == nil || err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return n, err
+		}
+		p, off = p[want:], off+want
+	}
+	return n, nil
+}
