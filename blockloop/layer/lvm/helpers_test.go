@@ -134,7 +134,7 @@ type lvmSeg struct {
 }
 
 type peRange struct {
-	dev       string
+	dev      string
 	first, n int64 // extents
 }
 

@@ -55,7 +55,7 @@ func (pv *PV) readAreaMetadata(a Area) (*Metadata, error) {
 	}
 	md, err := ParseMetadata(text)
 	if err != nil {
-		return nil, fmt.Errorf("lvm: metadata area at byte %d: %w", a.Offset, err)
+		return nil, fmt.Errorf("metadata area at byte %d: %w", a.Offset, err)
 	}
 	return md, nil
 }
