@@ -9,7 +9,7 @@ export PATH := $(PATH):/usr/local/go/bin:/usr/sbin:/sbin
 
 # Debian packages the tests, the demo and the benchmarks use.
 # (command they provide, or a file for packages without one: package)
-DEPS := ip:iproute2 nft:nftables ifconfig:net-tools hyperfine:hyperfine getent:libc-bin setpriv:util-linux sysctl:procps python3:python3 mkfs.ext4:e2fsprogs mksquashfs:squashfs-tools mkfs.erofs:erofs-utils mkfs.xfs:xfsprogs mkfs.btrfs:btrfs-progs sfdisk:fdisk blkid:util-linux losetup:mount mkfs.vfat:dosfstools mkfs.exfat:exfatprogs mkfs.f2fs:f2fs-tools mkfs.jfs:jfsutils mkfs.reiserfs:reiserfsprogs mkfs.nilfs2:nilfs-tools mkntfs:ntfs-3g cryptsetup:cryptsetup-bin pvcreate:lvm2 make-bcache:bcache-tools genromfs:genromfs mcopy:mtools mount.exfat-fuse:exfat-fuse qemu-img:qemu-utils qemu-storage-daemon:qemu-system-common mkudffs:udftools udfclient:udfclient genisoimage:genisoimage 7zz:7zip xorriso:xorriso fusermount3:fuse3 fuseiso:fuseiso pulseaudio:pulseaudio pactl:pulseaudio-utils pipewire:pipewire pipewire-pulse:pipewire-pulse wireplumber:wireplumber /usr/lib/ISOLINUX/isohdpfx.bin:isolinux
+DEPS := ip:iproute2 nft:nftables ifconfig:net-tools hyperfine:hyperfine getent:libc-bin setpriv:util-linux sysctl:procps python3:python3 mkfs.ext4:e2fsprogs mksquashfs:squashfs-tools mkfs.erofs:erofs-utils mkfs.xfs:xfsprogs mkfs.btrfs:btrfs-progs sfdisk:fdisk blkid:util-linux losetup:mount mkfs.vfat:dosfstools mkfs.exfat:exfatprogs mkfs.f2fs:f2fs-tools mkfs.jfs:jfsutils mkfs.reiserfs:reiserfsprogs mkfs.nilfs2:nilfs-tools mkntfs:ntfs-3g cryptsetup:cryptsetup-bin pvcreate:lvm2 mdadm:mdadm make-bcache:bcache-tools genromfs:genromfs mcopy:mtools mount.exfat-fuse:exfat-fuse qemu-img:qemu-utils qemu-storage-daemon:qemu-system-common mkudffs:udftools udfclient:udfclient genisoimage:genisoimage 7zz:7zip xorriso:xorriso fusermount3:fuse3 fuseiso:fuseiso pulseaudio:pulseaudio pactl:pulseaudio-utils pipewire:pipewire pipewire-pulse:pipewire-pulse wireplumber:wireplumber /usr/lib/ISOLINUX/isohdpfx.bin:isolinux
 
 .DEFAULT_GOAL := help
 
@@ -85,7 +85,7 @@ fuzz: ## run each fuzz target for a while (FUZZTIME=30s)
 	  $(GO) test -run '^$$' -fuzz $$f -fuzztime $(or $(FUZZTIME),30s) -fuzzminimizetime 2s ./blockloop/iso9660/ || exit 1; done
 	for t in udf:FuzzOpen udf:FuzzFID udf:FuzzAllocDescs fat:FuzzOpen fat:FuzzDirEntries exfat:FuzzOpen exfat:FuzzDirEntries \
 	    disk/qcow2:FuzzOpen disk/qcow2:FuzzL2Entry disk/qcow2:FuzzHeader disk/vmdk:FuzzOpen disk/vhdx:FuzzOpen disk/vdi:FuzzOpen disk/vpc:FuzzOpen layer/luks:FuzzOpen \
-	    layer/lvm:FuzzReadPV layer/lvm:FuzzParseMetadata \
+	    layer/lvm:FuzzReadPV layer/lvm:FuzzParseMetadata layer/md:FuzzOpen \
 	    disk/diskpipe:FuzzClient disk/diskpipe:FuzzServeReads erofs:FuzzWrite erofs/erofstest:FuzzDecode; do \
 	  $(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(or $(FUZZTIME),30s) -fuzzminimizetime 2s ./blockloop/$${t%%:*}/ || exit 1; done
 
