@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/loops-cli/loops/blockloop/blocklooptest"
+	"github.com/loops-cli/loops/blockloop/disk/disktest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
@@ -203,13 +204,11 @@ func (e *lvmEnv) writeLV(vg, lv string, data []byte) {
 // source reads a PV image file as a PVSource.
 func source(t testing.TB, path string) PVSource {
 	t.Helper()
-	f, err := os.Open(path)
+	r, n, err := disktest.OpenRaw(t, path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { f.Close() })
-	st, _ := f.Stat()
-	return PVSource{Name: filepath.Base(path), R: f, Size: st.Size()}
+	return PVSource{Name: filepath.Base(path), R: r, Size: n}
 }
 
 // rawLocnOf is the first raw location of the metadata area at off.

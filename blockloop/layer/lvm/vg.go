@@ -3,6 +3,7 @@ package lvm
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -107,7 +108,7 @@ func (vg *VG) LVs() []LV {
 		}
 		lv := LV{VG: vg.Name, Name: m.Name, UUID: m.UUID, Size: m.Extents() * vg.ExtentSize, Visible: true}
 		for _, s := range m.Segments {
-			if !containsStr(lv.Types, s.Type) {
+			if !slices.Contains(lv.Types, s.Type) {
 				lv.Types = append(lv.Types, s.Type)
 			}
 		}
@@ -116,15 +117,6 @@ func (vg *VG) LVs() []LV {
 		out = append(out, lv)
 	}
 	return out
-}
-
-func containsStr(l []string, s string) bool {
-	for _, e := range l {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Open returns a reader over the LV named name (its bare name, or VG/LV),
@@ -161,10 +153,10 @@ func (vg *VG) plan(m *MetaLV) (*Volume, error) {
 		seg := volSegment{start: s.StartExtent * vg.ExtentSize, size: s.ExtentCount * vg.ExtentSize, chunk: s.StripeSize}
 		per := s.ExtentCount / int64(len(s.Stripes)) * vg.ExtentSize
 		for _, st := range s.Stripes {
-			pv := vg.pvByName(st.PV)
+			pv := vg.pv(st.PV)
 			src, ok := vg.Sources[st.PV]
 			if !ok {
-				if !containsStr(missing, pv.UUID) {
+				if !slices.Contains(missing, pv.UUID) {
 					missing = append(missing, pv.UUID)
 				}
 				continue
@@ -182,13 +174,4 @@ func (vg *VG) plan(m *MetaLV) (*Volume, error) {
 		return nil, &MissingPVError{VG: vg.Name, UUIDs: missing}
 	}
 	return v, nil
-}
-
-func (vg *VG) pvByName(n string) *MetaPV {
-	for i := range vg.PVs {
-		if vg.PVs[i].Name == n {
-			return &vg.PVs[i]
-		}
-	}
-	return nil
 }
