@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/loops-cli/loops/blockloop/kernfile"
+	"github.com/loops-cli/loops/internal/serveproto"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
@@ -339,7 +340,7 @@ func servers() []string {
 		b, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
 		// loops-serve __serve (a mount's daemon) and __read-disk (a
 		// child of loops reading a VM disk image for it).
-		if err != nil || !bytes.Contains(b, []byte("__serve")) && !bytes.Contains(b, []byte("__read-disk")) {
+		if err != nil || !bytes.Contains(b, []byte(serveproto.ServeCommand)) && !bytes.Contains(b, []byte(serveproto.ReadDiskCommand)) {
 			continue
 		}
 		out = append(out, d.Name()+": "+strings.ReplaceAll(strings.TrimRight(string(b), "\x00"), "\x00", " "))

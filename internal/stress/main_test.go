@@ -15,6 +15,7 @@ import (
 
 	"github.com/loops-cli/loops/audioloop/audiolooptest"
 	"github.com/loops-cli/loops/blockloop/blocklooptest"
+	"github.com/loops-cli/loops/internal/serveproto"
 	"github.com/loops-cli/loops/internal/testkit"
 	"github.com/loops-cli/loops/netloop/netlooptest"
 )
@@ -100,8 +101,8 @@ func strayServers() []string {
 	return out
 }
 
-// serverPIDs lists the pids of `loops __serve` servers whose command
-// line mentions s.
+// serverPIDs lists the pids of `loops-serve __serve` servers whose
+// command line mentions s.
 func serverPIDs(s string) []int {
 	var out []int
 	dirs, _ := os.ReadDir("/proc")
@@ -111,7 +112,7 @@ func serverPIDs(s string) []int {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
-		if err != nil || !bytes.Contains(b, []byte("__serve")) || !bytes.Contains(b, []byte(s)) {
+		if err != nil || !bytes.Contains(b, []byte(serveproto.ServeCommand)) || !bytes.Contains(b, []byte(s)) {
 			continue
 		}
 		out = append(out, pid)

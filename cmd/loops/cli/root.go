@@ -11,6 +11,7 @@ import (
 
 	"github.com/loops-cli/loops/audioloop"
 	"github.com/loops-cli/loops/blockloop"
+	"github.com/loops-cli/loops/internal/serveproto"
 	"github.com/loops-cli/loops/netloop"
 	"github.com/spf13/cobra"
 )
@@ -86,7 +87,7 @@ var branches = []branch{
 	{[]string{"umount", "unmount"}, newUmountCmd},
 	{[]string{"block"}, newBlockCmd},
 	{[]string{"audio"}, newAudioCmd},
-	{[]string{serveCommand}, newServeCmd},
+	{[]string{serveproto.ServeCommand}, newServeCmd},
 	{[]string{"explain"}, func(f *Factory) *cobra.Command { return newExplainCmd(f, nil) }},
 	{[]string{"exit-codes"}, func(*Factory) *cobra.Command { return newExitCodesTopic() }},
 	{[]string{"status"}, func(f *Factory) *cobra.Command { return newStatusCmd(f, nil) }},

@@ -20,11 +20,13 @@ import (
 	"github.com/loops-cli/loops/blockloop"
 	"github.com/loops-cli/loops/blockloop/disk"
 	"github.com/loops-cli/loops/blockloop/disk/diskpipe"
+	"github.com/loops-cli/loops/internal/serveproto"
 )
 
 // The userspace path of `loops mount`: loops starts its FUSE server, the
 // separate binary loops-serve (cmd/loops-serve), as a background daemon:
-// `loops-serve __serve --image IMAGE … MOUNTPOINT`. It mounts the image
+// `loops-serve __serve --image IMAGE … -- MOUNTPOINT` (the command line is
+// internal/serveproto's, which the server reads back). It mounts the image
 // through FUSE with the reader of its type (blockloop/userfs) and writes
 // "ready" (or "error: …") on the pipe it inherited as fd 3; `loops mount`
 // returns only once the mount is live. The server holds no state: it exits
@@ -34,11 +36,6 @@ import (
 // (their package init, their pages) are no part of the start of every other
 // loops command. `loops __serve ARGS` still works: it hands over (exec) to
 // loops-serve with the same arguments.
-
-const (
-	serveCommand = "__serve"     // the server's first argument, as tools find it in /proc/PID/cmdline
-	serveBinName = "loops-serve" // the server's file name
-)
 
 // serveBinary is where `make install` puts the server, stamped at build time
 // (-ldflags -X …/cli.serveBinary=$(PREFIX)/lib/loops/loops-serve); empty
@@ -74,7 +71,7 @@ func serverPath() (string, error) {
 	var tried []string
 	if self, err := os.Executable(); err == nil {
 		dir := filepath.Dir(self)
-		tried = append(tried, filepath.Join(dir, serveBinName), filepath.Join(filepath.Dir(dir), "lib", "loops", serveBinName))
+		tried = append(tried, filepath.Join(dir, serveproto.Binary), filepath.Join(filepath.Dir(dir), "lib", "loops", serveproto.Binary))
 	}
 	if serveBinary != "" {
 		tried = append(tried, serveBinary)
@@ -84,7 +81,7 @@ func serverPath() (string, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("loops' userspace server %s is not installed (looked for %s): reinstall loops (make install installs both)", serveBinName, strings.Join(tried, ", "))
+	return "", fmt.Errorf("loops' userspace server %s is not installed (looked for %s): reinstall loops (make install installs both)", serveproto.Binary, strings.Join(tried, ", "))
 }
 
 // startUserspaceServer runs the server for m as a daemon and waits until
@@ -114,27 +111,15 @@ func startUserspaceServer(m blockloop.ServeRequest) error {
 		unix.Close(w)
 		return fmt.Errorf("start the userspace server: %w", err)
 	}
-	args := []string{serveCommand, "--image", m.Image, "--type", m.Type,
-		"--offset", strconv.FormatInt(m.Offset, 10), "--sizelimit", strconv.FormatInt(m.SizeLimit, 10)}
-	switch {
-	case m.RawDisk:
-		args = []string{serveCommand, "--image", m.Image, "--raw-disk"}
-	case m.Disk:
-		args = append(args, "--disk")
+	req := &serveproto.Serve{Image: m.Image, Type: m.Type, Offset: m.Offset, SizeLimit: m.SizeLimit, Disk: m.Disk,
+		UID: m.Owner.UID, GID: m.Owner.GID, Umask: m.Owner.Umask, Mountpoint: m.Mountpoint}
+	if m.RawDisk {
+		req = &serveproto.Serve{Image: m.Image, RawDisk: true, UID: -1, GID: -1, Umask: -1, Mountpoint: m.Mountpoint}
 	}
-	if m.Owner.UID >= 0 {
-		args = append(args, "--uid", strconv.Itoa(m.Owner.UID))
-	}
-	if m.Owner.GID >= 0 {
-		args = append(args, "--gid", strconv.Itoa(m.Owner.GID))
-	}
-	if m.Owner.Umask >= 0 {
-		args = append(args, "--umask", strconv.FormatInt(int64(m.Owner.Umask), 8))
-	}
-	pid, err := syscall.ForkExec(bin, append(append([]string{serveBinName}, args...), m.Mountpoint), &syscall.ProcAttr{
+	pid, err := syscall.ForkExec(bin, append([]string{serveproto.Binary}, serveproto.Args(req)...), &syscall.ProcAttr{
 		Dir:   "/",
 		Env:   serverEnv(),
-		Files: []uintptr{uintptr(null), uintptr(null), uintptr(null), uintptr(w)}, // the answer on fd 3
+		Files: []uintptr{uintptr(null), uintptr(null), uintptr(null), uintptr(w)}, // the answer on fd 3 (serveproto.ReadyFD)
 		Sys:   &syscall.SysProcAttr{Setsid: true},                                 // its own session: a daemon
 	})
 	unix.Close(null)
@@ -146,7 +131,8 @@ func startUserspaceServer(m blockloop.ServeRequest) error {
 	hung := time.AfterFunc(serveReadyTimeout, func() { unix.Kill(pid, unix.SIGKILL) })
 	line, rerr := readLine(r)
 	timedOut := !hung.Stop()
-	if line == "ready" && rerr == nil {
+	answer := serveproto.ReadAnswer(line)
+	if answer == nil && rerr == nil {
 		return nil // the server runs on, reparented to init when loops exits
 	}
 	var ws unix.WaitStatus
@@ -157,8 +143,8 @@ func startUserspaceServer(m blockloop.ServeRequest) error {
 	if timedOut {
 		return fmt.Errorf("the userspace server did not come up within %s", serveReadyTimeout)
 	}
-	if msg, ok := strings.CutPrefix(line, "error: "); ok {
-		return errors.New(msg)
+	if answer != nil && !errors.Is(answer, serveproto.ErrNoAnswer) {
+		return answer // the server's own error
 	}
 	return fmt.Errorf("the userspace server exited before the mount was live (%s)", exitStatus(ws, werr))
 }
@@ -208,7 +194,7 @@ func exitStatus(ws unix.WaitStatus, err error) string {
 // hands over to loops-serve with the same arguments.
 func newServeCmd(f *Factory) *cobra.Command {
 	return &cobra.Command{
-		Use:                serveCommand + " --image <image> --type <type> <mountpoint>",
+		Use:                serveproto.ServeCommand + " --image <image> --type <type> <mountpoint>",
 		Short:              "Serve an image over FUSE until it is unmounted (used by loops mount; runs loops-serve)",
 		Hidden:             true,
 		DisableFlagParsing: true,
@@ -217,7 +203,7 @@ func newServeCmd(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			argv := append([]string{serveBinName, serveCommand}, args...)
+			argv := append([]string{serveproto.Binary, serveproto.ServeCommand}, args...)
 			return fmt.Errorf("run %s: %w", bin, syscall.Exec(bin, argv, os.Environ()))
 		},
 	}
@@ -257,10 +243,6 @@ func fuseMode() string {
 	return fmt.Sprintf("%04o", st.Mode().Perm())
 }
 
-// readDiskCommand is the server's mode that reads a VM disk image for
-// loops (cmd/loops-serve/server.ReadDiskCommand).
-const readDiskCommand = "__read-disk"
-
 // readDiskEndTimeout bounds how long closing such a disk waits for the
 // reader to end before killing it.
 const readDiskEndTimeout = 10 * time.Second
@@ -295,7 +277,7 @@ func openVirtualDisk(abs string) (*disk.Disk, error) {
 		}
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
-	pid, err := syscall.ForkExec(bin, []string{serveBinName, readDiskCommand, abs}, &syscall.ProcAttr{
+	pid, err := syscall.ForkExec(bin, append([]string{serveproto.Binary}, serveproto.Args(&serveproto.ReadDisk{Image: abs})...), &syscall.ProcAttr{
 		Dir:   "/",
 		Env:   serverEnv(),
 		Files: []uintptr{uintptr(in[0]), uintptr(out[1]), uintptr(null)},
@@ -308,7 +290,7 @@ func openVirtualDisk(abs string) (*disk.Disk, error) {
 		unix.Close(out[0])
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
-	rd := &diskReader{pid: pid, w: os.NewFile(uintptr(in[1]), "|"+serveBinName), r: os.NewFile(uintptr(out[0]), serveBinName+"|")}
+	rd := &diskReader{pid: pid, w: os.NewFile(uintptr(in[1]), "|"+serveproto.Binary), r: os.NewFile(uintptr(out[0]), serveproto.Binary+"|")}
 	d, err := diskpipe.Open(rd.r, rd.w, rd)
 	if err != nil {
 		cerr := rd.Close()
@@ -343,5 +325,5 @@ func (rd *diskReader) Close() error {
 	if err == nil && ws.Exited() && ws.ExitStatus() == 0 {
 		return nil
 	}
-	return fmt.Errorf("%s %s ended: %s", serveBinName, readDiskCommand, exitStatus(ws, err))
+	return fmt.Errorf("%s %s ended: %s", serveproto.Binary, serveproto.ReadDiskCommand, exitStatus(ws, err))
 }

@@ -1,0 +1,180 @@
+// Package server is loops' userspace FUSE server, the program `loops mount`
+// starts for an image whose filesystem the kernel cannot mount (or with
+// --fuse), and for VM disk images. It is its own binary, loops-serve,
+// installed beside loops ($(PREFIX)/lib/loops/loops-serve), so that go-fuse
+// and the format readers are not part of the start of every loops command:
+// see docs/benchmarks.md, "where a one-shot command's time goes".
+//
+// Its command line is built by the CLI and read here by one package,
+// internal/serveproto:
+//
+//	loops-serve __serve --image IMAGE [--type TYPE] [--offset N] [--sizelimit N]
+//	    [--disk | --raw-disk] [--uid N] [--gid N] [--umask OCTAL] [--] MOUNTPOINT
+//
+// It mounts the image with blockloop/userfs, writes "ready" (or "error: …")
+// on the pipe it inherited as fd 3 once the mount is live, and serves until
+// the filesystem is unmounted (by anyone) or it gets SIGTERM, SIGINT or
+// SIGHUP (then it unmounts). It holds no state.
+//
+// `loops-serve __read-disk IMAGE` is the other mode: a child of loops that
+// reads a VM disk image loops cannot decompress itself (the server alone
+// links blockloop/disk/codec/klauspost, for zstd) and answers reads of its
+// virtual disk on stdin and stdout (see ReadDisk and package diskpipe).
+package server
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/loops-cli/loops/blockloop/userfs"
+	"github.com/loops-cli/loops/internal/serveproto"
+)
+
+// serverMemoryLimit is the server's soft memory limit (runtime/debug),
+// unless GOMEMLIMIT sets one.
+const serverMemoryLimit = 24 << 20
+
+// Main runs the request args says (os.Args[1:]: a serveproto command line;
+// flags without a command are a __serve, as an older loops wrote them) and
+// returns the exit code: for __serve, 0 once the filesystem is unmounted,
+// 1 on a failure (also told on fd 3); 2 on a usage error.
+func Main(args []string) int {
+	if len(args) > 0 && strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" {
+		args = append([]string{serveproto.ServeCommand}, args...)
+	}
+	req, err := serveproto.Parse(args)
+	if err != nil {
+		command := serveproto.ServeCommand
+		if len(args) > 0 {
+			command = args[0]
+		}
+		if errors.Is(err, flag.ErrHelp) {
+			serveproto.Usage(os.Stdout, command)
+			return 0
+		}
+		fmt.Fprintln(os.Stderr, "loops-serve:", err)
+		serveproto.Usage(os.Stderr, command)
+		return 2
+	}
+	switch req := req.(type) {
+	case *serveproto.ReadDisk:
+		return ReadDisk(req)
+	case *serveproto.Serve:
+		if os.Getenv("GOMEMLIMIT") == "" {
+			// A soft ceiling for the heap: the server's live data is its tree
+			// and the kernel's inodes (a few MiB for 10,000 files); what goes
+			// above is garbage of read buffers, collected sooner rather than
+			// left to double the heap (peak RSS, docs/benchmarks.md).
+			debug.SetMemoryLimit(serverMemoryLimit)
+		}
+		if err := Run(req); err != nil {
+			fmt.Fprintln(os.Stderr, "loops-serve:", err)
+			return 1
+		}
+		return 0
+	}
+	fmt.Fprintf(os.Stderr, "loops-serve: %s has no server here\n", req.Command())
+	return 2
+}
+
+func readyPipe() *os.File { return os.NewFile(serveproto.ReadyFD, "ready") }
+
+func tellOnce(f *os.File, s string) {
+	if f == nil {
+		return
+	}
+	fmt.Fprintln(f, s)
+	f.Close()
+}
+
+// Run serves opts until the filesystem is unmounted, telling fd 3 "ready"
+// once the mount is live or "error: …" if it could not mount.
+func Run(opts *serveproto.Serve) error {
+	ready := readyPipe()
+	tell := func(s string) {
+		tellOnce(ready, s)
+		ready = nil
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer stop()
+	err := Serve(ctx, opts, func() { tell(serveproto.Answer(nil)) })
+	if err != nil {
+		tell(serveproto.Answer(err))
+	}
+	return err
+}
+
+// Serve mounts the image with loops' reader of its type, calls ready once
+// the mount is live, and serves until it is unmounted (by loops umount,
+// umount or fusermount -u) or ctx ends (then it unmounts).
+func Serve(ctx context.Context, opts *serveproto.Serve, ready func()) error {
+	if opts.RawDisk {
+		srv, err := userfs.ServeDisk(ctx, opts.Image, opts.Mountpoint, userfs.Options{})
+		if err != nil {
+			return fmt.Errorf("serve %s at %s: %w", opts.Image, opts.Mountpoint, err)
+		}
+		ready()
+		return srv.Wait()
+	}
+	typ := opts.Type
+	if typ == "" {
+		typ = "iso9660" // the server's first and default reader
+	}
+	o := userfs.Options{Type: typ, Offset: opts.Offset, SizeLimit: opts.SizeLimit, Disk: opts.Disk}
+	if uid, gid := invokingUser(); uid >= 0 {
+		// Files of an image whose format has no owners belong to the
+		// user sudo acts for, not to root.
+		o.UID, o.GID, o.SetOwner = uint32(uid), uint32(max(gid, 0)), true
+	}
+	if opts.UID >= 0 || opts.GID >= 0 {
+		if !o.SetOwner {
+			o.UID, o.GID, o.SetOwner = uint32(os.Getuid()), uint32(os.Getgid()), true
+		}
+		if opts.UID >= 0 {
+			o.UID = uint32(opts.UID)
+		}
+		if opts.GID >= 0 {
+			o.GID = uint32(opts.GID)
+		}
+	}
+	if opts.Umask >= 0 {
+		if opts.Umask > 0o777 {
+			return fmt.Errorf("umask %o is not a mode", opts.Umask)
+		}
+		o.Umask = uint32(opts.Umask)
+	}
+	srv, err := userfs.Serve(ctx, opts.Image, opts.Mountpoint, o)
+	if err != nil {
+		return fmt.Errorf("serve %s at %s: %w", opts.Image, opts.Mountpoint, err)
+	}
+	ready()
+	return srv.Wait()
+}
+
+// invokingUser is the user sudo acts for (SUDO_UID, SUDO_GID) when the
+// server runs as root through sudo; -1, -1 otherwise. The CLI's rule
+// (cmd/loops/cli.invokingUser), which the server inherits the environment of.
+func invokingUser() (uid, gid int) {
+	uid, gid = -1, -1
+	if os.Geteuid() != 0 {
+		return uid, gid
+	}
+	if name := os.Getenv("SUDO_USER"); name == "" || name == "root" {
+		return uid, gid
+	}
+	if v, err := strconv.Atoi(os.Getenv("SUDO_UID")); err == nil {
+		uid = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("SUDO_GID")); err == nil {
+		gid = v
+	}
+	return uid, gid
+}
