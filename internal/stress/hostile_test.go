@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/loops-cli/loops/blockloop/blocklooptest"
+	"github.com/loops-cli/loops/internal/testkit"
 )
 
 // hostileLabels try to leave the media directory, or to hide in it.
@@ -232,11 +232,7 @@ func TestNosuidNodev(t *testing.T) {
 	if err := os.Mkdir(src, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	idBin, err := exec.LookPath("id")
-	if err != nil {
-		t.Skip("no id(1)")
-	}
-	data, err := os.ReadFile(idBin)
+	data, err := os.ReadFile(testkit.Tool(t, "id"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/loops-cli/loops/blockloop/blocklooptest"
+	"github.com/loops-cli/loops/internal/testkit"
 	"github.com/loops-cli/loops/netloop/netlooptest"
 )
 
@@ -257,13 +258,7 @@ func hostState(t testing.TB, ns, dir, hosts string) string {
 // and b, stopped when t ends, and returns its socket.
 func startNobodyPulse(t testing.TB, dir string) string {
 	t.Helper()
-	bin, err := exec.LookPath("pulseaudio")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("pulseaudio is missing and CI=true: make deps")
-		}
-		t.Skip("pulseaudio is missing (make deps)")
-	}
+	bin := testkit.Tool(t, "pulseaudio")
 	home, run := filepath.Join(dir, "home"), filepath.Join(dir, "run")
 	conf := filepath.Join(home, ".config", "pulse")
 	writeFile(t, filepath.Join(conf, "client.conf"), []byte("autospawn = no\n"), 0o644)
