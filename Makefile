@@ -47,10 +47,16 @@ build: ## build bin/loops and bin/loops-serve (static, stamped with VERSION and 
 	install -m 0755 $(dir $(BIN))loops-serve.linked $(dir $(BIN))loops-serve
 	rm -f $(BIN).linked $(dir $(BIN))loops-serve.linked
 
+# Developer tools with modules of their own (their dependencies stay out
+# of the go.mod loops' importers resolve): ./... at the root skips them, so
+# test and lint name them.
+TOOLMODS := cmd/loops-deb
+
 .PHONY: deb
 deb: build ## build bin/loops_VERSION_ARCH.deb: the binary, man pages, completions, copyright (nfpm)
 	rm -f bin/loops_*.deb
-	$(GO) run ./cmd/loops-deb -binary $(BIN) -version '$(VERSION)' -out bin
+	$(GO) -C cmd/loops-deb build -o $(CURDIR)/bin/loops-deb .
+	bin/loops-deb -binary $(BIN) -version '$(VERSION)' -out bin
 
 .PHONY: deb-check
 deb-check: deb ## install the .deb in a fresh Debian chroot: --version, man, bash completion, dpkg -r leaves nothing (root)
@@ -74,6 +80,7 @@ docs: ## regenerate the man pages and CLI reference in docs/ from the command tr
 .PHONY: test
 test: deps lint ## run every test (root tests too when run as root); packages one at a time, as audio timing wants a quiet machine
 	$(GO) test -count=1 -p 1 -timeout 15m ./...
+	for m in $(TOOLMODS); do $(GO) -C $$m test -count=1 ./... || exit 1; done
 
 .PHONY: fuzz
 fuzz: ## run each fuzz target for a while (FUZZTIME=30s)
@@ -104,10 +111,12 @@ demo: deps build ## a tour of lo in a fresh network namespace (touches nothing o
 	./demo.sh $(BIN)
 
 .PHONY: lint
-lint: ## gofmt, go vet, and go.mod/go.sum tidy
+lint: ## gofmt, go vet, and go.mod/go.sum tidy (loops' module and each of TOOLMODS)
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
+	@for m in $(TOOLMODS); do $(GO) -C $$m vet ./... && \
+	  { $(GO) -C $$m mod tidy -diff || { echo "$$m/go.mod, go.sum are not tidy: run go mod tidy in $$m"; exit 1; }; } || exit 1; done
 
 .PHONY: clean
 clean: ## remove build output

@@ -27,6 +27,7 @@ func TestDeb(t *testing.T) {
 	build := exec.Command(goTool, "build", "-trimpath", "-o", bin,
 		"-ldflags", "-X github.com/loops-cli/loops/cmd/loops/cli.version=v1.4.0-2-gabc1234 -X github.com/loops-cli/loops/cmd/loops/cli.commit=abc1234abc1234",
 		"github.com/loops-cli/loops/cmd/loops")
+	build.Dir = "../.." // loops' module (this tool has its own)
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -35,6 +36,7 @@ func TestDeb(t *testing.T) {
 	if hasServe("../..") {
 		serve = filepath.Join(dir, "loops-serve")
 		build := exec.Command(goTool, "build", "-trimpath", "-o", serve, "github.com/loops-cli/loops/cmd/loops-serve")
+		build.Dir = "../.."
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {
 			t.Fatalf("go build loops-serve: %v\n%s", err, out)
