@@ -47,7 +47,7 @@ type MissingPVError struct {
 }
 
 func (e *MissingPVError) Error() string {
-	return fmt.Sprintf("lvm: volume group %s is missing %d PV(s): %s (give them with --pv FILE)",
+	return fmt.Sprintf("lvm: volume group %s is missing %d PV(s): %s",
 		e.VG, len(e.UUIDs), strings.Join(e.UUIDs, ", "))
 }
 
