@@ -23,6 +23,8 @@ type Host struct {
 	LoopControl string // /dev/loop-control
 	Media       string // /media: the base of automatic mount points
 	RunDir      string // /run/loops: the directories where VM disk images are served
+	Misc        string // /proc/misc: misc devices, device-mapper among them when the kernel has it
+	Mdstat      string // /proc/mdstat: there when the kernel has md RAID
 
 	// OpenVirtualDisk opens the VM disk image at abs when this program
 	// cannot read it itself: disk.Open said disk.ErrMissingCodec (a
@@ -50,6 +52,8 @@ func (h *Host) partitions() string  { return or(h.Partitions, "/proc/partitions"
 func (h *Host) loopControl() string { return or(h.LoopControl, "/dev/loop-control") }
 func (h *Host) media() string       { return or(h.Media, "/media") }
 func (h *Host) runDir() string      { return or(h.RunDir, "/run/loops") }
+func (h *Host) misc() string        { return or(h.Misc, "/proc/misc") }
+func (h *Host) mdstat() string      { return or(h.Mdstat, "/proc/mdstat") }
 
 // MountEntry is one line of /proc/self/mountinfo, as package kernfile
 // parses it.
@@ -100,18 +104,34 @@ var moduleNames = map[string]string{
 // It streams the kernel's modules.dep (half a megabyte on a distribution
 // kernel) through one 64 KiB buffer.
 func (h *Host) LoadableFilesystems() map[string]bool {
+	mods := make([]string, 0, len(moduleNames))
+	for _, mod := range moduleNames {
+		mods = append(mods, mod)
+	}
+	have := h.loadableModules(mods...)
 	out := map[string]bool{}
+	for fs, mod := range moduleNames {
+		if have[mod] {
+			out[fs] = true
+		}
+	}
+	return out
+}
+
+// loadableModules tells which of the named modules the running kernel's
+// modules.dep lists, streamed through one 64 KiB buffer.
+func (h *Host) loadableModules(names ...string) map[string]bool {
+	have := map[string]bool{} // the wanted modules, true once seen
 	var u unix.Utsname
 	if unix.Uname(&u) != nil {
-		return out
+		return have
 	}
 	f, err := kernfile.Open(filepath.Join(h.modules(), unix.ByteSliceToString(u.Release[:]), "modules.dep"), unix.O_RDONLY)
 	if err != nil {
-		return out
+		return have
 	}
 	defer f.Close()
-	have := map[string]bool{} // the wanted modules, true once seen
-	for _, mod := range moduleNames {
+	for _, mod := range names {
 		have[mod] = false
 	}
 	sc := bufio.NewScanner(f)
@@ -128,10 +148,5 @@ func (h *Host) LoadableFilesystems() map[string]bool {
 			}
 		}
 	}
-	for fs, mod := range moduleNames {
-		if have[mod] {
-			out[fs] = true
-		}
-	}
-	return out
+	return have
 }
