@@ -86,7 +86,7 @@ func TestLinearSegments(t *testing.T) {
 		t.Fatal(err)
 	}
 	lv1 := findLV(t, vg, "lv1")
-	if lv1.Size != 20<<20 || !lv1.Openable || len(lv1.Types) != 1 || lv1.Types[0] != "striped" {
+	if lv1.Size != 20<<20 || !lv1.Openable || len(lv1.Types) != 1 || lv1.Types[0] != "linear" {
 		t.Fatalf("lv1: %+v", lv1)
 	}
 	if len(vg.LVs()) != 2 {
@@ -170,13 +170,13 @@ func TestUbuntuVG(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := e.report("lvs", "-o", "lv_name,lv_size,lv_uuid", "ubuntu-vg")
+	rows := e.report("lvs", "-o", "lv_name,lv_size,lv_uuid,segtype", "ubuntu-vg")
 	if len(vg.LVs()) != len(rows) {
 		t.Fatalf("LVs %+v; lvs %+v", vg.LVs(), rows)
 	}
 	for _, r := range rows {
 		lv := findLV(t, vg, r["lv_name"])
-		if lv.Size != num(t, r["lv_size"]) || lv.UUID != r["lv_uuid"] || lv.VG != "ubuntu-vg" {
+		if lv.Size != num(t, r["lv_size"]) || lv.UUID != r["lv_uuid"] || lv.VG != "ubuntu-vg" || len(lv.Types) != 1 || lv.Types[0] != r["segtype"] {
 			t.Errorf("%s: %+v; lvs says %v", r["lv_name"], lv, r)
 		}
 	}

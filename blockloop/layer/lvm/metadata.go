@@ -69,6 +69,15 @@ type Stripe struct {
 	StartExtent int64
 }
 
+// displayType is the segment's type as `lvs -o segtype` names it: a
+// striped segment of one stripe is "linear".
+func (s *Segment) displayType() string {
+	if s.Type == "striped" && len(s.Stripes) == 1 {
+		return "linear"
+	}
+	return s.Type
+}
+
 func isStriped(t string) bool { return t == "striped" || t == "linear" }
 
 // ParseMetadata parses one copy of a VG's text metadata, bounded (see the

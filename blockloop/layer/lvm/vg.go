@@ -29,7 +29,7 @@ type LV struct {
 	VG, Name string
 	UUID     string
 	Size     int64    // bytes
-	Types    []string // the segment types, each once, in order
+	Types    []string // the segment types as lvs names them ("linear" for one stripe), each once, in order
 	Visible  bool
 	Openable bool
 	Why      error // why not Openable (a *SegmentTypeError, *MissingPVError...)
@@ -108,8 +108,8 @@ func (vg *VG) LVs() []LV {
 		}
 		lv := LV{VG: vg.Name, Name: m.Name, UUID: m.UUID, Size: m.Extents() * vg.ExtentSize, Visible: true}
 		for _, s := range m.Segments {
-			if !slices.Contains(lv.Types, s.Type) {
-				lv.Types = append(lv.Types, s.Type)
+			if t := s.displayType(); !slices.Contains(lv.Types, t) {
+				lv.Types = append(lv.Types, t)
 			}
 		}
 		_, lv.Why = vg.plan(m)
