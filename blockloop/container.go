@@ -9,7 +9,7 @@ import (
 // ErrContainer: the image (or partition) is a volume or container that
 // holds filesystems, not a filesystem: an LVM physical volume, a RAID
 // member, an encrypted volume, an APFS container, a ZFS pool member,
-// bcache, VMFS. loops does not open these; errors.As gives the
+// bcache, VMFS, DRBD, VDO, UBI. loops does not open these; errors.As gives the
 // *ContainerError that says which.
 var ErrContainer = errors.New("a volume or container, not a filesystem")
 
@@ -51,6 +51,13 @@ var containers = map[string]struct {
 	"hpt37x_raid_member":            {"a HighPoint 37x firmware RAID member", "the array must be assembled, then mounted", false},
 	"adaptec_raid_member":           {"an Adaptec HostRAID firmware RAID member", "the array must be assembled, then mounted", false},
 	"jmicron_raid_member":           {"a JMicron firmware RAID member", "the array must be assembled, then mounted", false},
+	"cs_fvault2":                    {"an Apple Core Storage volume encrypted with FileVault 2", "unlock it first", true},
+	"ceph_bluestore":                {"a Ceph BlueStore OSD device", "its objects are read through Ceph, not mounted", false},
+	"drbd":                          {"a DRBD replicated volume's backing device (metadata at its end)", "the DRBD resource must be brought up, then its device mounted", false},
+	"drbdmanage_control_volume":     {"a drbdmanage control volume (a DRBD cluster's configuration)", "it holds no filesystem: drbdmanage reads it", false},
+	"ubi":                           {"a UBI flash image (UBI volumes on raw NAND flash)", "it must be loaded onto a flash device (real or simulated) and attached with UBI, then its UBIFS volume mounted", false},
+	"vdo":                           {"a VDO deduplicated volume's backing device", "the VDO volume must be started, then its device mounted", false},
+	"mpool":                         {"an mpool media pool device (an object store)", "it holds no filesystem: it is activated with the mpool tools", false},
 }
 
 func (e *ContainerError) Error() string {

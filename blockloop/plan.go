@@ -298,6 +298,16 @@ func noDriver(typ, where string, part int) error {
 		b.WriteString("; a kernel with bcachefs (6.7 to 6.17) or the bcachefs DKMS module can mount it")
 	case "swsuspend":
 		b.WriteString("; it is a hibernation image in swap space, not a filesystem")
+	case "hpfs", "befs", "bfs", "vxfs":
+		fmt.Fprintf(&b, "; a kernel with the %s module (CONFIG_%s_FS) can mount it (loops does not hand it to the kernel)", typ, kconfigName(typ))
+	case "ubifs":
+		b.WriteString("; UBIFS lives on a UBI volume on flash, not on a block device: ubiattach the flash image, then mount -t ubifs")
+	case "zonefs":
+		b.WriteString("; zonefs mounts only a zoned block device (a host-managed SMR or ZNS disk), which a loop device is not")
+	case "scoutfs_meta", "scoutfs_data":
+		b.WriteString("; scoutfs needs its metadata and data devices together and the scoutfs module")
+	case "nss":
+		b.WriteString("; Novell Storage Services pools have no Linux driver outside OES")
 	}
 	return reasonf(ErrNoDriver, "%s", b.String())
 }

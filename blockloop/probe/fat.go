@@ -174,7 +174,9 @@ func probeFAT(rd *reader, p *Result) bool {
 	}
 	p.Type, p.Kind = "vfat", KindFilesystem
 	if label != nil {
-		p.Label = cp437Label(label)
+		// The bytes as stored, as blkid gives them: FAT records no code
+		// page, and 437 is only the kernel's default.
+		p.Label = blkLabel(label)
 	}
 	sectors := uint64(le16(b, 19))
 	if sectors == 0 {

@@ -153,6 +153,29 @@ func probeSeeds() [][]byte {
 			32*512, "\x83\x03l\x00b\x00l\x00"),
 		mk(32768+256, 32768, "JFS1", 32768+16, le32(4096), 32768+20, le16(12), 32768+22, le16(3), 32768+24, le32(512), 32768+28, le16(9), 32768+152, "jfslab"),
 		mk(2048, 1024+16, le16(0x137F), 1024, le16(32), 1024+4, le16(1), 1024+6, le16(1), 1024+2, le16(64)),
+		// The rarer types (others.go) and their containers: magics and the
+		// fields their probers read, checksums left wrong where they have
+		// one (the fuzzer finds its way past them or not at all).
+		mk(4096, 0, "\xce\xfa\xad\x1b"),
+		mk(0x2400, 0, "\xeb\x3c\x90", 38, "\x28\x01\x02\x03\x04OS2        HPFS    ", 510, "\x55\xaa",
+			0x2000, "\x49\xe8\x95\xf9\x00\x00\x00\x00\x02", 0x2200, "\x49\x18\x91\xf9"),
+		mk(2048, 1024, "\xf5\xfc\x01\xa5", 1028, le32(4)),
+		mk(8192+8, 8192, "\xa5\x01\xfc\xf5", 8196, be32(6)),
+		mk(4096, 0, "SFOZ", 8, "zone"),
+		mk(4096+364, 4096, "SPB5", 4096+8, le16(5)),
+		mk(4096, 0, "dmvdo001", 40, "0123456789abcdef"),
+		mk(4096, 0, "bluestore block device\n"),
+		mk(0x1000+8, 0, "$DRBDmgr=q 0123456789abcdef0123456789abcdef\n", 0x1000, "\x1a\xdb\x98\xa2\x00\x00\x00\x01"),
+		mk(4096, 0, "mpoolDev", 8, "mp1"),
+		mk(4096, 0, "UBI#\x01"),
+		mk(4096, 0, "\x31\x18\x10\x06"),
+		mk(4096, 8, le16(1), 10, le16(0x10), 88, "CS", 90, le32(1), 168, le32(16), 172, le32(2)),
+		mk(64<<10+4096, 64<<10+4, "\x8b\x42\x3c\x10", 64<<10+48, le64(1)),
+		mk(2048+232+32, 512, "vol", 512+32, le32(befsMagic1), 512+36, le32(befsEndian), 512+40, le32(2048), 512+44, le32(11),
+			512+68, le32(befsMagic2), 512+112, le32(befsMagic3), 512+116, "\x00\x00\x00\x00\x01\x00\x01\x00",
+			2048, le32(befsInodeMagic), 2048+64, le32(256)),
+		mk(12288, 8192+60, "\x83\x74\x02\x6d", 8192+80, be32(4096)), // DRBD 9 metadata in the last 4 KiB
+		mk(0x4000+512, 0x4000, "SKUL\xba\xbe\x00\x02", 0x4000+256, "\x00\x00\x00\x00\x00\x00\x40\x00"),
 	}
 }
 

@@ -381,6 +381,11 @@ func probeMinix(rd *reader, p *Result) bool {
 	if rd.has(0x400+0x38, "\x53\xef") { // ext
 		return false
 	}
+	// An erofs superblock at 1 KiB too: its inode count lies where the
+	// minix magic does (libblkid minix.c, since util-linux 2.42).
+	if rd.has(0x400, erofsMagic) {
+		return false
+	}
 	p.Type, p.Kind, p.Version = "minix", KindFilesystem, fmt.Sprint(version)
 	return true
 }

@@ -299,9 +299,12 @@ func probeSquashfs(rd *reader, p *Result) bool {
 	return true
 }
 
+// erofsMagic is EROFS_SUPER_MAGIC_V1 (0xE0F5E1E2) as stored, at 1 KiB.
+const erofsMagic = "\xe2\xe1\xf5\xe0"
+
 func probeErofs(rd *reader, p *Result) bool {
 	sb := rd.at(1024, 128)
-	if sb == nil || le32(sb, 0) != 0xE0F5E1E2 {
+	if sb == nil || string(sb[:4]) != erofsMagic {
 		return false
 	}
 	p.Type, p.Kind = "erofs", KindFilesystem

@@ -30,6 +30,9 @@ type prober struct {
 	// without an ambiguity: a UDF bridge disc, a hybrid ISO/HFS disc.
 	tolerant bool
 	minsz    int64 // blkid skips the prober on smaller devices
+	// lastResort probers count only where no other prober matched: they
+	// never outrank, nor make ambiguous, a signature found elsewhere.
+	lastResort bool
 }
 
 // probers in blkid's order (libblkid's superblocks.c idinfos[]): RAID
@@ -51,10 +54,16 @@ var probers = []prober{
 	{name: "adaptec_raid_member", fn: probeAdaptec, use: usageRAID},
 	{name: "jmicron_raid_member", fn: probeJMicron, use: usageRAID},
 	{name: "bcache", fn: probeBcache, use: usageOther, minsz: 8192},
+	{name: "ceph_bluestore", fn: probeBluestore, use: usageOther},
+	{name: "drbd", fn: probeDRBD, use: usageRAID, minsz: 0x10000},
+	{name: "drbdmanage_control_volume", fn: probeDRBDManage, use: usageOther, minsz: 64 << 10},
 	{name: "LVM2_member", fn: probeLVM2, use: usageRAID},
 	{name: "crypto_LUKS", fn: probeLUKS, use: usageCrypto},
 	{name: "VMFS_volume_member", fn: probeVMFSVolume, use: usageRAID},
+	{name: "ubi", fn: probeUBI, use: usageRAID},
+	{name: "vdo", fn: probeVDO, use: usageOther},
 	{name: "BitLocker", fn: probeBitLocker, use: usageCrypto},
+	{name: "cs_fvault2", fn: probeFVault2, use: usageCrypto},
 	{name: "vfat", fn: probeFAT},
 	{name: "swsuspend", fn: probeSwsuspend, use: usageOther, minsz: 10 * 4096},
 	{name: "swap", fn: probeSwap, use: usageOther, minsz: 10 * 4096},
@@ -69,21 +78,32 @@ var probers = []prober{
 	{name: "hfsplus", fn: probeHFSPlus},
 	{name: "hfs", fn: probeHFS, tolerant: true},
 	{name: "ufs", fn: probeUFS},
+	{name: "hpfs", fn: probeHPFS},
 	{name: "ntfs", fn: probeNTFS},
 	{name: "cramfs", fn: probeCramfs},
 	{name: "romfs", fn: probeRomfs},
+	{name: "scoutfs_meta", fn: probeScoutfsMeta, minsz: 0x20000},
+	{name: "scoutfs_data", fn: probeScoutfsData, minsz: 0x20000},
 	{name: "minix", fn: probeMinix},
 	{name: "gfs2", fn: probeGFS2, minsz: 32 << 20},
 	{name: "ocfs2", fn: probeOCFS2, minsz: 14000 << 10},
+	{name: "vxfs", fn: probeVxFS},
 	{name: "squashfs", fn: probeSquashfs},
+	{name: "nss", fn: probeNSS},
 	{name: "btrfs", fn: probeBtrfs},
+	{name: "ubifs", fn: probeUBIFS},
+	{name: "bfs", fn: probeBFS},
 	{name: "VMFS", fn: probeVMFS},
+	{name: "befs", fn: probeBeFS, minsz: 1440 << 10},
 	{name: "nilfs2", fn: probeNILFS2, minsz: 1 << 20},
 	{name: "exfat", fn: probeExFAT},
 	{name: "f2fs", fn: probeF2FS},
+	{name: "mpool", fn: probeMpool},
 	{name: "bcachefs", fn: probeBcachefs},
 	{name: "apfs", fn: probeAPFS},
+	{name: "zonefs", fn: probeZonefs},
 	{name: "erofs", fn: probeErofs},
+	{name: "crypto_LUKS (secondary header)", fn: probeLUKS2Secondary, lastResort: true},
 }
 
 // runProbers runs the probers as blkid's safe probing does: the first
@@ -103,6 +123,9 @@ func runProbers(rd *reader, size int64) *Result {
 		p := &probers[i]
 		if p.minsz > size || p.use == usageRAID && floppy {
 			continue // too small; no RAID on floppies (as blkid)
+		}
+		if p.lastResort && first != nil {
+			continue
 		}
 		cand := Result{Kind: KindUnknown, Size: size}
 		if !p.fn(rd, &cand) || rd.err != nil {
@@ -282,30 +305,6 @@ func latin1Label(b []byte) string {
 			break
 		}
 		sb.WriteRune(rune(c))
-	}
-	return strings.TrimRight(sb.String(), " \t\n\v\f\r")
-}
-
-// cp437 is the upper half of code page 437, the FAT default as in blkid's
-// and the kernel's (codepage=437) reading of short names and labels.
-const cp437 = "ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐" +
-	"└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u00a0"
-
-var cp437Runes = []rune(cp437)
-
-// cp437Label decodes an 11-byte FAT label: bytes below 0x80 as ASCII, the
-// others through code page 437; trailing spaces cut.
-func cp437Label(b []byte) string {
-	var sb strings.Builder
-	for _, c := range b {
-		if c == 0 {
-			break
-		}
-		if c < 0x80 {
-			sb.WriteByte(c)
-		} else {
-			sb.WriteRune(cp437Runes[c-0x80])
-		}
 	}
 	return strings.TrimRight(sb.String(), " \t\n\v\f\r")
 }

@@ -129,27 +129,45 @@ func probeLVM2(rd *reader, p *Result) bool {
 
 var luks2Secondary = []int64{0x4000, 0x8000, 0x10000, 0x20000, 0x40000, 0x80000, 0x100000, 0x200000, 0x400000}
 
-func probeLUKS(rd *reader, p *Result) bool {
-	b := rd.at(0, 512)
-	if b == nil {
+// luksValid is libblkid's luks_valid: the magic, and for LUKS2 the
+// header's own offset (hdr_offset) where it was found.
+func luksValid(b []byte, magic string, off int64) bool {
+	if string(b[0:6]) != magic {
 		return false
 	}
-	if string(b[0:6]) != "LUKS\xba\xbe" {
-		b = nil
-		for _, off := range luks2Secondary {
-			h := rd.at(off, 512)
-			if h == nil {
-				return false
-			}
-			if string(h[0:6]) == "SKUL\xba\xbe" {
-				b = h
-				break
-			}
-		}
-		if b == nil {
+	return binary.BigEndian.Uint16(b[6:]) != 2 || be64(b, 256) == uint64(off)
+}
+
+// probeLUKS finds a LUKS header in its primary place, at 0.
+func probeLUKS(rd *reader, p *Result) bool {
+	b := rd.at(0, 512)
+	if b == nil || !luksValid(b, "LUKS\xba\xbe", 0) {
+		return false
+	}
+	luksInfo(b, p)
+	return true
+}
+
+// probeLUKS2Secondary finds a LUKS2 secondary header alone (the primary
+// wiped or overwritten). blkid -p does not look for it at all; loops does,
+// but as the last prober and only where no other signature was found: a
+// secondary header left inside a swap area or a filesystem never outranks
+// the valid signature in its primary place.
+func probeLUKS2Secondary(rd *reader, p *Result) bool {
+	for _, off := range luks2Secondary {
+		h := rd.at(off, 512)
+		if h == nil {
 			return false
 		}
+		if luksValid(h, "SKUL\xba\xbe", off) {
+			luksInfo(h, p)
+			return true
+		}
 	}
+	return false
+}
+
+func luksInfo(b []byte, p *Result) {
 	p.Type, p.Kind = "crypto_LUKS", KindCrypto
 	v := binary.BigEndian.Uint16(b[6:])
 	p.Version = fmt.Sprint(v)
@@ -160,7 +178,6 @@ func probeLUKS(rd *reader, p *Result) bool {
 		p.UUID = cstr(b[168:208])
 		p.Label = blkLabel(b[24:72])
 	}
-	return true
 }
 
 func probeBcache(rd *reader, p *Result) bool {
@@ -423,4 +440,115 @@ func zfsNVList(rd *reader, p *Result, off int64) {
 		}
 		o += int(size)
 	}
+}
+
+// probeBluestore: a Ceph BlueStore OSD data device.
+func probeBluestore(rd *reader, p *Result) bool {
+	return rd.has(0, "bluestore block device") && volume(p, "ceph_bluestore")
+}
+
+// probeDRBD: DRBD 8.4 or 9 internal metadata in the last 4 KiB (libblkid
+// drbd.c): the magic, 4 KiB per bitmap bit, and zero padding to the end of
+// the block. The data before it is the replicated device's.
+func probeDRBD(rd *reader, p *Result) bool {
+	if rd.size < 4096 {
+		return false
+	}
+	b := rd.at(rd.size-4096, 4096)
+	if b == nil || be32(b, 80) != 4096 {
+		return false
+	}
+	var pad, uuid int
+	switch string(b[60:64]) {
+	case "\x83\x74\x02\x6b", "\x83\x74\x02\x6c":
+		pad, uuid, p.Version = 100, 40, "v08"
+	case "\x83\x74\x02\x6d":
+		pad, uuid, p.Version = 1392, 48, "v09"
+	default:
+		return false
+	}
+	if !allZero(b[pad:]) {
+		return false
+	}
+	if id := be64(b, uuid); id != 0 {
+		p.UUID = fmt.Sprintf("%x", id)
+	}
+	return volume(p, "drbd")
+}
+
+// probeDRBDManage: drbdmanage's control volume: a magic, a hex UUID and a
+// newline, and the persistence block at 4 KiB that gives the version.
+func probeDRBDManage(rd *reader, p *Result) bool {
+	b := rd.at(0, 44)
+	if b == nil || string(b[:10]) != "$DRBDmgr=q" || b[43] != '\n' {
+		return false
+	}
+	for _, c := range b[11:43] {
+		if !isHex(c) {
+			return false
+		}
+	}
+	p.UUID = string(b[11:43])
+	if v := rd.at(0x1000, 8); v != nil && string(v[:4]) == "\x1a\xdb\x98\xa2" {
+		p.Version = fmt.Sprint(be32(v, 4))
+	}
+	return volume(p, "drbdmanage_control_volume")
+}
+
+// probeUBI: a UBI image (raw flash: erase counter headers, then volumes),
+// the first erase counter header's CRC-32 checked.
+func probeUBI(rd *reader, p *Result) bool {
+	h := rd.at(0, 64)
+	if h == nil || string(h[:4]) != "UBI#" || rawCRC(crc32.IEEETable, ^uint32(0), h[:60]) != be32(h, 60) {
+		return false
+	}
+	p.Version = fmt.Sprint(h[4])
+	if seq := be32(h, 24); seq != 0 {
+		p.UUID = fmt.Sprint(seq)
+	}
+	return volume(p, "ubi")
+}
+
+// probeVDO: a VDO (deduplicating, compressing) volume's backing device.
+func probeVDO(rd *reader, p *Result) bool {
+	b := rd.at(0, 56)
+	if b == nil || string(b[:8]) != "dmvdo001" {
+		return false
+	}
+	p.UUID = uuidString(b[40:56])
+	return volume(p, "vdo")
+}
+
+// probeFVault2: an Apple Core Storage physical volume encrypted with
+// FileVault 2 (AES-XTS), its header's crc32c checked.
+func probeFVault2(rd *reader, p *Result) bool {
+	b := rd.at(0, 512)
+	if b == nil || string(b[88:90]) != "CS" || le16(b, 8) != 1 || le32(b, 90) != 1 {
+		return false
+	}
+	if rawCRC(castagnoli, le32(b, 4), b[8:512]) != le32(b, 0) {
+		return false
+	}
+	if le16(b, 10) != 0x10 || le32(b, 168) != 16 || le32(b, 172) != 2 {
+		return false
+	}
+	p.Type, p.Kind = "cs_fvault2", KindCrypto
+	p.Version = "1"
+	p.UUID = uuidString(b[304:320])
+	return true
+}
+
+// probeMpool: a Micron mpool media pool device (blkid calls it a
+// filesystem; it holds an object store, not files), its crc32c checked.
+func probeMpool(rd *reader, p *Result) bool {
+	b := rd.at(0, 66)
+	if b == nil || string(b[:8]) != "mpoolDev" {
+		return false
+	}
+	if crc32.Checksum(b[:62], castagnoli) != le32(b, 62) {
+		return false
+	}
+	p.Label = blkLabel(b[8:40])
+	p.UUID = uuidString(b[40:56])
+	return volume(p, "mpool")
 }

@@ -63,6 +63,20 @@ func containerHint(ce *blockloop.ContainerError, image string) string {
 		return fmt.Sprintf("Attach it (%s), then register it: echo /dev/loopN | sudo tee /sys/fs/bcache/register; mount /dev/bcacheN.", loop)
 	case "VMFS", "VMFS_volume_member":
 		return fmt.Sprintf("Open it with vmfs6-fuse (vmfs-fuse for VMFS 5): vmfs6-fuse %s DIR", image)
+	case "cs_fvault2":
+		return fmt.Sprintf("Unlock it: sudo cryptsetup open --type fvault2 %s %s; then mount /dev/mapper/%s.", image, name, name)
+	case "ceph_bluestore":
+		return fmt.Sprintf("Read its objects with ceph-objectstore-tool --data-path DIR, or export it: ceph-bluestore-tool show-label --dev %s.", image)
+	case "drbd":
+		return fmt.Sprintf("Attach it (%s), then bring the resource up on it: sudo drbdadm up RESOURCE (its disk set to /dev/loopN); mount /dev/drbdN.", loop)
+	case "drbdmanage_control_volume":
+		return "drbdmanage keeps its cluster configuration there; there is nothing to mount."
+	case "ubi":
+		return fmt.Sprintf("Load it onto simulated flash and attach it: sudo modprobe nandsim; sudo ubiformat /dev/mtd0 -f %s; sudo ubiattach -m 0; then mount -t ubifs /dev/ubi0_0 DIR.", image)
+	case "vdo":
+		return fmt.Sprintf("Attach it (%s), then start it: sudo vdo import --name %s --device /dev/loopN (or lvm_import_vdo); mount /dev/mapper/%s.", loop, name, name)
+	case "mpool":
+		return fmt.Sprintf("Activate it with the mpool tools (mpool activate %s); it holds an object store, not files.", name)
 	}
 	if strings.HasSuffix(ce.Type, "_raid_member") {
 		return fmt.Sprintf("A firmware RAID member: attach it (%s), then sudo mdadm --assemble --scan, or sudo dmraid -ay.", loop)
