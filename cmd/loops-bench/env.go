@@ -23,26 +23,26 @@ import (
 // sweep is the last cleanup: whatever is still mounted under the work
 // directory is unmounted, loop devices backed by its files are detached,
 // and the directory is removed (a kept one keeps its ISO cache only).
-func sweep(keep bool) {
-	for _, mp := range mountsUnder(workDir) {
+func (h *harness) sweep(keep bool) {
+	for _, mp := range mountsUnder(h.work) {
 		if err := unix.Unmount(mp, 0); err != nil {
 			logf("cleanup: umount %s: %v; lazy", mp, err)
 			unix.Unmount(mp, unix.MNT_DETACH)
 		}
 	}
-	for _, dev := range loopsBackedUnder(workDir) {
+	for _, dev := range loopsBackedUnder(h.work) {
 		if err := quiet("losetup", "-d", dev); err != nil {
 			logf("cleanup: %v", err)
 		}
 	}
 	if !keep {
-		os.RemoveAll(workDir)
+		os.RemoveAll(h.work)
 		return
 	}
-	ents, _ := os.ReadDir(workDir)
+	ents, _ := os.ReadDir(h.work)
 	for _, e := range ents {
 		if e.Name() != "iso" {
-			os.RemoveAll(filepath.Join(workDir, e.Name()))
+			os.RemoveAll(filepath.Join(h.work, e.Name()))
 		}
 	}
 }
@@ -73,42 +73,42 @@ func loopsBackedUnder(dir string) []string {
 }
 
 // newNetns makes a network namespace with lo up, deleted at cleanup.
-func newNetns(name string) string {
+func (h *harness) newNetns(name string) (string, error) {
 	if err := quiet("ip", "netns", "add", name); err != nil {
-		fail("%v", err)
+		return "", err
 	}
-	atCleanup(func() {
+	h.undo.add(func() {
 		if err := quiet("ip", "netns", "del", name); err != nil {
 			logf("cleanup: %v", err)
 		}
 	})
 	if err := quiet("ip", "-n", name, "link", "set", "lo", "up"); err != nil {
-		fail("%v", err)
+		return "", err
 	}
-	return name
+	return name, nil
 }
 
 // inNetns runs f on a thread that has entered the namespace: every process
 // f starts is born in it, with no wrapper (ip netns exec, nsenter) in
 // between, whichever tool it is. f must not start goroutines that exec.
-func inNetns(name string, f func()) {
+func inNetns(name string, f func() error) error {
 	runtime.LockOSThread()
 	orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		runtime.UnlockOSThread()
-		fail("%v", err)
+		return err
 	}
 	defer unix.Close(orig)
 	target, err := unix.Open("/run/netns/"+name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		runtime.UnlockOSThread()
-		fail("%v", err)
+		return err
 	}
 	err = unix.Setns(target, unix.CLONE_NEWNET)
 	unix.Close(target)
 	if err != nil {
 		runtime.UnlockOSThread()
-		fail("setns %s: %v", name, err)
+		return fmt.Errorf("setns %s: %w", name, err)
 	}
 	defer func() {
 		// A thread that cannot go back stays locked: it dies with the goroutine.
@@ -116,27 +116,27 @@ func inNetns(name string, f func()) {
 			runtime.UnlockOSThread()
 		}
 	}()
-	f()
+	return f()
 }
 
 // daemon starts a background process in its own process group, killed
 // (group and all) at cleanup. Started inside inNetns, it lives in that
 // namespace.
-func daemon(env []string, logName string, argv ...string) *exec.Cmd {
+func (h *harness) daemon(env []string, logName string, argv ...string) error {
 	c := exec.Command(argv[0], argv[1:]...)
 	c.Env = env
 	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if logName != "" {
-		if f, err := os.Create(filepath.Join(workDir, logName)); err == nil {
+		if f, err := os.Create(filepath.Join(h.work, logName)); err == nil {
 			c.Stdout, c.Stderr = f, f
 			defer f.Close()
 		}
 	}
 	if err := c.Start(); err != nil {
-		fail("start %s: %v", argv[0], err)
+		return fmt.Errorf("start %s: %w", argv[0], err)
 	}
-	atCleanup(func() { stop(c) })
-	return c
+	h.undo.add(func() { stop(c) })
+	return nil
 }
 
 func stop(c *exec.Cmd) {
@@ -157,26 +157,30 @@ func stop(c *exec.Cmd) {
 // hold starts `loops-bench __hold` in the namespace with args (listeners,
 // a server accepting connections, or clients holding them open) and waits
 // until it says ready. It runs until cleanup, or until the returned stop.
-func hold(ns string, args ...string) (stopIt func()) {
+func (h *harness) hold(ns string, args ...string) (stopIt func(), err error) {
 	self, err := os.Executable()
 	if err != nil {
-		fail("%v", err)
+		return nil, err
 	}
 	var c *exec.Cmd
 	var stdout io.ReadCloser
 	var stdin io.WriteCloser
-	inNetns(ns, func() {
+	err = inNetns(ns, func() error {
 		c = exec.Command(self, append([]string{"__hold"}, args...)...)
 		c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		c.Stderr = os.Stderr
 		stdout, _ = c.StdoutPipe()
 		stdin, _ = c.StdinPipe() // it exits when this closes: when we do
 		if err := c.Start(); err != nil {
-			fail("start hold: %v", err)
+			return fmt.Errorf("start hold: %w", err)
 		}
+		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
 	stopIt = func() { stdin.Close(); stop(c) }
-	atCleanup(stopIt)
+	h.undo.add(stopIt)
 	ready := make(chan string, 1)
 	go func() {
 		line, _ := bufio.NewReader(stdout).ReadString('\n')
@@ -186,23 +190,30 @@ func hold(ns string, args ...string) (stopIt func()) {
 	case l := <-ready:
 		if l != "ready" {
 			stopIt()
-			fail("hold %s in %s: %q", strings.Join(args, " "), ns, l)
+			return nil, fmt.Errorf("hold %s in %s: %q", strings.Join(args, " "), ns, l)
 		}
 	case <-time.After(120 * time.Second):
 		stopIt()
-		fail("hold in %s: not ready after 120 s", ns)
+		return nil, fmt.Errorf("hold in %s: not ready after 120 s", ns)
 	}
-	return stopIt
+	return stopIt, nil
 }
 
 // holdConns holds n established TCP connections in the namespace: one
 // process accepts (and keeps) them, another dials them, so that neither
 // needs more than n+some descriptors.
-func holdConns(ns string, n int) (stopIt func()) {
+func (h *harness) holdConns(ns string, n int) (stopIt func(), err error) {
 	const addr = "127.0.0.1:7999"
-	s1 := hold(ns, "-accept", addr)
-	s2 := hold(ns, "-dial", addr, "-conns", fmt.Sprint(n))
-	return func() { s2(); s1() }
+	s1, err := h.hold(ns, "-accept", addr)
+	if err != nil {
+		return nil, err
+	}
+	s2, err := h.hold(ns, "-dial", addr, "-conns", fmt.Sprint(n))
+	if err != nil {
+		s1()
+		return nil, err
+	}
+	return func() { s2(); s1() }, nil
 }
 
 // holdMain is `loops-bench __hold [-listen tcp:ADDR,udp:ADDR] [-accept ADDR] [-dial ADDR -conns N]`.

@@ -2,19 +2,21 @@ package main
 
 import (
 	"fmt"
-	"github.com/loops-cli/loops/blockloop/kernfile"
 	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/loops-cli/loops/blockloop/kernfile"
+	"github.com/loops-cli/loops/cmd/loops-bench/internal/bench"
+	"github.com/loops-cli/loops/internal/serveproto"
 )
 
 // readAllMain is `loops-bench __readall DIR`: it walks DIR in lexical
@@ -67,161 +69,13 @@ func readAllMain(args []string) {
 	fmt.Printf("files=%d bytes=%d first_ns=%d\n", files, bytes, first.Nanoseconds())
 }
 
-// An act is one step of a sequence: an exec (timed from fork to reap, as
-// in measure) or, where no command does it, a function (killing a daemon
-// and waiting for it to end). save keeps the exec's output under a name
-// that later arguments use as {name}.
-type act struct {
-	s     step
-	fn    func(vars map[string]string) error
-	save  string
-	first bool // the __readall step: its output has the time to the first file
-}
-
-func (a act) String() string {
-	if a.fn != nil {
-		return "(in process)"
-	}
-	return a.s.String()
-}
-
-func ex(s step) act { return act{s: s} }
-
-type dside struct {
-	name, label string
-	loops, ref  bool
-	env         []string
-	setup       []act // untimed
-	timed       []act
-	cleanup     []act // untimed
-}
-
 // readAllCmd is the reader every side shares.
-func readAllCmd(dir string) act {
+func readAllCmd(dir string) (bench.Act, error) {
 	self, err := os.Executable()
 	if err != nil {
-		fail("%v", err)
+		return bench.Act{}, err
 	}
-	return act{s: step{argv: []string{self, "__readall", dir}}, first: true}
-}
-
-// runActs runs acts in order; it returns their summed time and the time
-// to the end of the first file read (the acts before the reader plus the
-// reader's own time to its first file).
-func (r *runner) runActs(env []string, vars map[string]string, acts []act) (total, first time.Duration, out string, err error) {
-	for _, a := range acts {
-		if a.fn != nil {
-			t0 := time.Now()
-			err = a.fn(vars)
-			total += time.Since(t0)
-			if err != nil {
-				return
-			}
-			continue
-		}
-		s := a.s
-		s.argv = append([]string(nil), a.s.argv...)
-		for i, x := range s.argv {
-			for k, v := range vars {
-				x = strings.ReplaceAll(x, "{"+k+"}", v)
-			}
-			s.argv[i] = x
-		}
-		var d time.Duration
-		var o string
-		d, o, _, err = r.exec(env, s, "")
-		if err != nil {
-			total += d
-			return
-		}
-		if a.save != "" {
-			vars[a.save] = o
-		}
-		if a.first {
-			var files, bytes, ns int64
-			if _, e := fmt.Sscanf(o, "files=%d bytes=%d first_ns=%d", &files, &bytes, &ns); e != nil {
-				err = fmt.Errorf("%s: output %q", s, o)
-				return
-			}
-			first = total + time.Duration(ns)
-			out = o
-		}
-		total += d
-	}
-	return
-}
-
-// measureActs is measure for sides of acts: rounds alternate the sides,
-// setup and cleanup untimed; it returns the total times, the times to the
-// first file, and what each side's reader read ("files=N bytes=B" and how
-// many rounds read that), which should be the same for every side.
-func (r *runner) measureActs(n, warm int, sides []dside) (total, first []*series, reads []map[string]int) {
-	for _, s := range sides {
-		lb := s.label
-		if lb == "" {
-			lb = s.name
-		}
-		total = append(total, &series{name: s.name, label: lb, loops: s.loops, ref: s.ref, exits: map[int]int{}})
-		first = append(first, &series{name: s.name, label: lb, loops: s.loops, ref: s.ref, exits: map[int]int{}})
-		reads = append(reads, map[string]int{})
-	}
-	for round := -warm; round < n; round++ {
-		for i, s := range sides {
-			if r.ctx.Err() != nil {
-				fail("interrupted")
-			}
-			vars, env := map[string]string{}, mergeEnv(r.base, s.env)
-			if _, _, _, err := r.runActs(env, vars, s.setup); err != nil {
-				r.runActs(env, vars, s.cleanup)
-				fail("%s: setup: %v", s.name, err)
-			}
-			d, f, out, err := r.runActs(env, vars, s.timed)
-			_, _, _, cerr := r.runActs(env, vars, s.cleanup)
-			if err != nil {
-				fail("%s: %v", s.name, err)
-			}
-			if cerr != nil {
-				fail("%s: cleanup: %v", s.name, cerr)
-			}
-			if got, _, _ := strings.Cut(out, " first_ns="); got != "" {
-				if len(reads[i]) == 0 || reads[i][got] == 0 {
-					logf("%s: read %s", s.label, got)
-				}
-				reads[i][got]++
-			}
-			if round >= 0 {
-				total[i].d = append(total[i].d, d)
-				first[i].d = append(first[i].d, f)
-			}
-		}
-	}
-	return total, first, reads
-}
-
-// readBytes is the most bytes any side read (for rates), and a note when
-// the sides did not all read the same files and bytes.
-func readBytes(sides []dside, reads []map[string]int) (int64, string) {
-	var most int64
-	all := map[string]bool{}
-	var per []string
-	for i, m := range reads {
-		var seen []string
-		for got, k := range m {
-			var f, b int64
-			fmt.Sscanf(got, "files=%d bytes=%d", &f, &b)
-			most = max(most, b)
-			all[got] = true
-			seen = append(seen, fmt.Sprintf("%d files, %d bytes (%d×)", f, b, k))
-		}
-		if len(seen) > 0 {
-			sort.Strings(seen)
-			per = append(per, fmt.Sprintf("%s: %s", sides[i].label, strings.Join(seen, "; ")))
-		}
-	}
-	if len(all) <= 1 {
-		return most, ""
-	}
-	return most, "**The sides did not read the same files and bytes** (counted by the reader, rounds with warm-up): " + strings.Join(per, " — ") + "."
+	return bench.Act{Step: bench.Step{Argv: []string{self, "__readall", dir}}, First: true}, nil
 }
 
 func dropCaches(map[string]string) error {
@@ -230,8 +84,8 @@ func dropCaches(map[string]string) error {
 }
 
 // warmFile reads a file so that its pages are in the page cache.
-func warmFile(path string) act {
-	return act{fn: func(map[string]string) error {
+func warmFile(path string) bench.Act {
+	return bench.Act{Fn: func(map[string]string) error {
 		f, err := os.Open(path)
 		if err != nil {
 			return err
@@ -272,13 +126,13 @@ func stopPidfile(path string) func(map[string]string) error {
 // vmDisk builds, once per run, a 1 GiB raw virtual disk with a GPT and one
 // ext4 partition made from /usr/share (mkfs.ext4 -d, written in place at
 // the partition's offset: sparse), and its qcow2 conversions.
-func vmDisk(dir string) (raw string, off, size int64) {
+func vmDisk(dir string) (raw string, off, size int64, err error) {
 	raw = filepath.Join(dir, "disk.raw")
 	const startSector, sectors = 2048, 2093056 // 1 MiB .. 1023 MiB
 	off, size = startSector*512, sectors*512
 	f, err := os.Create(raw)
 	if err != nil {
-		fail("%v", err)
+		return "", 0, 0, err
 	}
 	f.Truncate(1 << 30)
 	f.Close()
@@ -286,18 +140,18 @@ func vmDisk(dir string) (raw string, off, size int64) {
 	c := exec.Command("sfdisk", "-q", raw)
 	c.Stdin = strings.NewReader(fmt.Sprintf("label: gpt\nstart=%d, size=%d, type=linux\n", startSector, sectors))
 	if out, err := c.CombinedOutput(); err != nil {
-		fail("sfdisk: %v: %s", err, out)
+		return "", 0, 0, fmt.Errorf("sfdisk: %v: %s", err, out)
 	}
 	if err := quietLong(5*time.Minute, "mkfs.ext4", "-q", "-F", "-L", "vmdisk", "-E", fmt.Sprintf("offset=%d", off), "-d", "/usr/share", raw, fmt.Sprintf("%dk", size>>10)); err != nil {
-		fail("%v", err)
+		return "", 0, 0, err
 	}
 	for _, v := range vmVariants {
 		args := append([]string{"qemu-img", "convert", "-O", "qcow2"}, v.opts...)
 		if err := quietLong(10*time.Minute, append(args, raw, filepath.Join(dir, v.name+".qcow2"))...); err != nil {
-			fail("%v", err)
+			return "", 0, 0, err
 		}
 	}
-	return raw, off, size
+	return raw, off, size, nil
 }
 
 var vmVariants = []struct {
@@ -333,64 +187,68 @@ func fileMiB(p string) string {
 	return fmt.Sprintf("%.0f MiB (%.0f MiB allocated)", float64(st.Size)/(1<<20), float64(st.Blocks*512)/(1<<20))
 }
 
-func diskSuite(r *runner, rep *report) {
-	dir := mkdir(filepath.Join(workDir, "disk"))
-	raw, off, size := vmDisk(dir)
-	mnt := mkdir(filepath.Join(dir, "mnt"))
+func (h *harness) diskSuite() error {
+	dir := filepath.Join(h.work, "disk")
+	mnt := filepath.Join(dir, "mnt")
+	if err := mkdirs(dir, mnt); err != nil {
+		return err
+	}
+	raw, off, size, err := vmDisk(dir)
+	if err != nil {
+		return err
+	}
 	conv := filepath.Join(dir, "converted.raw")
 	pidfile := filepath.Join(dir, "qsd.pid")
 	rawFile := filepath.Join(dir, "qsd-export")
 	if err := os.WriteFile(rawFile, nil, 0o600); err != nil {
-		fail("%v", err)
+		return err
 	}
-	atCleanup(func() { stopPidfile(pidfile)(nil) })
-	n, warm := max(3, runs/4), 1
-	if quick {
-		n, warm = 1, 0
-	}
+	h.undo.add(func() { stopPidfile(pidfile)(nil) })
+	n, warm := h.slowRounds()
 	offS, sizeS := strconv.FormatInt(off, 10), strconv.FormatInt(size, 10)
 	loopOpt := "loop,ro,offset=" + offS + ",sizelimit=" + sizeS
-	rd := readAllCmd(mnt)
-	umnt := ex(cmd("umount", mnt))
+	rd, err := readAllCmd(mnt)
+	if err != nil {
+		return err
+	}
+	umnt := bench.Exec(cmd("umount", mnt))
+	cleanMnt := []bench.Act{{Fn: func(map[string]string) error { h.cleanMnt(mnt); return nil }}}
 
 	// The sides for one cache state: per variant loops, qemu-storage-daemon
 	// and qemu-img convert; the raw image once per round.
-	build := func(cold bool) []dside {
-		prep := func(img string) []act {
+	build := func(cold bool) []bench.ActSide {
+		prep := func(img string) []bench.Act {
 			if cold {
-				return []act{{fn: dropCaches}}
+				return []bench.Act{{Fn: dropCaches}}
 			}
-			return []act{warmFile(img)}
+			return []bench.Act{warmFile(img)}
 		}
-		var ss []dside
+		var ss []bench.ActSide
 		for i, v := range vmVariants {
 			img := filepath.Join(dir, v.name+".qcow2")
-			ss = append(ss, dside{
-				name:    fmt.Sprintf("loops mount $W/disk/%s.qcow2 MNT --partition 1; read all; loops umount MNT", v.name),
-				label:   "loops mount --partition 1; read; umount",
-				loops:   true,
-				setup:   prep(img),
-				timed:   []act{ex(loopsCmd("mount", img, mnt, "--partition", "1")), rd, ex(loopsCmd("umount", mnt))},
-				cleanup: []act{{fn: func(map[string]string) error { cleanMnt(mnt); return nil }}},
+			ss = append(ss, bench.ActSide{
+				Name:    fmt.Sprintf("loops mount $W/disk/%s.qcow2 MNT --partition 1; read all; loops umount MNT", v.name),
+				Label:   "loops mount --partition 1; read; umount",
+				Loops:   true,
+				Setup:   prep(img),
+				Timed:   []bench.Act{bench.Exec(h.loopsCmd("mount", img, mnt, "--partition", "1")), rd, bench.Exec(h.loopsCmd("umount", mnt))},
+				Cleanup: cleanMnt,
 			})
-			ss = append(ss, dside{
-				name:  "qemu-storage-daemon (fuse export); losetup -r -o; mount -o ro; read all; umount; losetup -d; kill; umount export",
-				label: "qemu-storage-daemon; losetup; mount; read; umount; losetup -d; kill",
-				setup: prep(img),
-				timed: []act{
-					ex(cmd("qemu-storage-daemon", "--daemonize", "--pidfile", pidfile,
-						"--blockdev", "driver=file,node-name=f,filename="+img+",read-only=on",
-						"--blockdev", "driver=qcow2,node-name=q,file=f,read-only=on",
-						"--export", "type=fuse,id=e,node-name=q,mountpoint="+rawFile+",writable=off")),
-					{s: cmd("losetup", "-r", "-o", offS, "--sizelimit", sizeS, "--show", "-f", rawFile), save: "dev"},
-					ex(cmd("mount", "-o", "ro", "{dev}", mnt)),
+			ss = append(ss, bench.ActSide{
+				Name:  "qemu-storage-daemon (fuse export); losetup -r -o; mount -o ro; read all; umount; losetup -d; kill; umount export",
+				Label: "qemu-storage-daemon; losetup; mount; read; umount; losetup -d; kill",
+				Setup: prep(img),
+				Timed: []bench.Act{
+					bench.Exec(qsdCmd(pidfile, img, rawFile)),
+					{Step: cmd("losetup", "-r", "-o", offS, "--sizelimit", sizeS, "--show", "-f", rawFile), Save: "dev"},
+					bench.Exec(cmd("mount", "-o", "ro", "{dev}", mnt)),
 					rd, umnt,
-					ex(cmd("losetup", "-d", "{dev}")),
-					{fn: stopPidfile(pidfile)},
-					{fn: unmountIfMounted(rawFile)},
+					bench.Exec(cmd("losetup", "-d", "{dev}")),
+					{Fn: stopPidfile(pidfile)},
+					{Fn: unmountIfMounted(rawFile)},
 				},
-				cleanup: []act{{fn: func(map[string]string) error {
-					cleanMnt(mnt)
+				Cleanup: []bench.Act{{Fn: func(map[string]string) error {
+					h.cleanMnt(mnt)
 					stopPidfile(pidfile)(nil)
 					if isMounted(rawFile) {
 						unix.Unmount(rawFile, 0)
@@ -399,34 +257,34 @@ func diskSuite(r *runner, rep *report) {
 				}}},
 			})
 			if i == 0 {
-				ss = append(ss, dside{
-					name:    "mount -o " + loopOpt + " $W/disk/disk.raw MNT; read all; umount",
-					label:   "the raw image: mount -o loop,ro,offset=; read; umount",
-					ref:     true,
-					setup:   prep(raw),
-					timed:   []act{ex(cmd("mount", "-o", loopOpt, raw, mnt)), rd, umnt},
-					cleanup: []act{{fn: func(map[string]string) error { cleanMnt(mnt); return nil }}},
+				ss = append(ss, bench.ActSide{
+					Name:    "mount -o " + loopOpt + " $W/disk/disk.raw MNT; read all; umount",
+					Label:   "the raw image: mount -o loop,ro,offset=; read; umount",
+					Ref:     true,
+					Setup:   prep(raw),
+					Timed:   []bench.Act{bench.Exec(cmd("mount", "-o", loopOpt, raw, mnt)), rd, umnt},
+					Cleanup: cleanMnt,
 				})
 			}
-			ss = append(ss, dside{
-				name:    fmt.Sprintf("qemu-img convert -O raw $W/disk/%s.qcow2 $W/disk/converted.raw; mount -o loop,ro,offset=...; read all; umount", v.name),
-				label:   "qemu-img convert -O raw; mount -o loop; read; umount",
-				setup:   prep(img),
-				timed:   []act{ex(cmd("qemu-img", "convert", "-O", "raw", img, conv)), ex(cmd("mount", "-o", loopOpt, conv, mnt)), rd, umnt},
-				cleanup: []act{{fn: func(map[string]string) error { cleanMnt(mnt); return os.Remove(conv) }}},
+			ss = append(ss, bench.ActSide{
+				Name:    fmt.Sprintf("qemu-img convert -O raw $W/disk/%s.qcow2 $W/disk/converted.raw; mount -o loop,ro,offset=...; read all; umount", v.name),
+				Label:   "qemu-img convert -O raw; mount -o loop; read; umount",
+				Setup:   prep(img),
+				Timed:   []bench.Act{bench.Exec(cmd("qemu-img", "convert", "-O", "raw", img, conv)), bench.Exec(cmd("mount", "-o", loopOpt, conv, mnt)), rd, umnt},
+				Cleanup: []bench.Act{{Fn: func(map[string]string) error { h.cleanMnt(mnt); return os.Remove(conv) }}},
 			})
 		}
 		return ss
 	}
 
-	rep.printf("## VM disk images: loops mount --partition vs qemu-storage-daemon + losetup, qemu-img convert, the raw image\n\n")
-	rep.printf("A 1 GiB virtual disk (GPT, one ext4 partition of 1022 MiB at 1 MiB) made once per run with `mkfs.ext4 -d /usr/share` written in place (sparse: `$W/disk/disk.raw` is %s), converted with `%s`: plain %s, zlib %s, zstd %s. Every side is timed from the first command to the last: mount, **read every file** (`loops-bench __readall MNT`: a walk in lexical order reading each regular file to its end with 1 MiB reads; GNU tar skips reading when its archive is /dev/null), and tear down. The sides:\n\n",
+	h.rep.Printf("## VM disk images: loops mount --partition vs qemu-storage-daemon + losetup, qemu-img convert, the raw image\n\n")
+	h.rep.Printf("A 1 GiB virtual disk (GPT, one ext4 partition of 1022 MiB at 1 MiB) made once per run with `mkfs.ext4 -d /usr/share` written in place (sparse: `$W/disk/disk.raw` is %s), converted with `%s`: plain %s, zlib %s, zstd %s. Every side is timed from the first command to the last: mount, **read every file** (`loops-bench __readall MNT`: a walk in lexical order reading each regular file to its end with 1 MiB reads; GNU tar skips reading when its archive is /dev/null), and tear down. The sides:\n\n",
 		fileMiB(raw), firstLine("qemu-img", "--version"), fileMiB(filepath.Join(dir, "plain.qcow2")), fileMiB(filepath.Join(dir, "zlib.qcow2")), fileMiB(filepath.Join(dir, "zstd.qcow2")))
-	rep.printf("- **loops**: `loops mount IMG MNT --partition 1` (FUSE server `loops __serve --raw-disk`, a read-only loop device on its file, the kernel's ext4), read, `loops umount MNT`.\n")
-	rep.printf("- **qemu-storage-daemon**: `qemu-storage-daemon --daemonize --pidfile P --blockdev driver=file,node-name=f,filename=IMG,read-only=on --blockdev driver=qcow2,node-name=q,file=f,read-only=on --export type=fuse,id=e,node-name=q,mountpoint=RAWFILE,writable=off` (RAWFILE an existing empty file), `losetup -r -o %s --sizelimit %s --show -f RAWFILE`, `mount -o ro /dev/loopN MNT`, read, `umount MNT`, `losetup -d /dev/loopN`, SIGTERM to the daemon and wait for it to end, and umount(2) of RAWFILE if the daemon left its FUSE export mounted (it sometimes does; these two in process, timed).\n", offS, sizeS)
-	rep.printf("- **qemu-img convert**: `qemu-img convert -O raw IMG $W/disk/converted.raw` (onto the same filesystem; its write-back to disk is not waited for), `mount -o %s`, read, `umount`; the converted file is removed after the round, untimed.\n", loopOpt)
-	rep.printf("- **raw image (reference)**: the same disk as a raw image, `mount -o %s disk.raw MNT`, read, `umount`: the limit, what the kernel does with no image format in between.\n\n", loopOpt)
-	rep.printf("All ten sides (3 variants × 3, and the raw image) alternate in one sequence of rounds; the raw image's times are repeated in each variant's table. These rows are long (seconds), so they run **%d recorded rounds after %d warm-up** (`max(3, RUNS/4)`), not %d. \"Time to first file\" is the time to the end of reading the first file of the walk: the commands before the read plus the reader's own time to it.\n\n", n, warm, runs)
+	h.rep.Printf("- **loops**: `loops mount IMG MNT --partition 1` (FUSE server `loops-serve __serve --raw-disk`, a read-only loop device on its file, the kernel's ext4), read, `loops umount MNT`.\n")
+	h.rep.Printf("- **qemu-storage-daemon**: `qemu-storage-daemon --daemonize --pidfile P --blockdev driver=file,node-name=f,filename=IMG,read-only=on --blockdev driver=qcow2,node-name=q,file=f,read-only=on --export type=fuse,id=e,node-name=q,mountpoint=RAWFILE,writable=off` (RAWFILE an existing empty file), `losetup -r -o %s --sizelimit %s --show -f RAWFILE`, `mount -o ro /dev/loopN MNT`, read, `umount MNT`, `losetup -d /dev/loopN`, SIGTERM to the daemon and wait for it to end, and umount(2) of RAWFILE if the daemon left its FUSE export mounted (it sometimes does; these two in process, timed).\n", offS, sizeS)
+	h.rep.Printf("- **qemu-img convert**: `qemu-img convert -O raw IMG $W/disk/converted.raw` (onto the same filesystem; its write-back to disk is not waited for), `mount -o %s`, read, `umount`; the converted file is removed after the round, untimed.\n", loopOpt)
+	h.rep.Printf("- **raw image (reference)**: the same disk as a raw image, `mount -o %s disk.raw MNT`, read, `umount`: the limit, what the kernel does with no image format in between.\n\n", loopOpt)
+	h.rep.Printf("All ten sides (3 variants × 3, and the raw image) alternate in one sequence of rounds; the raw image's times are repeated in each variant's table. These rows are long (seconds), so they run **%d recorded rounds after %d warm-up** (`max(3, RUNS/4)`), not %d. \"Time to first file\" is the time to the end of reading the first file of the walk: the commands before the read plus the reader's own time to it.\n\n", n, warm, h.runs)
 
 	for _, cold := range []bool{true, false} {
 		state := "cold cache"
@@ -437,11 +295,14 @@ func diskSuite(r *runner, rep *report) {
 		}
 		logf("VM disks, %s: %d+%d rounds of %d sides", state, warm, n, 10)
 		sides := build(cold)
-		total, first, reads := r.measureActs(n, warm, sides)
-		bytes, odd := readBytes(sides, reads)
-		rep.printf("### VM disks, %s\n\n%s\n\n", state, note)
+		total, first, reads, err := h.r.MeasureActs(n, warm, sides)
+		if err != nil {
+			return err
+		}
+		bytes, odd := bench.ReadBytes(sides, reads)
+		h.rep.Printf("### VM disks, %s\n\n%s\n\n", state, note)
 		if odd != "" {
-			rep.printf("%s\n\n", odd)
+			h.rep.Printf("%s\n\n", odd)
 		}
 		rawIdx := 2
 		for vi, v := range vmVariants {
@@ -449,21 +310,30 @@ func diskSuite(r *runner, rep *report) {
 			if vi > 0 {
 				idx = []int{vi*3 + 1, vi*3 + 2, vi*3 + 3}
 			}
-			pick := func(all []*series) []*series {
-				return []*series{all[idx[0]], all[idx[1]], all[idx[2]], all[rawIdx]}
+			pick := func(all []*bench.Series) []*bench.Series {
+				return []*bench.Series{all[idx[0]], all[idx[1]], all[idx[2]], all[rawIdx]}
 			}
 			t := pick(total)
-			l, q, raw := t[0].median(), t[1].median(), t[3].median()
-			goal := fmt.Sprintf("Goal: loops faster than qemu-storage-daemon: %s (%.2f).", yesNo(l < q), ratio(l, q))
+			l, q, raw := t[0].Median(), t[1].Median(), t[3].Median()
+			goal := fmt.Sprintf("Goal: loops faster than qemu-storage-daemon: %s (%.2f).", yesNo(l < q), bench.Ratio(l, q))
 			if v.name == "plain" {
-				goal += fmt.Sprintf(" Plain within 1.5× of the raw image: %s (%.2f).", yesNo(ratio(l, raw) <= 1.5), ratio(l, raw))
+				goal += fmt.Sprintf(" Plain within 1.5× of the raw image: %s (%.2f).", yesNo(bench.Ratio(l, raw) <= 1.5), bench.Ratio(l, raw))
 			}
-			rep.table("disk", fmt.Sprintf("%s, %s: mount + read every file + umount", v.what, state), fmt.Sprintf("%d rounds. Read at the median: %s. %s", n, readRates(t, bytes, "loops", "qemu-storage-daemon", "qemu-img convert", "raw image"), goal), t)
-			rep.table("", fmt.Sprintf("%s, %s: time to first file", v.what, state), "Same rounds: from the first command to the end of the first file read.", pick(first))
+			h.rep.Table("disk", fmt.Sprintf("%s, %s: mount + read every file + umount", v.what, state), fmt.Sprintf("%d rounds. Read at the median: %s. %s", n, bench.ReadRates(t, bytes, "loops", "qemu-storage-daemon", "qemu-img convert", "raw image"), goal), t)
+			h.rep.Table("", fmt.Sprintf("%s, %s: time to first file", v.what, state), "Same rounds: from the first command to the end of the first file read.", pick(first))
 		}
 	}
 
-	diskProfile(r, rep, dir, mnt, rawFile, pidfile, offS, sizeS)
+	return h.diskProfile(dir, mnt, rawFile, pidfile, offS, sizeS)
+}
+
+// qsdCmd starts qemu-storage-daemon exporting img's virtual disk as the
+// file rawFile (a FUSE export), read-only.
+func qsdCmd(pidfile, img, rawFile string) bench.Step {
+	return cmd("qemu-storage-daemon", "--daemonize", "--pidfile", pidfile,
+		"--blockdev", "driver=file,node-name=f,filename="+img+",read-only=on",
+		"--blockdev", "driver=qcow2,node-name=q,file=f,read-only=on",
+		"--export", "type=fuse,id=e,node-name=q,mountpoint="+rawFile+",writable=off")
 }
 
 func yesNo(b bool) string {
@@ -475,11 +345,11 @@ func yesNo(b bool) string {
 
 // cleanMnt unmounts mnt if a failed round left it mounted, with loops
 // umount when loops mounted it (it also ends the server).
-func cleanMnt(mnt string) {
+func (h *harness) cleanMnt(mnt string) {
 	if !isMounted(mnt) {
 		return
 	}
-	if quiet(loopsBin, "umount", mnt) != nil {
+	if quiet(h.loops, "umount", mnt) != nil {
 		quiet("umount", mnt)
 	}
 }
@@ -489,12 +359,15 @@ func cleanMnt(mnt string) {
 // the CPU time of the server (from /proc/PID/stat before the unmount) and
 // of the reader, and the requests the loop device sent to the FUSE file
 // (/sys/block/loopN/stat: reads and sectors, so the mean request size).
-func diskProfile(r *runner, rep *report, dir, mnt, rawFile, pidfile, offS, sizeS string) {
+func (h *harness) diskProfile(dir, mnt, rawFile, pidfile, offS, sizeS string) error {
 	tick := float64(100) // USER_HZ
-	rep.printf("### VM disks: where the time goes (one cold round each)\n\n")
-	rep.printf("One more cold-cache round per variant for loops and qemu-storage-daemon: wall time of the read alone (mount and unmount excluded), CPU time of the FUSE server over its life (utime and stime from `/proc/PID/stat` just before the unmount; loops' server is `loops __serve --raw-disk`), the server's voluntary and involuntary context switches during the read (all its threads, `/proc/PID/task/*/status`: about one per request it waited for), CPU time of the reader, and the read requests the filesystem made to the loop device during the read (`/sys/block/loopN/stat`), with their mean size (the loop device passes them on to the FUSE file as buffered reads, so the page cache and FUSE readahead sit between them and the server).\n\n")
-	rep.printf("| image | server | read ms | server user ms | server sys ms | server context switches | reader user ms | reader sys ms | loop reads | mean KiB per read |\n|:---|:---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	self, _ := os.Executable()
+	h.rep.Printf("### VM disks: where the time goes (one cold round each)\n\n")
+	h.rep.Printf("One more cold-cache round per variant for loops and qemu-storage-daemon: wall time of the read alone (mount and unmount excluded), CPU time of the FUSE server over its life (utime and stime from `/proc/PID/stat` just before the unmount; loops' server is `loops-serve __serve --raw-disk`), the server's voluntary and involuntary context switches during the read (all its threads, `/proc/PID/task/*/status`: about one per request it waited for), CPU time of the reader, and the read requests the filesystem made to the loop device during the read (`/sys/block/loopN/stat`), with their mean size (the loop device passes them on to the FUSE file as buffered reads, so the page cache and FUSE readahead sit between them and the server).\n\n")
+	h.rep.Printf("| image | server | read ms | server user ms | server sys ms | server context switches | reader user ms | reader sys ms | loop reads | mean KiB per read |\n|:---|:---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
 	for _, v := range vmVariants {
 		img := filepath.Join(dir, v.name+".qcow2")
 		for _, who := range []string{"loops", "qemu-storage-daemon"} {
@@ -502,15 +375,21 @@ func diskProfile(r *runner, rep *report, dir, mnt, rawFile, pidfile, offS, sizeS
 			var pid int
 			var dev string
 			if who == "loops" {
-				r.once(nil, loopsCmd("mount", img, mnt, "--partition", "1"))
-				pid = findProc(func(args []string) bool { return hasArg(args, "__serve") && hasArg(args, img) })
+				if _, err := h.r.Once(nil, h.loopsCmd("mount", img, mnt, "--partition", "1")); err != nil {
+					return err
+				}
+				pid = findProc(func(args []string) bool { return hasArg(args, serveproto.ServeCommand) && hasArg(args, img) })
 			} else {
-				r.once(nil, cmd("qemu-storage-daemon", "--daemonize", "--pidfile", pidfile,
-					"--blockdev", "driver=file,node-name=f,filename="+img+",read-only=on",
-					"--blockdev", "driver=qcow2,node-name=q,file=f,read-only=on",
-					"--export", "type=fuse,id=e,node-name=q,mountpoint="+rawFile+",writable=off"))
-				dev = r.once(nil, cmd("losetup", "-r", "-o", offS, "--sizelimit", sizeS, "--show", "-f", rawFile))
-				r.once(nil, cmd("mount", "-o", "ro", dev, mnt))
+				if _, err := h.r.Once(nil, qsdCmd(pidfile, img, rawFile)); err != nil {
+					return err
+				}
+				var err error
+				if dev, err = h.r.Once(nil, cmd("losetup", "-r", "-o", offS, "--sizelimit", sizeS, "--show", "-f", rawFile)); err != nil {
+					return err
+				}
+				if _, err := h.r.Once(nil, cmd("mount", "-o", "ro", dev, mnt)); err != nil {
+					return err
+				}
 				b, _ := os.ReadFile(pidfile)
 				pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 			}
@@ -529,27 +408,31 @@ func diskProfile(r *runner, rep *report, dir, mnt, rawFile, pidfile, offS, sizeS
 			lr, lsec := blockStat(loopDev)
 			lr, lsec = lr-lr0, lsec-lsec0
 			cs := ctxSwitches(pid) - cs0
+			var uerr error
 			if who == "loops" {
-				r.once(nil, loopsCmd("umount", mnt))
+				_, uerr = h.r.Once(nil, h.loopsCmd("umount", mnt))
 			} else {
-				r.once(nil, cmd("umount", mnt))
-				r.once(nil, cmd("losetup", "-d", dev))
+				_, uerr = h.r.Once(nil, cmd("umount", mnt), cmd("losetup", "-d", dev))
 				stopPidfile(pidfile)(nil)
 				unmountIfMounted(rawFile)(nil)
 			}
 			if err != nil || ru == nil {
-				fail("profile %s %s: %v: %s", who, v.name, err, out)
+				return fmt.Errorf("profile %s %s: %v: %s", who, v.name, err, out)
+			}
+			if uerr != nil {
+				return uerr
 			}
 			mean := "?"
 			if lr > 0 {
 				mean = fmt.Sprintf("%.0f", float64(lsec)*512/1024/float64(lr))
 			}
-			rep.printf("| %s | %s | %s | %.0f | %.0f | %d | %.0f | %.0f | %d | %s |\n", v.name, who, ms(wall),
+			h.rep.Printf("| %s | %s | %s | %.0f | %.0f | %d | %.0f | %.0f | %d | %s |\n", v.name, who, bench.MS(wall),
 				float64(su)*1000/tick, float64(ss)*1000/tick, cs,
 				float64(time.Duration(ru.Utime.Nano()))/1e6, float64(time.Duration(ru.Stime.Nano()))/1e6, lr, mean)
 		}
 	}
-	rep.printf("\n")
+	h.rep.Printf("\n")
+	return nil
 }
 
 func hasArg(args []string, a string) bool {
@@ -613,17 +496,6 @@ func blockStat(dev string) (int64, int64) {
 		return 0, 0
 	}
 	return f[0], f[2]
-}
-
-// readRates is the read rate of each side at its median, by short names.
-func readRates(res []*series, bytes int64, names ...string) string {
-	var p []string
-	for i, s := range res {
-		if m := s.median(); m > 0 && i < len(names) {
-			p = append(p, fmt.Sprintf("%s %.0f MB/s", names[i], float64(bytes)/1e6/m.Seconds()))
-		}
-	}
-	return strings.Join(p, ", ")
 }
 
 // unmountIfMounted unmounts mp if it is a mount point.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/loops-cli/loops/blockloop/udf"
+	"github.com/loops-cli/loops/cmd/loops-bench/internal/bench"
 	"golang.org/x/sys/unix"
 )
 
@@ -20,15 +21,15 @@ var fatDirs = []string{"doc", "vim", "perl", "i18n"}
 
 // fatImage makes a 256 MiB FAT32 image (2 KiB clusters: 4 KiB ones leave
 // too few clusters for FAT32 at this size) holding fatDirs.
-func fatImage(path string) {
+func fatImage(path string) error {
 	f, err := os.Create(path)
 	if err != nil {
-		fail("%v", err)
+		return err
 	}
 	f.Truncate(256 << 20)
 	f.Close()
 	if err := quiet("mkfs.vfat", "-F", "32", "-s", "4", "-n", "BENCH", path); err != nil {
-		fail("%v", err)
+		return err
 	}
 	args := []string{"mcopy", "-s", "-i", path}
 	for _, d := range fatDirs {
@@ -43,20 +44,23 @@ func fatImage(path string) {
 		// mcopy exits 1 when it skips a directory symlink; anything else fails.
 		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 			if l != "" && !strings.HasPrefix(l, "skipping directory symlink") {
-				fail("mcopy: %v: %s", err, l)
+				return fmt.Errorf("mcopy: %v: %s", err, l)
 			}
 		}
 	}
+	return nil
 }
 
 // tmpfsDir mounts a tmpfs at dir (the sweep at exit unmounts it).
-func tmpfsDir(dir, size string) string {
-	mkdir(dir)
-	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
-		fail("mount tmpfs at %s: %v", dir, err)
+func (h *harness) tmpfsDir(dir, size string) error {
+	if err := mkdirs(dir); err != nil {
+		return err
 	}
-	atCleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
-	return dir
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size="+size); err != nil {
+		return fmt.Errorf("mount tmpfs at %s: %w", dir, err)
+	}
+	h.undo.add(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	return nil
 }
 
 func emptyDir(dir string) func(map[string]string) error {
@@ -74,61 +78,83 @@ func emptyDir(dir string) func(map[string]string) error {
 	}
 }
 
-func fatSuite(r *runner, rep *report) {
-	dir := mkdir(filepath.Join(workDir, "fat"))
+func (h *harness) fatSuite() error {
+	dir := filepath.Join(h.work, "fat")
 	img := filepath.Join(dir, "sdcard.img")
-	logf("building the FAT32 image (mcopy -s of /usr/share/{%s})", strings.Join(fatDirs, ","))
-	fatImage(img)
-	mnt := mkdir(filepath.Join(dir, "mnt"))
-	out := tmpfsDir(filepath.Join(dir, "out"), "512m")
-	n, warm := max(3, runs/4), 1
-	if quick {
-		n, warm = 1, 0
+	mnt := filepath.Join(dir, "mnt")
+	out := filepath.Join(dir, "out")
+	if err := mkdirs(dir, mnt); err != nil {
+		return err
 	}
-	lmount, lumount := loopsCmd("mount", "--fuse", img, mnt), loopsCmd("umount", mnt)
+	logf("building the FAT32 image (mcopy -s of /usr/share/{%s})", strings.Join(fatDirs, ","))
+	if err := fatImage(img); err != nil {
+		return err
+	}
+	if err := h.tmpfsDir(out, "512m"); err != nil {
+		return err
+	}
+	n, warm := h.slowRounds()
+	lmount, lumount := h.loopsCmd("mount", "--fuse", img, mnt), h.loopsCmd("umount", mnt)
 	fmount, fumount := cmd("fusefat", "-o", "ro", img, mnt), cmd("fusermount", "-u", mnt)
-	unmountAny := act{fn: func(map[string]string) error { cleanMnt(mnt); return nil }}
-	rd := readAllCmd(mnt)
+	unmountAny := bench.Act{Fn: func(map[string]string) error { h.cleanMnt(mnt); return nil }}
+	rd, err := readAllCmd(mnt)
+	if err != nil {
+		return err
+	}
 	warmImg := warmFile(img)
 
-	rep.printf("## FAT: loops mount --fuse vs fusefat vs mcopy\n\n")
-	rep.printf("This kernel has no vfat driver, so `loops mount` serves FAT in userspace (FUSE; `--fuse` forces it where the kernel has one). Image `$W/fat/sdcard.img`: 256 MiB FAT32 (`mkfs.vfat -F 32 -s 4`: 2 KiB clusters) holding `mcopy -s` of /usr/share/{%s} (`MTOOLS_SKIP_CHECK=1`; mcopy follows file symlinks and skips directory ones). Page cache warm: the image is read once before every side. The reader is `loops-bench __readall MNT` (a walk reading every regular file to its end, as in the VM disk rows). fusefat (%s) is `fusefat -o ro IMG MNT`, unmounted with `fusermount -u MNT`; mcopy extracts with `mcopy -s -n -i IMG ::/ OUT` into a tmpfs (emptied after each round, untimed).\n\n", strings.Join(fatDirs, ","), firstLine("dpkg-query", "-W", "-f", "fusefat ${Version}", "fusefat"))
+	h.rep.Printf("## FAT: loops mount --fuse vs fusefat vs mcopy\n\n")
+	h.rep.Printf("This kernel has no vfat driver, so `loops mount` serves FAT in userspace (FUSE; `--fuse` forces it where the kernel has one). Image `$W/fat/sdcard.img`: 256 MiB FAT32 (`mkfs.vfat -F 32 -s 4`: 2 KiB clusters) holding `mcopy -s` of /usr/share/{%s} (`MTOOLS_SKIP_CHECK=1`; mcopy follows file symlinks and skips directory ones). Page cache warm: the image is read once before every side. The reader is `loops-bench __readall MNT` (a walk reading every regular file to its end, as in the VM disk rows). fusefat (%s) is `fusefat -o ro IMG MNT`, unmounted with `fusermount -u MNT`; mcopy extracts with `mcopy -s -n -i IMG ::/ OUT` into a tmpfs (emptied after each round, untimed).\n\n", strings.Join(fatDirs, ","), firstLine("dpkg-query", "-W", "-f", "fusefat ${Version}", "fusefat"))
 
-	mc := dside{name: "mcopy -s -n -i IMG ::/ OUT (OUT on tmpfs)", label: "mcopy -s -n (extract to tmpfs)",
-		env: []string{"MTOOLS_SKIP_CHECK=1"}, setup: []act{warmImg},
-		timed: []act{ex(cmd("mcopy", "-s", "-n", "-i", img, "::/", out))}, cleanup: []act{{fn: emptyDir(out)}}}
-	sides := []dside{
-		{name: "loops mount --fuse IMG MNT; read all; loops umount MNT", label: "loops mount --fuse; read; umount", loops: true,
-			setup: []act{warmImg}, timed: []act{ex(lmount), rd, ex(lumount)}, cleanup: []act{unmountAny}},
-		{name: "fusefat -o ro IMG MNT; read all; fusermount -u MNT", label: "fusefat -o ro; read; fusermount -u",
-			setup: []act{warmImg}, timed: []act{ex(fmount), rd, ex(fumount)}, cleanup: []act{unmountAny}},
+	mc := bench.ActSide{Name: "mcopy -s -n -i IMG ::/ OUT (OUT on tmpfs)", Label: "mcopy -s -n (extract to tmpfs)",
+		Env: []string{"MTOOLS_SKIP_CHECK=1"}, Setup: []bench.Act{warmImg},
+		Timed: []bench.Act{bench.Exec(cmd("mcopy", "-s", "-n", "-i", img, "::/", out))}, Cleanup: []bench.Act{{Fn: emptyDir(out)}}}
+	sides := []bench.ActSide{
+		{Name: "loops mount --fuse IMG MNT; read all; loops umount MNT", Label: "loops mount --fuse; read; umount", Loops: true,
+			Setup: []bench.Act{warmImg}, Timed: []bench.Act{bench.Exec(lmount), rd, bench.Exec(lumount)}, Cleanup: []bench.Act{unmountAny}},
+		{Name: "fusefat -o ro IMG MNT; read all; fusermount -u MNT", Label: "fusefat -o ro; read; fusermount -u",
+			Setup: []bench.Act{warmImg}, Timed: []bench.Act{bench.Exec(fmount), rd, bench.Exec(fumount)}, Cleanup: []bench.Act{unmountAny}},
 		mc,
 	}
-	total, first, reads := r.measureActs(n, warm, sides)
-	bytes, odd := readBytes(sides, reads)
-	rep.table("fat", "FAT32: mount + read every file + umount", fmt.Sprintf("%d rounds after %d warm-up (`max(3, RUNS/4)`: fusefat takes tens of seconds a round). Read at the median: %s. mcopy writes the files into a tmpfs instead of reading them through a mount: the other way a user gets at them without vfat. fusefat shows the volume label as one more file, empty. %s", n, warm, readRates(total, bytes, "loops", "fusefat", "mcopy"), odd), total)
-	rep.table("", "FAT32: time to first file", "Same rounds: the mount plus the reader's time to the end of the first file.", first[:2])
-	if emptyDir(out)(nil) != nil {
-		fail("cannot empty %s", out)
+	total, first, reads, err := h.r.MeasureActs(n, warm, sides)
+	if err != nil {
+		return err
+	}
+	bytes, odd := bench.ReadBytes(sides, reads)
+	h.rep.Table("fat", "FAT32: mount + read every file + umount", fmt.Sprintf("%d rounds after %d warm-up (`max(3, RUNS/4)`: fusefat takes tens of seconds a round). Read at the median: %s. mcopy writes the files into a tmpfs instead of reading them through a mount: the other way a user gets at them without vfat. fusefat shows the volume label as one more file, empty. %s", n, warm, bench.ReadRates(total, bytes, "loops", "fusefat", "mcopy"), odd), total)
+	h.rep.Table("", "FAT32: time to first file", "Same rounds: the mount plus the reader's time to the end of the first file.", first[:2])
+	if err := emptyDir(out)(nil); err != nil {
+		return fmt.Errorf("cannot empty %s: %w", out, err)
 	}
 
-	l := sd(true, lmount).labelled("loops mount --fuse")
-	l.cleanup = []step{lumount}
-	f := sd(false, fmount).labelled("fusefat -o ro")
-	f.cleanup = []step{fumount}
-	res := r.measure(runs, warmup, l, f)
-	rep.table("fat", "FAT32: mount alone", fmt.Sprintf("Until the command returns with the mount live; the unmount after each round is not timed. %d rounds.", runs), res)
+	l := h.sd(true, lmount).Labelled("loops mount --fuse")
+	l.Cleanup = []bench.Step{lumount}
+	f := h.sd(false, fmount).Labelled("fusefat -o ro")
+	f.Cleanup = []bench.Step{fumount}
+	return h.table("fat", "FAT32: mount alone", fmt.Sprintf("Until the command returns with the mount live; the unmount after each round is not timed. %d rounds.", h.runs), l, f)
+}
+
+// slowRounds are the recorded and warm-up rounds of a comparison whose
+// rounds take seconds: max(3, RUNS/4) after 1; 1 after none in quick mode.
+func (h *harness) slowRounds() (n, warm int) {
+	if h.quick {
+		return 1, 0
+	}
+	return max(3, h.runs/4), 1
 }
 
 // udfSuite: a UDF image read through loops, where loops serves UDF, against
 // 7-Zip extracting it; skipped, saying why, where loops does not.
-func udfSuite(r *runner, rep *report) {
-	rep.printf("## UDF: loops mount --fuse vs 7-Zip\n\n")
-	if _, err := os.Stat(filepath.Join(repoDir, "blockloop", "udf")); err != nil {
-		rep.printf("Skipped: this tree has no UDF reader (blockloop/udf).\n\n")
-		return
+func (h *harness) udfSuite() error {
+	h.rep.Printf("## UDF: loops mount --fuse vs 7-Zip\n\n")
+	if _, err := os.Stat(filepath.Join(h.repo, "blockloop", "udf")); err != nil {
+		h.rep.Printf("Skipped: this tree has no UDF reader (blockloop/udf).\n\n")
+		return nil
 	}
-	dir := mkdir(filepath.Join(workDir, "udf"))
+	dir := filepath.Join(h.work, "udf")
+	if err := mkdirs(dir); err != nil {
+		return err
+	}
 	iso := filepath.Join(dir, "udf.iso")
 	args := []string{"genisoimage", "-quiet", "-udf", "-R", "-J", "-input-charset", "utf-8", "-o", iso, "-graft-points"}
 	for _, d := range fatDirs {
@@ -136,9 +162,12 @@ func udfSuite(r *runner, rep *report) {
 	}
 	logf("building the UDF image (genisoimage -udf of /usr/share/{%s})", strings.Join(fatDirs, ","))
 	if err := quietLong(5*time.Minute, args...); err != nil {
-		fail("%v", err)
+		return err
 	}
-	probe := r.once(nil, loopsCmd("block", "probe", iso))
+	probe, err := h.r.Once(nil, h.loopsCmd("block", "probe", iso))
+	if err != nil {
+		return err
+	}
 	route := ""
 	for _, l := range strings.Split(probe, "\n") {
 		if strings.HasPrefix(l, "mount") {
@@ -146,92 +175,118 @@ func udfSuite(r *runner, rep *report) {
 		}
 	}
 	if !strings.Contains(route, "udf") {
-		rep.printf("Skipped: `loops block probe` of a `genisoimage -udf -R -J` image says it mounts it as `%s`, not UDF: this loops does not serve UDF yet, and a row would time its ISO 9660 tree.\n\n", route)
-		return
+		h.rep.Printf("Skipped: `loops block probe` of a `genisoimage -udf -R -J` image says it mounts it as `%s`, not UDF: this loops does not serve UDF yet, and a row would time its ISO 9660 tree.\n\n", route)
+		return nil
 	}
-	mnt := mkdir(filepath.Join(dir, "mnt"))
-	out := tmpfsDir(filepath.Join(dir, "out"), "512m")
-	n, warm := max(3, runs/4), 1
-	if quick {
-		n, warm = 1, 0
+	mnt, out := filepath.Join(dir, "mnt"), filepath.Join(dir, "out")
+	if err := mkdirs(mnt); err != nil {
+		return err
 	}
+	if err := h.tmpfsDir(out, "512m"); err != nil {
+		return err
+	}
+	n, warm := h.slowRounds()
 	warmImg := warmFile(iso)
-	st, _ := os.Stat(iso)
-	rep.printf("Image `$W/udf/udf.iso` (%.0f MiB): `genisoimage -udf -R -J` of /usr/share/{%s}; `loops block probe` route: %s. Page cache warm (the image is read once before every side). loops reads every file through `loops mount --fuse` (`loops-bench __readall`); 7-Zip (%s) extracts it with `7zz x -tudf -y -oOUT` into a tmpfs (emptied after each round, untimed).\n\n",
-		float64(st.Size())/(1<<20), strings.Join(fatDirs, ","), route, firstLine("7zz", "i"))
-	sides := []dside{
-		{name: "loops mount --fuse ISO MNT; read all; loops umount MNT", label: "loops mount --fuse; read; umount", loops: true,
-			setup: []act{warmImg}, timed: []act{ex(loopsCmd("mount", "--fuse", iso, mnt)), readAllCmd(mnt), ex(loopsCmd("umount", mnt))},
-			cleanup: []act{{fn: func(map[string]string) error { cleanMnt(mnt); return nil }}}},
-		{name: "7zz x -tudf -y -oOUT ISO (OUT on tmpfs)", label: "7zz x -tudf (extract to tmpfs)", setup: []act{warmImg},
-			timed: []act{ex(cmd("7zz", "x", "-tudf", "-y", "-bd", "-o"+out, iso))}, cleanup: []act{{fn: emptyDir(out)}}},
+	st, err := os.Stat(iso)
+	if err != nil {
+		return err
 	}
-	total, _, reads := r.measureActs(n, warm, sides)
-	bytes, _ := readBytes(sides, reads)
-	rep.table("udf", "UDF: read every file", fmt.Sprintf("%d rounds after %d warm-up. Read at the median: %s.", n, warm, readRates(total, bytes, "loops", "7-Zip")), total)
-	udfFileRows(r, rep, out)
+	rd, err := readAllCmd(mnt)
+	if err != nil {
+		return err
+	}
+	h.rep.Printf("Image `$W/udf/udf.iso` (%.0f MiB): `genisoimage -udf -R -J` of /usr/share/{%s}; `loops block probe` route: %s. Page cache warm (the image is read once before every side). loops reads every file through `loops mount --fuse` (`loops-bench __readall`); 7-Zip (%s) extracts it with `7zz x -tudf -y -oOUT` into a tmpfs (emptied after each round, untimed).\n\n",
+		float64(st.Size())/(1<<20), strings.Join(fatDirs, ","), route, firstLine("7zz", "i"))
+	sides := []bench.ActSide{
+		{Name: "loops mount --fuse ISO MNT; read all; loops umount MNT", Label: "loops mount --fuse; read; umount", Loops: true,
+			Setup: []bench.Act{warmImg}, Timed: []bench.Act{bench.Exec(h.loopsCmd("mount", "--fuse", iso, mnt)), rd, bench.Exec(h.loopsCmd("umount", mnt))},
+			Cleanup: []bench.Act{{Fn: func(map[string]string) error { h.cleanMnt(mnt); return nil }}}},
+		{Name: "7zz x -tudf -y -oOUT ISO (OUT on tmpfs)", Label: "7zz x -tudf (extract to tmpfs)", Setup: []bench.Act{warmImg},
+			Timed: []bench.Act{bench.Exec(cmd("7zz", "x", "-tudf", "-y", "-bd", "-o"+out, iso))}, Cleanup: []bench.Act{{Fn: emptyDir(out)}}},
+	}
+	total, _, reads, err := h.r.MeasureActs(n, warm, sides)
+	if err != nil {
+		return err
+	}
+	bytes, _ := bench.ReadBytes(sides, reads)
+	h.rep.Table("udf", "UDF: read every file", fmt.Sprintf("%d rounds after %d warm-up. Read at the median: %s.", n, warm, bench.ReadRates(total, bytes, "loops", "7-Zip")), total)
+	return h.udfFileRows(out)
 }
 
 // udfFileRows times, on a UDF image of a 64 MiB random file and a
 // 10,000-file tree, a sequential read of the file and a walk of the tree
 // through a fresh `loops mount --fuse` against 7-Zip (what a user runs on a
 // kernel without udf) and the image itself (the limit).
-func udfFileRows(r *runner, rep *report, out string) {
-	dir := mkdir(filepath.Join(workDir, "udf", "files"))
-	src := mkdir(filepath.Join(dir, "src"))
-	tree := mkdir(filepath.Join(src, "tree"))
+func (h *harness) udfFileRows(out string) error {
+	dir := filepath.Join(h.work, "udf", "files")
+	src := filepath.Join(dir, "src")
+	tree := filepath.Join(src, "tree")
 	iso := filepath.Join(dir, "files.iso")
+	mnt := filepath.Join(dir, "mnt")
+	if err := mkdirs(tree, mnt); err != nil {
+		return err
+	}
 	rng := rand.NewChaCha8([32]byte{'u', 'd', 'f'})
 	big := make([]byte, 64<<20)
 	rng.Read(big)
 	if err := os.WriteFile(filepath.Join(src, "big64.bin"), big, 0o644); err != nil {
-		fail("%v", err)
+		return err
 	}
-	for i := range 100 {
-		d := mkdir(filepath.Join(tree, fmt.Sprint("d", i)))
-		for j := range 100 {
-			os.WriteFile(filepath.Join(d, fmt.Sprintf("file-%d.txt", j)), fmt.Appendf(nil, "%d/%d\n", i, j), 0o644)
-		}
+	if err := fileTree(tree); err != nil {
+		return err
 	}
 	if err := quietLong(5*time.Minute, "genisoimage", "-quiet", "-udf", "-input-charset", "utf-8", "-o", iso, src); err != nil {
-		fail("%v", err)
+		return err
 	}
+	off, size, err := udfExtent(iso, "big64.bin")
+	if err != nil {
+		return err
+	}
+	mount, umount := h.loopsCmd("mount", "--fuse", iso, mnt), h.loopsCmd("umount", mnt)
+	n, _ := h.slowRounds()
+	h.rep.Printf("Image `$W/udf/files/files.iso` (%.0f MiB): `genisoimage -udf` of a 64 MiB random file and a 10,000-file tree (100 dirs × 100 files). \"fresh mount\": each loops round mounts (untimed), reads, unmounts (untimed). 7-Zip extracts the same file, or lists the tree, into a tmpfs; \"image\" reads the file's bytes straight from the image (the limit).\n\n", float64(size)/(1<<20))
+	res, err := h.r.Measure(n, 1,
+		bench.Side{Name: "loops", Loops: true, Setup: []bench.Step{mount}, Timed: []bench.Step{dd("if=" + filepath.Join(mnt, "big64.bin"))}, Cleanup: []bench.Step{umount}},
+		h.sd(false, cmd("7zz", "e", "-tudf", "-y", "-bd", "-o"+out, iso, "big64.bin")).Named("7zz e -tudf ISO big64.bin (to tmpfs)"),
+		h.sd(false, dd("if="+iso, "iflag=skip_bytes,count_bytes", fmt.Sprintf("skip=%d", off), "count=64M")).Named("image (dd of the same bytes)").Reference())
+	if err != nil {
+		return err
+	}
+	h.rep.Table("udf", "UDF: sequential read, 64 MiB, fresh mount", fmt.Sprintf("%d rounds. Throughput at the median: %s.", n, bench.Throughputs(res, 64)), res)
+	res, err = h.r.Measure(n, 1,
+		bench.Side{Name: "loops", Loops: true, Setup: []bench.Step{mount}, Timed: []bench.Step{walk(filepath.Join(mnt, "tree"))}, Cleanup: []bench.Step{umount}},
+		h.sd(false, cmd("7zz", "l", "-tudf", iso)).Named("7zz l -tudf ISO (list)"),
+		h.sd(false, walk(tree)).Named("the source tree on the host filesystem").Reference())
+	if err != nil {
+		return err
+	}
+	h.rep.Table("udf", "UDF: walk of the 10,000-file tree (stat of every entry), fresh mount", fmt.Sprintf("%d rounds.", n), res)
+	os.RemoveAll(out)
+	return os.MkdirAll(out, 0o755)
+}
+
+// udfExtent is where a file's one extent starts in a UDF image, and the
+// image's size.
+func udfExtent(iso, name string) (off, size int64, err error) {
 	f, err := os.Open(iso)
 	if err != nil {
-		fail("%v", err)
+		return 0, 0, err
 	}
-	st, _ := f.Stat()
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, 0, err
+	}
 	fs, err := udf.Open(f, st.Size())
 	if err != nil {
-		fail("%v", err)
+		return 0, 0, err
 	}
-	e, err := fs.Lookup("big64.bin")
-	if err != nil || len(e.Extents) != 1 {
-		fail("big64.bin in the UDF image: %v (%d extents)", err, len(e.Extents))
+	e, err := fs.Lookup(name)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s in the UDF image: %w", name, err)
 	}
-	off := e.Extents[0].Offset
-	f.Close()
-	mnt := mkdir(filepath.Join(dir, "mnt"))
-	mount, umount := loopsCmd("mount", "--fuse", iso, mnt), loopsCmd("umount", mnt)
-	n := max(3, runs/4)
-	if quick {
-		n = 1
+	if len(e.Extents) != 1 {
+		return 0, 0, fmt.Errorf("%s in the UDF image: %d extents, want 1", name, len(e.Extents))
 	}
-	rep.printf("Image `$W/udf/files/files.iso` (%.0f MiB): `genisoimage -udf` of a 64 MiB random file and a 10,000-file tree (100 dirs × 100 files). \"fresh mount\": each loops round mounts (untimed), reads, unmounts (untimed). 7-Zip extracts the same file, or lists the tree, into a tmpfs; \"image\" reads the file's bytes straight from the image (the limit).\n\n", float64(st.Size())/(1<<20))
-	dd := func(args ...string) step {
-		return cmd(append([]string{"dd", "of=/dev/null", "bs=1M", "status=none"}, args...)...)
-	}
-	res := r.measure(n, 1,
-		side{name: "loops", loops: true, setup: []step{mount}, timed: []step{dd("if=" + filepath.Join(mnt, "big64.bin"))}, cleanup: []step{umount}},
-		sd(false, cmd("7zz", "e", "-tudf", "-y", "-bd", "-o"+out, iso, "big64.bin")).named("7zz e -tudf ISO big64.bin (to tmpfs)"),
-		sd(false, dd("if="+iso, "iflag=skip_bytes,count_bytes", fmt.Sprintf("skip=%d", off), "count=64M")).named("image (dd of the same bytes)").reference())
-	rep.table("udf", "UDF: sequential read, 64 MiB, fresh mount", fmt.Sprintf("%d rounds. Throughput at the median: %s.", n, throughputs(res, 64)), res)
-	walk := cmd("find", filepath.Join(mnt, "tree"), "-printf", `%s%m%U\n`)
-	res = r.measure(n, 1,
-		side{name: "loops", loops: true, setup: []step{mount}, timed: []step{walk}, cleanup: []step{umount}},
-		sd(false, cmd("7zz", "l", "-tudf", iso)).named("7zz l -tudf ISO (list)"),
-		sd(false, cmd("find", tree, "-printf", `%s%m%U\n`)).named("the source tree on the host filesystem").reference())
-	rep.table("udf", "UDF: walk of the 10,000-file tree (stat of every entry), fresh mount", fmt.Sprintf("%d rounds.", n), res)
-	os.RemoveAll(out)
-	os.MkdirAll(out, 0o755)
+	return e.Extents[0].Offset, st.Size(), nil
 }

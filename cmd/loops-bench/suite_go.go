@@ -11,18 +11,18 @@ import (
 // reads (blockloop/iso9660, blockloop/userfs), module listing (audioloop).
 var goPackages = []string{"./netloop", "./blockloop", "./blockloop/iso9660", "./blockloop/userfs", "./audioloop"}
 
-func goSuite(r *runner, rep *report) {
+func (h *harness) goSuite() error {
 	bt := "1s"
-	if quick {
+	if h.quick {
 		bt = "1x"
 	}
 	args := append([]string{"test", "-p", "1", "-count", "1", "-run", "^$", "-bench", ".", "-benchmem", "-benchtime", bt}, goPackages...)
-	c := exec.CommandContext(r.ctx, goBin, args...)
-	c.Dir = repoDir
+	c := exec.CommandContext(h.r.Ctx, h.goBin, args...)
+	c.Dir = h.repo
 	out, err := c.CombinedOutput()
-	rep.printf("## Go benchmarks (in process)\n\n")
-	rep.printf("`go test %s` (as root, in the host namespace; benchmarks that need a server or root skip without them). The packages without a benchmark are listed with none.\n\n", strings.Join(args[1:], " "))
-	rep.printf("| package | benchmark | runs | ns/op | other |\n|:---|:---|---:|---:|:---|\n")
+	h.rep.Printf("## Go benchmarks (in process)\n\n")
+	h.rep.Printf("`go test %s` (as root, in the host namespace; benchmarks that need a server or root skip without them). The packages without a benchmark are listed with none.\n\n", strings.Join(args[1:], " "))
+	h.rep.Printf("| package | benchmark | runs | ns/op | other |\n|:---|:---|---:|---:|:---|\n")
 	pkg := ""
 	seen := map[string]int{}
 	for _, l := range strings.Split(string(out), "\n") {
@@ -38,18 +38,19 @@ func goSuite(r *runner, rep *report) {
 		for i := 4; i+1 < len(f); i += 2 {
 			other = append(other, f[i]+" "+f[i+1])
 		}
-		rep.printf("| %s | %s | %s | %s | %s |\n", pkg, trimProcs(f[0]), f[1], f[2], strings.Join(other, ", "))
+		h.rep.Printf("| %s | %s | %s | %s | %s |\n", pkg, trimProcs(f[0]), f[1], f[2], strings.Join(other, ", "))
 		seen[pkg]++
 	}
 	for _, p := range goPackages {
 		if seen[strings.TrimPrefix(p, "./")] == 0 {
-			rep.printf("| %s | (none) | | | |\n", strings.TrimPrefix(p, "./"))
+			h.rep.Printf("| %s | (none) | | | |\n", strings.TrimPrefix(p, "./"))
 		}
 	}
-	rep.printf("\n")
+	h.rep.Printf("\n")
 	if err != nil {
-		fail("go test -bench: %v: %s", err, lastLines(string(out), 15))
+		return fmt.Errorf("go test -bench: %v: %s", err, lastLines(string(out), 15))
 	}
+	return nil
 }
 
 func lastLines(s string, n int) string {
