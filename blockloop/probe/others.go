@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"sync"
 )
 
 // The rarer types blkid names (libblkid befs.c, bfs.c, hpfs.c, vxfs.c,
@@ -11,7 +12,9 @@ import (
 // seldom mounts, or mounts only on special devices. Their containers (ubi,
 // vdo, drbd, ceph_bluestore, cs_fvault2...) are in volumes.go.
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+// castagnoli is the CRC-32C table, made at the first use: making it at
+// start would cost every program that links the prober (the CLI does).
+var castagnoli = sync.OnceValue(func() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) })
 
 // rawCRC is util-linux's ul_crc32 and crc32c: the table CRC from seed,
 // without the final inversion.
@@ -108,7 +111,7 @@ func scoutfsSuper(rd *reader, p *Result, meta bool) bool {
 	if b == nil || string(b[4:8]) != "\x8b\x42\x3c\x10" {
 		return false
 	}
-	if rawCRC(castagnoli, ^uint32(0), b[4:]) != le32(b, 0) {
+	if rawCRC(castagnoli(), ^uint32(0), b[4:]) != le32(b, 0) {
 		return false
 	}
 	if isMeta := le64(b, 48)&1 != 0; isMeta != meta {

@@ -92,7 +92,7 @@ var rareCases = []imageCase{
 		copy(b, "mpoolDev")
 		copy(b[8:], "mp1")
 		copy(b[40:], "\xa1\xb2\xc3\xd4\xe5\xf6\x47\x18\x89\x9a\xab\xbc\xcd\xde\xef\xf0")
-		binary.LittleEndian.PutUint32(b[62:], crc32.Checksum(b[:62], castagnoli))
+		binary.LittleEndian.PutUint32(b[62:], crc32.Checksum(b[:62], castagnoli()))
 		p := newFile(t, dir, "img", 2<<20)
 		patch(t, p, int64(0), b)
 		return p
@@ -151,7 +151,7 @@ func TestProbeTypesBlkidHereLacks(t *testing.T) {
 	copy(fvault[172:], le32b(2))
 	copy(fvault[304:], "\x01\x23\x45\x67\x89\xab\x4d\xef\x80\x11\x22\x33\x44\x55\x66\x77")
 	copy(fvault[4:], le32b(0xffffffff))
-	copy(fvault[0:], le32b(^crc32.Update(0, castagnoli, fvault[8:])))
+	copy(fvault[0:], le32b(^crc32.Update(0, castagnoli(), fvault[8:])))
 	scout := func(meta bool) []byte {
 		b := make([]byte, 4096)
 		copy(b[4:], "\x8b\x42\x3c\x10")
@@ -160,7 +160,7 @@ func TestProbeTypesBlkidHereLacks(t *testing.T) {
 			copy(b[48:], le64b(1))
 		}
 		copy(b[56:], "\xfe\xdc\xba\x98\x76\x54\x42\x10\x8f\xed\xcb\xa9\x87\x65\x43\x21")
-		copy(b, le32b(^crc32.Checksum(b[4:], castagnoli)))
+		copy(b, le32b(^crc32.Checksum(b[4:], castagnoli())))
 		return b
 	}
 	place := func(at int, b []byte) []byte {

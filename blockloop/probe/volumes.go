@@ -526,7 +526,7 @@ func probeFVault2(rd *reader, p *Result) bool {
 	if b == nil || string(b[88:90]) != "CS" || le16(b, 8) != 1 || le32(b, 90) != 1 {
 		return false
 	}
-	if rawCRC(castagnoli, le32(b, 4), b[8:512]) != le32(b, 0) {
+	if rawCRC(castagnoli(), le32(b, 4), b[8:512]) != le32(b, 0) {
 		return false
 	}
 	if le16(b, 10) != 0x10 || le32(b, 168) != 16 || le32(b, 172) != 2 {
@@ -545,7 +545,7 @@ func probeMpool(rd *reader, p *Result) bool {
 	if b == nil || string(b[:8]) != "mpoolDev" {
 		return false
 	}
-	if crc32.Checksum(b[:62], castagnoli) != le32(b, 62) {
+	if crc32.Checksum(b[:62], castagnoli()) != le32(b, 62) {
 		return false
 	}
 	p.Label = blkLabel(b[8:40])

@@ -42,8 +42,8 @@ const (
 
 var (
 	// castagnoli is the CRC-32C table, made at the first checksum: making
-	// it (hash/crc32's Castagnoli tables) would cost every program that
-	// links this package 0.1 ms at start.
+	// it (hash/crc32's Castagnoli tables) at start would cost every
+	// program that links this package.
 	castagnoli = sync.OnceValue(func() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) })
 
 	guidBAT        = guid("2DC27766-F623-4200-9D64-115E9BFD4A08")

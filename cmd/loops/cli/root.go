@@ -95,8 +95,8 @@ var branches = []branch{
 
 // branchNamed is the branch a run's arguments go to when their first word
 // names one (`loops net status ...`): a one-shot command builds that branch
-// only, not the ~60 commands and their flags of the whole tree, which is a
-// noticeable part of a 2 ms run. Anything else (flags first, help,
+// only, not the ~60 commands and their flags of the whole tree, a
+// noticeable part of a short run (docs/benchmarks.md). Anything else (flags first, help,
 // completion, a typo that needs suggestions) gets the whole tree.
 func branchNamed(args []string) *branch {
 	if len(args) == 0 {
