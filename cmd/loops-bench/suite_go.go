@@ -7,9 +7,9 @@ import (
 )
 
 // goPackages hold the hot paths: netlink reads and sock_diag (netloop),
-// loop devices, mounts and probing (blockloop), ISO directory lookup and
+// loop devices and mounts (blockloop), probing (blockloop/probe), ISO directory lookup and
 // reads (blockloop/iso9660, blockloop/userfs), module listing (audioloop).
-var goPackages = []string{"./netloop", "./blockloop", "./blockloop/iso9660", "./blockloop/userfs", "./audioloop"}
+var goPackages = []string{"./netloop", "./blockloop", "./blockloop/probe", "./blockloop/iso9660", "./blockloop/userfs", "./audioloop"}
 
 func (h *harness) goSuite() error {
 	bt := "1s"
