@@ -47,3 +47,10 @@ type LimitError struct {
 func (e *LimitError) Error() string {
 	return fmt.Sprintf("fat: image exceeds %s at byte %d: %d > %d", e.Limit, e.Offset, e.Value, e.Max)
 }
+
+// ErrTruncated is matched when a volume opened read-write is shorter than
+// its boot sector says: writing it would write past its end.
+var ErrTruncated = errors.New("the image is truncated")
+
+// ErrClosed is matched by a Volume's operations after Close.
+var ErrClosed = errors.New("fat: volume closed")

@@ -1,0 +1,314 @@
+package fat
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Image is what a writable volume is read from and written to: the image
+// file (an *os.File), or a section of it (see NewSection).
+type Image interface {
+	io.ReaderAt
+	io.WriterAt
+	// Sync makes what was written durable (fdatasync).
+	Sync() error
+}
+
+// Volume is a FAT12/16/32 volume opened read-write ([OpenVolume]). It is
+// safe for concurrent use. Changes reach the image in an order that keeps
+// it consistent for fsck.fat at every step a killed writer can stop at:
+// file data first, then the FAT entries that grow a chain, then the
+// directory entry (its size and first cluster), then the FAT entries that
+// shrink or free one. A file's data written since its last [Node.Commit]
+// is in free clusters as far as the image says (a killed writer leaves
+// lost clusters at most); Commit, [Volume.Sync] and [Volume.Close] make it
+// part of the file.
+//
+// While open, the volume is marked dirty (the boot sector's state byte, as
+// Linux does, and the clean-shutdown bit of FAT entry 1 on FAT16/32, as
+// Windows does); Close clears both, unless the volume was dirty when
+// opened.
+type Volume struct {
+	mu  sync.Mutex
+	img Image
+	b   *bpb
+	loc *time.Location
+	now func() time.Time
+
+	nfats     int
+	fatStride int64 // bytes between two FATs
+	mirror    bool  // write every FAT (else only the active one)
+	fsinfoOff int64 // FAT32: byte offset of the FSInfo sector, 0 if none
+
+	val     []uint32 // the FAT as the volume is now
+	raw     []byte   // the FAT in use as written to the image
+	free    uint32   // clusters with val 0
+	hint    uint32   // next cluster to try allocating
+	bootSec [512]byte
+
+	wasDirty bool
+	closed   bool
+	root     *Node
+	nextIno  uint64
+	live     map[*Node]bool // nodes with data not yet committed, or unlinked while open
+}
+
+// VolumeOptions tune OpenVolume.
+type VolumeOptions struct {
+	// Location is the time zone FAT times are written and read in (nil:
+	// time.Local), as for the reader.
+	Location *time.Location
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// OpenVolume opens the FAT volume of img (size bytes) read-write and marks
+// it dirty. It refuses an image shorter than the volume's boot sector
+// says (a truncated image) with an error matching ErrTruncated. Its FAT
+// is read into memory (4 bytes per cluster).
+func OpenVolume(img Image, size int64, opts VolumeOptions) (*Volume, error) {
+	v := &Volume{img: img, loc: opts.Location, now: opts.Now, nextIno: RootIno + 1, live: map[*Node]bool{}}
+	if v.loc == nil {
+		v.loc = time.Local
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	if size < 512 {
+		return nil, fmt.Errorf("fat: image of %d bytes: %w", size, ErrNotFAT)
+	}
+	if err := readFull(img, v.bootSec[:], 0); err != nil {
+		return nil, err
+	}
+	b, err := parseBootSector(v.bootSec[:], size)
+	if err != nil {
+		return nil, err
+	}
+	v.b = b
+	sec := v.bootSec[:]
+	total := int64(binary.LittleEndian.Uint16(sec[19:]))
+	if total == 0 {
+		total = int64(binary.LittleEndian.Uint32(sec[32:]))
+	}
+	if need := total * b.bytesPerSector; need > size {
+		return nil, fmt.Errorf("fat: the boot sector claims %d bytes, the image has %d: %w", need, size, ErrTruncated)
+	}
+	v.nfats = int(sec[16])
+	v.fatStride = b.fatBytes
+	v.mirror = true
+	if b.bits == 32 {
+		if ext := binary.LittleEndian.Uint16(sec[40:]); ext&0x80 != 0 {
+			v.mirror = false
+		}
+		if fsi := int64(binary.LittleEndian.Uint16(sec[48:])); fsi > 0 && fsi < int64(binary.LittleEndian.Uint16(sec[14:])) {
+			var s [512]byte
+			if err := readFull(img, s[:], fsi*b.bytesPerSector); err == nil &&
+				binary.LittleEndian.Uint32(s[0:]) == 0x41615252 && binary.LittleEndian.Uint32(s[484:]) == 0x61417272 {
+				v.fsinfoOff = fsi * b.bytesPerSector
+				v.hint = binary.LittleEndian.Uint32(s[492:])
+			}
+		}
+	}
+	if err := v.loadFAT(); err != nil {
+		return nil, err
+	}
+	v.wasDirty = v.dirtyOnImage()
+	v.root = &Node{v: v, isRoot: true, isDir: true, ino: RootIno, cluster: b.rootCluster}
+	v.root.de.attr = AttrDir
+	if err := v.root.load(); err != nil {
+		return nil, fmt.Errorf("fat: root directory: %w", err)
+	}
+	if err := v.setDirty(true); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func readFull(r io.ReaderAt, p []byte, off int64) error {
+	n, err := r.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("fat: read %d bytes at %d: %w", len(p), off, err)
+}
+
+// write writes p at off of the image, all of it or an error.
+func (v *Volume) write(p []byte, off int64) error {
+	n, err := v.img.WriteAt(p, off)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		return fmt.Errorf("fat: write %d bytes at %d: %w", len(p), off, err)
+	}
+	return nil
+}
+
+// Root is the root directory.
+func (v *Volume) Root() *Node { return v.root }
+
+// Type is "fat12", "fat16" or "fat32".
+func (v *Volume) Type() string { return fmt.Sprintf("fat%d", v.b.bits) }
+
+// ClusterSize is the bytes of one cluster.
+func (v *Volume) ClusterSize() int { return int(v.b.clusterSize) }
+
+// WasDirty tells whether the volume was marked dirty when opened: not
+// cleanly unmounted (fsck.fat should check it).
+func (v *Volume) WasDirty() bool { return v.wasDirty }
+
+// Clusters is the count of data clusters and of free ones.
+func (v *Volume) Clusters() (total, free uint32) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.b.clusters, v.free
+}
+
+// stateOff is the byte of the boot sector holding the dirty flag (Linux's
+// FAT_STATE_DIRTY, what fsck.fat reports).
+func (v *Volume) stateOff() int {
+	if v.b.bits == 32 {
+		return 65
+	}
+	return 37
+}
+
+// cleanBit is FAT entry 1's clean-shutdown bit (0 on FAT12, which has none).
+func (v *Volume) cleanBit() uint32 {
+	switch v.b.bits {
+	case 16:
+		return 0x8000
+	case 32:
+		return 0x08000000
+	}
+	return 0
+}
+
+func (v *Volume) dirtyOnImage() bool {
+	if v.bootSec[v.stateOff()]&1 != 0 {
+		return true
+	}
+	cb := v.cleanBit()
+	return cb != 0 && v.rawEntry(1)&cb == 0
+}
+
+// setDirty marks the volume dirty or clean, in the boot sector and FAT
+// entry 1, and syncs.
+func (v *Volume) setDirty(dirty bool) error {
+	if !dirty && v.wasDirty {
+		return nil // found dirty: it stays so until fsck.fat
+	}
+	if err := v.img.Sync(); err != nil {
+		return fmt.Errorf("fat: sync: %w", err)
+	}
+	so := v.stateOff()
+	if v.bootSec[38+28*btoi(v.b.bits == 32)] == 0x29 { // an extended boot signature: the byte is ours
+		if dirty {
+			v.bootSec[so] |= 1
+		} else {
+			v.bootSec[so] &^= 1
+		}
+		if err := v.write(v.bootSec[so:so+1], int64(so)); err != nil {
+			return err
+		}
+	}
+	if cb := v.cleanBit(); cb != 0 {
+		e := v.rawEntry(1)
+		if dirty {
+			e &^= cb
+		} else {
+			e |= cb
+		}
+		v.setRaw(1, e)
+		if err := v.writeRaw(1, 1); err != nil {
+			return err
+		}
+	}
+	if err := v.img.Sync(); err != nil {
+		return fmt.Errorf("fat: sync: %w", err)
+	}
+	return nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Sync commits every file (its FAT chain, then its directory entry),
+// writes the FSInfo sector and makes it all durable: what fsync(2) and
+// sync(2) do for the volume.
+func (v *Volume) Sync() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.syncLocked()
+}
+
+func (v *Volume) syncLocked() error {
+	if v.closed {
+		return ErrClosed
+	}
+	for n := range v.live {
+		if err := n.commitLocked(); err != nil {
+			return err
+		}
+	}
+	if err := v.writeFSInfo(); err != nil {
+		return err
+	}
+	if err := v.img.Sync(); err != nil {
+		return fmt.Errorf("fat: sync: %w", err)
+	}
+	return nil
+}
+
+// Close syncs the volume and marks it clean (the clean umount). Nodes
+// are unusable after.
+func (v *Volume) Close() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed {
+		return nil
+	}
+	for n := range v.live {
+		if n.unlinked {
+			n.opens = 0
+			if err := n.releaseLocked(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := v.syncLocked(); err != nil {
+		return err
+	}
+	if err := v.setDirty(false); err != nil {
+		return err
+	}
+	v.closed = true
+	return nil
+}
+
+// writeFSInfo writes FAT32's free count and next-free hint.
+func (v *Volume) writeFSInfo() error {
+	if v.fsinfoOff == 0 {
+		return nil
+	}
+	var b [8]byte
+	binary.LittleEndian.PutUint32(b[0:], v.free)
+	binary.LittleEndian.PutUint32(b[4:], v.hint)
+	return v.write(b[:], v.fsinfoOff+488)
+}
+
+// errno wraps a POSIX error number with what happened.
+func errnoErr(e syscall.Errno, format string, args ...any) error {
+	return fmt.Errorf("fat: "+format+": %w", append(args, e)...)
+}
