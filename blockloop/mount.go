@@ -63,6 +63,9 @@ type MountResult struct {
 	// given ("squashfs is a read-only filesystem").
 	ReadOnlyReason string
 	CreatedDir     bool // the mount point was made by loops (and goes at umount)
+	// Dirty: a FAT volume mounted read-write in userspace was marked not
+	// cleanly unmounted (fsck.fat should check it).
+	Dirty bool
 	Reused         bool // an existing loop device was reused
 	Options        string
 	Plan           Plan
@@ -154,6 +157,12 @@ func (h *Host) Mount(image string, opts MountOptions) (*MountResult, error) {
 		return nil, opErr("mount", abs, "", "", plan.Err)
 	case plan.Disk != nil && opts.ReadWrite:
 		return nil, opErr("mount", abs, "", "", reasonf(ErrDiskReadOnly, "loops reads %s images read-only: it cannot mount one read-write", plan.Disk.Format))
+	case plan.Route == RouteKernel && opts.ReadWrite && rwUserspaceTypes[plan.Type] && opts.Userspace[plan.Type] &&
+		opts.Backend != BackendKernel && os.Geteuid() != 0:
+		// A user who is not root cannot mount(2): loops writes FAT itself.
+		plan.Route = RouteUserspace
+		plan.Reason += "; not root, so loops serves it read-write in userspace (FUSE)"
+		return h.mountUserspace(abs, plan, opts)
 	case plan.Route == RouteUserspace:
 		return h.mountUserspace(abs, plan, opts)
 	case plan.Disk != nil:

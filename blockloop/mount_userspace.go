@@ -48,6 +48,8 @@ type ServeRequest struct {
 	// RawDisk: serve the virtual disk of the VM disk image as one file,
 	// Mountpoint/DiskFile, for a loop device (see DiskFile).
 	RawDisk bool
+	// ReadWrite: serve a FAT filesystem read-write (--rw).
+	ReadWrite bool
 }
 
 // DiskFile is the file a RawDisk server serves in its mount point.
@@ -79,9 +81,6 @@ func (h *Host) mountUserspace(abs string, plan Plan, opts MountOptions) (*MountR
 	if opts.ServeUserspace == nil {
 		return nil, opErr("mount", abs, "", "", reasonf(ErrNoDriver, "the userspace path for %s is not available here", plan.Type))
 	}
-	if opts.ReadWrite {
-		return nil, opErr("mount", abs, "", "", reasonf(ErrReadOnlyType, "%s is a read-only filesystem: it cannot be mounted read-write", plan.Type))
-	}
 	mounts, err := h.mounts()
 	if err != nil {
 		return nil, opErr("mount", abs, "", "", err)
@@ -91,15 +90,24 @@ func (h *Host) mountUserspace(abs string, plan Plan, opts MountOptions) (*MountR
 			return nil, opErr("mount", abs, "", "", reasonf(ErrAlreadyMounted, "already mounted at %s (userspace)", m.Mountpoint))
 		}
 	}
+	var dirty bool
+	if opts.ReadWrite {
+		if dirty, err = h.checkUserspaceRW(abs, plan); err != nil {
+			return nil, opErr("mount", abs, "", "", err)
+		}
+	}
 	dir, err := h.prepareMountpoint(abs, plan, opts)
 	if err != nil {
 		return nil, opErr("mount", abs, "", opts.Mountpoint, err)
 	}
 	m := readOnlyMount(abs, dir, plan, plan.Type+" is a read-only filesystem")
 	m.Options = "ro,nosuid,nodev"
+	if opts.ReadWrite {
+		m.ReadOnly, m.ReadOnlyReason, m.Options, m.Dirty = false, "", "rw,nosuid,nodev", dirty
+	}
 	um := ServeRequest{
 		Image: abs, Type: plan.Type, Offset: plan.Offset, SizeLimit: plan.SizeLimit, Mountpoint: dir.path, Label: plan.Label,
-		Owner: FSOwner{UID: -1, GID: -1, Umask: -1}, Disk: plan.Disk != nil,
+		Owner: FSOwner{UID: -1, GID: -1, Umask: -1}, Disk: plan.Disk != nil, ReadWrite: opts.ReadWrite,
 	}
 	if opts.Owner != nil {
 		um.Owner = *opts.Owner

@@ -201,8 +201,17 @@ func (h *Host) unmountOne(m MountEntry, mounts []MountEntry, opts UnmountOptions
 // whose server died (ENOTCONN) is cleaned up the same way.
 func (h *Host) unmountUserspace(m MountEntry, opts UnmountOptions) (UnmountResult, error) {
 	u := UnmountResult{Mountpoint: m.Mountpoint, Image: m.Source, Userspace: true, Detached: true}
+	rw := isUserspaceRW(m)
+	if rw {
+		if err := flushUserspaceRW(m); err != nil && !opts.Lazy && !errors.Is(err, unix.ENOTCONN) {
+			return u, fmt.Errorf("flush %s before unmounting: %w", m.Mountpoint, err)
+		}
+	}
 	if err := umountDir(m.Mountpoint, opts.Lazy, true); err != nil {
 		return u, err
+	}
+	if rw && !opts.Lazy && !waitServerDone(m.Source, rwServerEndTimeout) {
+		return u, fmt.Errorf("the server of %s did not finish writing %s within %s", m.Mountpoint, m.Source, rwServerEndTimeout)
 	}
 	removeCreatedDir(&u)
 	return u, nil

@@ -106,12 +106,17 @@ type Options struct {
 	ISO9660 iso9660.Options
 	// Debug logs every FUSE request.
 	Debug bool
+	// ReadWrite serves a FAT image read-write (see ServeFATReadWrite);
+	// every other type, and FAT without it, is read-only.
+	ReadWrite bool
 }
 
 // Server is a live mount.
 type Server struct {
 	Mountpoint string
 	Tree       *Tree
+	// Dirty: a read-write FAT volume was found not cleanly unmounted.
+	Dirty bool
 
 	fuse    *fuse.Server
 	done    chan struct{}
@@ -135,6 +140,9 @@ func Serve(ctx context.Context, imagePath, mountpoint string, opts Options) (*Se
 	}
 	if opts.Disk {
 		return serveInDisk(ctx, abs, mountpoint, opts)
+	}
+	if opts.ReadWrite {
+		return ServeFATReadWrite(ctx, abs, mountpoint, opts)
 	}
 	f, err := os.OpenFile(abs, os.O_RDONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
@@ -224,9 +232,19 @@ func ServeFile(ctx context.Context, f *os.File, mountpoint string, opts Options)
 	return s, nil
 }
 
+// rootNode is a mount's root: a read-only node or a read-write FAT one.
+type rootNode interface {
+	fs.InodeEmbedder
+	rootIno() uint64
+}
+
+func (n *node) rootIno() uint64 { return n.attr.Ino }
+
 // mount mounts root on mountpoint as "fuse.<subtype>" and serves it until
-// it is unmounted or ctx ends; closer (the image) is closed after.
-func mount(ctx context.Context, root *node, subtype, mountpoint string, opts Options, closer io.Closer) (*Server, error) {
+// it is unmounted or ctx ends; closer (the image) is closed after. It is
+// read-only unless opts.ReadWrite; then the kernel caches entries and
+// attributes for a second only.
+func mount(ctx context.Context, root rootNode, subtype, mountpoint string, opts Options, closer io.Closer) (*Server, error) {
 	if err := checkFuse(); err != nil {
 		return nil, err
 	}
@@ -257,12 +275,18 @@ func mount(ctx context.Context, root *node, subtype, mountpoint string, opts Opt
 		DisableSplice:        opts.NoSplice,
 		Debug:                opts.Debug,
 	}
+	negative := timeout
+	if opts.ReadWrite {
+		mo.Options[0] = "rw"
+		mo.DirectMountFlags &^= unix.MS_RDONLY
+		timeout, negative = time.Second, 0
+	}
 	srv, err := fs.Mount(mountpoint, root, &fs.Options{
 		MountOptions:    mo,
 		EntryTimeout:    &timeout,
 		AttrTimeout:     &timeout,
-		NegativeTimeout: &timeout,
-		RootStableAttr:  &fs.StableAttr{Ino: root.attr.Ino, Mode: syscall.S_IFDIR},
+		NegativeTimeout: &negative,
+		RootStableAttr:  &fs.StableAttr{Ino: root.rootIno(), Mode: syscall.S_IFDIR},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("userfs: mount %s on %s: %w", opts.FsName, mountpoint, explainMountErr(err))

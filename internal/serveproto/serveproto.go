@@ -58,6 +58,7 @@ type Serve struct {
 	SizeLimit  int64  // its size; 0: to the end
 	Disk       bool   // Image is a VM disk image; Offset and SizeLimit are in its virtual disk
 	RawDisk    bool   // serve the VM disk image's virtual disk as one file, for a loop device
+	ReadWrite  bool   // serve a FAT image read-write
 	UID, GID   int    // owner of files the format gives none; -1: the default
 	Umask      int    // umask for files the format gives no modes; -1: the default
 	Mountpoint string
@@ -73,6 +74,7 @@ func (s *Serve) bind(fs *flag.FlagSet) {
 	fs.Int64Var(&s.SizeLimit, "sizelimit", s.SizeLimit, "its size, 0 for to the end")
 	fs.BoolVar(&s.Disk, "disk", s.Disk, "the image is a VM disk (qcow2, vmdk, vhdx, vdi, vpc); offsets are in its virtual disk")
 	fs.BoolVar(&s.RawDisk, "raw-disk", s.RawDisk, "serve the VM disk image's virtual disk as one file, for a loop device")
+	fs.BoolVar(&s.ReadWrite, "rw", s.ReadWrite, "serve a FAT image read-write (locked, marked dirty while mounted)")
 	fs.IntVar(&s.UID, "uid", s.UID, "owner of files the format gives none")
 	fs.IntVar(&s.GID, "gid", s.GID, "group of files the format gives none")
 	fs.Var((*octal)(&s.Umask), "umask", "octal umask for files the format gives no modes")

@@ -16,6 +16,7 @@ func TestRoundTrip(t *testing.T) {
 		&Serve{Image: "/i.iso", Type: "udf", Offset: 512, SizeLimit: 4096, UID: 1000, GID: -1, Umask: 0o22, Disk: true, Mountpoint: "/mnt"},
 		&Serve{Image: "/vm.qcow2", RawDisk: true, UID: -1, GID: -1, Umask: -1, Mountpoint: "/run/loops/disks/1"},
 		&Serve{Image: "/a b/-odd.img", Type: "vfat", UID: 0, GID: 0, Umask: 0, Mountpoint: "-mnt"}, // root, umask 0, an operand like a flag
+		&Serve{Image: "/sd.img", Type: "vfat", Offset: 4194304, ReadWrite: true, UID: -1, GID: -1, Umask: -1, Mountpoint: "/mnt"},
 		&Serve{Image: "/i.iso", UID: -1, GID: -1, Umask: 0o777, Mountpoint: "/m"},
 		&ReadDisk{Image: "/vm.qcow2"},
 		&ReadDisk{Image: "--image"},

@@ -61,7 +61,10 @@ or not exist yet (then loops creates it, and removes it at umount).
 Mounts are always nosuid,nodev. ISO 9660, UDF, squashfs, erofs, the
 userspace mounts and VM disk images are read-only; others are read-write
 unless --ro is given or the image file is not writable (then loops says
-so). Files of filesystems without owners (FAT, exFAT, plain ISO 9660, UDF
+so). FAT is served read-write in userspace with --rw (where the kernel has
+no vfat driver, or by a user who is not root): the image must be writable
+by you, is locked against a second read-write mount, and is marked dirty
+until 'loops umount' has written everything; exFAT stays read-only. Files of filesystems without owners (FAT, exFAT, plain ISO 9660, UDF
 without owners) belong to the mounting user; -o uid=N,gid=N,umask=OOO
 changes that, as mount -o does for vfat.
 
@@ -145,6 +148,7 @@ type mountJSON struct {
 	CreatedDir bool   `json:"created_dir"`
 	Reused     bool   `json:"reused_device"`
 	Reason     string `json:"reason"`
+	Dirty      bool   `json:"dirty,omitempty"`
 }
 
 func mountRun(opts *mountOptions) error {
@@ -164,7 +168,7 @@ func mountRun(opts *mountOptions) error {
 			Backend: string(m.Plan.Route), FSType: m.Type, Label: m.Label, UUID: m.UUID,
 			Partition: m.Partition, Offset: m.Offset, SizeLimit: m.SizeLimit,
 			RO: m.ReadOnly, ROReason: m.ReadOnlyReason, Options: m.Options,
-			CreatedDir: m.CreatedDir, Reused: m.Reused, Reason: m.Plan.Reason,
+			CreatedDir: m.CreatedDir, Reused: m.Reused, Reason: m.Plan.Reason, Dirty: m.Dirty,
 		})
 	}
 	what := m.Type
@@ -189,12 +193,17 @@ func mountRun(opts *mountOptions) error {
 	switch {
 	case m.Plan.Route == blockloop.RouteUserspace && m.Plan.Disk != nil:
 		via = fmt.Sprintf("loops' userspace %s reader in loops' %s reader (FUSE)", m.Type, m.Plan.Disk.Format)
+	case m.Plan.Route == blockloop.RouteUserspace && !m.ReadOnly:
+		via = "loops' userspace " + m.Type + " reader and writer (FUSE)"
 	case m.Plan.Route == blockloop.RouteUserspace:
 		via = "loops' userspace " + m.Type + " reader (FUSE)"
 	case m.Plan.Disk != nil:
 		via = fmt.Sprintf("%s on loops' %s reader (FUSE)", m.Device, m.Plan.Disk.Format)
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "Mounted %s (%s) at %s via %s%s, %s.\n", m.Image, what, m.Mountpoint, via, reused, mode)
+	if m.Dirty {
+		fmt.Fprintf(opts.IO.ErrOut, "Warning: the volume was not cleanly unmounted (its dirty bit is set); some data may be damaged: unmount it and run fsck.fat.\n")
+	}
 	fmt.Fprintln(opts.IO.Out, m.Mountpoint)
 	return nil
 }

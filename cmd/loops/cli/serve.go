@@ -111,7 +111,7 @@ func startUserspaceServer(m blockloop.ServeRequest) error {
 		unix.Close(w)
 		return fmt.Errorf("start the userspace server: %w", err)
 	}
-	req := &serveproto.Serve{Image: m.Image, Type: m.Type, Offset: m.Offset, SizeLimit: m.SizeLimit, Disk: m.Disk,
+	req := &serveproto.Serve{Image: m.Image, Type: m.Type, Offset: m.Offset, SizeLimit: m.SizeLimit, Disk: m.Disk, ReadWrite: m.ReadWrite,
 		UID: m.Owner.UID, GID: m.Owner.GID, Umask: m.Owner.Umask, Mountpoint: m.Mountpoint}
 	if m.RawDisk {
 		req = &serveproto.Serve{Image: m.Image, RawDisk: true, UID: -1, GID: -1, Umask: -1, Mountpoint: m.Mountpoint}

@@ -9,7 +9,7 @@
 // internal/serveproto:
 //
 //	loops-serve __serve --image IMAGE [--type TYPE] [--offset N] [--sizelimit N]
-//	    [--disk | --raw-disk] [--uid N] [--gid N] [--umask OCTAL] [--] MOUNTPOINT
+//	    [--disk | --raw-disk | --rw] [--uid N] [--gid N] [--umask OCTAL] [--] MOUNTPOINT
 //
 // It mounts the image with blockloop/userfs, writes "ready" (or "error: …")
 // on the pipe it inherited as fd 3 once the mount is live, and serves until
@@ -128,7 +128,7 @@ func Serve(ctx context.Context, opts *serveproto.Serve, ready func()) error {
 	if typ == "" {
 		typ = "iso9660" // the server's first and default reader
 	}
-	o := userfs.Options{Type: typ, Offset: opts.Offset, SizeLimit: opts.SizeLimit, Disk: opts.Disk}
+	o := userfs.Options{Type: typ, Offset: opts.Offset, SizeLimit: opts.SizeLimit, Disk: opts.Disk, ReadWrite: opts.ReadWrite}
 	if uid, gid := invokingUser(); uid >= 0 {
 		// Files of an image whose format has no owners belong to the
 		// user sudo acts for, not to root.
