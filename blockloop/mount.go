@@ -63,12 +63,12 @@ type MountResult struct {
 	// given ("squashfs is a read-only filesystem").
 	ReadOnlyReason string
 	CreatedDir     bool // the mount point was made by loops (and goes at umount)
-	// Dirty: a FAT volume mounted read-write in userspace was marked not
-	// cleanly unmounted (fsck.fat should check it).
-	Dirty bool
 	Reused         bool // an existing loop device was reused
 	Options        string
 	Plan           Plan
+	// Dirty: a FAT volume mounted read-write in userspace was marked not
+	// cleanly unmounted (fsck.fat should check it).
+	Dirty bool
 }
 
 // Plan probes the image and returns the mount decision without changing
