@@ -176,14 +176,7 @@ func (f *FS) readAt(p []byte, off int64) error {
 	if !f.inImage(off, int64(len(p))) {
 		return formatErr(off, "read of %d bytes past the end of the image (%d bytes)", len(p), f.size)
 	}
-	n, err := f.r.ReadAt(p, off)
-	if n == len(p) {
-		return nil
-	}
-	if err == nil || err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
-	return fmt.Errorf("fat: read %d bytes at %d: %w", len(p), off, err)
+	return readFull(f.r, p, off)
 }
 
 // inImage tells whether [off, off+n) lies inside the image.

@@ -248,35 +248,7 @@ func TestTimes(t *testing.T) {
 // lfnEntries makes the long-name entries (in directory order) of name for
 // the 8.3 name short.
 func lfnEntries(name string, short [11]byte) []byte {
-	u := utf16.Encode([]rune(name))
-	if len(u)%13 != 0 {
-		u = append(u, 0)
-	}
-	for len(u)%13 != 0 {
-		u = append(u, 0xFFFF)
-	}
-	n := len(u) / 13
-	var out []byte
-	for seq := n; seq >= 1; seq-- {
-		b := make([]byte, 32)
-		b[0] = byte(seq)
-		if seq == n {
-			b[0] |= 0x40
-		}
-		b[11], b[13] = attrLFN, shortSum(short)
-		c := u[(seq-1)*13:]
-		for i := 0; i < 5; i++ {
-			binary.LittleEndian.PutUint16(b[1+2*i:], c[i])
-		}
-		for i := 0; i < 6; i++ {
-			binary.LittleEndian.PutUint16(b[14+2*i:], c[5+i])
-		}
-		for i := 0; i < 2; i++ {
-			binary.LittleEndian.PutUint16(b[28+2*i:], c[11+i])
-		}
-		out = append(out, b...)
-	}
-	return out
+	return longNameEntries(utf16.Encode([]rune(name)), short)
 }
 
 func shortEntry(short string, attr, ntCase byte) []byte {

@@ -2,7 +2,6 @@ package fat
 
 import (
 	"encoding/binary"
-	"fmt"
 	"syscall"
 )
 
@@ -270,5 +269,3 @@ func (v *Volume) checkChainLen(n int64) error {
 	}
 	return nil
 }
-
-var _ = fmt.Sprintf

@@ -2,9 +2,7 @@ package fat
 
 import (
 	"errors"
-	"io/fs"
 	"syscall"
-	"time"
 )
 
 // ErrRootFull is matched (with syscall.ENOSPC) when a FAT12/16 root
@@ -125,15 +123,19 @@ func (d *Node) prepare(name string) ([]uint16, error) {
 	return u, nil
 }
 
-// newChild makes the node of name in d: its 8.3 name, case bits and
-// times (now).
-func (d *Node) newChild(name string, u []uint16, dir bool) (*Node, bool, error) {
+// newChild makes the node of name in d, not yet placed: its 8.3 name,
+// case bits and times (now); u is name in UTF-16 and lfn whether it needs
+// long-name entries.
+func (d *Node) newChild(name string, dir bool) (c *Node, u []uint16, lfn bool, err error) {
 	v := d.v
+	if u, err = d.prepare(name); err != nil {
+		return nil, nil, false, err
+	}
 	short, ntCase, lfn, err := d.shortAlias(u)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
-	c := &Node{v: v, name: name, isDir: dir, ino: v.nextIno}
+	c = &Node{v: v, name: name, isDir: dir, ino: v.nextIno}
 	v.nextIno++
 	c.de.name, c.de.ntCase = short, ntCase
 	c.de.attr = AttrArchive
@@ -142,7 +144,7 @@ func (d *Node) newChild(name string, u []uint16, dir bool) (*Node, bool, error) 
 	}
 	now := v.now()
 	c.setTimes(&now, &now, &now)
-	return c, lfn, nil
+	return c, u, lfn, nil
 }
 
 // Create makes an empty file name in directory d (open(2) with O_CREAT).
@@ -151,11 +153,7 @@ func (d *Node) Create(name string) (*Node, error) {
 	v := d.v
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	u, err := d.prepare(name)
-	if err != nil {
-		return nil, err
-	}
-	c, lfn, err := d.newChild(name, u, false)
+	c, u, lfn, err := d.newChild(name, false)
 	if err != nil {
 		return nil, err
 	}
@@ -171,11 +169,7 @@ func (d *Node) Mkdir(name string) (*Node, error) {
 	v := d.v
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	u, err := d.prepare(name)
-	if err != nil {
-		return nil, err
-	}
-	c, lfn, err := d.newChild(name, u, true)
+	c, u, lfn, err := d.newChild(name, true)
 	if err != nil {
 		return nil, err
 	}
@@ -425,6 +419,3 @@ func (n *Node) Name() string {
 	}
 	return n.name
 }
-
-var _ = fs.ErrNotExist
-var _ = time.Now

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/loops-cli/loops/blockloop/fat/fattest"
 )
@@ -315,5 +314,3 @@ func TestWriteRandom(t *testing.T) {
 	}
 	m.check(img)
 }
-
-var _ = time.Now
