@@ -18,6 +18,7 @@ import (
 
 	"github.com/loops-cli/loops/blockloop/blocklooptest"
 	"github.com/loops-cli/loops/blockloop/disk/diskpipe"
+	"github.com/loops-cli/loops/internal/serveproto"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
@@ -160,7 +161,7 @@ func TestReadDiskProtocol(t *testing.T) {
 	bin := binaries(t)
 	dir := blocklooptest.Dir(t)
 	_, zstd := vmDisks(t, dir)
-	c := exec.Command(filepath.Join(bin, "loops-serve"), "__read-disk", zstd)
+	c := exec.Command(filepath.Join(bin, serveproto.Binary), serveproto.Args(&serveproto.ReadDisk{Image: zstd})...)
 	w, _ := c.StdinPipe()
 	r, _ := c.StdoutPipe()
 	if err := c.Start(); err != nil {

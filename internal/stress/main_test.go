@@ -61,7 +61,7 @@ func run(m *testing.M) int {
 		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
 	}
 	// loops and its FUSE server beside it, where loops looks first.
-	serveBin = filepath.Join(dir, "loops-serve")
+	serveBin = filepath.Join(dir, serveproto.Binary)
 	for bin, pkg := range map[string]string{loopsBin: "cmd/loops", serveBin: "cmd/loops-serve"} {
 		build := exec.Command(gobin, "build", "-o", bin, "github.com/loops-cli/loops/"+pkg)
 		build.Env = append(os.Environ(), "CGO_ENABLED=0")
