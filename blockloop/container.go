@@ -3,6 +3,7 @@ package blockloop
 import (
 	"errors"
 	"fmt"
+
 	"github.com/loops-cli/loops/blockloop/probe"
 )
 

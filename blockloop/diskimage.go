@@ -3,10 +3,10 @@ package blockloop
 import (
 	"errors"
 	"fmt"
-	"github.com/loops-cli/loops/blockloop/probe"
 	"io"
 
 	"github.com/loops-cli/loops/blockloop/disk"
+	"github.com/loops-cli/loops/blockloop/probe"
 )
 
 // DiskImage is a virtual machine disk image (qcow2, vmdk, vhdx, vdi, vpc) as

@@ -1,14 +1,16 @@
 package blockloop
 
 import (
+	"errors"
 	"fmt"
-	"github.com/loops-cli/loops/blockloop/blocklooptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/loops-cli/loops/blockloop/blocklooptest"
 )
 
 // modulesDir writes a modules.dep for the running kernel's release under a
@@ -62,3 +64,46 @@ func BenchmarkLoadableFilesystems(b *testing.B) {
 }
 
 func TestMain(m *testing.M) { os.Exit(blocklooptest.Main(m)) }
+
+func TestParseFilesystems(t *testing.T) {
+	got := ParseFilesystems([]byte("nodev\tsysfs\n\text4\n\tsquashfs\nnodev\tfuse\n\tfuseblk\n"))
+	if !got["ext4"] || !got["squashfs"] || got["sysfs"] || got["fuse"] || !got["fuseblk"] {
+		t.Errorf("ParseFilesystems = %v", got)
+	}
+}
+
+// TestHostPaths: the kernel paths are fields; a Host pointed at fakes
+// reads them, and a missing loop-control is named.
+func TestHostPaths(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) string {
+		p := dir + "/" + name
+		if err := writeFile(p, s); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	h := &Host{
+		Filesystems: write("filesystems", "\text4\n\tiso9660\n"),
+		Mountinfo:   write("mountinfo", "40 36 7:3 / /media/x rw - ext4 /dev/loop3 rw\n"),
+		SysBlock:    dir,
+		LoopControl: dir + "/no-loop-control",
+	}
+	k, err := h.KernelFilesystems()
+	if err != nil || !k["iso9660"] {
+		t.Errorf("KernelFilesystems = %v, %v", k, err)
+	}
+	ms, err := h.mounts()
+	if err != nil || len(ms) != 1 || ms[0].Mountpoint != "/media/x" {
+		t.Errorf("mounts = %v, %v", ms, err)
+	}
+	devs, err := h.List()
+	if err != nil || len(devs) != 0 {
+		t.Errorf("List on an empty sysfs = %v, %v", devs, err)
+	}
+	if _, _, err := h.attachFd(nil, "x", AttachOptions{}, true); !errors.Is(err, ErrNoLoopControl) {
+		t.Errorf("attach without loop-control: %v", err)
+	}
+}
+
+func writeFile(p, s string) error { return os.WriteFile(p, []byte(s), 0o644) }

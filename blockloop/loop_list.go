@@ -2,7 +2,6 @@ package blockloop
 
 import (
 	"fmt"
-	"github.com/loops-cli/loops/blockloop/probe"
 	"os"
 	"path/filepath"
 	"sort"
@@ -12,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/loops-cli/loops/blockloop/kernfile"
+	"github.com/loops-cli/loops/blockloop/probe"
 )
 
 // loopMajor is the block major number of loop devices.

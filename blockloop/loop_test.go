@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/loops-cli/loops/blockloop/blocklooptest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
@@ -108,54 +106,10 @@ func TestDetachMountedIsDeferred(t *testing.T) {
 	assertClean(t, img, dir, m.Mountpoint)
 }
 
-// TestUnmountBusyAndLazy: a busy mount is refused with ErrBusy; --lazy
-// detaches it, and the device is reported deferred until the file closes.
-func TestUnmountBusyAndLazy(t *testing.T) {
-	fx := blocklooptest.Fixtures(t)
-	h, dir := testHost(t)
-	img := copyImage(t, fx.Images["ext4"], dir, "e.img")
-	m, err := h.Mount(img, MountOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(filepath.Join(m.Mountpoint, "big.bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := h.Unmount(m.Mountpoint, UnmountOptions{}); !errors.Is(err, ErrBusy) || !errors.Is(err, unix.EBUSY) {
-		t.Errorf("busy Unmount: %v", err)
-	}
-	us, err := h.Unmount(m.Mountpoint, UnmountOptions{Lazy: true})
-	if err != nil || len(us) != 1 || !us[0].Deferred || !us[0].RemovedDir {
-		t.Errorf("lazy Unmount = %+v, %v", us, err)
-	}
-	f.Close()
-	if !h.waitUnbound(int(mustAtoi(strings.TrimPrefix(m.Device, "/dev/loop"))), 0, 2e9) {
-		t.Errorf("%s still attached after the last file closed", m.Device)
-	}
-	assertClean(t, img, dir, m.Mountpoint)
-}
-
 func mustAtoi(s string) int {
 	var n int
 	fmt.Sscan(s, &n)
 	return n
-}
-
-// TestUnmountRefusals: not a loop mount, not mounted, a symlink.
-func TestUnmountRefusals(t *testing.T) {
-	h, dir := testHost(t)
-	if _, err := h.Unmount("/proc", UnmountOptions{}); !errors.Is(err, ErrNotLoop) {
-		t.Errorf("Unmount /proc: %v", err)
-	}
-	if _, err := h.Unmount(dir, UnmountOptions{}); !errors.Is(err, ErrNotMounted) {
-		t.Errorf("Unmount of a plain dir: %v", err)
-	}
-	link := filepath.Join(dir, "link")
-	os.Symlink("/proc", link)
-	if _, err := h.Unmount(link, UnmountOptions{}); !errors.Is(err, ErrNotMounted) || !strings.Contains(err.Error(), "symbolic link") {
-		t.Errorf("Unmount of a symlink: %v", err)
-	}
 }
 
 // BenchmarkAttach measures a persistent attach plus a verified detach
@@ -193,22 +147,5 @@ func BenchmarkAttachAutoclear(b *testing.B) {
 			b.Fatal(err)
 		}
 		lf.Close()
-	}
-}
-
-// BenchmarkMountUmount: Mount + Unmount of an ext4 image, in process.
-func BenchmarkMountUmount(b *testing.B) {
-	testkit.RequireRoot(b)
-	dir := blocklooptest.Dir(b)
-	img := blocklooptest.Ext4(b, filepath.Join(dir, "e.img"), "bench", "", 8<<20)
-	h := &Host{Media: dir}
-	mp := filepath.Join(dir, "mnt")
-	for b.Loop() {
-		if _, err := h.Mount(img, MountOptions{Mountpoint: mp}); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := h.Unmount(mp, UnmountOptions{}); err != nil {
-			b.Fatal(err)
-		}
 	}
 }

@@ -3,7 +3,6 @@ package blockloop
 import (
 	"errors"
 	"fmt"
-	"github.com/loops-cli/loops/blockloop/probe"
 	"io"
 	"os"
 	"path/filepath"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/loops-cli/loops/blockloop/probe"
 )
 
 // MountOptions are the choices of `loops mount`.

@@ -3,7 +3,6 @@ package blockloop
 import (
 	"errors"
 	"fmt"
-	"github.com/loops-cli/loops/blockloop/kernfile"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/loops-cli/loops/blockloop/blocklooptest"
+	"github.com/loops-cli/loops/blockloop/kernfile"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
@@ -370,5 +370,22 @@ func TestMountConcurrent(t *testing.T) {
 			t.Errorf("umount %d: %v", i, err)
 		}
 		assertClean(t, imgs[i], dir, filepath.Join(dir, fmt.Sprintf("m%02d", i)))
+	}
+}
+
+// BenchmarkMountUmount: Mount + Unmount of an ext4 image, in process.
+func BenchmarkMountUmount(b *testing.B) {
+	testkit.RequireRoot(b)
+	dir := blocklooptest.Dir(b)
+	img := blocklooptest.Ext4(b, filepath.Join(dir, "e.img"), "bench", "", 8<<20)
+	h := &Host{Media: dir}
+	mp := filepath.Join(dir, "mnt")
+	for b.Loop() {
+		if _, err := h.Mount(img, MountOptions{Mountpoint: mp}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := h.Unmount(mp, UnmountOptions{}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -3,12 +3,13 @@ package blockloop
 import (
 	"errors"
 	"fmt"
-	"github.com/loops-cli/loops/blockloop/probe"
 	"io/fs"
 	"os"
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/loops-cli/loops/blockloop/probe"
 )
 
 // Route is the way an image gets mounted.

@@ -2,11 +2,10 @@ package blockloop
 
 import (
 	"errors"
-	"github.com/loops-cli/loops/blockloop/kernfile"
-	"github.com/loops-cli/loops/blockloop/probe"
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/loops-cli/loops/blockloop/probe"
 )
 
 // TestDecide covers the mount decision as a pure function: kernel path,
@@ -85,128 +84,6 @@ func TestDecide(t *testing.T) {
 				t.Errorf("Decide.Reason = %q, want it to contain %q", p.Reason, tt.reason)
 			}
 		})
-	}
-}
-
-func TestMountpointName(t *testing.T) {
-	tests := []struct{ label, image, want string }{
-		{"My Data", "/x/disk.img", "My Data"},
-		{"My Label/../x", "/x/a.iso", "My Label_.._x"},
-		{"..", "/x/backup.img", "backup"},
-		{".", "/x/backup.img", "backup"},
-		{"", "/x/debian-12.iso", "debian-12"},
-		{"", "/x/.hidden", ".hidden"},
-		{"", "/x/..img", "disk"},
-		{"a\\b", "/x/y", "a_b"},
-		{"tab\there\nnl\x7f", "/x/y", "tab_here_nl_"},
-		{"  spaced  ", "/x/y", "spaced"},
-		{"ünïcödé 日本", "/x/y", "ünïcödé 日本"},
-		{"bad\xffutf8", "/x/y", "bad_utf8"},
-		{"\u200bzero", "/x/y", "_zero"},
-		{strings.Repeat("é", 200), "/x/y", strings.Repeat("é", 120)},
-	}
-	for _, tt := range tests {
-		if got := MountpointName(tt.label, tt.image); got != tt.want {
-			t.Errorf("MountpointName(%q, %q) = %q, want %q", tt.label, tt.image, got, tt.want)
-		}
-	}
-}
-
-// TestLoopOf: a btrfs mount shows an anonymous device; its source names
-// the loop device.
-func TestLoopOf(t *testing.T) {
-	ms, err := kernfile.ParseMountinfo([]byte("40 36 7:3 / /media/a rw - ext4 /dev/loop3 rw\n" +
-		"41 36 0:55 / /media/butter ro,nosuid,nodev - btrfs /dev/loop12 ro,space_cache=v2\n"))
-	if err != nil || len(ms) != 2 {
-		t.Fatalf("%v, %v", ms, err)
-	}
-	if n, ok := loopOf(ms[0]); !ok || n != 3 {
-		t.Errorf("ext4 on 7:3: loopOf = %d %v", n, ok)
-	}
-	if n, ok := loopOf(ms[1]); !ok || n != 12 || !ms[1].ReadOnly() {
-		t.Errorf("btrfs on loop12: loopOf = %d %v", n, ok)
-	}
-}
-
-func TestParseFilesystems(t *testing.T) {
-	got := ParseFilesystems([]byte("nodev\tsysfs\n\text4\n\tsquashfs\nnodev\tfuse\n\tfuseblk\n"))
-	if !got["ext4"] || !got["squashfs"] || got["sysfs"] || got["fuse"] || !got["fuseblk"] {
-		t.Errorf("ParseFilesystems = %v", got)
-	}
-}
-
-// TestHostPaths: the kernel paths are fields; a Host pointed at fakes
-// reads them, and a missing loop-control is named.
-func TestHostPaths(t *testing.T) {
-	dir := t.TempDir()
-	write := func(name, s string) string {
-		p := dir + "/" + name
-		if err := writeFile(p, s); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	h := &Host{
-		Filesystems: write("filesystems", "\text4\n\tiso9660\n"),
-		Mountinfo:   write("mountinfo", "40 36 7:3 / /media/x rw - ext4 /dev/loop3 rw\n"),
-		SysBlock:    dir,
-		LoopControl: dir + "/no-loop-control",
-	}
-	k, err := h.KernelFilesystems()
-	if err != nil || !k["iso9660"] {
-		t.Errorf("KernelFilesystems = %v, %v", k, err)
-	}
-	ms, err := h.mounts()
-	if err != nil || len(ms) != 1 || ms[0].Mountpoint != "/media/x" {
-		t.Errorf("mounts = %v, %v", ms, err)
-	}
-	devs, err := h.List()
-	if err != nil || len(devs) != 0 {
-		t.Errorf("List on an empty sysfs = %v, %v", devs, err)
-	}
-	if _, _, err := h.attachFd(nil, "x", AttachOptions{}, true); !errors.Is(err, ErrNoLoopControl) {
-		t.Errorf("attach without loop-control: %v", err)
-	}
-}
-
-func writeFile(p, s string) error { return os.WriteFile(p, []byte(s), 0o644) }
-
-// TestContainerPlans: containers are not mounted; the error names what
-// the image is, wraps ErrContainer (and ErrEncrypted for encrypted ones),
-// and spells no command.
-func TestContainerPlans(t *testing.T) {
-	for typ, c := range containers {
-		kind := probe.KindVolume
-		if c.encrypted {
-			kind = probe.KindCrypto
-		}
-		plan := Decide(PlanInput{Probe: &probe.Result{Kind: kind, Type: typ, Label: "vg0"}, Kernel: map[string]bool{"ext4": true}})
-		var ce *ContainerError
-		if plan.Route != RouteNone || !errors.Is(plan.Err, ErrContainer) || !errors.As(plan.Err, &ce) || ce.Type != typ {
-			t.Errorf("%s: %+v", typ, plan)
-			continue
-		}
-		if errors.Is(plan.Err, ErrEncrypted) != c.encrypted {
-			t.Errorf("%s: ErrEncrypted %v", typ, errors.Is(plan.Err, ErrEncrypted))
-		}
-		msg := plan.Err.Error()
-		if !strings.Contains(msg, c.what) {
-			t.Errorf("%s: %q does not say %q", typ, msg, c.what)
-		}
-		for _, cmd := range []string{"vgchange", "mdadm", "cryptsetup", "dislocker", "apfs-fuse", "zpool", "sudo", "loops "} {
-			if strings.Contains(msg, cmd) {
-				t.Errorf("%s: the library spells a command: %q", typ, msg)
-			}
-		}
-	}
-	// A partition holding a container, chosen by number.
-	pr := &probe.Result{Kind: probe.KindPartitionTable, PTType: "gpt", Size: 10 << 20, Partitions: []probe.Partition{
-		{Number: 1, Start: 1 << 20, Size: 8 << 20, FS: &probe.Result{Kind: probe.KindVolume, Type: "LVM2_member"}},
-	}}
-	plan := Decide(PlanInput{Probe: pr, Partition: 1})
-	var ce *ContainerError
-	if !errors.As(plan.Err, &ce) || ce.Partition != 1 || !strings.Contains(plan.Err.Error(), "partition 1 is an LVM2 physical volume") {
-		t.Errorf("partition: %v", plan.Err)
 	}
 }
 

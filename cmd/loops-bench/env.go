@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"flag"
 	"fmt"
-	"github.com/loops-cli/loops/blockloop/kernfile"
 	"io"
 	"net"
 	"os"
@@ -18,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/loops-cli/loops/blockloop/kernfile"
 )
 
 // sweep is the last cleanup: whatever is still mounted under the work
