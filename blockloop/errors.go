@@ -71,6 +71,9 @@ var (
 	// ErrNoUserspaceReader: userspace was required and loops has no
 	// reader for the type.
 	ErrNoUserspaceReader = errors.New("no userspace reader for this filesystem")
+	// ErrNotIndexable: an EROFS index cannot describe the image's tree
+	// (a file its reader cannot read); the userspace route serves it.
+	ErrNotIndexable = errors.New("cannot be served through an EROFS index")
 	// ErrEncrypted: the image is an encrypted volume (LUKS).
 	ErrEncrypted = errors.New("encrypted volume")
 )

@@ -25,6 +25,9 @@ type Host struct {
 	RunDir      string // /run/loops: the directories where VM disk images are served
 	Misc        string // /proc/misc: misc devices, device-mapper among them when the kernel has it
 	Mdstat      string // /proc/mdstat: there when the kernel has md RAID
+	// IndexDir is where EROFS indexes are made (unnamed files); empty:
+	// the first of /var/tmp, /tmp and RunDir not in memory.
+	IndexDir string
 
 	// OpenVirtualDisk opens the VM disk image at abs when this program
 	// cannot read it itself: disk.Open said disk.ErrMissingCodec (a
@@ -42,6 +45,7 @@ type Host struct {
 type hooks struct {
 	getFree     func() (int, error) // replaces LOOP_CTL_GET_FREE
 	beforeMount func(dev string) error
+	indexLoops  bool // mount EROFS indexes through loop devices, as old kernels must
 }
 
 func (h *Host) filesystems() string { return or(h.Filesystems, "/proc/filesystems") }

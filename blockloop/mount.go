@@ -46,6 +46,11 @@ type MountOptions struct {
 	// up (having mounted nothing). Mount calls it on the userspace route,
 	// after preparing the mount point; the CLI runs the server as a daemon.
 	ServeUserspace func(ServeRequest) error
+	// WriteIndex writes the EROFS index of the filesystem req names into
+	// index (an unnamed root-only file), for the index route; the CLI runs
+	// loops-serve, which links the readers. ErrNotIndexable sends the
+	// mount to the userspace route. Nil: no index route.
+	WriteIndex func(req ServeRequest, index *os.File) (IndexInfo, error)
 }
 
 // MountResult describes a mount Mount made.
@@ -70,6 +75,8 @@ type MountResult struct {
 	// Dirty: a FAT volume mounted read-write in userspace was marked not
 	// cleanly unmounted (fsck.fat should check it).
 	Dirty bool
+	// Index is what the EROFS index of an index mount holds (RouteIndex).
+	Index *IndexInfo
 }
 
 // Plan probes the image and returns the mount decision without changing
@@ -122,9 +129,13 @@ func (h *Host) plan(img *os.File, abs string, opts MountOptions) (*probe.Result,
 	if err != nil {
 		return pr, Plan{}, opErr("probe", abs, "", "", fmt.Errorf("read %s: %w", h.filesystems(), err))
 	}
+	loadable := h.LoadableFilesystems()
+	indexable := kernel["erofs"] || loadable["erofs"]
 	plan := Decide(PlanInput{
-		Probe: pr, Kernel: kernel, Loadable: h.LoadableFilesystems(), Userspace: opts.Userspace,
+		Probe: pr, Kernel: kernel, Loadable: loadable, Userspace: opts.Userspace,
 		Partition: opts.Partition, Type: opts.Type, Backend: opts.Backend, Disk: di,
+		Index:       opts.WriteIndex != nil && indexable && os.Geteuid() == 0,
+		IndexAsRoot: opts.WriteIndex != nil && indexable && os.Geteuid() != 0,
 	})
 	if off > 0 || limit > 0 {
 		plan.Offset, plan.SizeLimit = off, limit
@@ -166,6 +177,13 @@ func (h *Host) Mount(image string, opts MountOptions) (*MountResult, error) {
 		return h.mountUserspace(abs, plan, opts)
 	case plan.Route == RouteUserspace:
 		return h.mountUserspace(abs, plan, opts)
+	case plan.Route == RouteIndex && opts.ReadWrite && rwUserspaceTypes[plan.Type] && opts.ServeUserspace != nil:
+		// The index is read-only; loops' userspace server writes FAT.
+		plan.Route = RouteUserspace
+		plan.Reason += "; read-write asked, so loops serves it in userspace (FUSE), which writes " + plan.Type
+		return h.mountUserspace(abs, plan, opts)
+	case plan.Route == RouteIndex:
+		return h.mountIndex(img, abs, plan, opts)
 	case plan.Disk != nil:
 		return h.mountDisk(abs, plan, opts)
 	}

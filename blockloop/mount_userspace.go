@@ -50,6 +50,9 @@ type ServeRequest struct {
 	RawDisk bool
 	// ReadWrite: serve a FAT filesystem read-write (--rw).
 	ReadWrite bool
+	// CompactMtime (an index): the kernel reads compact EROFS inodes' own
+	// mtimes (Linux 6.15 and later).
+	CompactMtime bool
 }
 
 // DiskFile is the file a RawDisk server serves in its mount point.

@@ -20,6 +20,9 @@ const (
 	RouteKernel Route = "kernel"
 	// RouteUserspace: a loops FUSE server reads the image (UserspaceTypes).
 	RouteUserspace Route = "userspace"
+	// RouteIndex: loops writes an EROFS index of the image's tree and the
+	// kernel's erofs mounts it over the unmodified image (no server).
+	RouteIndex Route = "erofs-index"
 	// RouteNone: the image cannot be mounted; Plan.Err says why.
 	RouteNone Route = "none"
 )
@@ -53,6 +56,10 @@ type PlanInput struct {
 	Partition int             // partition N; 0 to choose
 	Type      string          // the type to mount as; "" to use the probed type
 	Backend   Backend         // kernel or userspace required; "" to choose
+	// Index: an EROFS index over the image can be mounted (root, erofs in
+	// the kernel, a writer at hand) for the types Userspace lists.
+	// IndexAsRoot: it could be, as root (for the reason given to others).
+	Index, IndexAsRoot bool
 	// Disk is what loops read of a VM disk image (Probe.Kind is
 	// probe.KindDiskImage); nil: such an image is refused.
 	Disk *DiskImage
@@ -210,9 +217,15 @@ func chooseRoute(in PlanInput, plan *Plan, what, where string) error {
 	case kernelAllowed[t] && in.Loadable[t]:
 		plan.Route = RouteKernel
 		plan.Reason = fmt.Sprintf("%s, and the kernel can load its %s module", what, t)
+	case in.Userspace[t] && in.Index:
+		plan.Route, plan.ReadOnly = RouteIndex, true
+		plan.Reason = fmt.Sprintf("%s; the kernel has no %s driver, so loops writes an EROFS index of its tree and the kernel's erofs mounts it over the image", what, t)
 	case in.Userspace[t] && in.Backend != BackendKernel:
 		plan.Route, plan.ReadOnly = RouteUserspace, true
 		plan.Reason = fmt.Sprintf("%s; the kernel has no %s driver, so loops reads it in userspace (FUSE)", what, t)
+		if in.IndexAsRoot {
+			plan.Reason += "; as root, loops mounts it through a kernel EROFS index instead"
+		}
 	case in.Userspace[t]:
 		return &multiError{msg: fmt.Sprintf("%s, and this kernel has no %s driver (not in /proc/filesystems, no module to load); "+
 			"loops' userspace reader can serve it, but the kernel was required", what, t), errs: []error{ErrKernelOnly, ErrNoDriver}}
@@ -236,6 +249,7 @@ func decideDisk(in PlanInput) Plan {
 	}
 	inner := in
 	inner.Probe, inner.Disk = d.Inner, nil
+	inner.Index, inner.IndexAsRoot = false, false // the data is not in the image file
 	plan := Decide(inner)
 	plan.Disk = d
 	what := fmt.Sprintf("a %s disk image (a %s virtual disk)", d.Format, HumanSize(d.VirtualSize))
@@ -251,7 +265,7 @@ func nonePlan(err error) Plan { return Plan{Route: RouteNone, Reason: err.Error(
 
 // routable tells whether a type has a route under in's backend choice.
 func (in PlanInput) routable(t string) bool {
-	kernel := kernelAllowed[t] && (in.Kernel[t] || in.Loadable[t])
+	kernel := kernelAllowed[t] && (in.Kernel[t] || in.Loadable[t]) || in.Index && in.Userspace[t]
 	switch in.Backend {
 	case BackendFUSE:
 		return in.Userspace[t]

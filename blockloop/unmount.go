@@ -36,6 +36,8 @@ type UnmountResult struct {
 	// Userspace: the mount was served by loops' userspace reader (no loop
 	// device); its server exits with the unmount.
 	Userspace bool
+	// Index: the mount was an EROFS index over the image (RouteIndex).
+	Index bool
 	// DiskServer: the loop device read a VM disk image's virtual disk
 	// served by loops (Image is the VM image); DiskServerStopped: that
 	// server has ended (it ends when the device lets go of its file).
@@ -96,6 +98,9 @@ func (h *Host) resolveMounts(target string, mounts []MountEntry) ([]MountEntry, 
 		if last == nil {
 			return nil, reasonf(ErrNotMounted, "nothing is mounted at %s", abs)
 		}
+		if _, ok := h.indexMount(*last); ok {
+			return []MountEntry{*last}, nil
+		}
 		if _, ok := loopOf(*last); !ok && !isUserspace(*last) {
 			return nil, reasonf(ErrNotLoop, "%s is not a loop mount (%s from %s); use umount(8)", abs, last.FSType, last.Source)
 		}
@@ -116,7 +121,8 @@ func (h *Host) resolveMounts(target string, mounts []MountEntry) ([]MountEntry, 
 		}
 	case unix.S_IFREG:
 		for _, m := range mounts {
-			if isUserspace(m) && m.Source == abs {
+			im, index := h.indexMount(m)
+			if isUserspace(m) && m.Source == abs || index && im.Image == abs {
 				out = append(out, m)
 			}
 		}
@@ -145,6 +151,9 @@ func (h *Host) resolveMounts(target string, mounts []MountEntry) ([]MountEntry, 
 func (h *Host) unmountOne(m MountEntry, mounts []MountEntry, opts UnmountOptions) (UnmountResult, error) {
 	if isUserspace(m) {
 		return h.unmountUserspace(m, opts)
+	}
+	if im, ok := h.indexMount(m); ok {
+		return h.unmountIndex(im, opts)
 	}
 	n, _ := loopOf(m)
 	u := UnmountResult{Mountpoint: m.Mountpoint, Device: fmt.Sprintf("/dev/loop%d", n)}
@@ -212,6 +221,17 @@ func (h *Host) unmountUserspace(m MountEntry, opts UnmountOptions) (UnmountResul
 	}
 	if rw && !opts.Lazy && !waitServerDone(m.Source, rwServerEndTimeout) {
 		return u, fmt.Errorf("the server of %s did not finish writing %s within %s", m.Mountpoint, m.Source, rwServerEndTimeout)
+	}
+	removeCreatedDir(&u)
+	return u, nil
+}
+
+// unmountIndex unmounts an EROFS index mount: its index, an unnamed
+// file, goes with it (and its loop devices, autoclear, where it had them).
+func (h *Host) unmountIndex(m IndexMount, opts UnmountOptions) (UnmountResult, error) {
+	u := UnmountResult{Mountpoint: m.Mountpoint, Image: m.Image, Index: true, Detached: true}
+	if err := umountDir(m.Mountpoint, opts.Lazy, false); err != nil {
+		return u, err
 	}
 	removeCreatedDir(&u)
 	return u, nil

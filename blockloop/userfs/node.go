@@ -52,13 +52,17 @@ var (
 	_ gofs.FileReleasedirer   = (*dirHandle)(nil)
 )
 
-func (x *fsys) newNode(n Node) *node {
+func (x *fsys) newNode(n Node) *node { return &node{fs: x, n: n, attr: x.attrOf(n)} }
+
+// attrOf is n's attributes as the mount shows them: the mount's owner and
+// umask for a node whose format records no owner.
+func (x *fsys) attrOf(n Node) Attr {
 	a := n.Attr()
 	if !a.Owned {
 		a.UID, a.GID = x.uid, x.gid
 		a.Mode &^= x.umask & 0o7777
 	}
-	return &node{fs: x, n: n, attr: a}
+	return a
 }
 
 func (n *node) isDir() bool { return n.attr.Mode&syscall.S_IFMT == syscall.S_IFDIR }

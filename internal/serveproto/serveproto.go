@@ -23,8 +23,9 @@ const Binary = "loops-serve"
 // The commands, the first argument after the binary's name. Tools and
 // tests find a server by them in /proc/PID/cmdline.
 const (
-	ServeCommand    = "__serve"
-	ReadDiskCommand = "__read-disk"
+	ServeCommand      = "__serve"
+	ReadDiskCommand   = "__read-disk"
+	WriteIndexCommand = "__write-index"
 )
 
 // Request is one command line of loops-serve.
@@ -45,6 +46,8 @@ func newRequest(command string) (Request, bool) {
 		return &Serve{UID: -1, GID: -1, Umask: -1}, true
 	case ReadDiskCommand:
 		return &ReadDisk{}, true
+	case WriteIndexCommand:
+		return &WriteIndex{UID: -1, GID: -1, Umask: -1}, true
 	}
 	return nil, false
 }
@@ -95,6 +98,55 @@ func (*ReadDisk) Command() string { return ReadDiskCommand }
 func (*ReadDisk) bind(*flag.FlagSet) {}
 
 func (r *ReadDisk) operands() []operand { return []operand{{"IMAGE", &r.Image}} }
+
+// WriteIndex is `loops-serve __write-index IMAGE`: write the EROFS index of
+// the image's filesystem (the kernel erofs route of loops mount) into the
+// file the server inherits as fd IndexFD, and answer one IndexAnswer line
+// on stdout. Owners and modes are the FUSE route's for the same flags.
+type WriteIndex struct {
+	Image     string // absolute path
+	Type      string // the filesystem type ("" is iso9660)
+	Offset    int64  // where the filesystem starts in the image
+	SizeLimit int64  // its size; 0: to the end
+	UID, GID  int    // owner of files the format gives none; -1: the default
+	Umask     int    // umask for files the format gives no modes; -1: the default
+	// CompactMtime: the kernel reads compact EROFS inodes' own mtimes
+	// (Linux 6.15 and later).
+	CompactMtime bool
+}
+
+// Command is WriteIndexCommand.
+func (*WriteIndex) Command() string { return WriteIndexCommand }
+
+func (w *WriteIndex) bind(fs *flag.FlagSet) {
+	fs.StringVar(&w.Type, "type", w.Type, "its filesystem `type` (default iso9660)")
+	fs.Int64Var(&w.Offset, "offset", w.Offset, "where the filesystem starts in the image")
+	fs.Int64Var(&w.SizeLimit, "sizelimit", w.SizeLimit, "its size, 0 for to the end")
+	fs.IntVar(&w.UID, "uid", w.UID, "owner of files the format gives none")
+	fs.IntVar(&w.GID, "gid", w.GID, "group of files the format gives none")
+	fs.Var((*octal)(&w.Umask), "umask", "octal umask for files the format gives no modes")
+	fs.BoolVar(&w.CompactMtime, "compact-mtime", w.CompactMtime, "the kernel reads compact inodes' mtimes (Linux 6.15 and later)")
+}
+
+func (w *WriteIndex) operands() []operand { return []operand{{"IMAGE", &w.Image}} }
+
+// IndexFD is the fd a WriteIndex request writes the index to.
+const IndexFD = 3
+
+// IndexAnswer is the one JSON line a WriteIndex request answers on stdout:
+// what the index holds, or why there is none (NotIndexable: the tree
+// cannot be described; the FUSE route can still serve it).
+type IndexAnswer struct {
+	BlockSize    int    `json:"block_size"`
+	Inodes       int    `json:"inodes"`
+	Size         int64  `json:"size"`
+	Flat         int    `json:"flat"`
+	Chunked      int    `json:"chunked"`
+	Copied       int    `json:"copied"`
+	CopiedBytes  int64  `json:"copied_bytes"`
+	Error        string `json:"error,omitempty"`
+	NotIndexable bool   `json:"not_indexable,omitempty"`
+}
 
 // operand is a positional argument: its name in the usage, its field.
 type operand struct {
@@ -148,11 +200,11 @@ var ErrUsage = errors.New("usage")
 // error wrapping ErrUsage (flag.ErrHelp for -h or --help).
 func Parse(args []string) (Request, error) {
 	if len(args) == 0 {
-		return nil, fmt.Errorf("%w: no command (want %s or %s)", ErrUsage, ServeCommand, ReadDiskCommand)
+		return nil, fmt.Errorf("%w: no command (want %s, %s or %s)", ErrUsage, ServeCommand, ReadDiskCommand, WriteIndexCommand)
 	}
 	r, ok := newRequest(args[0])
 	if !ok {
-		return nil, fmt.Errorf("%w: unknown command %q (want %s or %s)", ErrUsage, args[0], ServeCommand, ReadDiskCommand)
+		return nil, fmt.Errorf("%w: unknown command %q (want %s, %s or %s)", ErrUsage, args[0], ServeCommand, ReadDiskCommand, WriteIndexCommand)
 	}
 	fs := flagSet(r)
 	var rest []string
@@ -191,7 +243,7 @@ func Parse(args []string) (Request, error) {
 func Usage(w io.Writer, command string) {
 	r, ok := newRequest(command)
 	if !ok {
-		fmt.Fprintf(w, "usage: %s %s|%s ...\n", Binary, ServeCommand, ReadDiskCommand)
+		fmt.Fprintf(w, "usage: %s %s|%s|%s ...\n", Binary, ServeCommand, ReadDiskCommand, WriteIndexCommand)
 		return
 	}
 	fs := flagSet(r)

@@ -20,6 +20,8 @@ func TestRoundTrip(t *testing.T) {
 		&Serve{Image: "/i.iso", UID: -1, GID: -1, Umask: 0o777, Mountpoint: "/m"},
 		&ReadDisk{Image: "/vm.qcow2"},
 		&ReadDisk{Image: "--image"},
+		&WriteIndex{Image: "/sd.img", Type: "vfat", Offset: 1 << 20, SizeLimit: 8 << 20, UID: 1234, GID: 5678, Umask: 0o27, CompactMtime: true},
+		&WriteIndex{Image: "/-i.iso", UID: -1, GID: -1, Umask: -1},
 	} {
 		args := Args(r)
 		got, err := Parse(args)

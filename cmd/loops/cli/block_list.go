@@ -63,6 +63,17 @@ type blockListJSON struct {
 	Time        string               `json:"time,omitempty"`   // --watch only
 	LoopDevices []loopDevJSON        `json:"loopdevices"`
 	Userspace   []userspaceMountJSON `json:"userspace_mounts"`
+	Index       []indexMountJSON     `json:"erofs_index_mounts"`
+}
+
+// indexMountJSON is a mount of a kernel erofs index over an image.
+type indexMountJSON struct {
+	BackFile   string `json:"back-file"`
+	FSType     string `json:"fstype"` // the image's filesystem
+	Offset     int64  `json:"offset"`
+	Mountpoint string `json:"mountpoint"`
+	RO         bool   `json:"ro"`
+	Route      string `json:"route"`
 }
 
 type loopDevJSON struct {
@@ -108,15 +119,16 @@ func blockListFrame(io *IOStreams, h *blockloop.Host, asJSON, watching bool) err
 	// Images served by loops' userspace reader have no loop device; they
 	// are listed beside the devices.
 	fuse, _ := h.UserspaceMounts()
+	index, _ := h.IndexMounts()
 	if asJSON {
-		doc := blockListDoc(devs, fuse)
+		doc := blockListDoc(devs, fuse, index)
 		if watching {
 			doc.Time = watchTime()
 			return writeJSONLine(io.Out, doc)
 		}
 		return writeJSON(io.Out, doc)
 	}
-	if len(devs) == 0 && len(fuse) == 0 {
+	if len(devs) == 0 && len(fuse) == 0 && len(index) == 0 {
 		if io.IsTerminal() {
 			fmt.Fprintln(io.ErrOut, "No loop devices are attached.")
 		}
@@ -138,6 +150,9 @@ func blockListFrame(io *IOStreams, h *blockloop.Host, asJSON, watching bool) err
 	for _, m := range fuse {
 		t.add("(userspace)", m.Source, "0", "0", boolWord(m.ReadOnly()), "-", "-", m.FSType, "-", m.Mountpoint)
 	}
+	for _, m := range index {
+		t.add("(erofs index)", m.Image, strconv.FormatInt(m.Offset, 10), "0", boolWord(m.ReadOnly()), "-", "-", m.Type, "-", m.Mountpoint)
+	}
 	return t.render()
 }
 
@@ -150,7 +165,7 @@ func boolWord(b bool) string {
 
 // blockListDoc is the --json document of `loops block list`, also the block
 // section of `loops status`.
-func blockListDoc(devs []blockloop.Device, fuse []blockloop.MountEntry) blockListJSON {
+func blockListDoc(devs []blockloop.Device, fuse []blockloop.MountEntry, index []blockloop.IndexMount) blockListJSON {
 	doc := blockListJSON{Schema: schemaVersion, LoopDevices: []loopDevJSON{}}
 	for _, d := range devs {
 		j := loopDevJSON{
@@ -172,6 +187,12 @@ func blockListDoc(devs []blockloop.Device, fuse []blockloop.MountEntry) blockLis
 	for _, m := range fuse {
 		doc.Userspace = append(doc.Userspace, userspaceMountJSON{
 			BackFile: m.Source, FSType: m.FSType, Mountpoint: m.Mountpoint, RO: m.ReadOnly(),
+		})
+	}
+	doc.Index = []indexMountJSON{}
+	for _, m := range index {
+		doc.Index = append(doc.Index, indexMountJSON{
+			BackFile: m.Image, FSType: m.Type, Offset: m.Offset, Mountpoint: m.Mountpoint, RO: m.ReadOnly(), Route: indexRouteName,
 		})
 	}
 	return doc

@@ -124,7 +124,7 @@ type planJSON struct {
 }
 
 func blockProbeRun(opts *blockProbeOptions) error {
-	pr, plan, err := opts.Host().PlanMount(opts.Image, blockloop.MountOptions{Partition: opts.Partition, Type: opts.Type, Userspace: userspaceTypes})
+	pr, plan, err := opts.Host().PlanMount(opts.Image, blockloop.MountOptions{Partition: opts.Partition, Type: opts.Type, Userspace: userspaceTypes, WriteIndex: writeIndex})
 	if err != nil {
 		return err
 	}
@@ -244,7 +244,7 @@ func renderProbe(io *IOStreams, d probeJSON, pr *probe.Result) error {
 		t.add("table", "damaged: "+pr.PTError.Error())
 	}
 	route := d.Plan.Route
-	if route == string(blockloop.RouteKernel) || route == string(blockloop.RouteUserspace) {
+	if route == string(blockloop.RouteKernel) || route == string(blockloop.RouteUserspace) || route == string(blockloop.RouteIndex) {
 		mode := "read-write"
 		if d.Plan.RO {
 			mode = "read-only"

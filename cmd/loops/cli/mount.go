@@ -157,7 +157,7 @@ func mountRun(opts *mountOptions) error {
 		Mountpoint: opts.Mountpoint, ReadOnly: opts.ReadOnly, ReadWrite: opts.ReadWrite,
 		Partition: opts.Partition, Offset: opts.Offset, SizeLimit: opts.SizeLimit, Type: opts.Type,
 		User: user, UID: uid, GID: gid, Owner: opts.Owner,
-		Backend: mountBackend(opts.FUSE, opts.Kernel), Userspace: userspaceTypes, ServeUserspace: startUserspaceServer,
+		Backend: mountBackend(opts.FUSE, opts.Kernel), Userspace: userspaceTypes, ServeUserspace: startUserspaceServer, WriteIndex: writeIndex,
 	})
 	if err != nil {
 		return blockHint(err, opts.Image)
@@ -197,6 +197,11 @@ func mountRun(opts *mountOptions) error {
 		via = "loops' userspace " + m.Type + " reader and writer (FUSE)"
 	case m.Plan.Route == blockloop.RouteUserspace:
 		via = "loops' userspace " + m.Type + " reader (FUSE)"
+	case m.Plan.Route == blockloop.RouteIndex:
+		via = indexRouteName
+		if m.Device != "" {
+			via += " (" + m.Device + ")"
+		}
 	case m.Plan.Disk != nil:
 		via = fmt.Sprintf("%s on loops' %s reader (FUSE)", m.Device, m.Plan.Disk.Format)
 	}

@@ -84,7 +84,8 @@ func blockSection(f *Factory) blockSectionJSON {
 		return blockSectionJSON{Error: msg}
 	}
 	fuse, _ := h.UserspaceMounts()
-	d := blockListDoc(devs, fuse)
+	index, _ := h.IndexMounts()
+	d := blockListDoc(devs, fuse, index)
 	d.Schema = 0
 	return blockSectionJSON{blockListJSON: &d}
 }
@@ -138,7 +139,7 @@ func blockLine(s blockSectionJSON) string {
 	if s.Error != "" {
 		return "unknown: " + s.Error
 	}
-	mounts := len(s.Userspace)
+	mounts := len(s.Userspace) + len(s.Index)
 	for _, d := range s.LoopDevices {
 		mounts += len(d.Mountpoints)
 	}
@@ -268,6 +269,9 @@ func statusFrame(io *IOStreams, opts *statusOptions, watching bool) error {
 			for _, m := range b.Userspace {
 				t.add("block", "-", m.BackFile, m.FSType, m.Mountpoint)
 			}
+			for _, m := range b.Index {
+				t.add("block", "-", m.BackFile, m.FSType, m.Mountpoint)
+			}
 		}
 		if a := doc.Audio; a.Error != "" {
 			t.add("audio", "error", a.Error)
@@ -290,13 +294,16 @@ func statusFrame(io *IOStreams, opts *statusOptions, watching bool) error {
 	}
 	fmt.Fprintln(w, "\nBLOCK  loop devices and mounted images")
 	fmt.Fprintf(w, "       %s\n", blockLine(doc.Block))
-	if b := doc.Block; b.Error == "" && len(b.LoopDevices)+len(b.Userspace) > 0 {
+	if b := doc.Block; b.Error == "" && len(b.LoopDevices)+len(b.Userspace)+len(b.Index) > 0 {
 		t := newTable(io, "       DEVICE", "IMAGE", "TYPE", "MOUNTED AT")
 		for _, d := range b.LoopDevices {
 			t.add("       "+d.Name, d.BackFile, dash(d.FSType), dash(strings.Join(d.Mountpoints, ", ")))
 		}
 		for _, m := range b.Userspace {
 			t.add("       (userspace)", m.BackFile, m.FSType, m.Mountpoint)
+		}
+		for _, m := range b.Index {
+			t.add("       (erofs index)", m.BackFile, m.FSType, m.Mountpoint)
 		}
 		t.render()
 	}

@@ -70,6 +70,7 @@ type unmountedJSON struct {
 	Persistent bool     `json:"persistent"`
 	OtherUsers []string `json:"other_mountpoints,omitempty"`
 	Userspace  bool     `json:"userspace,omitempty"`
+	Index      bool     `json:"erofs_index,omitempty"` // a kernel erofs index over the image
 	// DiskServer: the device read a VM disk image served by loops; its
 	// server ended (DiskServerStopped) once the device let go.
 	DiskServer        bool `json:"disk_server,omitempty"`
@@ -93,7 +94,7 @@ func umountRun(opts *umountOptions) error {
 			doc.Unmounted = append(doc.Unmounted, unmountedJSON{
 				Mountpoint: u.Mountpoint, Device: u.Device, Image: u.Image, RemovedDir: u.RemovedDir,
 				DirKept: u.DirKept, Detached: u.Detached, Deferred: u.Deferred, Persistent: u.Persistent,
-				OtherUsers: u.OtherUsers, Userspace: u.Userspace,
+				OtherUsers: u.OtherUsers, Userspace: u.Userspace, Index: u.Index,
 				DiskServer: u.DiskServer, DiskServerStopped: u.DiskServerStopped,
 			})
 		}
@@ -109,6 +110,8 @@ func describeUnmount(u blockloop.UnmountResult) string {
 	switch {
 	case u.Userspace:
 		b.WriteString("; its userspace server exits")
+	case u.Index:
+		b.WriteString("; its erofs index went with it")
 	case u.Detached && u.DiskServer && u.DiskServerStopped:
 		fmt.Fprintf(&b, "; %s detached; the server of %s ended", u.Device, u.Image)
 	case u.Detached && u.DiskServer:

@@ -67,6 +67,8 @@ func Main(args []string) int {
 	switch req := req.(type) {
 	case *serveproto.ReadDisk:
 		return ReadDisk(req)
+	case *serveproto.WriteIndex:
+		return WriteIndex(req)
 	case *serveproto.Serve:
 		if os.Getenv("GOMEMLIMIT") == "" {
 			// A soft ceiling for the heap: the server's live data is its tree
@@ -124,33 +126,11 @@ func Serve(ctx context.Context, opts *serveproto.Serve, ready func()) error {
 		ready()
 		return srv.Wait()
 	}
-	typ := opts.Type
-	if typ == "" {
-		typ = "iso9660" // the server's first and default reader
+	o, err := readerOptions(opts.Type, opts.Offset, opts.SizeLimit, opts.UID, opts.GID, opts.Umask)
+	if err != nil {
+		return err
 	}
-	o := userfs.Options{Type: typ, Offset: opts.Offset, SizeLimit: opts.SizeLimit, Disk: opts.Disk, ReadWrite: opts.ReadWrite}
-	if uid, gid := invokingUser(); uid >= 0 {
-		// Files of an image whose format has no owners belong to the
-		// user sudo acts for, not to root.
-		o.UID, o.GID, o.SetOwner = uint32(uid), uint32(max(gid, 0)), true
-	}
-	if opts.UID >= 0 || opts.GID >= 0 {
-		if !o.SetOwner {
-			o.UID, o.GID, o.SetOwner = uint32(os.Getuid()), uint32(os.Getgid()), true
-		}
-		if opts.UID >= 0 {
-			o.UID = uint32(opts.UID)
-		}
-		if opts.GID >= 0 {
-			o.GID = uint32(opts.GID)
-		}
-	}
-	if opts.Umask >= 0 {
-		if opts.Umask > 0o777 {
-			return fmt.Errorf("umask %o is not a mode", opts.Umask)
-		}
-		o.Umask = uint32(opts.Umask)
-	}
+	o.Disk, o.ReadWrite = opts.Disk, opts.ReadWrite
 	srv, err := userfs.Serve(ctx, opts.Image, opts.Mountpoint, o)
 	if err != nil {
 		return fmt.Errorf("serve %s at %s: %w", opts.Image, opts.Mountpoint, err)
@@ -177,4 +157,38 @@ func invokingUser() (uid, gid int) {
 		gid = v
 	}
 	return uid, gid
+}
+
+// readerOptions are the reader's options for an image's filesystem: its
+// type and place, and the owner and umask of files whose format records
+// none (the user sudo acts for, or -o uid=, gid=, umask=), the same for
+// the FUSE and the index routes.
+func readerOptions(typ string, offset, sizeLimit int64, uid, gid, umask int) (userfs.Options, error) {
+	if typ == "" {
+		typ = "iso9660" // the server's first and default reader
+	}
+	o := userfs.Options{Type: typ, Offset: offset, SizeLimit: sizeLimit}
+	if su, sg := invokingUser(); su >= 0 {
+		// Files of an image whose format has no owners belong to the
+		// user sudo acts for, not to root.
+		o.UID, o.GID, o.SetOwner = uint32(su), uint32(max(sg, 0)), true
+	}
+	if uid >= 0 || gid >= 0 {
+		if !o.SetOwner {
+			o.UID, o.GID, o.SetOwner = uint32(os.Getuid()), uint32(os.Getgid()), true
+		}
+		if uid >= 0 {
+			o.UID = uint32(uid)
+		}
+		if gid >= 0 {
+			o.GID = uint32(gid)
+		}
+	}
+	if umask >= 0 {
+		if umask > 0o777 {
+			return o, fmt.Errorf("umask %o is not a mode", umask)
+		}
+		o.Umask = uint32(umask)
+	}
+	return o, nil
 }
