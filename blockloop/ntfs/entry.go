@@ -287,12 +287,17 @@ func (f *FS) entryFor(num int64, name string, parent *Entry) (*Entry, error) {
 	}
 	e.Nlink = max(e.Nlink, 1)
 	isDir := fr.flags&mfDir != 0
+	for _, a := range fr.all {
+		if a.typ == atData && a.name != "" {
+			e.Streams = append(e.Streams, a.name)
+		}
+	}
 	if rp := findAttr(fr.all, atReparse, ""); rp != nil {
 		b, err := f.attrBytes(rp, 16<<10)
 		if err != nil {
 			e.dataErr = err
 		} else if target, ok, err := f.reparseTarget(b, isDir, parent); ok {
-			e.Mode, e.Target, e.Size, e.Nlink = fs.ModeSymlink|0o777, target, int64(len(target)), 1
+			e.Mode, e.Target, e.Size, e.Nlink, e.Streams = fs.ModeSymlink|0o777, target, int64(len(target)), 1, nil
 			return e, nil
 		} else if err != nil && !isDir {
 			e.dataErr = err
@@ -308,11 +313,6 @@ func (f *FS) entryFor(num int64, name string, parent *Entry) (*Entry, error) {
 	e.Mode = 0o644
 	if e.Attributes&AttrReadOnly != 0 {
 		e.Mode = 0o444
-	}
-	for _, a := range fr.all {
-		if a.typ == atData && a.name != "" {
-			e.Streams = append(e.Streams, a.name)
-		}
 	}
 	data := findAttr(fr.all, atData, "")
 	if data == nil {

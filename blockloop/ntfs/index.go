@@ -137,24 +137,22 @@ func imageOffset(xs []Extent, off int64) int64 {
 	return -1
 }
 
-// list reads directory d's index: the $INDEX_ROOT node, then every node
-// below it in $INDEX_ALLOCATION, in key order (each node at most once).
-func (f *FS) list(d *Entry) ([]*Entry, map[string]*Entry, error) {
-	if d.dataErr != nil {
-		return nil, nil, d.dataErr
-	}
-	fr, err := f.loadFile(int64(d.Ino))
+// walkIndex reads directory record num's index: the $INDEX_ROOT node,
+// then every node below it in $INDEX_ALLOCATION, in key order (each node at
+// most once), calling fn for each entry with a key until fn returns false.
+func (f *FS) walkIndex(num int64, fn func(e indexEntry) (bool, error)) error {
+	fr, err := f.loadFile(num)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	ir := findAttr(fr.all, atIndexRoot, "$I30")
 	if ir == nil || !ir.resident || len(ir.value) < 0x20 {
-		return nil, nil, formatErr(fr.off, "directory record %d has no resident $I30 index root", d.Ino)
+		return formatErr(fr.off, "directory record %d has no resident $I30 index root", num)
 	}
 	x := &index{fs: f, seen: map[int64]bool{}}
 	x.blockSize = int64(binary.LittleEndian.Uint32(ir.value[8:]))
 	if !isPow2(x.blockSize) || x.blockSize < 512 || x.blockSize > 64<<10 {
-		return nil, nil, formatErr(ir.off, "directory record %d: index block size %d", d.Ino, x.blockSize)
+		return formatErr(ir.off, "directory record %d: index block size %d", num, x.blockSize)
 	}
 	if x.blockSize < f.clusterSize {
 		x.vcnShift = 9
@@ -163,26 +161,23 @@ func (f *FS) list(d *Entry) ([]*Entry, map[string]*Entry, error) {
 	}
 	rootEntries, err := nodeEntries(ir.value, 0x10, ir.off)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	if ia := findAttr(fr.all, atIndexAlloc, "$I30"); ia != nil && !ia.resident {
 		if ia.dataSize > f.lim.MaxIndexBytes {
-			return nil, nil, &LimitError{Offset: ia.off, Limit: "MaxIndexBytes", Value: ia.dataSize, Max: f.lim.MaxIndexBytes}
+			return &LimitError{Offset: ia.off, Limit: "MaxIndexBytes", Value: ia.dataSize, Max: f.lim.MaxIndexBytes}
 		}
 		if x.alloc, err = f.newStream(ia); err != nil {
-			return nil, nil, err
+			return err
 		}
 		bm := findAttr(fr.all, atBitmap, "$I30")
 		if bm == nil {
-			return nil, nil, formatErr(ia.off, "directory record %d has an index allocation and no $BITMAP", d.Ino)
+			return formatErr(ia.off, "directory record %d has an index allocation and no $BITMAP", num)
 		}
 		if x.bitmap, err = f.attrBytes(bm, ia.dataSize/x.blockSize/8+8); err != nil {
-			return nil, nil, err
+			return err
 		}
 	}
-
-	var kids []*Entry
-	byName := map[string]*Entry{}
 	// In-order walk: step 2i descends into entry i's subnode, 2i+1 emits it.
 	type frame struct {
 		ents []indexEntry
@@ -202,36 +197,75 @@ func (f *FS) list(d *Entry) ([]*Entry, map[string]*Entry, error) {
 			if e.sub >= 0 {
 				ents, err := x.node(e.sub)
 				if err != nil {
-					return nil, nil, fmt.Errorf("ntfs: directory %q (record %d): %w", d.Name, d.Ino, err)
+					return err
 				}
 				stack = append(stack, frame{ents: ents})
 			}
 			continue
 		}
-		if e.last || e.key.namespace == nsDOS {
+		if e.last {
 			continue
+		}
+		if more, err := fn(e); !more || err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// list lists directory d: the entries of its index, DOS names and the
+// root's system files left out, each name once.
+func (f *FS) list(d *Entry) ([]*Entry, map[string]*Entry, error) {
+	if d.dataErr != nil {
+		return nil, nil, d.dataErr
+	}
+	var kids []*Entry
+	byName := map[string]*Entry{}
+	err := f.walkIndex(int64(d.Ino), func(e indexEntry) (bool, error) {
+		if e.key.namespace == nsDOS {
+			return true, nil
 		}
 		num := int64(e.ref & 0xFFFFFFFFFFFF)
 		if num < firstUser || e.key.name == "" {
-			continue // $MFT, ..., the root's "." and $Extend: ntfs-3g does not show them
+			return true, nil // $MFT, ..., the root's "." and $Extend: ntfs-3g does not show them
 		}
 		name := sanitizeName(e.key.name)
 		if byName[name] != nil {
-			continue
+			return true, nil
 		}
 		if len(kids) >= f.lim.MaxDirEntries {
-			return nil, nil, &LimitError{Offset: ir.off, Limit: "MaxDirEntries", Value: int64(len(kids) + 1), Max: int64(f.lim.MaxDirEntries)}
+			return false, &LimitError{Limit: "MaxDirEntries", Value: int64(len(kids) + 1), Max: int64(f.lim.MaxDirEntries)}
 		}
 		c, err := f.entryFor(num, name, d)
 		if err != nil {
 			c = f.brokenEntry(num, name, e.key, err)
 		} else if c.IsDir() && !slices.Contains(c.parents, int64(d.Ino)) {
-			continue // a directory listed outside its parent: keep the tree a tree
+			return true, nil // a directory listed outside its parent: keep the tree a tree
 		}
 		kids = append(kids, c)
 		byName[name] = c
+		return true, nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("ntfs: directory %q (record %d): %w", d.Name, d.Ino, err)
 	}
 	return kids, byName, nil
+}
+
+// findFold looks name up in directory record num ignoring case, as Windows
+// resolves paths, without listing it: its record, its name as stored and
+// its $FILE_NAME flags.
+func (f *FS) findFold(num int64, name string) (int64, fileNameKey, bool) {
+	var found fileNameKey
+	at := int64(-1)
+	f.walkIndex(num, func(e indexEntry) (bool, error) {
+		if e.key.namespace != nsDOS && strings.EqualFold(e.key.name, name) {
+			at, found = int64(e.ref&0xFFFFFFFFFFFF), e.key
+			return false, nil
+		}
+		return true, nil
+	})
+	return at, found, at >= 0
 }
 
 // brokenEntry is an entry whose record cannot be read: what the index

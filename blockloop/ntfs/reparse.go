@@ -93,31 +93,40 @@ func (f *FS) linkTarget(sub string, junction, relative, isDir bool) (string, boo
 }
 
 // onVolume resolves a Windows path (no drive) from the root, ignoring
-// case, and gives it below the mount point with the names' true case. A
-// drive letter the user mapped in /.NTFS-3G is not looked up.
+// case, and gives it below the mount point with the names' true case; the
+// last name must be a directory when isDir (or a link). A drive letter the
+// user mapped in /.NTFS-3G is not looked up.
 func (f *FS) onVolume(p string, isDir bool, drive string) (string, bool) {
 	if drive != "" {
-		if m := f.root.childFold(".NTFS-3G"); m != nil && m.IsDir() && m.childFold(strings.ToUpper(drive)+":") != nil {
-			return "", false
+		if m, k, ok := f.findFold(recRoot, ".NTFS-3G"); ok && k.attrs&dirFlag != 0 {
+			if _, _, ok := f.findFold(m, strings.ToUpper(drive)+":"); ok {
+				return "", false
+			}
 		}
 	}
-	e := f.root
+	dir := int64(recRoot)
 	var parts []string
-	for _, name := range strings.Split(p, `\`) {
-		if !e.IsDir() || e.IsSymlink() {
+	var last fileNameKey
+	names := strings.Split(p, `\`)
+	if len(names) > 256 {
+		return "", false
+	}
+	for i, name := range names {
+		num, k, ok := f.findFold(dir, name)
+		if !ok {
 			return "", false
 		}
-		c := e.childFold(name)
-		if c == nil {
-			return "", false
-		}
-		parts = append(parts, c.Name)
-		e = c
-		if c.IsSymlink() {
+		parts = append(parts, k.name)
+		last, dir = k, num
+		if k.attrs&AttrReparse != 0 {
+			parts = append(parts, names[i+1:]...)
 			break
 		}
+		if k.attrs&dirFlag == 0 && i < len(names)-1 {
+			return "", false
+		}
 	}
-	if len(parts) > 0 && !e.IsSymlink() && e.IsDir() != isDir {
+	if len(parts) > 0 && last.attrs&AttrReparse == 0 && (last.attrs&dirFlag != 0) != isDir {
 		return "", false
 	}
 	return f.mountPoint + "/" + strings.Join(parts, "/"), true
