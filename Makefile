@@ -91,7 +91,7 @@ fuzz: ## run each fuzz target for a while (FUZZTIME=30s)
 	$(GO) test -run '^$$' -fuzz FuzzWriteOps -fuzztime $(or $(FUZZTIME),30s) -fuzzminimizetime 2s ./blockloop/fat/
 	for f in FuzzPathTable FuzzSUSP FuzzDirRecord FuzzOpen; do \
 	  $(GO) test -run '^$$' -fuzz $$f -fuzztime $(or $(FUZZTIME),30s) -fuzzminimizetime 2s ./blockloop/iso9660/ || exit 1; done
-	for t in udf:FuzzOpen udf:FuzzFID udf:FuzzAllocDescs fat:FuzzOpen fat:FuzzDirEntries exfat:FuzzOpen exfat:FuzzDirEntries \
+	for t in udf:FuzzOpen udf:FuzzFID udf:FuzzAllocDescs fat:FuzzOpen fat:FuzzDirEntries exfat:FuzzOpen exfat:FuzzDirEntries ntfs:FuzzOpen ntfs:FuzzRunList ntfs:FuzzLZNT1 \
 	    disk/qcow2:FuzzOpen disk/qcow2:FuzzL2Entry disk/qcow2:FuzzHeader disk/vmdk:FuzzOpen disk/vhdx:FuzzOpen disk/vdi:FuzzOpen disk/vpc:FuzzOpen layer/luks:FuzzOpen \
 	    layer/lvm:FuzzReadPV layer/lvm:FuzzParseMetadata layer/md:FuzzOpen \
 	    disk/diskpipe:FuzzClient disk/diskpipe:FuzzServeReads erofs:FuzzWrite erofs/erofstest:FuzzDecode; do \

@@ -12,10 +12,10 @@ import (
 
 // imageCase is one mkntfs layout the reader is checked on.
 type imageCase struct {
-	name  string
-	size  int64
-	many  bool // the 2,000 small files and the 3,000-entry directory
-	args  []string
+	name string
+	size int64
+	many bool // the 2,000 small files and the 3,000-entry directory
+	args []string
 }
 
 var imageCases = []imageCase{

@@ -303,3 +303,44 @@ func reparse(tag uint32, data []byte) []byte {
 }
 
 func le16(b []byte, v uint16) []byte { return append(b, byte(v), byte(v>>8)) }
+
+// FillSmall writes a small tree into dir, an ntfs-3g mount of a volume of
+// a few MiB: a 400-entry directory (an index of several blocks below its
+// root), a compressed file, a 200 KiB file, a hard link, a symlink and a
+// stream.
+func FillSmall(dir string) error {
+	w := &writer{root: dir}
+	for i := 0; i < 400; i++ {
+		w.file(fmt.Sprintf("many/file-%03d.txt", i), pattern(i, i%40))
+	}
+	w.mkdir("comp")
+	w.setxattr("comp", "system.ntfs_attrib_be", []byte{0, 0, 0x08, 0})
+	w.file("comp/text.txt", bytes.Repeat([]byte("compressible text, line after line\n"), 4000))
+	w.file("plain.bin", pattern(7, 200<<10))
+	w.file("a.txt", []byte("hello\n"))
+	w.link("a.txt", "hard.txt")
+	w.symlink("a.txt", "sym")
+	w.setxattr("a.txt", "user.s", []byte("stream"))
+	return w.err
+}
+
+// BuildSmall makes img (size bytes) filled with FillSmall.
+func BuildSmall(img string, size int64, args ...string) error {
+	if err := Mkntfs(img, size, "SMALL", args...); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp(filepath.Dir(img), "fill-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(dir)
+	umount, err := Mount(img, dir)
+	if err != nil {
+		return err
+	}
+	ferr := FillSmall(dir)
+	if err := umount(); err != nil && ferr == nil {
+		ferr = err
+	}
+	return ferr
+}
