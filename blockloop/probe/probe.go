@@ -8,8 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/loops-cli/loops/blockloop/disk"
 	"github.com/loops-cli/loops/blockloop/kernfile"
@@ -346,12 +344,4 @@ func probeDiskImage(rd *reader, p *Result) bool {
 	}
 	p.Type, p.Kind = typ, KindDiskImage
 	return true
-}
-
-// validUTF8 replaces invalid UTF-8 for display.
-func validUTF8(s string) string {
-	if utf8.ValidString(s) {
-		return s
-	}
-	return strings.ToValidUTF8(s, "\uFFFD")
 }
