@@ -7,9 +7,9 @@ import (
 	"hash/crc32"
 )
 
-// Linux and Unix filesystems and swap (libblkid swap.c, xfs.c, reiserfs.c,
-// jfs.c, hfs.c, ufs.c, cramfs.c, romfs.c, minix.c, gfs.c, ocfs.c,
-// nilfs.c, f2fs.c).
+// Linux and Unix filesystems and swap (libblkid ext.c, xfs.c, btrfs.c,
+// squashfs.c, erofs.c, swap.c, reiserfs.c, jfs.c, hfs.c, ufs.c, cramfs.c,
+// romfs.c, minix.c, gfs.c, ocfs.c, nilfs.c, f2fs.c).
 
 const toiMagic = "\xed\xc3\x02\xe9\x98\x56\xe5\x0c"
 
@@ -481,3 +481,111 @@ func probeF2FS(rd *reader, p *Result) bool {
 }
 
 func md5sum(b []byte) [16]byte { return md5.Sum(b) }
+
+func probeExt(rd *reader, p *Result) bool {
+	sb := rd.at(1024, 1024)
+	if sb == nil || le16(sb, 0x38) != 0xEF53 {
+		return false
+	}
+	compat, incompat, rocompat := le32(sb, 0x5C), le32(sb, 0x60), le32(sb, 0x64)
+	const (
+		hasJournal  = 0x4
+		journalDev  = 0x8
+		ext3Incompt = 0x2 | 0x4 | 0x10 // filetype, recover, meta_bg
+		ext3RoCompt = 0x1 | 0x2 | 0x4  // sparse_super, large_file, btree_dir
+	)
+	switch {
+	case incompat&journalDev != 0:
+		p.Type = "jbd"
+	case incompat&^ext3Incompt != 0 || rocompat&^ext3RoCompt != 0:
+		p.Type = "ext4"
+	case compat&hasJournal != 0:
+		p.Type = "ext3"
+	default:
+		p.Type = "ext2"
+	}
+	p.Kind = KindFilesystem
+	p.Version = fmt.Sprintf("%d.%d", le32(sb, 0x4C), le16(sb, 0x3E))
+	p.Label = cstr(sb[0x78 : 0x78+16])
+	p.UUID = uuidString(sb[0x68 : 0x68+16])
+	logBS := le32(sb, 0x18)
+	if logBS < 7 {
+		blocks := uint64(le32(sb, 0x04))
+		if incompat&0x80 != 0 { // 64bit
+			blocks |= uint64(le32(sb, 0x150)) << 32
+		}
+		p.FSSize = claimed(mul(blocks, 1024<<logBS))
+	}
+	return true
+}
+
+func probeXFS(rd *reader, p *Result) bool {
+	sb := rd.at(0, 512)
+	if sb == nil || string(sb[0:4]) != "XFSB" {
+		return false
+	}
+	p.Type, p.Kind = "xfs", KindFilesystem
+	p.UUID = uuidString(sb[32:48])
+	p.Label = cstr(sb[108:120])
+	p.FSSize = claimed(mul(be64(sb, 8), uint64(be32(sb, 4))))
+	return true
+}
+
+func probeBtrfs(rd *reader, p *Result) bool {
+	sb := rd.at(0x10000, 4096)
+	if sb == nil || string(sb[0x40:0x48]) != "_BHRfS_M" {
+		return false
+	}
+	p.Type, p.Kind = "btrfs", KindFilesystem
+	p.UUID = uuidString(sb[0x20:0x30])
+	p.Label = cstr(sb[0x12B : 0x12B+256])
+	p.FSSize = claimed(int64Of(le64(sb, 0x70)))
+	return true
+}
+
+func int64Of(u uint64) int64 {
+	if u > 1<<63-1 {
+		return -1
+	}
+	return int64(u)
+}
+
+func probeSquashfs(rd *reader, p *Result) bool {
+	sb := rd.at(0, 96)
+	if sb == nil {
+		return false
+	}
+	switch string(sb[0:4]) {
+	case "hsqs":
+		if le16(sb, 28) < 4 { // s_major: v3 and older are not mountable here
+			p.Type = "squashfs3"
+		} else {
+			p.Type = "squashfs"
+			p.Version = fmt.Sprintf("%d.%d", le16(sb, 28), le16(sb, 30))
+			p.FSSize = claimed(int64Of(le64(sb, 40)))
+		}
+	case "sqsh":
+		p.Type = "squashfs3"
+	default:
+		return false
+	}
+	p.Kind = KindFilesystem
+	return true
+}
+
+// erofsMagic is EROFS_SUPER_MAGIC_V1 (0xE0F5E1E2) as stored, at 1 KiB.
+const erofsMagic = "\xe2\xe1\xf5\xe0"
+
+func probeErofs(rd *reader, p *Result) bool {
+	sb := rd.at(1024, 128)
+	if sb == nil || string(sb[:4]) != erofsMagic {
+		return false
+	}
+	p.Type, p.Kind = "erofs", KindFilesystem
+	p.UUID = uuidString(sb[48:64])
+	p.Label = cstr(sb[64:80])
+	if bits := sb[12]; bits >= 9 && bits <= 16 {
+		p.FSSize = claimed(mul(uint64(le32(sb, 36)), 1<<bits))
+	}
+	return true
+}

@@ -295,3 +295,16 @@ func utf16Raw(b []byte) string {
 func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
+
+func isoDate(b []byte) string {
+	for _, c := range b[:16] {
+		if c < '0' || c > '9' {
+			return ""
+		}
+	}
+	if string(b[:16]) == "0000000000000000" {
+		return ""
+	}
+	s := string(b[:16])
+	return fmt.Sprintf("%s-%s-%s-%s-%s-%s-%s", s[0:4], s[4:6], s[6:8], s[8:10], s[10:12], s[12:14], s[14:16])
+}
