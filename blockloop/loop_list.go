@@ -55,6 +55,9 @@ type Device struct {
 	// DiskFormat its format ("qcow2").
 	Image      string
 	DiskFormat string
+	// Layers are the layers loops opened between Image and the device
+	// ("luks"), bottom first.
+	Layers []string
 }
 
 // readDevice fills d's settings from the device itself, when it can be
@@ -106,6 +109,7 @@ func (h *Host) List() ([]Device, error) {
 		d := &devs[i]
 		if img, ok := diskImageOf(d.BackingFile, servers); ok {
 			d.Image, d.DiskFormat = img, diskFormatOf(img)
+			d.Layers = servedLayers(servers[filepath.Dir(d.BackingFile)])
 		}
 		for _, m := range mounts {
 			if k, ok := loopOf(m); ok && k == d.Number {

@@ -51,6 +51,12 @@ type MountOptions struct {
 	// loops-serve, which links the readers. ErrNotIndexable sends the
 	// mount to the userspace route. Nil: no index route.
 	WriteIndex func(req ServeRequest, index *os.File) (IndexInfo, error)
+	// Passphrase asks for the passphrase of an encrypted volume (LUKS);
+	// nil: an encrypted volume is not opened (ErrLocked).
+	Passphrase PassphraseFunc
+	// PassphraseTries is how often a wrong passphrase is asked again;
+	// 0 is DefaultPassphraseTries.
+	PassphraseTries int
 }
 
 // MountResult describes a mount Mount made.
@@ -91,7 +97,9 @@ func (h *Host) PlanMount(image string, opts MountOptions) (*probe.Result, Plan, 
 		return nil, Plan{}, opErr("probe", abs, "", "", err)
 	}
 	defer img.Close()
-	return h.plan(img, abs, opts)
+	res, plan, err := h.plan(img, abs, opts)
+	plan.zeroKeys()
+	return res, plan, err
 }
 
 func (h *Host) plan(img *os.File, abs string, opts MountOptions) (*probe.Result, Plan, error) {
@@ -131,13 +139,21 @@ func (h *Host) plan(img *os.File, abs string, opts MountOptions) (*probe.Result,
 	}
 	loadable := h.LoadableFilesystems()
 	indexable := kernel["erofs"] || loadable["erofs"]
-	plan := Decide(PlanInput{
+	in := PlanInput{
 		Probe: pr, Kernel: kernel, Loadable: loadable, Userspace: opts.Userspace,
 		Partition: opts.Partition, Type: opts.Type, Backend: opts.Backend, Disk: di,
 		Index:       opts.WriteIndex != nil && indexable && os.Geteuid() == 0,
 		IndexAsRoot: opts.WriteIndex != nil && indexable && os.Geteuid() != 0,
-	})
-	if off > 0 || limit > 0 {
+	}
+	plan := Decide(in)
+	if plan.Route == RouteNone {
+		if di != nil && di.Inner != nil {
+			plan = h.planDiskLayers(abs, di, plan, in, opts)
+		} else if di == nil {
+			plan = h.planLayers(r, size, opts.Offset, pr, plan, in, opts)
+		}
+	}
+	if (off > 0 || limit > 0) && plan.stack == nil {
 		plan.Offset, plan.SizeLimit = off, limit
 	}
 	return pr, plan, nil
@@ -161,6 +177,7 @@ func (h *Host) Mount(image string, opts MountOptions) (*MountResult, error) {
 	}
 	defer img.Close()
 	_, plan, err := h.plan(img, abs, opts)
+	defer plan.zeroKeys()
 	if err != nil {
 		return nil, err
 	}
@@ -169,6 +186,8 @@ func (h *Host) Mount(image string, opts MountOptions) (*MountResult, error) {
 		return nil, opErr("mount", abs, "", "", plan.Err)
 	case plan.Disk != nil && opts.ReadWrite:
 		return nil, opErr("mount", abs, "", "", reasonf(ErrDiskReadOnly, "loops reads %s images read-only: it cannot mount one read-write", plan.Disk.Format))
+	case plan.stack != nil && opts.ReadWrite:
+		return nil, opErr("mount", abs, "", "", reasonf(ErrDiskReadOnly, "loops reads encrypted volumes read-only: it cannot mount one read-write"))
 	case plan.Route == RouteKernel && opts.ReadWrite && rwUserspaceTypes[plan.Type] && opts.Userspace[plan.Type] &&
 		opts.Backend != BackendKernel && os.Geteuid() != 0:
 		// A user who is not root cannot mount(2): loops writes FAT itself.
@@ -184,7 +203,7 @@ func (h *Host) Mount(image string, opts MountOptions) (*MountResult, error) {
 		return h.mountUserspace(abs, plan, opts)
 	case plan.Route == RouteIndex:
 		return h.mountIndex(img, abs, plan, opts)
-	case plan.Disk != nil:
+	case plan.Disk != nil || plan.stack != nil:
 		return h.mountDisk(abs, plan, opts)
 	}
 	return h.mountKernel(img, abs, plan, opts)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -22,7 +23,7 @@ import (
 // Needs root.
 func (h *Host) mountDisk(abs string, plan Plan, opts MountOptions) (*MountResult, error) {
 	if opts.ServeUserspace == nil {
-		return nil, opErr("mount", abs, "", "", reasonf(ErrNoDriver, "serving a %s virtual disk is not available here", plan.Disk.Format))
+		return nil, opErr("mount", abs, "", "", reasonf(ErrNoDriver, "serving %s is not available here", servedWhat(plan)))
 	}
 	mounts, err := h.mounts()
 	if err != nil {
@@ -35,8 +36,12 @@ func (h *Host) mountDisk(abs string, plan Plan, opts MountOptions) (*MountResult
 	if err != nil {
 		return nil, opErr("mount", abs, "", opts.Mountpoint, err)
 	}
-	m := readOnlyMount(abs, dir, plan, "loops reads "+plan.Disk.Format+" images read-only")
-	raw, err := h.serveRawDisk(abs, opts.ServeUserspace)
+	why := "loops reads encrypted volumes read-only"
+	if plan.Disk != nil {
+		why = "loops reads " + plan.Disk.Format + " images read-only"
+	}
+	m := readOnlyMount(abs, dir, plan, why)
+	raw, err := h.serveRawDisk(ServeRequest{Image: abs, RawDisk: true, Disk: plan.Disk != nil, Layers: plan.stack, Keys: plan.keys}, opts.ServeUserspace)
 	if err != nil {
 		dir.cleanup()
 		return nil, opErr("mount", abs, "", dir.path, err)
@@ -61,11 +66,11 @@ func (h *Host) mountDisk(abs string, plan Plan, opts MountOptions) (*MountResult
 	return m, nil
 }
 
-// serveRawDisk starts a server of the virtual disk of the VM disk image
-// abs in a fresh directory under RunDir/disks and opens its file. The
-// server ends once that file is closed by everyone; on error nothing is
-// left running.
-func (h *Host) serveRawDisk(abs string, serve func(ServeRequest) error) (*os.File, error) {
+// serveRawDisk starts a server of req (the virtual disk of a VM disk
+// image, or the top of its layers) in a fresh directory under
+// RunDir/disks and opens its file. The server ends once that file is
+// closed by everyone; on error nothing is left running.
+func (h *Host) serveRawDisk(req ServeRequest, serve func(ServeRequest) error) (*os.File, error) {
 	base := filepath.Join(h.runDir(), "disks")
 	if err := os.MkdirAll(base, 0o700); err != nil {
 		return nil, err
@@ -76,7 +81,8 @@ func (h *Host) serveRawDisk(abs string, serve func(ServeRequest) error) (*os.Fil
 	if err != nil {
 		return nil, err
 	}
-	if err := serve(ServeRequest{Image: abs, Mountpoint: dir, RawDisk: true}); err != nil {
+	req.Mountpoint = dir
+	if err := serve(req); err != nil {
 		os.Remove(dir)
 		return nil, err
 	}
@@ -89,15 +95,34 @@ func (h *Host) serveRawDisk(abs string, serve func(ServeRequest) error) (*os.Fil
 	return f, nil
 }
 
+// servedWhat names what a disk server would serve for plan.
+func servedWhat(plan Plan) string {
+	if plan.Disk != nil {
+		return "a " + plan.Disk.Format + " virtual disk"
+	}
+	return "an encrypted volume"
+}
+
 // diskServers are the mounts of RawDisk servers, by mount point.
 func diskServers(mounts []MountEntry) map[string]MountEntry {
 	out := map[string]MountEntry{}
 	for _, m := range mounts {
-		if m.FSType == DiskFSType {
+		if m.FSType == DiskFSType || strings.HasPrefix(m.FSType, DiskFSType+"+") {
 			out[m.Mountpoint] = m
 		}
 	}
 	return out
+}
+
+// servedLayers are the layer kinds a disk server's mount opened between
+// its image and the served file ("luks"), from its FUSE subtype
+// ("fuse.loops-disk+luks").
+func servedLayers(m MountEntry) []string {
+	rest, ok := strings.CutPrefix(m.FSType, DiskFSType+"+")
+	if !ok {
+		return nil
+	}
+	return strings.Split(rest, "+")
 }
 
 // diskImageOf is the VM disk image a loop device's backing file is served
@@ -172,7 +197,7 @@ func (h *Host) attachDisk(abs, format string, opts AttachOptions) (*Device, erro
 			}
 		}
 	}
-	raw, err := h.serveRawDisk(abs, opts.ServeUserspace)
+	raw, err := h.serveRawDisk(ServeRequest{Image: abs, RawDisk: true, Disk: true}, opts.ServeUserspace)
 	if err != nil {
 		return nil, opErr("attach", abs, "", "", err)
 	}

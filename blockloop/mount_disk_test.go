@@ -21,7 +21,7 @@ func serveDiskInProcess(um ServeRequest) error {
 	if !um.RawDisk {
 		return errors.New("only raw disks are served in process")
 	}
-	_, err := userfs.ServeDisk(context.Background(), um.Image, um.Mountpoint, userfs.Options{})
+	_, err := userfs.ServeDisk(context.Background(), um.Image, um.Mountpoint, userfs.Options{Disk: um.Disk, Layers: um.Layers, Keys: um.Keys})
 	return err
 }
 

@@ -1,6 +1,7 @@
 package blockloop
 
 import (
+	"github.com/loops-cli/loops/blockloop/layer"
 	"strconv"
 	"strings"
 )
@@ -53,6 +54,12 @@ type ServeRequest struct {
 	// CompactMtime (an index): the kernel reads compact EROFS inodes' own
 	// mtimes (Linux 6.15 and later).
 	CompactMtime bool
+	// Layers are the layers to open between the image (or virtual disk)
+	// and what is served (an encrypted volume); Offset and SizeLimit are
+	// then in the top one. Keys are their keys, in order: the server gets
+	// them through an inherited pipe, never its command line.
+	Layers []layer.Spec
+	Keys   [][]byte
 }
 
 // DiskFile is the file a RawDisk server serves in its mount point.
@@ -70,7 +77,8 @@ var UserspaceTypes = []string{"iso9660", "udf", "vfat", "exfat"}
 // isUserspace reports whether m is served by loops' userspace reader.
 func isUserspace(m MountEntry) bool {
 	for _, t := range UserspaceTypes {
-		if m.FSType == "fuse."+t && strings.HasPrefix(m.Source, "/") {
+		// "fuse.vfat", or "fuse.vfat+luks" read through layers.
+		if (m.FSType == "fuse."+t || strings.HasPrefix(m.FSType, "fuse."+t+"+")) && strings.HasPrefix(m.Source, "/") {
 			return true
 		}
 	}
@@ -110,7 +118,7 @@ func (h *Host) mountUserspace(abs string, plan Plan, opts MountOptions) (*MountR
 	}
 	um := ServeRequest{
 		Image: abs, Type: plan.Type, Offset: plan.Offset, SizeLimit: plan.SizeLimit, Mountpoint: dir.path, Label: plan.Label,
-		Owner: FSOwner{UID: -1, GID: -1, Umask: -1}, Disk: plan.Disk != nil, ReadWrite: opts.ReadWrite,
+		Owner: FSOwner{UID: -1, GID: -1, Umask: -1}, Disk: plan.Disk != nil, ReadWrite: opts.ReadWrite, Layers: plan.stack, Keys: plan.keys,
 	}
 	if opts.Owner != nil {
 		um.Owner = *opts.Owner

@@ -3,6 +3,7 @@ package blockloop
 import (
 	"errors"
 	"fmt"
+	"github.com/loops-cli/loops/blockloop/layer"
 	"io/fs"
 	"os"
 	"slices"
@@ -45,6 +46,13 @@ type Plan struct {
 	// for a plain image; Partition, Offset and SizeLimit are then in its
 	// virtual disk.
 	Disk *DiskImage
+	// Layers is the stack between the image (or virtual disk) and the
+	// filesystem when it has layers loops opens (an encrypted volume),
+	// partition first; Offset and SizeLimit are then in the top layer.
+	Layers []Layer
+
+	stack []layer.Spec // the layers to open, for the server
+	keys  [][]byte     // their keys (zeroed once served)
 }
 
 // PlanInput is everything Decide looks at.
@@ -356,7 +364,8 @@ func choosePartition(p *probe.Result, n int) (*probe.Partition, error) {
 	var mountable []*probe.Partition
 	for i := range p.Partitions {
 		part := &p.Partitions[i]
-		if part.FS != nil && part.FS.Kind == probe.KindFilesystem {
+		// An encrypted volume loops opens counts: it holds one.
+		if part.FS != nil && (part.FS.Kind == probe.KindFilesystem || part.FS.Type == "crypto_LUKS") {
 			mountable = append(mountable, part)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/loops-cli/loops/blockloop/disk"
+	"github.com/loops-cli/loops/blockloop/layer"
 )
 
 // DiskFile is the name of the one file a disk mount holds: the virtual
@@ -28,15 +29,21 @@ const DiskSubtype = "loops-disk"
 // vmdk, vhdx, vdi, vpc, with its backing chain) as one read-only file,
 // mountpoint/DiskFile, for a loop device to read: mode 0400, owned by the
 // serving user, without allow_other, so that only that user (root) reaches
-// it. Once the file has been opened, the server unmounts itself when its
-// last user closes it (the loop device detached) and removes mountpoint.
-// Needs root to mount; like `qemu-storage-daemon --export type=fuse`.
+// it. With opts.Layers, what is served is the top of those layers (an
+// encrypted volume, unlocked with opts.Keys) over the image, or over its
+// virtual disk with opts.Disk. Once the file has been opened, the server
+// unmounts itself when its last user closes it (the loop device
+// detached) and removes mountpoint. Needs root to mount; like
+// `qemu-storage-daemon --export type=fuse`.
 func ServeDisk(ctx context.Context, imagePath, mountpoint string, opts Options) (*Server, error) {
 	abs, err := filepath.Abs(imagePath)
 	if err != nil {
 		return nil, err
 	}
-	d, err := disk.Open(abs)
+	if opts.Layers == nil {
+		opts.Disk = true
+	}
+	dev, err := openDevice(abs, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -45,26 +52,101 @@ func ServeDisk(ctx context.Context, imagePath, mountpoint string, opts Options) 
 	}
 	opts.NoAllowOther = true
 	now := time.Now()
-	tree := &Tree{Type: DiskSubtype, BlockSize: 4096, Size: d.Size()}
-	df := &diskFile{d: d, attr: Attr{Name: DiskFile, Ino: 2, Mode: syscall.S_IFREG | 0o400, Size: d.Size(), Owned: true,
+	tree := &Tree{Type: DiskSubtype, BlockSize: 4096, Size: dev.Size()}
+	df := &diskFile{d: dev, attr: Attr{Name: DiskFile, Ino: 2, Mode: syscall.S_IFREG | 0o400, Size: dev.Size(), Owned: true,
 		UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Nlink: 1, Mtime: now}}
 	tree.Root = diskDir{file: df, attr: Attr{Name: "/", Ino: 1, Mode: syscall.S_IFDIR | 0o500, Owned: true,
 		UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), Nlink: 2, Mtime: now}}
 	x := newFsys(tree, 0, opts)
 	x.disk = df
-	s, err := mount(ctx, x.newNode(tree.Root), DiskSubtype, mountpoint, opts, closeFunc(func() error {
-		err := d.Close()
+	s, err := mount(ctx, x.newNode(tree.Root), DiskSubtypeOf(opts.Layers), mountpoint, opts, closeFunc(func() error {
+		err := dev.Close()
 		os.Remove(mountpoint)
 		return err
 	}))
 	if err != nil {
-		d.Close()
+		dev.Close()
 		return nil, err
 	}
 	s.Tree = tree
 	df.onLastClose = func() { go s.Unmount() }
 	return s, nil
 }
+
+// DiskSubtypeOf is the FUSE subtype of a disk mount serving layers:
+// DiskSubtype, then "+kind" for each ("loops-disk+luks"), so that
+// mountinfo tells the stack.
+func DiskSubtypeOf(layers []layer.Spec) string {
+	s := DiskSubtype
+	for _, l := range layers {
+		s += "+" + string(l.Kind)
+	}
+	return s
+}
+
+// device is what a disk mount serves: a VM disk's virtual disk, or the
+// top of a stack of layers.
+type device interface {
+	io.ReaderAt
+	Size() int64
+	Close() error
+}
+
+// spanner is a device that can hand out ranges stored plainly in a file
+// (a VM disk: for splicing).
+type spanner interface {
+	Span(off, n int64) (f *os.File, at int64, ok bool)
+}
+
+// openDevice opens the image at abs (a VM disk image with opts.Disk) and
+// the layers of opts over it, zeroing opts.Keys.
+func openDevice(abs string, opts Options) (device, error) {
+	defer layer.Zero(opts.Keys)
+	var base device
+	if opts.Disk {
+		d, err := disk.Open(abs)
+		if err != nil {
+			return nil, err
+		}
+		base = d
+	} else {
+		f, err := os.OpenFile(abs, os.O_RDONLY|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, err
+		}
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		base = sizedFile{f, st.Size()}
+	}
+	if opts.Layers == nil {
+		return base, nil
+	}
+	top, err := layer.Open(base, base.Size(), opts.Layers, opts.Keys)
+	if err != nil {
+		base.Close()
+		return nil, err
+	}
+	return stacked{top, base}, nil
+}
+
+// sizedFile is an image file as a device.
+type sizedFile struct {
+	*os.File
+	size int64
+}
+
+func (f sizedFile) Size() int64 { return f.size }
+
+// stacked is the top of layers over a base, closing both.
+type stacked struct {
+	layer.Device
+	base device
+}
+
+func (s stacked) Close() error { return errors.Join(s.Device.Close(), s.base.Close()) }
 
 type closeFunc func() error
 
@@ -92,7 +174,7 @@ func (n diskDir) Child(name string) (Node, error) {
 // diskFile is the virtual disk. It counts its opens: the last close after
 // the first open ends the server.
 type diskFile struct {
-	d           *disk.Disk
+	d           device
 	attr        Attr
 	mu          sync.Mutex
 	open        int
@@ -135,8 +217,10 @@ func (f *diskFile) read(dest []byte, off int64, splice bool) (fuse.ReadResult, s
 	}
 	want := min(int64(len(dest)), size-off)
 	if splice {
-		if file, at, ok := f.d.Span(off, want); ok && at%spliceAlign == 0 {
-			return fuse.ReadResultFd(file.Fd(), at, int(want)), 0
+		if sp, ok := f.d.(spanner); ok {
+			if file, at, ok := sp.Span(off, want); ok && at%spliceAlign == 0 {
+				return fuse.ReadResultFd(file.Fd(), at, int(want)), 0
+			}
 		}
 	}
 	n, err := f.d.ReadAt(dest[:want], off)

@@ -34,6 +34,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/loops-cli/loops/blockloop/layer"
 	"io"
 	"os"
 	"os/exec"
@@ -48,7 +49,6 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
 
-	"github.com/loops-cli/loops/blockloop/disk"
 	// The fast decompressors (and zstd's, which has no other) for VM disk
 	// images: this package serves them in bulk.
 	_ "github.com/loops-cli/loops/blockloop/disk/codec/klauspost"
@@ -102,6 +102,11 @@ type Options struct {
 	// Disk: the image is a VM disk (qcow2, vmdk, vhdx, vdi, vpc); the
 	// filesystem is read from its virtual disk at Offset.
 	Disk bool
+	// Layers are opened over the image (or its virtual disk) before the
+	// filesystem at Offset is read: an encrypted volume; Keys are their
+	// keys, zeroed once used.
+	Layers []layer.Spec
+	Keys   [][]byte
 	// ISO9660 are the iso9660 reader's options (limits, tree choice).
 	ISO9660 iso9660.Options
 	// Debug logs every FUSE request.
@@ -138,7 +143,7 @@ func Serve(ctx context.Context, imagePath, mountpoint string, opts Options) (*Se
 	if opts.FsName == "" {
 		opts.FsName = abs
 	}
-	if opts.Disk {
+	if opts.Disk || opts.Layers != nil {
 		return serveInDisk(ctx, abs, mountpoint, opts)
 	}
 	if opts.ReadWrite {
@@ -157,9 +162,10 @@ func Serve(ctx context.Context, imagePath, mountpoint string, opts Options) (*Se
 }
 
 // serveInDisk serves the filesystem at opts.Offset of a VM disk's virtual
-// disk (no splicing: the data is not plainly in a file).
+// disk, or of the top of opts.Layers (no splicing: the data is not
+// plainly in a file).
 func serveInDisk(ctx context.Context, abs, mountpoint string, opts Options) (*Server, error) {
-	d, err := disk.Open(abs)
+	d, err := openDevice(abs, opts)
 	if err != nil {
 		return nil, fmt.Errorf("userfs: %w", err)
 	}
@@ -174,8 +180,15 @@ func serveInDisk(ctx context.Context, abs, mountpoint string, opts Options) (*Se
 		return nil, fmt.Errorf("userfs: %s: %w", abs, err)
 	}
 	opts.NoSplice = true
+	subtype := tree.Type
+	for _, l := range opts.Layers {
+		// Decrypted data: root's alone (no allow_other) when root
+		// serves it; "+luks" in the subtype tells the stack.
+		opts.NoAllowOther = true
+		subtype += "+" + string(l.Kind)
+	}
 	x := newFsys(tree, 0, opts)
-	s, err := mount(ctx, x.newNode(tree.Root), tree.Type, mountpoint, opts, d)
+	s, err := mount(ctx, x.newNode(tree.Root), subtype, mountpoint, opts, d)
 	if err != nil {
 		d.Close()
 		return nil, err

@@ -43,7 +43,7 @@ type Request interface {
 func newRequest(command string) (Request, bool) {
 	switch command {
 	case ServeCommand:
-		return &Serve{UID: -1, GID: -1, Umask: -1}, true
+		return &Serve{UID: -1, GID: -1, Umask: -1, KeyFD: -1}, true
 	case ReadDiskCommand:
 		return &ReadDisk{}, true
 	case WriteIndexCommand:
@@ -55,15 +55,22 @@ func newRequest(command string) (Request, bool) {
 // Serve is `loops-serve __serve`: mount an image's filesystem through FUSE
 // and serve it until it is unmounted. The server answers on fd ReadyFD.
 type Serve struct {
-	Image      string // absolute path
-	Type       string // the filesystem type ("" is iso9660)
-	Offset     int64  // where the filesystem starts in the image (or virtual disk)
-	SizeLimit  int64  // its size; 0: to the end
-	Disk       bool   // Image is a VM disk image; Offset and SizeLimit are in its virtual disk
-	RawDisk    bool   // serve the VM disk image's virtual disk as one file, for a loop device
-	ReadWrite  bool   // serve a FAT image read-write
-	UID, GID   int    // owner of files the format gives none; -1: the default
-	Umask      int    // umask for files the format gives no modes; -1: the default
+	Image     string // absolute path
+	Type      string // the filesystem type ("" is iso9660)
+	Offset    int64  // where the filesystem starts in the image (or virtual disk)
+	SizeLimit int64  // its size; 0: to the end
+	Disk      bool   // Image is a VM disk image; Offset and SizeLimit are in its virtual disk
+	RawDisk   bool   // serve the VM disk image's virtual disk as one file, for a loop device
+	ReadWrite bool   // serve a FAT image read-write
+	UID, GID  int    // owner of files the format gives none; -1: the default
+	Umask     int    // umask for files the format gives no modes; -1: the default
+	// Layers are opened over the image (or its virtual disk) first, bottom
+	// first, each "KIND:OFFSET:SIZE[:NAME]" (blockloop/layer.Spec): an
+	// encrypted volume. Offset and SizeLimit are then in the top one.
+	Layers []string
+	// KeyFD is the inherited fd the layers' keys are read from
+	// (layer.ReadKeys); -1: none. Keys never go on the command line.
+	KeyFD      int
 	Mountpoint string
 }
 
@@ -81,6 +88,8 @@ func (s *Serve) bind(fs *flag.FlagSet) {
 	fs.IntVar(&s.UID, "uid", s.UID, "owner of files the format gives none")
 	fs.IntVar(&s.GID, "gid", s.GID, "group of files the format gives none")
 	fs.Var((*octal)(&s.Umask), "umask", "octal umask for files the format gives no modes")
+	fs.Var((*list)(&s.Layers), "layers", "layers to open first, `KIND:OFFSET:SIZE[:NAME],...` (bottom first)")
+	fs.IntVar(&s.KeyFD, "key-fd", s.KeyFD, "the inherited `fd` the layers' keys are read from")
 }
 
 func (s *Serve) operands() []operand { return []operand{{"MOUNTPOINT", &s.Mountpoint}} }
@@ -254,6 +263,19 @@ func Usage(w io.Writer, command string) {
 	}
 	fmt.Fprintln(w)
 	fs.PrintDefaults()
+}
+
+// list is a comma-separated list flag (empty: none).
+type list []string
+
+func (l *list) String() string { return strings.Join(*l, ",") }
+
+func (l *list) Set(s string) error {
+	*l = nil
+	if s != "" {
+		*l = strings.Split(s, ",")
+	}
+	return nil
 }
 
 // octal is an int flag written in octal, 0 to 0777, or -1 for none.

@@ -13,11 +13,12 @@ import (
 // same request back.
 func TestRoundTrip(t *testing.T) {
 	for _, r := range []Request{
-		&Serve{Image: "/i.iso", Type: "udf", Offset: 512, SizeLimit: 4096, UID: 1000, GID: -1, Umask: 0o22, Disk: true, Mountpoint: "/mnt"},
-		&Serve{Image: "/vm.qcow2", RawDisk: true, UID: -1, GID: -1, Umask: -1, Mountpoint: "/run/loops/disks/1"},
-		&Serve{Image: "/a b/-odd.img", Type: "vfat", UID: 0, GID: 0, Umask: 0, Mountpoint: "-mnt"}, // root, umask 0, an operand like a flag
-		&Serve{Image: "/sd.img", Type: "vfat", Offset: 4194304, ReadWrite: true, UID: -1, GID: -1, Umask: -1, Mountpoint: "/mnt"},
-		&Serve{Image: "/i.iso", UID: -1, GID: -1, Umask: 0o777, Mountpoint: "/m"},
+		&Serve{Image: "/i.iso", Type: "udf", Offset: 512, SizeLimit: 4096, UID: 1000, GID: -1, Umask: 0o22, Disk: true, KeyFD: -1, Mountpoint: "/mnt"},
+		&Serve{Image: "/vm.qcow2", RawDisk: true, UID: -1, GID: -1, Umask: -1, KeyFD: -1, Mountpoint: "/run/loops/disks/1"},
+		&Serve{Image: "/vm.qcow2", RawDisk: true, Disk: true, UID: -1, GID: -1, Umask: -1, Layers: []string{"luks:1048576:0", "lvm:0:0:vg/lv"}, KeyFD: 4, Mountpoint: "/run/loops/disks/2"},
+		&Serve{Image: "/a b/-odd.img", Type: "vfat", UID: 0, GID: 0, Umask: 0, KeyFD: -1, Mountpoint: "-mnt"}, // root, umask 0, an operand like a flag
+		&Serve{Image: "/sd.img", Type: "vfat", Offset: 4194304, ReadWrite: true, UID: -1, GID: -1, Umask: -1, KeyFD: -1, Mountpoint: "/mnt"},
+		&Serve{Image: "/i.iso", UID: -1, GID: -1, Umask: 0o777, KeyFD: -1, Mountpoint: "/m"},
 		&ReadDisk{Image: "/vm.qcow2"},
 		&ReadDisk{Image: "--image"},
 		&WriteIndex{Image: "/sd.img", Type: "vfat", Offset: 1 << 20, SizeLimit: 8 << 20, UID: 1234, GID: 5678, Umask: 0o27, CompactMtime: true},
@@ -37,12 +38,12 @@ func TestRoundTrip(t *testing.T) {
 
 // What the server's command line looks like: tools find a server by it.
 func TestArgs(t *testing.T) {
-	got := Args(&Serve{Image: "/vm.qcow2", RawDisk: true, UID: -1, GID: -1, Umask: -1, Mountpoint: "/run/loops/disks/1"})
+	got := Args(&Serve{Image: "/vm.qcow2", RawDisk: true, UID: -1, GID: -1, Umask: -1, KeyFD: -1, Mountpoint: "/run/loops/disks/1"})
 	want := []string{"__serve", "--image", "/vm.qcow2", "--raw-disk=true", "--", "/run/loops/disks/1"}
 	if !slices.Equal(got, want) {
 		t.Errorf("raw disk: %q, want %q", got, want)
 	}
-	got = Args(&Serve{Image: "/i.iso", Type: "udf", Offset: 1 << 20, UID: 0, GID: -1, Umask: 0o27, Mountpoint: "/m"})
+	got = Args(&Serve{Image: "/i.iso", Type: "udf", Offset: 1 << 20, UID: 0, GID: -1, Umask: 0o27, KeyFD: -1, Mountpoint: "/m"})
 	want = []string{"__serve", "--image", "/i.iso", "--offset", "1048576", "--type", "udf", "--uid", "0", "--umask", "27", "--", "/m"}
 	if !slices.Equal(got, want) {
 		t.Errorf("udf: %q, want %q", got, want)
@@ -59,7 +60,7 @@ func TestParseByHand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &Serve{Image: "/i.iso", Disk: true, UID: -1, GID: -1, Umask: 0o22, Mountpoint: "/mnt"}
+	want := &Serve{Image: "/i.iso", Disk: true, UID: -1, GID: -1, Umask: 0o22, KeyFD: -1, Mountpoint: "/mnt"}
 	if !reflect.DeepEqual(r, want) {
 		t.Errorf("got %+v, want %+v", r, want)
 	}

@@ -1,6 +1,7 @@
 package luks
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -49,6 +50,15 @@ func (d *Device) Size() int64 { return d.size }
 
 // SectorSize is the encryption sector size (512 to 4096 bytes).
 func (d *Device) SectorSize() int { return d.sector }
+
+// VolumeKey is a copy of the volume key, for UnlockKey in another
+// process (over a pipe, never a file or argv): the caller zeroes it.
+// Nil once closed.
+func (d *Device) VolumeKey() []byte {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return bytes.Clone(d.key)
+}
 
 // Close zeroes the volume key; ReadAt then fails with ErrClosed.
 func (d *Device) Close() error {

@@ -91,3 +91,36 @@ func mustRead(t *testing.T, name string) []byte {
 }
 
 func bytesContains(s, sub string) bool { return bytes.Contains([]byte(s), []byte(sub)) }
+
+// TestUnlockKey: the volume key of an unlocked Device opens the volume
+// again without the key derivation (how loops hands it to its server); a
+// wrong or short key does not.
+func TestUnlockKey(t *testing.T) {
+	img, plain := encrypted(t, 1, 4<<20, "--type", "luks1")
+	v, _ := openImage(t, img)
+	d, err := v.Unlock(testPass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := d.VolumeKey()
+	d.Close()
+	if d.VolumeKey() != nil {
+		t.Error("a closed Device still gives its key")
+	}
+	d2, err := v.UnlockKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 4096)
+	d2.ReadAt(got, 0)
+	if !bytes.Equal(got, plain[:4096]) {
+		t.Error("UnlockKey reads other bytes")
+	}
+	key[5] ^= 1
+	if _, err := v.UnlockKey(key); !errors.Is(err, ErrNoKey) {
+		t.Errorf("UnlockKey(wrong) = %v, want ErrNoKey", err)
+	}
+	if _, err := v.UnlockKey(key[:16]); !errors.Is(err, ErrNoKey) {
+		t.Errorf("UnlockKey(short) = %v, want ErrNoKey", err)
+	}
+}

@@ -1,6 +1,7 @@
 package luks
 
 import (
+	"bytes"
 	"errors"
 	"slices"
 )
@@ -83,4 +84,27 @@ func (v *Volume) tryKeyslot(s slot, passphrase []byte) ([]byte, error) {
 		return nil, err
 	}
 	return key, nil
+}
+
+// UnlockKey opens the volume with its volume key (as `cryptsetup open
+// --volume-key-file`), checked against the segment's digest: how a
+// process that unlocked the volume hands it to another without the key
+// derivation again. The Device keeps its own copy of key.
+func (v *Volume) UnlockKey(key []byte) (*Device, error) {
+	if v.refuse != nil {
+		return nil, v.refuse
+	}
+	for _, s := range v.slots {
+		if s.keyBytes != len(key) || s.digest < 0 || s.digest >= len(v.digests) {
+			continue
+		}
+		ok, err := v.digests[s.digest].check(key)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return v.device(bytes.Clone(key))
+		}
+	}
+	return nil, ErrNoKey
 }

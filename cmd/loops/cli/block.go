@@ -52,7 +52,7 @@ func containerHint(ce *blockloop.ContainerError, image string) string {
 	case "linux_raid_member":
 		return fmt.Sprintf("Attach it (%s), then assemble the array: sudo mdadm --assemble --run /dev/md/%s /dev/loopN; mount /dev/md/%s.", loop, name, name)
 	case "crypto_LUKS":
-		return fmt.Sprintf("Unlock it: sudo cryptsetup open %s %s; then mount /dev/mapper/%s.", image, name, name)
+		return fmt.Sprintf("loops mount opens it and asks for the passphrase: sudo loops mount %s", image)
 	case "BitLocker":
 		return fmt.Sprintf("Unlock it: sudo cryptsetup open --type bitlk %s %s (or dislocker -V %s -u -- DIR); then mount /dev/mapper/%s.", image, name, image, name)
 	case "apfs":
@@ -110,6 +110,10 @@ func blockHint(err error, target string) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, blockloop.ErrNoKey):
+		return withHint(err, "Check the passphrase; a --key-file is read whole, a final newline included, as cryptsetup reads it.")
+	case errors.Is(err, blockloop.ErrLocked):
+		return withHint(err, "loops mount asks for the passphrase: sudo loops mount %s (or give it with --key-file FILE)", target)
 	case errors.As(err, &ce):
 		return withHint(err, "%s", containerHint(ce, target))
 	case errors.Is(err, blockloop.ErrNoLoopControl):
@@ -136,8 +140,10 @@ func blockHint(err error, target string) error {
 		return withHint(err, "Drop --kernel to let loops serve it in userspace.")
 	case errors.Is(err, blockloop.ErrNoUserspaceReader):
 		return withHint(err, "--fuse serves %s only; drop --fuse to use the kernel's driver.", strings.Join(userspaceTypeList(), ", "))
+	case errors.Is(err, blockloop.ErrEncrypted) && hasDeviceMapper():
+		return withHint(err, "Unlock it with cryptsetup open --readonly %s NAME, then mount /dev/mapper/NAME.", target)
 	case errors.Is(err, blockloop.ErrEncrypted):
-		return withHint(err, "Unlock it with cryptsetup open %s NAME, then mount /dev/mapper/NAME.", target)
+		return withHint(err, "loops cannot open it, and this kernel has no device-mapper, which cryptsetup open needs: copy the image to a machine that has it.")
 	case errors.Is(err, blockloop.ErrDiskImage):
 		return withHint(err, "See what qemu makes of it: qemu-img info --backing-chain %s; qemu-img check %s", target, target)
 	case errors.Is(err, blockloop.ErrDiskReadOnly):

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -98,6 +99,9 @@ type loopDevJSON struct {
 	// serves to the device (back-file is then the served file).
 	Image      string `json:"image,omitempty"`
 	DiskFormat string `json:"disk-format,omitempty"`
+	// Layers: what loops opened between the image and the device, bottom
+	// first ("luks").
+	Layers []string `json:"layers,omitempty"`
 }
 
 func blockListRun(opts *blockListOptions) error {
@@ -141,7 +145,7 @@ func blockListFrame(io *IOStreams, h *blockloop.Host, asJSON, watching bool) err
 			file += " (deleted)"
 		}
 		if d.Image != "" {
-			file = d.Image + " (" + d.DiskFormat + ")"
+			file = servedImage(d.Image, d.DiskFormat, d.Layers)
 		}
 		t.add(d.Path, file, strconv.FormatInt(d.Offset, 10), strconv.FormatInt(d.SizeLimit, 10),
 			boolWord(d.ReadOnly), boolWord(d.Autoclear), boolWord(d.DirectIO), dash(d.FSType), dash(d.Label),
@@ -154,6 +158,22 @@ func blockListFrame(io *IOStreams, h *blockloop.Host, asJSON, watching bool) err
 		t.add("(erofs index)", m.Image, strconv.FormatInt(m.Offset, 10), "0", boolWord(m.ReadOnly()), "-", "-", m.Type, "-", m.Mountpoint)
 	}
 	return t.render()
+}
+
+// servedImage names what loops serves a loop device from: the image and
+// the readers in between, "vm.qcow2 (qcow2+luks)".
+func servedImage(image, format string, layers []string) string {
+	readers := slices.DeleteFunc(append([]string{format}, layers...), func(s string) bool { return s == "" })
+	return image + " (" + strings.Join(readers, "+") + ")"
+}
+
+// shownFile is the file a loop device reads as a person wants it named:
+// the image loops serves it from, else its backing file.
+func (d loopDevJSON) shownFile() string {
+	if d.Image != "" {
+		return servedImage(d.Image, d.DiskFormat, d.Layers)
+	}
+	return d.BackFile
 }
 
 func boolWord(b bool) string {
@@ -173,7 +193,7 @@ func blockListDoc(devs []blockloop.Device, fuse []blockloop.MountEntry, index []
 			MajMin: fmt.Sprintf("%d:%d", d.Major, d.Minor), Offset: d.Offset, SizeLimit: d.SizeLimit,
 			Size: d.Size, RO: d.ReadOnly, AutoClear: d.Autoclear, PartScan: d.PartScan, DIO: d.DirectIO,
 			LogSec: d.LogicalSectorSize, FSType: d.FSType, Label: d.Label, Mountpoints: d.Mountpoints,
-			Image: d.Image, DiskFormat: d.DiskFormat,
+			Image: d.Image, DiskFormat: d.DiskFormat, Layers: d.Layers,
 		}
 		if d.BackingInode != 0 {
 			j.BackMajMin = fmt.Sprintf("%d:%d", d.BackingDev>>8&0xfff, d.BackingDev&0xff|(d.BackingDev>>12)&0xfff00)

@@ -18,6 +18,7 @@ type blockProbeOptions struct {
 	Image     string
 	Partition int
 	Type      string
+	KeyFile   string
 	JSON      bool
 }
 
@@ -53,6 +54,7 @@ image only.`,
 	}
 	cmd.Flags().IntVar(&opts.Partition, "partition", 0, "show the decision for partition `N`")
 	cmd.Flags().StringVar(&opts.Type, "type", "", "show the decision for filesystem `type`")
+	cmd.Flags().StringVar(&opts.KeyFile, "key-file", "", "unlock an encrypted volume with the passphrase in `file` (- for stdin) and show what it holds")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
 	return cmd
 }
@@ -121,10 +123,18 @@ type planJSON struct {
 	RO        bool   `json:"ro"`
 	Reason    string `json:"reason"`
 	Hint      string `json:"hint,omitempty"` // what to do instead, when the route is none
+	// Layers is the stack loops opens between the image (or virtual disk)
+	// and the filesystem (an encrypted volume), partition first.
+	Layers []blockloop.Layer `json:"layers,omitempty"`
 }
 
 func blockProbeRun(opts *blockProbeOptions) error {
-	pr, plan, err := opts.Host().PlanMount(opts.Image, blockloop.MountOptions{Partition: opts.Partition, Type: opts.Type, Userspace: userspaceTypes, WriteIndex: writeIndex})
+	mo := blockloop.MountOptions{Partition: opts.Partition, Type: opts.Type, Userspace: userspaceTypes, WriteIndex: writeIndex}
+	if opts.KeyFile != "" {
+		pass := newPassphrase(opts.KeyFile, opts.IO.In, opts.Image)
+		mo.Passphrase, mo.PassphraseTries = pass.get, pass.tries()
+	}
+	pr, plan, err := opts.Host().PlanMount(opts.Image, mo)
 	if err != nil {
 		return err
 	}
@@ -133,7 +143,7 @@ func blockProbeRun(opts *blockProbeOptions) error {
 		Label: pr.Label, UUID: pr.UUID, Version: pr.Version, FSSize: pr.FSSize, Truncated: pr.Truncated(), Ambiguous: pr.Ambiguous,
 		PTType: pr.PTType, PTUUID: pr.PTUUID, Partitions: []partitionJSON{},
 		Plan: planJSON{Route: string(plan.Route), FSType: plan.Type, Partition: plan.Partition,
-			Offset: plan.Offset, SizeLimit: plan.SizeLimit, RO: plan.ReadOnly, Reason: plan.Reason},
+			Offset: plan.Offset, SizeLimit: plan.SizeLimit, RO: plan.ReadOnly, Reason: plan.Reason, Layers: plan.Layers},
 	}
 	if plan.Err != nil {
 		var h *hintError
@@ -242,6 +252,20 @@ func renderProbe(io *IOStreams, d probeJSON, pr *probe.Result) error {
 	}
 	if pr.PTError != nil {
 		t.add("table", "damaged: "+pr.PTError.Error())
+	}
+	for _, l := range d.Plan.Layers {
+		if l.Kind == blockloop.LayerPartition {
+			continue
+		}
+		what := l.Name
+		if l.Label != "" {
+			what += fmt.Sprintf(" %q", l.Label)
+		}
+		what += ", " + l.Detail
+		if l.Locked {
+			what += "; loops mount asks for the passphrase"
+		}
+		t.add("layer", what)
 	}
 	route := d.Plan.Route
 	if route == string(blockloop.RouteKernel) || route == string(blockloop.RouteUserspace) || route == string(blockloop.RouteIndex) {

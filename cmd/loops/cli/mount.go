@@ -25,6 +25,7 @@ type mountOptions struct {
 	Kernel     bool
 	Options    string // -o uid=N,gid=N,umask=OOO
 	Owner      *blockloop.FSOwner
+	KeyFile    string
 	JSON       bool
 }
 
@@ -125,6 +126,7 @@ theirs.`,
 	fl.BoolVar(&opts.FUSE, "fuse", false, "serve the image in userspace (ISO 9660, UDF, FAT, exFAT) even where the kernel has a driver")
 	fl.BoolVar(&opts.Kernel, "kernel", false, "use the kernel's driver only, never the userspace reader")
 	fl.StringVarP(&opts.Options, "options", "o", "", "owner `options` for filesystems without owners (vfat, exfat, udf, plain iso9660), as mount -o: uid=N,gid=N,umask=OOO")
+	fl.StringVar(&opts.KeyFile, "key-file", "", "read an encrypted volume's passphrase from `file` (the whole file; - for stdin) instead of asking")
 	fl.BoolVar(&opts.JSON, "json", false, "print the mount as JSON")
 	return cmd
 }
@@ -153,7 +155,9 @@ type mountJSON struct {
 
 func mountRun(opts *mountOptions) error {
 	user, uid, gid := invokingUser()
+	pass := newPassphrase(opts.KeyFile, opts.IO.In, opts.Image)
 	m, err := opts.Host().Mount(opts.Image, blockloop.MountOptions{
+		Passphrase: pass.get, PassphraseTries: pass.tries(),
 		Mountpoint: opts.Mountpoint, ReadOnly: opts.ReadOnly, ReadWrite: opts.ReadWrite,
 		Partition: opts.Partition, Offset: opts.Offset, SizeLimit: opts.SizeLimit, Type: opts.Type,
 		User: user, UID: uid, GID: gid, Owner: opts.Owner,
@@ -204,6 +208,16 @@ func mountRun(opts *mountOptions) error {
 		}
 	case m.Plan.Disk != nil:
 		via = fmt.Sprintf("%s on loops' %s reader (FUSE)", m.Device, m.Plan.Disk.Format)
+	}
+	if n := len(m.Plan.Layers); n > 0 && m.Plan.Layers[n-1].Kind == blockloop.LayerLUKS {
+		readers := m.Plan.Layers[n-1].Name
+		if m.Plan.Disk != nil {
+			readers = m.Plan.Disk.Format + " and " + readers
+		}
+		via = fmt.Sprintf("%s on loops' %s reader (FUSE)", m.Device, readers)
+		if m.Plan.Route == blockloop.RouteUserspace {
+			via = fmt.Sprintf("loops' userspace %s reader in loops' %s reader (FUSE)", m.Type, readers)
+		}
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "Mounted %s (%s) at %s via %s%s, %s.\n", m.Image, what, m.Mountpoint, via, reused, mode)
 	if m.Dirty {

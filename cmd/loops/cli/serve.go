@@ -20,6 +20,7 @@ import (
 	"github.com/loops-cli/loops/blockloop"
 	"github.com/loops-cli/loops/blockloop/disk"
 	"github.com/loops-cli/loops/blockloop/disk/diskpipe"
+	"github.com/loops-cli/loops/blockloop/layer"
 	"github.com/loops-cli/loops/internal/serveproto"
 )
 
@@ -112,15 +113,33 @@ func startUserspaceServer(m blockloop.ServeRequest) error {
 		return fmt.Errorf("start the userspace server: %w", err)
 	}
 	req := &serveproto.Serve{Image: m.Image, Type: m.Type, Offset: m.Offset, SizeLimit: m.SizeLimit, Disk: m.Disk, ReadWrite: m.ReadWrite,
-		UID: m.Owner.UID, GID: m.Owner.GID, Umask: m.Owner.Umask, Mountpoint: m.Mountpoint}
+		UID: m.Owner.UID, GID: m.Owner.GID, Umask: m.Owner.Umask, KeyFD: -1, Mountpoint: m.Mountpoint}
 	if m.RawDisk {
-		req = &serveproto.Serve{Image: m.Image, RawDisk: true, UID: -1, GID: -1, Umask: -1, Mountpoint: m.Mountpoint}
+		// A VM disk alone: the server knows the image is one.
+		req = &serveproto.Serve{Image: m.Image, RawDisk: true, Disk: m.Disk && len(m.Layers) > 0, UID: -1, GID: -1, Umask: -1, KeyFD: -1, Mountpoint: m.Mountpoint}
+	}
+	files := []uintptr{uintptr(null), uintptr(null), uintptr(null), uintptr(w)} // the answer on fd 3 (serveproto.ReadyFD)
+	if len(m.Layers) > 0 {
+		for _, l := range m.Layers {
+			req.Layers = append(req.Layers, l.String())
+		}
+		// The keys on the next fd: a pipe filled before the server
+		// starts, never argv, the environment or a file.
+		kr, err := keyPipe(m.Keys)
+		if err != nil {
+			unix.Close(null)
+			unix.Close(w)
+			return fmt.Errorf("start the userspace server: %w", err)
+		}
+		defer unix.Close(kr)
+		req.KeyFD = len(files)
+		files = append(files, uintptr(kr))
 	}
 	pid, err := syscall.ForkExec(bin, append([]string{serveproto.Binary}, serveproto.Args(req)...), &syscall.ProcAttr{
 		Dir:   "/",
 		Env:   serverEnv(),
-		Files: []uintptr{uintptr(null), uintptr(null), uintptr(null), uintptr(w)}, // the answer on fd 3 (serveproto.ReadyFD)
-		Sys:   &syscall.SysProcAttr{Setsid: true},                                 // its own session: a daemon
+		Files: files,
+		Sys:   &syscall.SysProcAttr{Setsid: true}, // its own session: a daemon
 	})
 	unix.Close(null)
 	unix.Close(w)
@@ -147,6 +166,25 @@ func startUserspaceServer(m blockloop.ServeRequest) error {
 		return answer // the server's own error
 	}
 	return fmt.Errorf("the userspace server exited before the mount was live (%s)", exitStatus(ws, werr))
+}
+
+// keyPipe writes keys (layer.WriteKeys) into a new pipe and returns its
+// read end; the write end is closed, so the reader sees the end after
+// them. The keys fit the pipe's buffer (64 KiB; volume keys are at most
+// 64 bytes each).
+func keyPipe(keys [][]byte) (int, error) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return -1, err
+	}
+	wf := os.NewFile(uintptr(p[1]), "|keys")
+	err := layer.WriteKeys(wf, keys)
+	wf.Close()
+	if err != nil {
+		unix.Close(p[0])
+		return -1, err
+	}
+	return p[0], nil
 }
 
 // serverEnv is the server's environment: loops', in "/".

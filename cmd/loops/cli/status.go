@@ -264,7 +264,7 @@ func statusFrame(io *IOStreams, opts *statusOptions, watching bool) error {
 			t.add("block", "error", b.Error)
 		} else {
 			for _, d := range b.LoopDevices {
-				t.add("block", d.Name, d.BackFile, dash(d.FSType), strings.Join(d.Mountpoints, ","))
+				t.add("block", d.Name, d.shownFile(), dash(d.FSType), strings.Join(d.Mountpoints, ","))
 			}
 			for _, m := range b.Userspace {
 				t.add("block", "-", m.BackFile, m.FSType, m.Mountpoint)
@@ -297,7 +297,7 @@ func statusFrame(io *IOStreams, opts *statusOptions, watching bool) error {
 	if b := doc.Block; b.Error == "" && len(b.LoopDevices)+len(b.Userspace)+len(b.Index) > 0 {
 		t := newTable(io, "       DEVICE", "IMAGE", "TYPE", "MOUNTED AT")
 		for _, d := range b.LoopDevices {
-			t.add("       "+d.Name, d.BackFile, dash(d.FSType), dash(strings.Join(d.Mountpoints, ", ")))
+			t.add("       "+d.Name, d.shownFile(), dash(d.FSType), dash(strings.Join(d.Mountpoints, ", ")))
 		}
 		for _, m := range b.Userspace {
 			t.add("       (userspace)", m.BackFile, m.FSType, m.Mountpoint)

@@ -27,6 +27,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -34,6 +35,9 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/loops-cli/loops/blockloop/layer"
 	"github.com/loops-cli/loops/blockloop/userfs"
 	"github.com/loops-cli/loops/internal/serveproto"
 )
@@ -118,8 +122,13 @@ func Run(opts *serveproto.Serve) error {
 // the mount is live, and serves until it is unmounted (by loops umount,
 // umount or fusermount -u) or ctx ends (then it unmounts).
 func Serve(ctx context.Context, opts *serveproto.Serve, ready func()) error {
+	layers, keys, err := readLayers(opts)
+	if err != nil {
+		return err
+	}
+	defer layer.Zero(keys)
 	if opts.RawDisk {
-		srv, err := userfs.ServeDisk(ctx, opts.Image, opts.Mountpoint, userfs.Options{})
+		srv, err := userfs.ServeDisk(ctx, opts.Image, opts.Mountpoint, userfs.Options{Disk: opts.Disk, Layers: layers, Keys: keys})
 		if err != nil {
 			return fmt.Errorf("serve %s at %s: %w", opts.Image, opts.Mountpoint, err)
 		}
@@ -130,13 +139,67 @@ func Serve(ctx context.Context, opts *serveproto.Serve, ready func()) error {
 	if err != nil {
 		return err
 	}
-	o.Disk, o.ReadWrite = opts.Disk, opts.ReadWrite
+	o.Disk, o.ReadWrite, o.Layers, o.Keys = opts.Disk, opts.ReadWrite, layers, keys
 	srv, err := userfs.Serve(ctx, opts.Image, opts.Mountpoint, o)
 	if err != nil {
 		return fmt.Errorf("serve %s at %s: %w", opts.Image, opts.Mountpoint, err)
 	}
 	ready()
 	return srv.Wait()
+}
+
+// readLayers parses the request's layers and reads their keys from its
+// KeyFD (closing it).
+func readLayers(opts *serveproto.Serve) ([]layer.Spec, [][]byte, error) {
+	if opts.KeyFD >= 0 {
+		defer unix.Close(opts.KeyFD)
+	}
+	var specs []layer.Spec
+	need := 0
+	for _, l := range opts.Layers {
+		s, err := layer.ParseSpec(l)
+		if err != nil {
+			return nil, nil, err
+		}
+		specs = append(specs, s)
+		if s.NeedsKey() {
+			need++
+		}
+	}
+	if need == 0 {
+		return specs, nil, nil
+	}
+	if opts.KeyFD < 0 {
+		return nil, nil, fmt.Errorf("%d layer(s) need a key, and no --key-fd was given", need)
+	}
+	keys, err := layer.ReadKeys(fdReader(opts.KeyFD))
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(keys) != need {
+		layer.Zero(keys)
+		return nil, nil, fmt.Errorf("%d key(s) read for %d layer(s) that need one", len(keys), need)
+	}
+	return specs, keys, nil
+}
+
+// fdReader reads an inherited fd by read(2) (not through the runtime's
+// poller; the fd stays the caller's to close).
+type fdReader int
+
+func (fd fdReader) Read(p []byte) (int, error) {
+	for {
+		n, err := unix.Read(int(fd), p)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return 0, err
+		case n == 0 && len(p) > 0:
+			return 0, io.EOF
+		}
+		return n, nil
+	}
 }
 
 // invokingUser is the user sudo acts for (SUDO_UID, SUDO_GID) when the

@@ -1,11 +1,16 @@
 package server
 
 import (
+	"os"
 	"slices"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/loops-cli/loops/blockloop"
+	"github.com/loops-cli/loops/blockloop/layer"
 	"github.com/loops-cli/loops/blockloop/userfs"
+	"github.com/loops-cli/loops/internal/serveproto"
 )
 
 // The CLI decides what it can serve from blockloop.UserspaceTypes, without
@@ -31,5 +36,31 @@ func TestMainRefusesUsage(t *testing.T) {
 		if code := Main(args); code != 2 {
 			t.Errorf("Main(%q) = %d, want 2", args, code)
 		}
+	}
+}
+
+// The layers' keys come on the inherited fd the request names: read in
+// full, matched to the layers that need one, the fd closed.
+func TestReadLayers(t *testing.T) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	key := []byte("0123456789abcdef0123456789abcdef")
+	w := os.NewFile(uintptr(p[1]), "w")
+	layer.WriteKeys(w, [][]byte{key})
+	w.Close()
+	specs, keys, err := readLayers(&serveproto.Serve{Layers: []string{"luks:1048576:0"}, KeyFD: p[0]})
+	if err != nil || len(specs) != 1 || specs[0].Kind != layer.KindLUKS || specs[0].Offset != 1<<20 || len(keys) != 1 || string(keys[0]) != string(key) {
+		t.Fatalf("readLayers = %+v, %q, %v", specs, keys, err)
+	}
+	if err := unix.Close(p[0]); err == nil {
+		t.Error("the key fd was left open")
+	}
+	if _, _, err := readLayers(&serveproto.Serve{Layers: []string{"luks:0:0"}, KeyFD: -1}); err == nil {
+		t.Error("a LUKS layer without a key fd was taken")
+	}
+	if _, _, err := readLayers(&serveproto.Serve{Layers: []string{"zfs:0:0"}, KeyFD: -1}); err == nil {
+		t.Error("an unknown layer was taken")
 	}
 }
