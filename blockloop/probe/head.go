@@ -3,14 +3,18 @@ package probe
 import "io"
 
 // headCache serves reads from the first headCacheSize bytes of an image
-// from memory: probing reads a dozen small pieces near the start, and one
-// pread serves them all.
+// from memory: probing reads dozens of small pieces near the start (the
+// partition table, then each partition's superblocks), and one pread
+// serves them all. The whole image's reader takes its head window
+// straight from it (reader.load), without a copy.
 type headCache struct {
 	r    io.ReaderAt
 	head []byte
 }
 
-const headCacheSize = 68 << 10 // covers every superblock magic probed (btrfs at 64 KiB)
+// headCacheSize is the reader's head window: every superblock near the
+// start (btrfs at 64 KiB), the xfs log scan.
+const headCacheSize = headWindow
 
 func newHeadCache(r io.ReaderAt, size int64) io.ReaderAt {
 	n := min(size, headCacheSize)

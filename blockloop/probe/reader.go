@@ -59,6 +59,9 @@ const (
 )
 
 func (rd *reader) load(off, n int64) []byte {
+	if c, ok := rd.r.(*headCache); ok && off >= 0 && n <= int64(len(c.head))-off {
+		return c.head[off : off+n : off+n] // shared, as at's windows are
+	}
 	b := make([]byte, n)
 	got, err := rd.r.ReadAt(b, off)
 	if int64(got) < n {
