@@ -112,9 +112,14 @@ func TestBlockHints(t *testing.T) {
 // command that does, never the generic "loops does not open" line.
 func TestContainerHints(t *testing.T) {
 	for typ, want := range map[string]string{
-		"cs_fvault2": "cryptsetup open --type fvault2",
-		"drbd":       "drbdadm up", "ubi": "ubiattach", "vdo": "vdo import", "ceph_bluestore": "ceph-objectstore-tool",
-		"mpool": "mpool activate", "drbdmanage_control_volume": "drbdmanage", "zfs_member": "zpool import",
+		"cs_fvault2":                "cryptsetup open --type fvault2",
+		"drbd":                      "drbdadm up",
+		"ubi":                       "ubiattach",
+		"vdo":                       "vdo import",
+		"ceph_bluestore":            "ceph-objectstore-tool",
+		"mpool":                     "mpool activate",
+		"drbdmanage_control_volume": "drbdmanage",
+		"zfs_member":                "zpool import",
 	} {
 		got := containerHint(&blockloop.ContainerError{Type: typ, Label: "vol"}, "/img")
 		if !strings.Contains(got, want) || strings.Contains(got, "loops does not open") {
