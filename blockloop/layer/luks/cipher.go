@@ -45,6 +45,8 @@ type sectorCipher interface {
 	// decrypt decrypts len(b)/size sectors of size bytes; the first's IV
 	// is iv, counted in 512-byte sectors.
 	decrypt(b []byte, size int, iv uint64)
+	// wipe zeroes the key schedule the cipher holds itself.
+	wipe()
 }
 
 // newSectorCipher keys the cipher cs with key.
@@ -62,13 +64,20 @@ func newSectorCipher(cs cipherSpec, key []byte) (sectorCipher, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &xtsCipher{k1: k1, k2: k2, plain32: cs.iv == "plain"}, nil
+		x := &xtsCipher{k1: k1, k2: k2, plain32: cs.iv == "plain"}
+		if hasAESNI {
+			x.dk, x.rounds = decryptSchedule(key[:half])
+		}
+		return x, nil
 	}
 	b, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, err
 	}
 	cc := &cbcCipher{b: b, plain32: cs.iv == "plain"}
+	if hasAESNI {
+		cc.dk, cc.rounds = decryptSchedule(key)
+	}
 	if cs.iv == "essiv:sha256" {
 		salt := sha256.Sum256(key)
 		cc.essiv, err = aes.NewCipher(salt[:])
@@ -89,21 +98,27 @@ func newSectorCipher(cs cipherSpec, key []byte) (sectorCipher, error) {
 type xtsCipher struct {
 	k1, k2  cipher.Block
 	plain32 bool
+	dk      []byte // k1's AES-NI decryption schedule, nil without AES-NI
+	rounds  int
 }
 
+func (x *xtsCipher) wipe() { clear(x.dk) }
+
 func (x *xtsCipher) decrypt(b []byte, size int, iv uint64) {
-	var tw [4096]byte
-	t := tw[:size]
+	// One buffer for the sector's tweaks and the first one (which
+	// escapes to crypto/aes: one allocation a call, not a sector).
+	buf := make([]byte, size+16)
+	t, t0 := buf[:size], buf[size:]
 	step := uint64(size / 512)
 	for i := 0; i+size <= len(b); i += size {
 		n := iv
 		if x.plain32 {
 			n &= 0xffffffff
 		}
-		var t0 [16]byte
-		binary.LittleEndian.PutUint64(t0[:], n)
-		x.k2.Encrypt(t0[:], t0[:])
-		lo, hi := binary.LittleEndian.Uint64(t0[:]), binary.LittleEndian.Uint64(t0[8:])
+		clear(t0)
+		binary.LittleEndian.PutUint64(t0, n)
+		x.k2.Encrypt(t0, t0)
+		lo, hi := binary.LittleEndian.Uint64(t0), binary.LittleEndian.Uint64(t0[8:])
 		for j := 0; j < size; j += 16 {
 			binary.LittleEndian.PutUint64(t[j:], lo)
 			binary.LittleEndian.PutUint64(t[j+8:], hi)
@@ -113,8 +128,12 @@ func (x *xtsCipher) decrypt(b []byte, size int, iv uint64) {
 		}
 		s := b[i : i+size]
 		subtle.XORBytes(s, s, t)
-		for j := 0; j < size; j += 16 {
-			x.k1.Decrypt(s[j:j+16], s[j:j+16])
+		if x.dk != nil {
+			decryptBlocks(x.rounds, x.dk, s)
+		} else {
+			for j := 0; j < size; j += 16 {
+				x.k1.Decrypt(s[j:j+16], s[j:j+16])
+			}
 		}
 		subtle.XORBytes(s, s, t)
 		iv += step
@@ -126,11 +145,16 @@ type cbcCipher struct {
 	b       cipher.Block
 	essiv   cipher.Block // nil unless essiv
 	plain32 bool
+	dk      []byte // the AES-NI decryption schedule, nil without AES-NI
+	rounds  int
 }
+
+func (c *cbcCipher) wipe() { clear(c.dk) }
 
 func (c *cbcCipher) decrypt(b []byte, size int, iv uint64) {
 	step := uint64(size / 512)
 	var prev, cur, ivb [aes.BlockSize]byte
+	var ct [4096]byte // a sector's ciphertext (AES-NI path)
 	for i := 0; i+size <= len(b); i += size {
 		clear(ivb[:])
 		n := iv
@@ -141,8 +165,18 @@ func (c *cbcCipher) decrypt(b []byte, size int, iv uint64) {
 		if c.essiv != nil {
 			c.essiv.Encrypt(ivb[:], ivb[:])
 		}
-		prev = ivb
 		s := b[i : i+size]
+		if c.dk != nil {
+			// All blocks at once, then each XORed with the ciphertext
+			// block before it (the IV for the first).
+			copy(ct[:size], s)
+			decryptBlocks(c.rounds, c.dk, s)
+			subtle.XORBytes(s[:16], s[:16], ivb[:])
+			subtle.XORBytes(s[16:], s[16:], ct[:size-16])
+			iv += step
+			continue
+		}
+		prev = ivb
 		for j := 0; j+aes.BlockSize <= len(s); j += aes.BlockSize {
 			blk := s[j : j+aes.BlockSize]
 			copy(cur[:], blk)

@@ -65,6 +65,9 @@ func (d *Device) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	clear(d.key)
+	if d.c != nil {
+		d.c.wipe()
+	}
 	d.key, d.c = nil, nil
 	return nil
 }

@@ -30,6 +30,11 @@
 // ciphers. Tokens are listed in [Info] and otherwise ignored: the
 // passphrase keyslots stay usable.
 //
+// Decryption reads whole runs and decrypts them sector by sector across
+// the cores; on amd64 with AES-NI the blocks of a sector go eight at a
+// time through AESDEC (xts_amd64.s, with the key schedule of aeskeys.go),
+// elsewhere one at a time through crypto/aes.
+//
 // Every length and offset is checked against the image and the limits
 // of the format (JSON area at most 4 MiB, 32 keyslots, Argon2 memory at
 // most 4 GiB): a hostile header gives a *FormatError, never a panic, hang

@@ -76,6 +76,7 @@ func (v *Volume) tryKeyslot(s slot, passphrase []byte) ([]byte, error) {
 		return nil, err
 	}
 	c.decrypt(material, 512, 0)
+	c.wipe()
 	key := make([]byte, s.keyBytes)
 	afMerge(key, material, s.stripes, afHash)
 	ok, err := dg.check(key)

@@ -1,0 +1,38 @@
+package luks
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/rand"
+	"testing"
+
+	"github.com/loops-cli/loops/internal/testkit"
+)
+
+// TestDecryptBlocks: the AES-NI block decryption and its key schedule
+// give crypto/aes's plaintext, for AES-128, -192 and -256 and runs of 0
+// to 40 blocks (the eight-block loop and the one-block tail).
+func TestDecryptBlocks(t *testing.T) {
+	if !hasAESNI {
+		testkit.Skip(t, "no AES-NI on this CPU or build: the crypto/aes path is used")
+	}
+	for _, kl := range []int{16, 24, 32} {
+		key := make([]byte, kl)
+		rand.Read(key)
+		b, _ := aes.NewCipher(key)
+		dk, nr := decryptSchedule(key)
+		for n := 0; n <= 40; n++ {
+			ct := make([]byte, 16*n)
+			rand.Read(ct)
+			want := make([]byte, len(ct))
+			for i := 0; i < len(ct); i += 16 {
+				b.Decrypt(want[i:], ct[i:i+16])
+			}
+			got := bytes.Clone(ct)
+			decryptBlocks(nr, dk, got)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("AES-%d, %d blocks: differs from crypto/aes", kl*8, n)
+			}
+		}
+	}
+}

@@ -1,0 +1,92 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// func decryptBlocksAsm(rounds int, dk *byte, buf *byte, n int)
+TEXT ·decryptBlocksAsm(SB), NOSPLIT, $0-32
+	MOVQ rounds+0(FP), CX
+	MOVQ dk+8(FP), AX
+	MOVQ buf+16(FP), DI
+	MOVQ n+24(FP), BX
+
+loop8:
+	CMPQ BX, $8
+	JB   loop1
+	MOVOU 0(DI), X1
+	MOVOU 16(DI), X2
+	MOVOU 32(DI), X3
+	MOVOU 48(DI), X4
+	MOVOU 64(DI), X5
+	MOVOU 80(DI), X6
+	MOVOU 96(DI), X7
+	MOVOU 112(DI), X8
+	MOVOU (AX), X0
+	PXOR X0, X1
+	PXOR X0, X2
+	PXOR X0, X3
+	PXOR X0, X4
+	PXOR X0, X5
+	PXOR X0, X6
+	PXOR X0, X7
+	PXOR X0, X8
+	LEAQ 16(AX), R8
+	LEAQ -1(CX), R9
+
+rounds8:
+	MOVOU (R8), X0
+	AESDEC X0, X1
+	AESDEC X0, X2
+	AESDEC X0, X3
+	AESDEC X0, X4
+	AESDEC X0, X5
+	AESDEC X0, X6
+	AESDEC X0, X7
+	AESDEC X0, X8
+	ADDQ $16, R8
+	DECQ R9
+	JNZ  rounds8
+	MOVOU (R8), X0
+	AESDECLAST X0, X1
+	AESDECLAST X0, X2
+	AESDECLAST X0, X3
+	AESDECLAST X0, X4
+	AESDECLAST X0, X5
+	AESDECLAST X0, X6
+	AESDECLAST X0, X7
+	AESDECLAST X0, X8
+	MOVOU X1, 0(DI)
+	MOVOU X2, 16(DI)
+	MOVOU X3, 32(DI)
+	MOVOU X4, 48(DI)
+	MOVOU X5, 64(DI)
+	MOVOU X6, 80(DI)
+	MOVOU X7, 96(DI)
+	MOVOU X8, 112(DI)
+	ADDQ $128, DI
+	SUBQ $8, BX
+	JMP  loop8
+
+loop1:
+	TESTQ BX, BX
+	JZ    done
+	MOVOU (DI), X1
+	MOVOU (AX), X0
+	PXOR  X0, X1
+	LEAQ  16(AX), R8
+	LEAQ  -1(CX), R9
+
+rounds1:
+	MOVOU (R8), X0
+	AESDEC X0, X1
+	ADDQ $16, R8
+	DECQ R9
+	JNZ  rounds1
+	MOVOU (R8), X0
+	AESDECLAST X0, X1
+	MOVOU X1, (DI)
+	ADDQ $16, DI
+	DECQ BX
+	JMP  loop1
+
+done:
+	RET
