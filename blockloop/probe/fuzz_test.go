@@ -242,9 +242,11 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		"vfat": 512, "exfat": 512, "swap": 4096, "mbr": 512, "iso9660": 0x8000 + 3*2048}
 	// Heads of the images of the types TestProbeTypesAgreeWithBlkid makes
 	// with tools, where the head holds what the prober reads.
+	// A negative size is a tail: FuzzProbe's sparse image puts the seed at
+	// the end of a large image as well as at its start.
 	newHeads := map[string]int{"f2fs": 0x400 + 0x7C + 1024, "nilfs2": 2048, "ntfs": 20 << 10, "minix3": 2048,
-		"luks2": 1024, "cramfs": 1024, "romfs": 1024}
-	for _, c := range probeCases {
+		"luks2": 1024, "cramfs": 1024, "romfs": 1024, "bfs": 512, "ubifs": 4096, "ubi": 4096, "drbd-v09": -4096, "drbd-v08": -4096}
+	for _, c := range append(probeCases, rareCases...) {
 		n, ok := newHeads[c.name]
 		if !ok {
 			continue
@@ -253,7 +255,12 @@ func TestWriteFuzzSeeds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		seed := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b[:min(n, len(b))])
+		if n < 0 {
+			b = b[max(0, len(b)+n):]
+		} else {
+			b = b[:min(n, len(b))]
+		}
+		seed := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)
 		if err := os.WriteFile(filepath.Join("testdata", "fuzz", "FuzzProbe", c.name), []byte(seed), 0o644); err != nil {
 			t.Fatal(err)
 		}
