@@ -33,8 +33,11 @@ a VM disk image (qcow2, vmdk, vhdx, vdi, vhd) its format, virtual size and
 backing chain and what its virtual disk holds. Then which path 'loops
 mount' would take, and why: the kernel when it has a driver for the type,
 loops' userspace reader (ISO 9660, UDF, FAT, exFAT) when it has none, or
-an error naming what is missing and what to use instead (for LUKS, LVM,
-md RAID, ZFS: the command that opens them). --partition and --type show
+an error naming what is missing and what to use instead (for LVM, md
+RAID, ZFS: the command that opens them). A LUKS volume shows as a layer:
+its version, label, cipher and keyslots, and, given its passphrase with
+--key-file FILE (- for stdin), what it holds and how loops mount would
+mount it. --partition and --type show
 the decision for those 'loops mount' flags. Needs read access to the
 image only.`,
 		Example: `  $ loops block probe disk.img

@@ -48,9 +48,14 @@ server reads the image through FUSE, read-only, and exits when the image is
 unmounted (--fuse forces that path, --kernel forbids it). A VM disk image
 is read by loops too: its virtual disk is served through FUSE and the
 kernel mounts the partition from a loop device on it, read-only.
-Encrypted and container images (LUKS, BitLocker, LVM, md RAID, ZFS) and
-types loops cannot read fail with what to use instead, and nothing is
-attached. 'loops block probe IMAGE' shows the decision without mounting.
+A LUKS1 or LUKS2 encrypted image or partition is opened by loops too, in
+userspace (no device-mapper): it asks for the passphrase on the terminal
+without echo (three tries), or reads it from --key-file FILE (the whole
+file, as cryptsetup's --key-file; - for stdin), decrypts the volume and
+mounts the filesystem inside read-only, the plaintext reachable by root
+only. Other containers (BitLocker, LVM, md RAID, ZFS) and types loops
+cannot read fail with what to use instead, and nothing is attached.
+'loops block probe IMAGE' shows the decision without mounting.
 
 Without <mountpoint>, the image is mounted at /media/LABEL (under
 /media/$SUDO_USER/ when run through sudo), LABEL being the volume label or
@@ -77,6 +82,8 @@ theirs.`,
   /media/My Data
   $ sudo loops mount --ro rootfs.squashfs /mnt/root
   $ sudo loops mount --partition 2 sdcard.img
+  $ sudo loops mount --partition 3 encrypted-laptop.img
+  $ sudo loops mount --key-file - usbkey.img < passphrase.txt
   $ cd "$(sudo loops mount disk.img)"`,
 		Annotations: map[string]string{privilegeAnnotation: blockPrivilege},
 		Args: func(cmd *cobra.Command, args []string) error {
