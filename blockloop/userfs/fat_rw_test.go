@@ -341,3 +341,35 @@ func TestMountFATReadWriteSDCard(t *testing.T) {
 		t.Error("bytes outside the FAT partition changed")
 	}
 }
+
+// TestMountFATReadWriteHostFull: the filesystem holding the image fills
+// up under a copy (the image is sparse): the copy fails with ENOSPC, the
+// files written before read back whole, and fsck.fat finds the volume
+// clean after unmount.
+func TestMountFATReadWriteHostFull(t *testing.T) {
+	testkit.RequireRoot(t)
+	host := filepath.Join(t.TempDir(), "host.img")
+	testkit.Run(t, testkit.Tool(t, "truncate"), "-s", "20M", host)
+	testkit.Run(t, testkit.Tool(t, "mkfs.ext4"), "-q", "-F", host)
+	dir := mountDir(t)
+	testkit.Run(t, testkit.Tool(t, "mount"), "-o", "loop", host, dir)
+	defer func() {
+		if err := syscall.Unmount(dir, 0); err != nil {
+			t.Errorf("unmount the host filesystem: %v", err)
+		}
+	}()
+	img := filepath.Join(dir, "sparse.img")
+	testkit.Run(t, "truncate", "-s", "64M", img)
+	testkit.Run(t, testkit.Tool(t, "mkfs.vfat"), "-F", "32", img)
+	s, _ := serve(t, img, userfs.Options{Type: "vfat", ReadWrite: true})
+	b := both{t: t, mp: s.Mountpoint, host: t.TempDir()}
+	for i := 0; i < 20; i++ {
+		b.do("small file", writeFile(fmt.Sprintf("before full %d.txt", i), bytes.Repeat([]byte{byte(i)}, 5000)))
+	}
+	err := os.WriteFile(filepath.Join(s.Mountpoint, "too big.bin"), bytes.Repeat([]byte{1}, 40<<20), 0o644)
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("a copy larger than the host's free space: %v, want ENOSPC", err)
+	}
+	os.Remove(filepath.Join(s.Mountpoint, "too big.bin"))
+	checkImage(t, s, img, b.host, 0, 0)
+}
