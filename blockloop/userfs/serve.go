@@ -3,13 +3,15 @@
 // github.com/hanwen/go-fuse/v2. It is the userspace path of `loops mount
 // IMAGE DIR` where the kernel has no driver for the image's filesystem (or
 // with --fuse). A reader joins by an adapter to [Node] (node_<format>.go)
-// and a line in the formats table (formats.go).
+// and a line in the formats table (formats.go). FAT is also served
+// read-write ([ServeFATReadWrite], Options.ReadWrite: node_fat_rw.go over
+// blockloop/fat's Volume), for `loops mount --rw`.
 //
 // [Serve] (or [ServeFile]) mounts and returns once the mount is live; the
 // returned [Server] unmounts when its context is cancelled, and
 // [Server.Wait] returns when the filesystem is unmounted by anyone (umount,
-// fusermount -u, loops umount). The filesystem holds no state: a crash
-// loses nothing (the mount is then left ENOTCONN until unmounted).
+// fusermount -u, loops umount). A read-only filesystem holds no state: a
+// crash loses nothing (the mount is then left ENOTCONN until unmounted).
 //
 // The mount is "fuse.<type>" in /proc/self/mountinfo (fuse.iso9660,
 // fuse.udf, fuse.vfat, fuse.exfat), its source the image path, with
