@@ -46,6 +46,7 @@ var suites = []struct {
 	{"iso", (*harness).isoSuite},
 	{"disk", (*harness).diskSuite},
 	{"fat", (*harness).fatSuite},
+	{"fatwrite", (*harness).fatWriteSuite},
 	{"luks", (*harness).luksSuite},
 	{"udf", (*harness).udfSuite},
 	{"audio", (*harness).audioSuite},
