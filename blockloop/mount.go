@@ -236,6 +236,9 @@ func (h *Host) mountKernel(img *os.File, abs string, plan Plan, opts MountOption
 	if err := checkNotMounted(devs, st, plan.Offset, plan.SizeLimit); err != nil {
 		return nil, opErr("mount", abs, "", "", err)
 	}
+	if err := checkNotServedRW(img); err != nil {
+		return nil, opErr("mount", abs, "", "", err)
+	}
 	// The mount point, before any device: a bad one leaves nothing behind.
 	dir, err := h.prepareMountpoint(abs, plan, opts)
 	if err != nil {

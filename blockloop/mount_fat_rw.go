@@ -33,13 +33,9 @@ func (h *Host) checkUserspaceRW(abs string, plan Plan) (dirty bool, err error) {
 		return false, &multiError{msg: "cannot open the image read-write: " + unwrapPath(err).Error(), errs: []error{ErrImageReadOnly, unwrapPath(err)}}
 	}
 	defer f.Close()
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return false, reasonf(ErrAlreadyMounted, "a loops server has it open read-write")
-		}
+	if err := checkNotServedRW(f); err != nil {
 		return false, err
 	}
-	unix.Flock(int(f.Fd()), unix.LOCK_UN)
 	var st unix.Stat_t
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
 		return false, err
@@ -59,6 +55,19 @@ func (h *Host) checkUserspaceRW(abs string, plan Plan) (dirty bool, err error) {
 		}
 	}
 	return fatDirty(f, plan.Offset), nil
+}
+
+// checkNotServedRW fails when a loops server holds img read-write (its
+// flock): a kernel mount of the same bytes would write behind its back.
+func checkNotServedRW(img *os.File) error {
+	if err := unix.Flock(int(img.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return reasonf(ErrAlreadyMounted, "a loops server has it open read-write (loops mount --rw)")
+		}
+		return nil
+	}
+	unix.Flock(int(img.Fd()), unix.LOCK_UN)
+	return nil
 }
 
 // fatDirty tells whether the FAT volume at off of f is marked dirty: the

@@ -28,9 +28,9 @@ func rwOptions(mp string) MountOptions {
 
 // TestMountFATReadWrite: --rw on FAT serves it read-write (the result says
 // so; a file written through it is in the image after Unmount, which
-// waits for the volume to be closed clean); a volume marked dirty is said;
-// an image a loop device reads, and exFAT, are refused before anything is
-// made.
+// waits for the volume to be closed clean), and a kernel mount of it is
+// refused meanwhile; a volume marked dirty is said; an image a loop device
+// reads, and exFAT, are refused before anything is made.
 func TestMountFATReadWrite(t *testing.T) {
 	h, dir := testHost(t)
 	img := filepath.Join(dir, "fat.img")
@@ -46,6 +46,10 @@ func TestMountFATReadWrite(t *testing.T) {
 	}
 	if err := os.WriteFile(filepath.Join(mp, "hello.txt"), []byte("hello\n"), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	// The kernel path refuses the image while the server holds it.
+	if _, err := h.Mount(img, MountOptions{Mountpoint: filepath.Join(dir, "mnt2"), Type: "ext4"}); !errors.Is(err, ErrAlreadyMounted) {
+		t.Errorf("a kernel mount while served read-write: %v, want ErrAlreadyMounted", err)
 	}
 	if _, err := h.Unmount(mp, UnmountOptions{}); err != nil {
 		t.Fatal(err)
