@@ -528,8 +528,8 @@ func (v *Volume) dataIO(chain []uint32, p []byte, off int64, write bool) (int, e
 }
 
 // WriteAt writes p at off of file n, growing it as needed: new clusters
-// are taken, the data written into them, and the chain and size kept in
-// memory until Commit.
+// are taken (in memory), the data written into them, then they join the
+// file's chain and size, which reach the image at Commit.
 func (n *Node) WriteAt(p []byte, off int64) (int, error) {
 	n.dmu.Lock()
 	defer n.dmu.Unlock()
@@ -547,24 +547,29 @@ func (n *Node) WriteAt(p []byte, off int64) (int, error) {
 		return 0, err
 	}
 	oldSize := n.size
-	added, err := n.grow(end)
+	add, err := n.reserve(end)
 	if err != nil {
 		v.mu.Unlock()
 		return 0, err
 	}
-	chain := n.chain
+	// A commit meanwhile (another file's fsync) sees n without add.
+	chain := append(n.chain[:len(n.chain):len(n.chain)], add...)
 	v.mu.Unlock()
 	// The gap between the old end and off reads as zeros.
+	done := 0
 	if off > oldSize {
-		if _, err := v.dataIO(chain, make([]byte, off-oldSize), oldSize, true); err != nil {
-			return 0, n.undoGrow(added, err)
-		}
+		_, err = v.dataIO(chain, make([]byte, off-oldSize), oldSize, true)
 	}
-	done, err := v.dataIO(chain, p, off, true)
-	if err != nil {
-		return done, n.undoGrow(added, err)
+	if err == nil {
+		done, err = v.dataIO(chain, p, off, true)
 	}
 	v.mu.Lock()
+	defer v.mu.Unlock()
+	if err != nil {
+		v.release(add)
+		return done, err
+	}
+	n.link(add)
 	if end > n.size {
 		n.size = end
 	}
@@ -572,7 +577,6 @@ func (n *Node) WriteAt(p []byte, off int64) (int, error) {
 	n.setTimes(&now, nil, nil)
 	n.dirty = true
 	v.live[n] = true
-	v.mu.Unlock()
 	return done, nil
 }
 
@@ -588,9 +592,10 @@ func (n *Node) writable() error {
 	return nil
 }
 
-// grow makes n's chain long enough for size bytes and returns the clusters
-// it took (not yet on the image).
-func (n *Node) grow(size int64) ([]uint32, error) {
+// reserve takes the clusters n needs beyond its chain for size bytes, in
+// memory, not yet linked to it (link does that once their data is
+// written).
+func (n *Node) reserve(size int64) ([]uint32, error) {
 	v := n.v
 	cs := v.b.clusterSize
 	want := (size + cs - 1) / cs
@@ -605,45 +610,28 @@ func (n *Node) grow(size int64) ([]uint32, error) {
 	if have > 0 {
 		after = n.chain[have-1]
 	}
-	add, err := v.allocate(int(want-have), after)
-	if err != nil {
-		return nil, err
+	return v.allocate(int(want-have), after)
+}
+
+// link appends reserved clusters to n's chain (in memory).
+func (n *Node) link(add []uint32) {
+	if len(add) == 0 {
+		return
 	}
-	for i, c := range add {
-		if i > 0 {
-			v.val[add[i-1]] = c
-		}
+	v := n.v
+	for i := 1; i < len(add); i++ {
+		v.val[add[i-1]] = add[i]
 	}
-	if have > 0 {
-		v.val[after] = add[0]
+	if k := len(n.chain); k > 0 {
+		v.val[n.chain[k-1]] = add[0]
 	} else {
 		n.cluster = add[0]
 	}
 	n.chain = append(n.chain, add...)
-	return add, nil
-}
-
-// undoGrow gives back the clusters a failed write took.
-func (n *Node) undoGrow(added []uint32, err error) error {
-	if len(added) == 0 {
-		return err
-	}
-	v := n.v
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	k := len(n.chain) - len(added)
-	n.chain = n.chain[:k]
-	v.release(added)
-	if k > 0 {
-		v.val[n.chain[k-1]] = v.eocValue()
-	} else {
-		n.cluster = 0
-	}
-	return err
 }
 
 // Truncate sets file n's size: cut clusters are freed (after its entry
-// says the new size); new bytes read as zeros.
+// says the new size); new bytes read as zeros. It commits n.
 func (n *Node) Truncate(size int64) error {
 	n.dmu.Lock()
 	defer n.dmu.Unlock()
@@ -657,27 +645,30 @@ func (n *Node) Truncate(size int64) error {
 		return err
 	}
 	now := v.now()
+	if size > n.size {
+		old := n.size
+		add, err := n.reserve(size)
+		if err != nil {
+			return err
+		}
+		chain := append(n.chain[:len(n.chain):len(n.chain)], add...)
+		v.mu.Unlock()
+		_, err = v.dataIO(chain, make([]byte, size-old), old, true)
+		v.mu.Lock()
+		if err != nil {
+			v.release(add)
+			return err
+		}
+		n.link(add)
+		n.size = size
+		n.setTimes(&now, nil, nil)
+		n.dirty = true
+		v.live[n] = true
+		return n.commitLocked()
+	}
 	n.setTimes(&now, nil, nil)
 	n.dirty = true
 	v.live[n] = true
-	if size > n.size {
-		old := n.size
-		added, err := n.grow(size)
-		if err != nil {
-			return err
-		}
-		v.mu.Unlock()
-		_, err = v.dataIO(n.chain, make([]byte, size-old), old, true)
-		v.mu.Lock()
-		if err != nil {
-			v.mu.Unlock()
-			err = n.undoGrow(added, err)
-			v.mu.Lock()
-			return err
-		}
-		n.size = size
-		return n.commitLocked()
-	}
 	cs := v.b.clusterSize
 	keep := (size + cs - 1) / cs
 	cut := n.chain[keep:]

@@ -291,6 +291,10 @@ func (v *Volume) Rename(od *Node, name string, nd *Node, newName string, noRepla
 	if err := nd.load(); err != nil {
 		return err
 	}
+	// Its size and chain on the image first: the new entry copies them.
+	if err := c.commitLocked(); err != nil {
+		return err
+	}
 	if c.isDir {
 		for p := nd; p != nil; p = p.parent {
 			if p == c {
