@@ -52,6 +52,16 @@
 // File data is never copied by the reader: [Entry.Extents] gives the byte
 // ranges of the image that hold it, and [Entry.ReaderAt] reads them.
 //
-// Not supported: writing, FAT32 versions other than 0.0, code pages other
-// than 437 for 8.3 names, OS/2 extended attributes.
+// # Writing
+//
+// [OpenVolume] opens a volume read-write ([Volume], [Node]): create, write,
+// truncate, rename, unlink, mkdir, rmdir and times, with VFAT long names
+// and 8.3 aliases made as Linux's vfat makes them, every FAT copy and
+// FSInfo kept right, the dirty mark set while open, and writes ordered so
+// that a writer killed at any point leaves at most lost clusters (see
+// Volume). It needs the whole FAT in memory and write access to the image;
+// `loops mount --rw` serves it through FUSE (blockloop/userfs).
+//
+// Not supported: FAT32 versions other than 0.0, code pages other than 437
+// for 8.3 names, OS/2 extended attributes.
 package fat
