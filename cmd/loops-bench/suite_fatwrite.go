@@ -91,6 +91,6 @@ func (h *harness) fatWriteSuite() error {
 	if err != nil {
 		return err
 	}
-	h.rep.Table("fat", "FAT32 write: 1,000 small files + 64 MiB into the image", fmt.Sprintf("loops and mcopy: %d rounds after %d warm-up, alternating; fusefat: 1 round.", n, warm), append(total, ff...))
+	h.rep.Table("fatwrite", "FAT32 write: 1,000 small files + 64 MiB into the image", fmt.Sprintf("loops and mcopy: %d rounds after %d warm-up, alternating; fusefat: 1 round.", n, warm), append(total, ff...))
 	return nil
 }
