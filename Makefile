@@ -89,6 +89,7 @@ fuzz: ## run each fuzz target for a while (FUZZTIME=30s)
 	$(GO) test -run '^$$' -fuzz FuzzProbe -fuzztime $(or $(FUZZTIME),30s) ./blockloop/probe/
 	$(GO) test -run '^$$' -fuzz FuzzReadPartitions -fuzztime $(or $(FUZZTIME),30s) ./blockloop/probe/
 	$(GO) test -run '^$$' -fuzz FuzzWriteOps -fuzztime $(or $(FUZZTIME),30s) -fuzzminimizetime 2s ./blockloop/fat/
+	$(GO) test -run '^$$' -fuzz FuzzOpenVolume -fuzztime $(or $(FUZZTIME),30s) -fuzzminimizetime 2s ./blockloop/fat/
 	for f in FuzzPathTable FuzzSUSP FuzzDirRecord FuzzOpen; do \
 	  $(GO) test -run '^$$' -fuzz $$f -fuzztime $(or $(FUZZTIME),30s) -fuzzminimizetime 2s ./blockloop/iso9660/ || exit 1; done
 	for t in udf:FuzzOpen udf:FuzzFID udf:FuzzAllocDescs fat:FuzzOpen fat:FuzzDirEntries exfat:FuzzOpen exfat:FuzzDirEntries ntfs:FuzzOpen ntfs:FuzzRunList ntfs:FuzzLZNT1 \
