@@ -156,6 +156,7 @@ func (h *Host) plan(img *os.File, abs string, opts MountOptions) (*probe.Result,
 	if (off > 0 || limit > 0) && plan.stack == nil {
 		plan.Offset, plan.SizeLimit = off, limit
 	}
+	h.noteNTFSState(img, abs, st.Size(), &plan)
 	return pr, plan, nil
 }
 

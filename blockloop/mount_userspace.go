@@ -72,7 +72,7 @@ const DiskFSType = "fuse.loops-disk"
 // UserspaceTypes are the filesystem types loops' userspace readers serve;
 // their mounts show in /proc/self/mountinfo as "fuse.TYPE" with the image
 // as source.
-var UserspaceTypes = []string{"iso9660", "udf", "vfat", "exfat"}
+var UserspaceTypes = []string{"iso9660", "udf", "vfat", "exfat", "ntfs"}
 
 // isUserspace reports whether m is served by loops' userspace reader.
 func isUserspace(m MountEntry) bool {

@@ -105,6 +105,15 @@ func kernelName(t string) string {
 	return t
 }
 
+// userspaceName maps a kernel driver's name to loops' reader of the type
+// (UserspaceTypes): NTFS is "ntfs3" to the kernel, "ntfs" to loops.
+func userspaceName(t string) string {
+	if t == "ntfs3" {
+		return "ntfs"
+	}
+	return t
+}
+
 // Decide chooses how to mount what Probe found: the kernel path when the
 // kernel has (or can load) a driver for the type, else the userspace path
 // when loops has one, else RouteNone with an error naming what is missing.
@@ -212,9 +221,14 @@ func checkTarget(in PlanInput, target *probe.Result, where string) (string, erro
 // chooseRoute sets plan's route and reason: the kernel where it has the
 // driver, else loops' userspace reader, as the backend choice allows.
 func chooseRoute(in PlanInput, plan *Plan, what, where string) error {
-	t := plan.Type
+	t, ut := plan.Type, userspaceName(plan.Type)
+	defer func() {
+		if plan.Route == RouteUserspace || plan.Route == RouteIndex {
+			plan.Type = ut
+		}
+	}()
 	switch {
-	case in.Backend == BackendFUSE && in.Userspace[t]:
+	case in.Backend == BackendFUSE && in.Userspace[ut]:
 		plan.Route, plan.ReadOnly = RouteUserspace, true
 		plan.Reason = fmt.Sprintf("%s, served in userspace by loops as asked", what)
 	case in.Backend == BackendFUSE:
@@ -225,16 +239,16 @@ func chooseRoute(in PlanInput, plan *Plan, what, where string) error {
 	case kernelAllowed[t] && in.Loadable[t]:
 		plan.Route = RouteKernel
 		plan.Reason = fmt.Sprintf("%s, and the kernel can load its %s module", what, t)
-	case in.Userspace[t] && in.Index:
+	case in.Userspace[ut] && in.Index:
 		plan.Route, plan.ReadOnly = RouteIndex, true
 		plan.Reason = fmt.Sprintf("%s; the kernel has no %s driver, so loops writes an EROFS index of its tree and the kernel's erofs mounts it over the image", what, t)
-	case in.Userspace[t] && in.Backend != BackendKernel:
+	case in.Userspace[ut] && in.Backend != BackendKernel:
 		plan.Route, plan.ReadOnly = RouteUserspace, true
 		plan.Reason = fmt.Sprintf("%s; the kernel has no %s driver, so loops reads it in userspace (FUSE)", what, t)
 		if in.IndexAsRoot {
 			plan.Reason += "; as root, loops mounts it through a kernel EROFS index instead"
 		}
-	case in.Userspace[t]:
+	case in.Userspace[ut]:
 		return &multiError{msg: fmt.Sprintf("%s, and this kernel has no %s driver (not in /proc/filesystems, no module to load); "+
 			"loops' userspace reader can serve it, but the kernel was required", what, t), errs: []error{ErrKernelOnly, ErrNoDriver}}
 	default:
@@ -273,14 +287,15 @@ func nonePlan(err error) Plan { return Plan{Route: RouteNone, Reason: err.Error(
 
 // routable tells whether a type has a route under in's backend choice.
 func (in PlanInput) routable(t string) bool {
-	kernel := kernelAllowed[t] && (in.Kernel[t] || in.Loadable[t]) || in.Index && in.Userspace[t]
+	ut := userspaceName(t)
+	kernel := kernelAllowed[t] && (in.Kernel[t] || in.Loadable[t]) || in.Index && in.Userspace[ut]
 	switch in.Backend {
 	case BackendFUSE:
-		return in.Userspace[t]
+		return in.Userspace[ut]
 	case BackendKernel:
 		return kernel
 	}
-	return kernel || in.Userspace[t]
+	return kernel || in.Userspace[ut]
 }
 
 func ptName(t string) string {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -348,4 +349,39 @@ func (f *FS) interixTarget(e *Entry) (string, bool) {
 		return "", false
 	}
 	return decodeUTF16(b[8:]), true
+}
+
+// maxXattr is the largest value Linux takes for an extended attribute.
+const maxXattr = 64 << 10
+
+// Xattrs are the names e's alternate data streams take as extended
+// attributes, as ntfs-3g's streams_interface=xattr shows them: "user."
+// and the stream's name.
+func (e *Entry) Xattrs() []string {
+	out := make([]string, len(e.Streams))
+	for i, s := range e.Streams {
+		out[i] = "user." + s
+	}
+	return out
+}
+
+// Xattr reads the stream the extended attribute name stands for (see
+// Xattrs); fs.ErrNotExist when there is none, ErrTooLarge over 64 KiB.
+func (e *Entry) Xattr(name string) ([]byte, error) {
+	s, ok := strings.CutPrefix(name, "user.")
+	if !ok || !slices.Contains(e.Streams, s) {
+		return nil, fs.ErrNotExist
+	}
+	r, n, err := e.Stream(s)
+	if err != nil {
+		return nil, err
+	}
+	if n > maxXattr {
+		return nil, fmt.Errorf("ntfs: %s: stream %q of %d bytes: %w", e.Name, s, n, ErrTooLarge)
+	}
+	b := make([]byte, n)
+	if _, err := r.ReadAt(b, 0); err != nil && n > 0 {
+		return nil, err
+	}
+	return b, nil
 }

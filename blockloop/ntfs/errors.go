@@ -20,6 +20,10 @@ var ErrUnsupported = errors.New("unsupported")
 // has no key to read it. It also matches fs.ErrPermission (EACCES).
 var ErrEncrypted = fmt.Errorf("EFS-encrypted file: its data cannot be read without the user's key (%w)", fs.ErrPermission)
 
+// ErrTooLarge is matched by Entry.Xattr's error for a stream larger than
+// an extended attribute can be (64 KiB).
+var ErrTooLarge = errors.New("too large for an extended attribute")
+
 // FormatError reports a malformed structure: what was wrong and the byte
 // offset in the image where it was found.
 type FormatError struct {

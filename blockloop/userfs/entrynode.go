@@ -1,6 +1,9 @@
 package userfs
 
-import "io"
+import (
+	"io"
+	"io/fs"
+)
 
 // readerEntry is what every reader's entry type offers (iso9660.Entry,
 // udf.Entry, fat.Entry, exfat.Entry): the tree and the data.
@@ -49,4 +52,27 @@ func nlink(dir bool) uint32 {
 		return 2
 	}
 	return 1
+}
+
+// xattrEntry is a node with extended attributes: an NTFS entry, whose
+// alternate data streams are user.* attributes.
+type xattrEntry interface {
+	Xattrs() []string
+	Xattr(name string) ([]byte, error)
+}
+
+// Xattrs are the entry's extended attribute names, if its format has any.
+func (n entryNode[E, P]) Xattrs() []string {
+	if x, ok := any(n.e).(xattrEntry); ok {
+		return x.Xattrs()
+	}
+	return nil
+}
+
+// Xattr is the value of the entry's extended attribute name.
+func (n entryNode[E, P]) Xattr(name string) ([]byte, error) {
+	if x, ok := any(n.e).(xattrEntry); ok {
+		return x.Xattr(name)
+	}
+	return nil, fs.ErrNotExist
 }

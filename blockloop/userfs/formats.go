@@ -12,6 +12,7 @@ import (
 	"github.com/loops-cli/loops/blockloop/exfat"
 	"github.com/loops-cli/loops/blockloop/fat"
 	"github.com/loops-cli/loops/blockloop/iso9660"
+	"github.com/loops-cli/loops/blockloop/ntfs"
 	"github.com/loops-cli/loops/blockloop/udf"
 )
 
@@ -27,6 +28,7 @@ var formats = map[string]format{
 	"vfat":    {openFAT, fat.ErrUnsupported},
 	"exfat":   {openExFAT, exfat.ErrUnsupported},
 	"udf":     {openUDF, udf.ErrUnsupported},
+	"ntfs":    {openNTFS, ntfs.ErrUnsupported},
 }
 
 // Types lists the filesystem types the server can serve, sorted.

@@ -250,12 +250,44 @@ func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	return []byte(n.attr.Target), 0
 }
 
+// Getxattr gives the value of an extended attribute (NTFS streams are
+// user.* ones); a dest of 0 bytes asks for the size.
 func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
-	return 0, syscall.ENODATA
+	x, ok := n.n.(xattrEntry)
+	if !ok {
+		return 0, syscall.ENODATA
+	}
+	v, err := x.Xattr(attr)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return 0, syscall.ENODATA
+	case err != nil:
+		return 0, errno(err)
+	case len(dest) == 0:
+		return uint32(len(v)), 0
+	case len(dest) < len(v):
+		return 0, syscall.ERANGE
+	}
+	return uint32(copy(dest, v)), 0
 }
 
+// Listxattr lists the extended attribute names, each NUL-terminated.
 func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	return 0, 0
+	x, ok := n.n.(xattrEntry)
+	if !ok {
+		return 0, 0
+	}
+	var b []byte
+	for _, name := range x.Xattrs() {
+		b = append(append(b, name...), 0)
+	}
+	switch {
+	case len(dest) == 0:
+		return uint32(len(b)), 0
+	case len(dest) < len(b):
+		return 0, syscall.ERANGE
+	}
+	return uint32(copy(dest, b)), 0
 }
 
 // errno maps reader errors to what the kernel gets.
@@ -263,6 +295,8 @@ func errno(err error) syscall.Errno {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return syscall.ENOENT
+	case errors.Is(err, fs.ErrPermission):
+		return syscall.EACCES
 	case errors.Is(err, errors.ErrUnsupported), isUnsupported(err):
 		return syscall.EOPNOTSUPP
 	}

@@ -68,6 +68,10 @@ type Options struct {
 	// Offset and SizeLimit select the filesystem inside the image (a
 	// partition); SizeLimit 0 is to the end.
 	Offset, SizeLimit int64
+	// Mountpoint is where the tree is mounted, for readers that show link
+	// targets below it (NTFS junctions, as ntfs-3g does). Default: the
+	// mount point Serve is given, made absolute.
+	Mountpoint string
 	// FsName is the mount source shown in mountinfo. Default: the absolute
 	// image path.
 	FsName string
@@ -176,6 +180,7 @@ func serveInDisk(ctx context.Context, abs, mountpoint string, opts Options) (*Se
 		d.Close()
 		return nil, err
 	}
+	opts.Mountpoint = mountpointFor(opts, mountpoint)
 	tree, err := Open(io.NewSectionReader(d, opts.Offset, size), size, opts)
 	if err != nil {
 		d.Close()
@@ -197,6 +202,17 @@ func serveInDisk(ctx context.Context, abs, mountpoint string, opts Options) (*Se
 	}
 	s.Tree = tree
 	return s, nil
+}
+
+// mountpointFor is opts.Mountpoint, or mountpoint made absolute.
+func mountpointFor(opts Options, mountpoint string) string {
+	if opts.Mountpoint != "" {
+		return opts.Mountpoint
+	}
+	if abs, err := filepath.Abs(mountpoint); err == nil {
+		return abs
+	}
+	return mountpoint
 }
 
 // section is the size of the filesystem at opts.Offset, at most
@@ -231,6 +247,7 @@ func ServeFile(ctx context.Context, f *os.File, mountpoint string, opts Options)
 	if size, err = section(f.Name(), size, opts); err != nil {
 		return nil, err
 	}
+	opts.Mountpoint = mountpointFor(opts, mountpoint)
 	tree, err := Open(io.NewSectionReader(f, opts.Offset, size), size, opts)
 	if err != nil {
 		return nil, fmt.Errorf("userfs: %s: %w", f.Name(), err)
@@ -285,7 +302,9 @@ func mount(ctx context.Context, root rootNode, subtype, mountpoint string, opts 
 		MaxReadAhead:         maxRead,
 		MaxBackground:        64,
 		EnableSymlinkCaching: true,
-		DisableXAttrs:        true,
+		// Only NTFS has extended attributes (its streams, as user.*): the
+		// others answer none without a round trip.
+		DisableXAttrs:        subtype != "ntfs",
 		IgnoreSecurityLabels: true,
 		DisableSplice:        opts.NoSplice,
 		Debug:                opts.Debug,

@@ -1,0 +1,75 @@
+package userfs_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/loops-cli/loops/blockloop/ntfs/ntfstest"
+	"github.com/loops-cli/loops/blockloop/userfs"
+	"github.com/loops-cli/loops/internal/testkit"
+)
+
+// TestMountNTFS serves an NTFS image made by mkntfs and filled through
+// ntfs-3g, and compares the mount file by file with an `ntfs-3g -o ro`
+// mount of the same image: names, types, sizes, data, symlink and junction
+// targets (below each mount point), mtimes, inode numbers, link counts and
+// the alternate data streams as user.* xattrs. The mount is fuse.ntfs,
+// owned by the mount's owner with the reader's modes.
+func TestMountNTFS(t *testing.T) {
+	testkit.RequireRoot(t)
+	testkit.Tool(t, "mkntfs")
+	testkit.Tool(t, "ntfs-3g")
+	img := filepath.Join(t.TempDir(), "ntfs.img")
+	if err := ntfstest.Build(img, 256<<20, "LOOPSNTFS", false); err != nil {
+		t.Fatal(err)
+	}
+	ref := t.TempDir()
+	umount, err := ntfstest.Mount(img, ref, "ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer umount()
+	want, err := ntfstest.WalkDir(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := serve(t, img, userfs.Options{Type: "ntfs"})
+	got, err := ntfstest.WalkDir(s.Mountpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, i := range want {
+		i.Target = strings.Replace(i.Target, ref, "MP", 1)
+		want[p] = i
+	}
+	for p, i := range got {
+		i.Target = strings.Replace(i.Target, s.Mountpoint, "MP", 1)
+		got[p] = i
+	}
+	if d := ntfstest.Diff(want, got, false); len(d) > 0 {
+		t.Errorf("%d differences with ntfs-3g:\n%s", len(d), strings.Join(d[:min(len(d), 20)], "\n"))
+	}
+	if got["reparse/junction"].Target != "MP/reparse/tdir" {
+		t.Errorf("junction: %q", got["reparse/junction"].Target)
+	}
+	if len(got["ads/file.txt"].Xattrs) != 2 {
+		t.Errorf("streams as xattrs: %v", got["ads/file.txt"].Xattrs)
+	}
+	m := mountOf(s.Mountpoint)
+	if m == nil || m.FSType != "fuse.ntfs" {
+		t.Fatalf("mountinfo: %+v", m)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(s.Mountpoint, "links/a"), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode&0o777 != 0o644 || st.Uid != uint32(os.Getuid()) || st.Nlink != 3 {
+		t.Errorf("links/a: mode %o uid %d nlink %d", st.Mode, st.Uid, st.Nlink)
+	}
+	if _, err := os.ReadFile(filepath.Join(s.Mountpoint, "ads/file.txt")); err != nil {
+		t.Error(err)
+	}
+}
