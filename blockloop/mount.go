@@ -268,8 +268,12 @@ func (h *Host) mountKernel(img *os.File, abs string, plan Plan, opts MountOption
 // device is to read: img, or img reopened read-write.
 func chooseMode(m *MountResult, img *os.File, opts MountOptions) (*os.File, error) {
 	switch {
+	case m.Plan.ReadOnly && opts.ReadWrite && m.Plan.ReadOnlyWhy != "":
+		return nil, reasonf(ErrReadOnlyType, "%s: it cannot be mounted read-write", m.Plan.ReadOnlyWhy)
 	case m.Plan.ReadOnly && opts.ReadWrite:
 		return nil, reasonf(ErrReadOnlyType, "%s is a read-only filesystem: it cannot be mounted read-write", m.Type)
+	case m.Plan.ReadOnly && m.Plan.ReadOnlyWhy != "":
+		m.ReadOnly, m.ReadOnlyReason = true, m.Plan.ReadOnlyWhy
 	case m.Plan.ReadOnly:
 		m.ReadOnly, m.ReadOnlyReason = true, m.Type+" is a read-only filesystem"
 	case opts.ReadOnly:

@@ -134,6 +134,9 @@ func (h *Host) mountUserspace(abs string, plan Plan, opts MountOptions) (*MountR
 
 // readOnlyMount is the MountResult of a read-only mount of plan at dir.
 func readOnlyMount(abs string, dir *mountDir, plan Plan, why string) *MountResult {
+	if plan.ReadOnlyWhy != "" {
+		why = plan.ReadOnlyWhy
+	}
 	return &MountResult{
 		Image: abs, Mountpoint: dir.path, CreatedDir: dir.created, Type: plan.Type, Label: plan.Label, UUID: plan.UUID,
 		Partition: plan.Partition, Offset: plan.Offset, SizeLimit: plan.SizeLimit, Plan: plan,

@@ -19,7 +19,7 @@ func ntfsUnclean(r io.ReaderAt, size int64) string {
 	i := f.Info()
 	var why []string
 	if i.Hibernated {
-		why = append(why, "hibernated or shut down with fast startup (hiberfil.sys)")
+		why = append(why, "hibernated or fast startup: hiberfil.sys")
 	}
 	if i.Dirty {
 		why = append(why, "marked dirty")
@@ -30,8 +30,8 @@ func ntfsUnclean(r io.ReaderAt, size int64) string {
 	if len(why) == 0 {
 		return ""
 	}
-	return "Windows did not shut this NTFS volume down fully (" + strings.Join(why, ", ") +
-		"): it is mounted read-only as it is; writing to it would need Windows to shut down fully first"
+	return "Windows did not shut this NTFS volume down fully (" + strings.Join(why, "; ") +
+		"): it is served read-only as it is; writing to it would need Windows to shut down fully first"
 }
 
 // noteNTFSState adds to an NTFS plan whether Windows shut the volume down
@@ -59,6 +59,6 @@ func (h *Host) noteNTFSState(img io.ReaderAt, abs string, size int64, plan *Plan
 	}
 	if why := ntfsUnclean(sectionOf(r, plan.Offset, n), n); why != "" {
 		plan.Reason += "; " + why
-		plan.ReadOnly = true
+		plan.ReadOnly, plan.ReadOnlyWhy = true, why
 	}
 }

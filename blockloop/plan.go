@@ -40,8 +40,11 @@ type Plan struct {
 	// ReadOnly is true when the type is read-only (iso9660, udf, squashfs,
 	// erofs): the loop device and the mount are read-only whatever is asked.
 	ReadOnly bool
-	Reason   string // why this route, in one sentence
-	Err      error  // for RouteNone: what stops it, wrapping a sentinel
+	// ReadOnlyWhy says why when it is not the type: an NTFS volume
+	// Windows did not shut down fully.
+	ReadOnlyWhy string
+	Reason      string // why this route, in one sentence
+	Err         error  // for RouteNone: what stops it, wrapping a sentinel
 	// Disk is the VM disk image the filesystem is in (qcow2, ...), nil
 	// for a plain image; Partition, Offset and SizeLimit are then in its
 	// virtual disk.

@@ -132,7 +132,7 @@ func TestScripts(t *testing.T) {
 					return false, fmt.Errorf("[root] scripts must run in CI: run the tests as root")
 				}
 				return os.Geteuid() == 0, nil
-			case "iso9660", "udf", "vfat", "exfat", "erofs": // the kernel mounts it itself
+			case "iso9660", "udf", "vfat", "exfat", "erofs", "ntfs3": // the kernel mounts it itself
 				b, err := os.ReadFile("/proc/filesystems")
 				return err == nil && strings.Contains(string(b), "\t"+cond+"\n"), nil
 			case "pulse": // a PulseAudio the script can start itself (audio_*.txtar)
