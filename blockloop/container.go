@@ -35,7 +35,7 @@ var containers = map[string]struct {
 	"LVM2_member":                   {"an LVM2 physical volume", "its volume group must be activated, then a logical volume mounted", false},
 	"linux_raid_member":             {"a Linux software RAID (md) member", "the array must be assembled, then mounted", false},
 	"crypto_LUKS":                   {"a LUKS encrypted volume", "unlock it first", true},
-	"BitLocker":                     {"a BitLocker encrypted volume", "loops cannot unlock BitLocker (not yet): it must be unlocked first", true},
+	"BitLocker":                     {"a BitLocker encrypted volume", "this program cannot unlock BitLocker yet: it must be unlocked first", true},
 	"apfs":                          {"an APFS container", "Linux has no APFS driver: a userspace APFS reader can open it", false},
 	"zfs_member":                    {"a ZFS pool member", "the pool must be imported", false},
 	"bcache":                        {"a bcache backing or cache device", "it must be registered with bcache, then the bcache device mounted", false},
