@@ -55,75 +55,150 @@ type PassphraseFunc func(l Layer, attempt int) ([]byte, error)
 // as cryptsetup does (--tries 3).
 const DefaultPassphraseTries = 3
 
-// planLayers is called when Decide found an encrypted volume: it opens
-// it (asking for the passphrase when opts has a PassphraseFunc), probes
-// what it holds and plans the filesystem inside. base is what plan
-// probed (the image from baseOff, or a VM disk's virtual disk, size
-// bytes); the plan from Decide comes back unchanged when there is no LUKS
-// volume to open.
+// maxLayers bounds the stack planLayers opens (LVM on LUKS on LVM...).
+const maxLayers = 4
+
+// opened is one layer planLayers opened: what it shows, how loops-serve
+// opens it again, its key (nil for a layer that needs none), and what
+// it gives.
+type opened struct {
+	layer Layer
+	spec  layer.Spec
+	key   []byte
+	dev   layer.Device
+}
+
+// planLayers is called when Decide stopped at a container loops opens
+// (an encrypted volume): it opens it (asking for the passphrase when opts
+// has a PassphraseFunc), probes what it holds and plans again, layer
+// after layer, down to the filesystem. base is what plan probed (the
+// image from baseOff, or a VM disk's virtual disk, size bytes); the plan
+// from Decide comes back unchanged when it stopped at nothing loops
+// opens. A layer kind is one case in openLayer.
 func (h *Host) planLayers(base io.ReaderAt, size, baseOff int64, pr *probe.Result, plan Plan, in PlanInput, opts MountOptions) Plan {
-	off, n, part, ok := luksTarget(pr, plan)
-	if !ok {
-		return plan
-	}
 	var stack []Layer
-	if part > 0 {
-		stack = append(stack, Layer{Kind: LayerPartition, Name: fmt.Sprintf("partition %d", part), Offset: off, Size: n})
-	}
+	var specs []layer.Spec
+	var keys [][]byte
+	var devs []layer.Device
+	defer func() {
+		for _, d := range devs {
+			d.Close()
+		}
+	}()
+	part := 0
 	fail := func(err error) Plan {
+		layer.Zero(keys)
 		p := nonePlan(err)
 		p.Disk, p.Partition, p.Layers = plan.Disk, part, stack
 		return p
 	}
-	vol, err := luks.Open(io.NewSectionReader(base, off, n), n)
-	if err != nil {
-		return fail(&multiError{msg: "cannot read the LUKS header: " + err.Error(), errs: []error{ErrEncrypted, err}})
-	}
-	info := vol.Info()
-	l := luksLayer(info, off, n, part)
-	l.Locked = true
-	stack = append(stack, l)
-	if opts.Passphrase == nil {
-		return fail(&multiError{msg: fmt.Sprintf("%s is %s, locked", where(part), l.Name), errs: []error{ErrLocked, ErrEncrypted}})
-	}
-	dev, err := unlock(vol, l, opts)
-	if err != nil {
-		return fail(err)
-	}
-	key := dev.VolumeKey()
-	defer dev.Close()
-	stack[len(stack)-1].Locked = false
-	inner, err := probe.Image(dev, dev.Size(), probe.Options{})
-	if err != nil {
-		clear(key)
-		return fail(fmt.Errorf("read the unlocked %s: %w", l.Name, err))
-	}
 	// The index route reads the image file itself: not through a layer.
-	in.Probe, in.Disk, in.Partition, in.Index, in.IndexAsRoot = &inner, nil, 0, false, false
-	p := Decide(in)
-	p.Disk, p.Partition, p.Layers = plan.Disk, part, stack
-	p.stack = []layer.Spec{{Kind: layer.KindLUKS, Offset: baseOff + off, Size: n}}
-	p.keys = [][]byte{key}
-	if p.Label == "" && info.Label != "" {
-		p.Label = info.Label
+	in.Disk, in.Partition, in.Index, in.IndexAsRoot = nil, 0, false, false
+	cur, curOff, curPr, curPlan := base, baseOff, pr, plan
+	var reasons []string
+	for depth := 0; ; depth++ {
+		typ, off, n, p, ok := layerTarget(curPr, curPlan)
+		if !ok {
+			if depth == 0 {
+				return plan
+			}
+			break
+		}
+		var what string
+		if depth == 0 {
+			what = where(p)
+			if part = p; p > 0 {
+				stack = append(stack, Layer{Kind: LayerPartition, Name: fmt.Sprintf("partition %d", p), Offset: off, Size: n})
+			}
+		} else {
+			what = "the " + stack[len(stack)-1].Name + " volume"
+		}
+		if depth >= maxLayers {
+			return fail(fmt.Errorf("%s holds more than %d layers", what, maxLayers))
+		}
+		o, err := h.openLayer(typ, io.NewSectionReader(cur, off, n), n, what, opts)
+		if o != nil {
+			o.layer.Offset, o.layer.Size = off, n
+			stack = append(stack, o.layer)
+		}
+		if err != nil {
+			return fail(err)
+		}
+		o.spec.Offset, o.spec.Size = curOff+off, n
+		specs, devs = append(specs, o.spec), append(devs, o.dev)
+		if o.key != nil {
+			keys = append(keys, o.key)
+		}
+		inner, err := probe.Image(o.dev, o.dev.Size(), probe.Options{})
+		if err != nil {
+			return fail(fmt.Errorf("read the opened %s: %w", o.layer.Name, err))
+		}
+		in.Probe = &inner
+		curPlan = Decide(in)
+		cur, curOff, curPr = o.dev, 0, &inner
+		opened := "opened"
+		if o.key != nil {
+			opened = "unlocked"
+		}
+		reasons = append(reasons, fmt.Sprintf("%s is %s, %s", what, o.layer.Name, opened))
 	}
+	p := curPlan
+	p.Disk, p.Partition, p.Layers = plan.Disk, part, stack
+	if p.Label == "" {
+		p.Label = stack[len(stack)-1].Label
+	}
+	chain := strings.Join(reasons, "; ")
 	if p.Route == RouteNone {
-		p.zeroKeys()
-		p.Err = fmt.Errorf("%s is %s, unlocked: %w", where(part), l.Name, p.Err)
+		layer.Zero(keys)
+		p.Err = fmt.Errorf("%s: %w", chain, p.Err)
 		p.Reason = p.Err.Error()
 		return p
 	}
+	p.stack, p.keys = specs, keys
 	p.ReadOnly = true
-	p.Reason = fmt.Sprintf("%s is %s, unlocked (read-only): %s", where(part), l.Name, p.Reason)
+	p.Reason = fmt.Sprintf("%s (read-only): %s", chain, p.Reason)
 	if plan.Disk != nil {
 		p.Reason = fmt.Sprintf("a %s disk image (a %s virtual disk): %s", plan.Disk.Format, HumanSize(plan.Disk.VirtualSize), p.Reason)
 	}
 	return p
 }
 
+// openLayer opens the container of blkid type typ in r (n bytes), what
+// naming where it is: its Layer (also on error, when its header was
+// read), how to open it again, its key and its output.
+func (h *Host) openLayer(typ string, r io.ReaderAt, n int64, what string, opts MountOptions) (*opened, error) {
+	switch typ {
+	case "crypto_LUKS":
+		return openLUKS(r, n, what, opts)
+	}
+	return nil, fmt.Errorf("loops does not open %s volumes", typ)
+}
+
+// openLUKS reads a LUKS header and unlocks the volume with the
+// passphrase opts asks for.
+func openLUKS(r io.ReaderAt, n int64, what string, opts MountOptions) (*opened, error) {
+	vol, err := luks.Open(r, n)
+	if err != nil {
+		return nil, &multiError{msg: "cannot read the LUKS header: " + err.Error(), errs: []error{ErrEncrypted, err}}
+	}
+	l := luksLayer(vol.Info())
+	l.Locked = true
+	o := &opened{layer: l, spec: layer.Spec{Kind: layer.KindLUKS}}
+	if opts.Passphrase == nil {
+		return o, &multiError{msg: fmt.Sprintf("%s is %s, locked", what, l.Name), errs: []error{ErrLocked, ErrEncrypted}}
+	}
+	dev, err := unlock(vol, l, opts)
+	if err != nil {
+		return o, err
+	}
+	o.layer.Locked = false
+	o.key, o.dev = dev.VolumeKey(), dev
+	return o, nil
+}
+
 // planDiskLayers is planLayers in the virtual disk of a VM disk image.
 func (h *Host) planDiskLayers(abs string, di *DiskImage, plan Plan, in PlanInput, opts MountOptions) Plan {
-	if _, _, _, ok := luksTarget(di.Inner, plan); !ok {
+	if _, _, _, _, ok := layerTarget(di.Inner, plan); !ok {
 		return plan
 	}
 	d, err := disk.Open(abs)
@@ -162,26 +237,32 @@ func unlock(vol *luks.Volume, l Layer, opts MountOptions) (*luks.Device, error) 
 	}
 }
 
-// luksTarget finds the LUKS volume Decide stopped at (the whole image, or
-// the partition asked for, or the only one that holds something).
-func luksTarget(pr *probe.Result, plan Plan) (off, size int64, part int, ok bool) {
+// layerTarget finds the container loops opens that Decide stopped at
+// (the whole image, or the partition asked for, or the only one that
+// holds something): its blkid type and where it is.
+func layerTarget(pr *probe.Result, plan Plan) (typ string, off, size int64, part int, ok bool) {
 	var ce *ContainerError
-	if !errors.As(plan.Err, &ce) || ce.Type != "crypto_LUKS" {
-		return 0, 0, 0, false
+	if !errors.As(plan.Err, &ce) || !opensLayer(ce.Type) {
+		return "", 0, 0, 0, false
 	}
 	if ce.Partition == 0 {
-		return 0, pr.Size, 0, true
+		return ce.Type, 0, pr.Size, 0, true
 	}
 	for _, p := range pr.Partitions {
 		if p.Number == ce.Partition && p.Start+p.Size <= pr.Size {
-			return p.Start, p.Size, p.Number, true
+			return ce.Type, p.Start, p.Size, p.Number, true
 		}
 	}
-	return 0, 0, 0, false
+	return "", 0, 0, 0, false
 }
 
-// luksLayer describes an opened LUKS header.
-func luksLayer(info luks.Info, off, size int64, part int) Layer {
+// opensLayer tells whether loops opens containers of blkid type typ as
+// a layer (openLayer has a case for it).
+func opensLayer(typ string) bool { return typ == "crypto_LUKS" }
+
+// luksLayer describes a LUKS header (its offset and size are where it
+// lies, filled in by the caller).
+func luksLayer(info luks.Info) Layer {
 	var slots []string
 	for _, k := range info.Keyslots {
 		slots = append(slots, fmt.Sprintf("%d (%s)", k.ID, k.KDF))
@@ -190,8 +271,7 @@ func luksLayer(info luks.Info, off, size int64, part int) Layer {
 	if len(info.Tokens) > 0 {
 		detail += ", tokens " + strings.Join(info.Tokens, ", ") + " (not used)"
 	}
-	return Layer{Kind: LayerLUKS, Name: fmt.Sprintf("LUKS%d", info.Version), Offset: off, Size: size,
-		Label: info.Label, UUID: info.UUID, Detail: detail}
+	return Layer{Kind: LayerLUKS, Name: fmt.Sprintf("LUKS%d", info.Version), Label: info.Label, UUID: info.UUID, Detail: detail}
 }
 
 func where(part int) string {

@@ -382,8 +382,8 @@ func choosePartition(p *probe.Result, n int) (*probe.Partition, error) {
 	var mountable []*probe.Partition
 	for i := range p.Partitions {
 		part := &p.Partitions[i]
-		// An encrypted volume loops opens counts: it holds one.
-		if part.FS != nil && (part.FS.Kind == probe.KindFilesystem || part.FS.Type == "crypto_LUKS") {
+		// A container loops opens (an encrypted volume) counts: it holds one.
+		if part.FS != nil && (part.FS.Kind == probe.KindFilesystem || opensLayer(part.FS.Type)) {
 			mountable = append(mountable, part)
 		}
 	}
