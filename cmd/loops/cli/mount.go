@@ -158,6 +158,9 @@ type mountJSON struct {
 	Reused     bool   `json:"reused_device"`
 	Reason     string `json:"reason"`
 	Dirty      bool   `json:"dirty,omitempty"`
+	// Layers is the stack loops opened between the image and the
+	// filesystem (an encrypted volume), partition first.
+	Layers []blockloop.Layer `json:"layers,omitempty"`
 }
 
 func mountRun(opts *mountOptions) error {
@@ -179,7 +182,7 @@ func mountRun(opts *mountOptions) error {
 			Backend: string(m.Plan.Route), FSType: m.Type, Label: m.Label, UUID: m.UUID,
 			Partition: m.Partition, Offset: m.Offset, SizeLimit: m.SizeLimit,
 			RO: m.ReadOnly, ROReason: m.ReadOnlyReason, Options: m.Options,
-			CreatedDir: m.CreatedDir, Reused: m.Reused, Reason: m.Plan.Reason, Dirty: m.Dirty,
+			CreatedDir: m.CreatedDir, Reused: m.Reused, Reason: m.Plan.Reason, Dirty: m.Dirty, Layers: m.Plan.Layers,
 		})
 	}
 	what := m.Type
