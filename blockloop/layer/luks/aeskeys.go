@@ -1,6 +1,9 @@
 package luks
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"sync"
+)
 
 // The AES decryption key schedule, for the AES-NI block decryption of
 // xts_amd64.s: the round keys of FIPS-197's equivalent inverse cipher
@@ -8,15 +11,29 @@ import "encoding/binary"
 // InvMixColumns), which AESDEC takes. crypto/aes keeps its own schedule
 // out of reach.
 
-// sbox is the AES S-box, computed once (multiplicative inverse in
-// GF(2^8), then the affine transform).
-var sbox = func() (s [256]byte) {
+// sbox is the AES S-box (multiplicative inverse in GF(2^8), then the
+// affine transform), computed at its first use: not in the package init
+// every loops command would pay.
+var sbox = sync.OnceValue(func() *[256]byte {
+	// Logarithms to the base 3, a generator: the inverse of 3^k is
+	// 3^(255-k).
+	var exp [256]byte
+	var log [256]int
+	x := byte(1)
+	for k := range 255 {
+		exp[k], log[x] = x, k
+		x = gfMul(x, 3)
+	}
+	var s [256]byte
 	for i := range 256 {
-		b := gfInv(byte(i))
+		var b byte
+		if i != 0 {
+			b = exp[(255-log[i])%255]
+		}
 		s[i] = b ^ rotl8(b, 1) ^ rotl8(b, 2) ^ rotl8(b, 3) ^ rotl8(b, 4) ^ 0x63
 	}
-	return s
-}()
+	return &s
+})
 
 func rotl8(b byte, n uint) byte { return b<<n | b>>(8-n) }
 
@@ -37,20 +54,9 @@ func gfMul(a, b byte) byte {
 	return p
 }
 
-// gfInv is the multiplicative inverse (a^254), 0 for 0.
-func gfInv(a byte) byte {
-	r := byte(1)
-	for range 254 {
-		r = gfMul(r, a)
-	}
-	if a == 0 {
-		return 0
-	}
-	return r
-}
-
 func subWord(w uint32) uint32 {
-	return uint32(sbox[w>>24])<<24 | uint32(sbox[w>>16&0xff])<<16 | uint32(sbox[w>>8&0xff])<<8 | uint32(sbox[w&0xff])
+	s := sbox()
+	return uint32(s[w>>24])<<24 | uint32(s[w>>16&0xff])<<16 | uint32(s[w>>8&0xff])<<8 | uint32(s[w&0xff])
 }
 
 // decryptSchedule is the AESDEC round keys of key (16, 24 or 32 bytes),

@@ -9,6 +9,16 @@ import (
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
+// The S-box's first values and a few known ones (FIPS-197, figure 7).
+func TestSbox(t *testing.T) {
+	s := sbox()
+	for in, want := range map[int]byte{0x00: 0x63, 0x01: 0x7c, 0x53: 0xed, 0xff: 0x16, 0x10: 0xca} {
+		if s[in] != want {
+			t.Errorf("S(%#02x) = %#02x, want %#02x", in, s[in], want)
+		}
+	}
+}
+
 // TestDecryptBlocks: the AES-NI block decryption and its key schedule
 // give crypto/aes's plaintext, for AES-128, -192 and -256 and runs of 0
 // to 40 blocks (the eight-block loop and the one-block tail).
