@@ -130,7 +130,7 @@ func (l *layout) readData(i *ino, b []byte, off int64) error {
 		copy(b, i.content[off:])
 		return nil
 	case i.n.Extents == nil:
-		return readFull(i.path, i.n.Data, b, off)
+		return readFull(i.pathName(), i.n.Data, b, off)
 	}
 	start := int64(0)
 	for _, x := range i.extents {
@@ -144,7 +144,7 @@ func (l *layout) readData(i *ino, b []byte, off int64) error {
 		m := min(int64(len(b)), start+x.Length-off)
 		if x.Zero {
 			clear(b[:m])
-		} else if err := readFull(i.path, l.o.Device, b[:m], x.Offset+off-start); err != nil {
+		} else if err := readFull(i.pathName(), l.o.Device, b[:m], x.Offset+off-start); err != nil {
 			return err
 		}
 		b, off, start = b[m:], off+m, start+x.Length

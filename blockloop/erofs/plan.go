@@ -39,10 +39,10 @@ func (l *layout) plan() error {
 				l.planDevice(i)
 			default:
 				if n.Extents != nil && l.o.Device == nil {
-					return fmt.Errorf("%s: %w", i.path, ErrNoDevice)
+					return fmt.Errorf("%s: %w", i.pathName(), ErrNoDevice)
 				}
 				if copied += i.size; copied > l.o.MaxCopy {
-					return fmt.Errorf("%s: more than %d bytes to copy into the index: %w", i.path, l.o.MaxCopy, ErrTooLarge)
+					return fmt.Errorf("%s: more than %d bytes to copy into the index: %w", i.pathName(), l.o.MaxCopy, ErrTooLarge)
 				}
 				i.copy = true
 				l.planIndexData(i)

@@ -67,64 +67,69 @@ func checkName(path, name string) error {
 	return nil
 }
 
+// bad is an ErrInvalid saying what is wrong; the caller names the node.
+func bad(format string, args ...any) error {
+	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), ErrInvalid)
+}
+
 // checkNode refuses a node whose description does not hold together, or
-// whose extents leave the device.
-func checkNode(path string, n *Node, o *Options) error {
+// whose extents leave the device; the error does not name the node.
+func checkNode(n *Node, o *Options) error {
 	switch n.Mode & sIFMT {
 	case sIFDIR:
 		if n.Link != 0 || len(n.Extents) > 0 || n.Data != nil || n.Target != "" {
-			return invalid(path, "a directory with data or a link identity")
+			return bad("a directory with data or a link identity")
 		}
 		return nil
 	case sIFLNK:
 		if n.Target == "" || len(n.Target) > 4095 || strings.IndexByte(n.Target, 0) >= 0 {
-			return invalid(path, "symbolic link target empty, NUL or longer than 4095 bytes")
+			return bad("symbolic link target empty, NUL or longer than 4095 bytes")
 		}
 	case sIFREG:
-		return checkData(path, n, o)
+		return checkData(n, o)
 	case sIFCHR, sIFBLK, sIFIFO, sIFSOCK:
 	default:
-		return invalid(path, "unknown file type in mode %#o", n.Mode)
+		return bad("unknown file type in mode %#o", n.Mode)
 	}
 	if len(n.Children) > 0 || len(n.Extents) > 0 || n.Data != nil {
-		return invalid(path, "a non-directory with children or data")
+		return bad("a non-directory with children or data")
 	}
 	return nil
 }
 
 // checkData checks a regular file's extents against its size and the device.
-func checkData(path string, n *Node, o *Options) error {
+func checkData(n *Node, o *Options) error {
 	if len(n.Children) > 0 {
-		return invalid(path, "a file with children")
+		return bad("a file with children")
 	}
 	if n.Size < 0 {
-		return invalid(path, "negative size")
+		return bad("negative size")
 	}
 	if n.Extents == nil {
 		if n.Size > 0 && n.Data == nil {
-			return invalid(path, "size %d with neither extents nor data", n.Size)
+			return bad("size %d with neither extents nor data", n.Size)
 		}
 		return nil
 	}
 	var sum int64
 	for i, x := range n.Extents {
 		if x.Length <= 0 || x.Offset < 0 {
-			return invalid(path, "extent %d: offset %d length %d", i, x.Offset, x.Length)
+			return bad("extent %d: offset %d length %d", i, x.Offset, x.Length)
 		}
 		if sum += x.Length; sum < 0 || sum > n.Size {
-			return invalid(path, "extents add up to more than its size %d", n.Size)
+			return bad("extents add up to more than its size %d", n.Size)
 		}
 		if x.Zero {
 			continue
 		}
 		end := o.Offset + x.Offset + x.Length
 		if end < 0 || end > o.DeviceSize || o.Offset+x.Offset < 0 {
-			return fmt.Errorf("%s: extent %d at %d, %d bytes, image of %d bytes: %w",
-				displayPath(path), i, o.Offset+x.Offset, x.Length, o.DeviceSize, ErrOutside)
+			return fmt.Errorf("extent %d at %d, %d bytes, image of %d bytes: %w",
+				i, o.Offset+x.Offset, x.Length, o.DeviceSize, ErrOutside)
 		}
 	}
 	if sum != n.Size {
-		return invalid(path, "extents add up to %d bytes, size %d", sum, n.Size)
+		return bad("extents add up to %d bytes, size %d", sum, n.Size)
 	}
 	return nil
 }

@@ -62,7 +62,6 @@ type dirent struct {
 // ino is one inode being laid out.
 type ino struct {
 	n      *Node
-	path   string
 	seq    uint32
 	parent *ino
 	ents   []dirent // a directory's entries, "." and ".." included, sorted
@@ -87,6 +86,14 @@ type ino struct {
 	pos      int64  // byte offset of the inode in the index
 }
 
+// pathName is the inode's path (its first name), for errors.
+func (i *ino) pathName() string {
+	if i.parent == i {
+		return ""
+	}
+	return i.parent.pathName() + "/" + i.n.Name
+}
+
 func (i *ino) isize() int64 {
 	if i.extended {
 		return extendedSize
@@ -101,6 +108,7 @@ type layout struct {
 	blkbits   uint8
 	devBlocks int64
 	inos      []*ino
+	slab      []ino
 	epoch     int64
 	meta      int64 // blocks of superblock and inodes
 	total     int64 // blocks of the index
@@ -145,7 +153,8 @@ func Write(w io.Writer, root *Node, o Options) (Info, error) {
 func (l *layout) gather(root *Node) error {
 	links := map[uint64]*ino{}
 	seen := map[*Node]bool{root: true}
-	r := &ino{n: root, seq: 1}
+	r := l.newIno()
+	*r = ino{n: root, seq: 1}
 	r.parent = r
 	l.inos = append(l.inos, r)
 	stack := []*ino{r}
@@ -155,7 +164,7 @@ func (l *layout) gather(root *Node) error {
 		kids := slices.Clone(d.n.Children)
 		for _, k := range kids {
 			if k == nil {
-				return invalid(d.path, "a nil child")
+				return invalid(d.pathName(), "a nil child")
 			}
 		}
 		slices.SortFunc(kids, func(a, b *Node) int { return strings.Compare(a.Name, b.Name) })
@@ -165,34 +174,35 @@ func (l *layout) gather(root *Node) error {
 		d.parent.links++
 		var subdirs []*ino
 		for j, k := range kids {
-			path := d.path + "/" + k.Name
-			if err := checkName(d.path, k.Name); err != nil {
+			path := func() string { return d.pathName() + "/" + k.Name }
+			if err := checkName(d.pathName(), k.Name); err != nil {
 				return err
 			}
 			if j > 0 && kids[j-1].Name == k.Name {
-				return invalid(path, "two entries of that name")
+				return invalid(path(), "two entries of that name")
 			}
-			if err := checkNode(path, k, &l.o); err != nil {
-				return err
+			if err := checkNode(k, &l.o); err != nil {
+				return fmt.Errorf("%s: %w", path(), err)
 			}
 			var c *ino
 			if k.Link != 0 {
 				c = links[k.Link]
 				if c != nil && !sameInode(c.n, k) {
-					return invalid(path, "a hard link of %s with other attributes", c.path)
+					return invalid(path(), "a hard link of %s with other attributes", c.pathName())
 				}
 			}
 			if c == nil {
 				if k.IsDir() {
 					if seen[k] {
-						return invalid(path, "a directory met twice (a cycle or a linked directory)")
+						return invalid(path(), "a directory met twice (a cycle or a linked directory)")
 					}
 					seen[k] = true
 				}
 				if len(l.inos) >= 1<<31 {
 					return fmt.Errorf("more than 2^31 files: %w", ErrTooLarge)
 				}
-				c = &ino{n: k, path: path, parent: d, seq: uint32(len(l.inos) + 1)}
+				c = l.newIno()
+				*c = ino{n: k, parent: d, seq: uint32(len(l.inos) + 1)}
 				l.inos = append(l.inos, c)
 				if k.Link != 0 {
 					links[k.Link] = c
@@ -224,6 +234,15 @@ func sameInode(a, b *Node) bool {
 	return a.Mode == b.Mode && a.UID == b.UID && a.GID == b.GID && a.Mtime.Equal(b.Mtime) &&
 		a.Nlink == b.Nlink && a.Rdev == b.Rdev && a.Size == b.Size && a.Target == b.Target &&
 		slices.Equal(a.Extents, b.Extents)
+}
+
+// newIno allocates an inode from a slab (a tree has many).
+func (l *layout) newIno() *ino {
+	if len(l.slab) == cap(l.slab) {
+		l.slab = make([]ino, 0, 1024)
+	}
+	l.slab = l.slab[:len(l.slab)+1]
+	return &l.slab[len(l.slab)-1]
 }
 
 // mergeExtents makes extents absolute and joins neighbours that continue

@@ -44,6 +44,7 @@ var suites = []struct {
 	{"net", (*harness).netSuite},
 	{"block", (*harness).blockSuite},
 	{"iso", (*harness).isoSuite},
+	{"erofs", (*harness).erofsSuite},
 	{"disk", (*harness).diskSuite},
 	{"fat", (*harness).fatSuite},
 	{"fatwrite", (*harness).fatWriteSuite},

@@ -157,7 +157,7 @@ func (h *harness) isoSuite() error {
 	if err := mkdirs(mnt); err != nil {
 		return err
 	}
-	lmount, lumount := h.loopsCmd("mount", iso, mnt), h.loopsCmd("umount", mnt)
+	lmount, lumount := h.loopsCmd("mount", "--fuse", iso, mnt), h.loopsCmd("umount", mnt)
 	fmount, fumount := cmd("fuseiso", iso, mnt), cmd("fusermount", "-u", mnt)
 	n := max(3, h.runs/4)
 	bigName := fmt.Sprintf("%d MiB", bigMiB)
@@ -206,7 +206,7 @@ func (h *harness) isoSuite() error {
 	if err := mkdirs(mntL, mntF); err != nil {
 		return err
 	}
-	if _, err := h.r.Once(nil, h.loopsCmd("mount", iso, mntL), cmd("fuseiso", iso, mntF)); err != nil {
+	if _, err := h.r.Once(nil, h.loopsCmd("mount", "--fuse", iso, mntL), cmd("fuseiso", iso, mntF)); err != nil {
 		return err
 	}
 	res, err = h.r.Measure(n, 1,
