@@ -190,6 +190,7 @@ func (h *Host) mountIndexFile(m *MountResult, dir *mountDir, img, index *os.File
 		}
 		return os.Symlink(target, source)
 	}
+	h.sweepIndexSources()
 	defer h.removeIndexSource(source)
 	var err error = unix.ENOTBLK
 	if h.hooks == nil || !h.hooks.indexLoops {
@@ -224,6 +225,20 @@ func (h *Host) mountIndexFile(m *MountResult, dir *mountDir, img, index *os.File
 		return indexMountError(err)
 	}
 	return nil
+}
+
+// sweepIndexSources removes the names a loops killed between making one
+// and mounting left behind (their process is gone).
+func (h *Host) sweepIndexSources() {
+	ents, _ := os.ReadDir(h.indexSources())
+	for _, e := range ents {
+		i := strings.LastIndexByte(e.Name(), '.')
+		pid, err := strconv.Atoi(e.Name()[i+1:])
+		if err != nil || pid <= 0 || unix.Kill(pid, 0) != unix.ESRCH {
+			continue
+		}
+		os.RemoveAll(filepath.Join(h.indexSources(), e.Name()))
+	}
 }
 
 // removeIndexSource removes the symlink and the directories made for it.
