@@ -23,6 +23,12 @@ type Options struct {
 	// chooses the largest at which every extent is block-aligned, down to
 	// 512 (unaligned files are then copied).
 	BlockSize int
+	// Unit is the image format's allocation unit (a FAT cluster, an ISO
+	// sector); when set, chosen blocks are no larger. The kernel reads a
+	// file's last block whole and mmap shows it past the end of the file:
+	// within one unit those bytes are the file's own slack, not another
+	// file's data.
+	Unit int
 	// CompactMtime lets compact inodes carry their own mtime, which
 	// Linux 6.15 and later read; older kernels show the superblock's
 	// epoch for every compact inode, so without it only inodes with that
@@ -338,7 +344,11 @@ func (l *layout) chooseBlockSize() error {
 		return n
 	}
 	least := unaddressable(MinBlockSize)
-	for bs := int64(MaxBlockSize); bs > MinBlockSize; bs /= 2 {
+	top := int64(MaxBlockSize)
+	if l.o.Unit > 0 {
+		top = min(top, int64(l.o.Unit))
+	}
+	for bs := top; bs > MinBlockSize; bs /= 2 {
 		if l.o.DeviceSize/bs < 1<<32 && unaddressable(bs) == least {
 			return set(bs)
 		}

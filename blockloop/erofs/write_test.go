@@ -55,6 +55,22 @@ func TestBlockSizeChoice(t *testing.T) {
 	}
 }
 
+// TestBlockSizeUnit: no block larger than the format's allocation unit
+// (a file's last block must hold nothing of another file).
+func TestBlockSizeUnit(t *testing.T) {
+	f := &fixture{dev: make([]byte, 1<<20)}
+	f.root = dir("", 0o755, file("a", erofs.Extent{Offset: 8192, Length: 100}), file("b", erofs.Extent{Offset: 8192 + 512, Length: 100}))
+	if _, info := f.write(t, erofs.Options{}); info.BlockSize != 512 {
+		t.Errorf("extents 512 apart: %d-byte blocks", info.BlockSize)
+	}
+	f.root = dir("", 0o755, file("a", erofs.Extent{Offset: 8192, Length: 100}), file("b", erofs.Extent{Offset: 16384, Length: 100}))
+	for unit, want := range map[int]int{0: 4096, 1024: 1024, 2048: 2048, 512: 512} {
+		if _, info := f.write(t, erofs.Options{Unit: unit}); info.BlockSize != want {
+			t.Errorf("unit %d: %d-byte blocks, want %d", unit, info.BlockSize, want)
+		}
+	}
+}
+
 // TestPartitionOffset: extents count from Options.Offset.
 func TestPartitionOffset(t *testing.T) {
 	f := mixed(512)

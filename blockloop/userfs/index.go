@@ -51,7 +51,7 @@ func WriteIndex(w io.Writer, f *os.File, opts Options, compactMtime bool) (erofs
 	}
 	return erofs.Write(w, root, erofs.Options{
 		DeviceSize: opts.Offset + size, Device: f, Offset: opts.Offset,
-		CompactMtime: compactMtime, Label: tree.Label,
+		CompactMtime: compactMtime, Label: tree.Label, Unit: tree.BlockSize,
 	})
 }
 

@@ -46,6 +46,11 @@ func completeMounted(f *Factory) cobra.CompletionFunc {
 				out = append(out, m.Mountpoint, m.Source)
 			}
 		}
+		if ms, err := h.IndexMounts(); err == nil {
+			for _, m := range ms {
+				out = append(out, m.Mountpoint, m.Image)
+			}
+		}
 		return filterPrefix(out, toComplete), cobra.ShellCompDirectiveNoFileComp
 	}
 }
