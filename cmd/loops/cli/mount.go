@@ -43,9 +43,14 @@ erofs, ISO 9660, UDF, FAT, exFAT), a partition of an MBR or GPT disk image
 
 loops first reads the image to learn what it holds (as blkid does), then
 takes the kernel path when the kernel has a driver for it. Where it has
-none, ISO 9660, UDF, FAT and exFAT are served in userspace instead: a loops
-server reads the image through FUSE, read-only, and exits when the image is
-unmounted (--fuse forces that path, --kernel forbids it). A VM disk image
+none, ISO 9660, UDF, FAT and exFAT are still mounted by the kernel when it
+has erofs and loops runs as root: loops writes an EROFS index of the
+image's tree (names, owners, modes, times, where each file's bytes are) and
+the kernel's erofs mounts it over the unmodified image, read-only, with no
+server and no loop device; the index goes with the mount. Otherwise (not
+root, no erofs, or --fuse) they are served in userspace: a loops server
+reads the image through FUSE, read-only, and exits when the image is
+unmounted (--kernel forbids that path). A VM disk image
 is read by loops too: its virtual disk is served through FUSE and the
 kernel mounts the partition from a loop device on it, read-only.
 A LUKS1 or LUKS2 encrypted image or partition is opened by loops too, in
