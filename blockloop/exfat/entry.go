@@ -6,11 +6,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"path"
-	"strings"
-	"sync"
 	"time"
 	"unicode/utf16"
+
+	"github.com/loops-cli/loops/blockloop/readkit"
 )
 
 // File attribute bits (Entry.Attr).
@@ -34,17 +33,8 @@ const (
 	flagNoChain = 0x02 // GeneralSecondaryFlags: NoFatChain
 )
 
-// POSIX file type bits.
-const (
-	sIFDIR = 0o040000
-	sIFREG = 0o100000
-)
-
 // Extent is a byte range of the image holding part of a file's data.
-type Extent struct {
-	Offset int64 // byte offset in the image
-	Length int64 // bytes
-}
+type Extent = readkit.Extent
 
 // Entry is a file or directory. Its exported fields are read-only once Open
 // or Entries returned it.
@@ -82,22 +72,18 @@ type Entry struct {
 	dirExtents []Extent
 	dataErr    error
 
-	mu       sync.Mutex
-	listed   bool
-	children []*Entry
-	byName   map[string]*Entry
-	listErr  error
+	dir readkit.Listing[*Entry]
 }
 
 // IsDir tells whether e is a directory.
 func (e *Entry) IsDir() bool { return e.Mode.IsDir() }
 
 // UnixMode is Mode as a POSIX st_mode (S_IFMT type bits and permissions).
-func (e *Entry) UnixMode() uint32 {
-	if e.IsDir() {
-		return sIFDIR | uint32(e.Mode.Perm())
-	}
-	return sIFREG | uint32(e.Mode.Perm())
+func (e *Entry) UnixMode() uint32 { return readkit.UnixMode(e.Mode) }
+
+// FileInfo is e as an fs.FileInfo (name, size, mode, ModTime); Sys is e.
+func (e *Entry) FileInfo() fs.FileInfo {
+	return readkit.FileInfo(e.Name, e.Size, e.Mode, e.ModTime, e)
 }
 
 // DataErr is why e's data (a directory's listing) cannot be read: a broken
@@ -105,23 +91,15 @@ func (e *Entry) UnixMode() uint32 {
 // shorter than the size), a valid data length over the data length; or nil.
 func (e *Entry) DataErr() error { return e.dataErr }
 
-var errNotDir = errors.New("not a directory")
-
 // Entries lists a directory, in image order. The listing is read once and
 // cached. Unused and deleted entries, entry sets whose SetChecksum or
 // structure is wrong, names already listed (compared through the up-case
 // table) and subdirectories already listed elsewhere are left out.
 func (e *Entry) Entries() ([]*Entry, error) {
 	if !e.IsDir() {
-		return nil, fmt.Errorf("exfat: %s: %w", e.Name, errNotDir)
+		return nil, fmt.Errorf("exfat: %s: %w", e.Name, readkit.ErrNotDir)
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if !e.listed {
-		e.children, e.byName, e.listErr = e.fs.list(e)
-		e.listed = true
-	}
-	return e.children, e.listErr
+	return e.dir.Entries(func() ([]*Entry, map[string]*Entry, error) { return e.fs.list(e) })
 }
 
 // Child looks name up in directory e, case-insensitively through the
@@ -131,11 +109,7 @@ func (e *Entry) Child(name string) (*Entry, error) {
 	if _, err := e.Entries(); err != nil {
 		return nil, err
 	}
-	c := e.byName[e.fs.key(utf16.Encode([]rune(name)))]
-	if c == nil {
-		return nil, fs.ErrNotExist
-	}
-	return c, nil
+	return e.dir.Find(e.fs.key(utf16.Encode([]rune(name))))
 }
 
 // key is the lookup key of a name: its code units up-cased.
@@ -150,27 +124,13 @@ func (f *FS) key(u []uint16) string {
 // Lookup finds the entry at a slash-separated path from the root ("" and
 // "/" are the root), case-insensitively.
 func (f *FS) Lookup(p string) (*Entry, error) {
-	e := f.root
-	p = strings.Trim(path.Clean("/"+p), "/")
-	if p == "" {
-		return e, nil
-	}
-	parts := strings.Split(p, "/")
-	if len(parts) > f.lim.MaxDepth {
-		return nil, &LimitError{Limit: "MaxDepth", Value: int64(len(parts)), Max: int64(f.lim.MaxDepth)}
-	}
-	for _, name := range parts {
-		if !e.IsDir() {
-			return nil, &fs.PathError{Op: "lookup", Path: p, Err: errNotDir}
-		}
-		c, err := e.Child(name)
-		if err != nil {
-			return nil, &fs.PathError{Op: "lookup", Path: p, Err: err}
-		}
-		e = c
-	}
-	return e, nil
+	return readkit.Lookup("exfat", f.root, p, f.lim.MaxDepth)
 }
+
+// FS is the volume's tree as an fs.FS (also an fs.ReadDirFS and
+// fs.StatFS), names compared through the up-case table; FileInfo.Sys is
+// the *Entry.
+func (f *FS) FS() fs.FS { return readkit.NewFS("exfat", f.root, f.lim.MaxDepth) }
 
 // ReaderAt reads e's data from the image, extent by extent; bytes between
 // ValidSize and Size read as zeros. Reads past Size return io.EOF.
@@ -202,7 +162,7 @@ func (r fileReader) ReadAt(p []byte, off int64) (int, error) {
 		if rest := e.ValidSize - off; int64(len(q)) > rest {
 			q = q[:rest]
 		}
-		m, err := readExtents(e.fs.r, e.Extents, q, off)
+		m, err := readkit.ReadExtents(e.fs.r, e.Extents, q, off)
 		n += m
 		if m < len(q) {
 			if err == nil || err == io.EOF {
@@ -214,42 +174,6 @@ func (r fileReader) ReadAt(p []byte, off int64) (int, error) {
 	clear(p[n:])
 	n = len(p)
 	if n < want {
-		return n, io.EOF
-	}
-	return n, nil
-}
-
-// readExtents reads at off of the concatenation of xs.
-func readExtents(r io.ReaderAt, xs []Extent, p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, errors.New("exfat: negative offset")
-	}
-	n := 0
-	base := int64(0)
-	for _, x := range xs {
-		if len(p) == 0 {
-			break
-		}
-		if off < base+x.Length {
-			in := off - base
-			chunk := p
-			if rest := x.Length - in; int64(len(chunk)) > rest {
-				chunk = chunk[:rest]
-			}
-			m, err := r.ReadAt(chunk, x.Offset+in)
-			n += m
-			if m < len(chunk) {
-				if err == nil || err == io.EOF {
-					err = io.ErrUnexpectedEOF
-				}
-				return n, err
-			}
-			p = p[m:]
-			off += int64(m)
-		}
-		base += x.Length
-	}
-	if len(p) > 0 {
 		return n, io.EOF
 	}
 	return n, nil
@@ -338,10 +262,10 @@ func (f *FS) readDir(d *Entry) ([]byte, error) {
 		total += x.Length
 	}
 	if total > f.lim.MaxDirSize {
-		return nil, &LimitError{Offset: d.dirExtents[0].Offset, Limit: "MaxDirSize", Value: total, Max: f.lim.MaxDirSize}
+		return nil, limitErr(d.dirExtents[0].Offset, "MaxDirSize", total, f.lim.MaxDirSize)
 	}
 	buf := make([]byte, total)
-	if _, err := readExtents(f.r, d.dirExtents, buf, 0); err != nil {
+	if _, err := readkit.ReadExtents(f.r, d.dirExtents, buf, 0); err != nil {
 		return nil, err
 	}
 	return buf, nil
@@ -403,7 +327,7 @@ func (f *FS) list(d *Entry) ([]*Entry, map[string]*Entry, error) {
 			continue
 		}
 		if len(out) >= f.lim.MaxDirEntries {
-			return nil, nil, &LimitError{Offset: off, Limit: "MaxDirEntries", Value: int64(len(out) + 1), Max: int64(f.lim.MaxDirEntries)}
+			return nil, nil, limitErr(off, "MaxDirEntries", int64(len(out)+1), int64(f.lim.MaxDirEntries))
 		}
 		out = append(out, c)
 		byName[key] = c
@@ -450,13 +374,13 @@ func parseLabel(b []byte) string {
 	for i := range u {
 		u[i] = binary.LittleEndian.Uint16(b[2+2*i:])
 	}
-	return sanitizeName(string(utf16.Decode(u)))
+	return readkit.SanitizeName(string(utf16.Decode(u)))
 }
 
 // newEntry makes the entry of file set s (File entry at byte off) in
 // directory d, or nil for one to leave out.
 func (f *FS) newEntry(d *Entry, s fileSet, off int64, budget *int64) *Entry {
-	name := sanitizeName(string(utf16.Decode(s.name)))
+	name := readkit.SanitizeName(string(utf16.Decode(s.name)))
 	if name == "" {
 		return nil
 	}
@@ -486,7 +410,7 @@ func (f *FS) newEntry(d *Entry, s fileSet, off int64, budget *int64) *Entry {
 			if length == 0 || length%f.boot.clusterSize != 0 {
 				e.dataErr = formatErr(off+32, "directory %s of %d bytes", name, length)
 			} else if length > f.lim.MaxDirSize {
-				e.dataErr = &LimitError{Offset: off + 32, Limit: "MaxDirSize", Value: length, Max: f.lim.MaxDirSize}
+				e.dataErr = limitErr(off+32, "MaxDirSize", length, f.lim.MaxDirSize)
 			} else {
 				if e.noFatChain { // the chain walk does not charge these
 					*budget -= length / f.boot.clusterSize
@@ -542,38 +466,8 @@ func clip(xs []Extent, n int64) []Extent {
 // tree, and no cluster is listed as part of two directories, whatever the
 // image says.
 func (f *FS) claim(c *Entry, parent *Entry) bool {
-	owner := uint64(parent.cluster)<<32 | uint64(c.cluster)
-	if parent.isRoot {
-		owner = 0xFFFFFFFF<<32 | uint64(c.cluster)
-	}
-	if c.isRoot {
-		owner = 0xFFFFFFFE<<32 | uint64(c.cluster)
-	}
-	cs := f.boot.clusterSize
-	var clusters []uint32
-	for _, x := range c.dirExtents {
-		first := uint32((x.Offset-f.boot.heapOff)/cs) + 2
-		for i := int64(0); i < x.Length/cs; i++ {
-			clusters = append(clusters, first+uint32(i))
-		}
-	}
-	if len(clusters) == 0 {
-		clusters = []uint32{c.cluster}
-	}
-	f.claimMu.Lock()
-	defer f.claimMu.Unlock()
-	if f.claims == nil {
-		f.claims = make(map[uint32]uint64)
-	}
-	for _, k := range clusters {
-		if o, ok := f.claims[k]; ok && o != owner {
-			return false
-		}
-	}
-	for _, k := range clusters {
-		f.claims[k] = owner
-	}
-	return true
+	d := readkit.ClusterDir{Cluster: c.cluster, Parent: parent.cluster, Root: c.isRoot, ParentRoot: parent.isRoot, Extents: c.dirExtents}
+	return f.claims.ClaimDir(d, f.boot.heapOff, f.boot.clusterSize)
 }
 
 // timestamp decodes an exFAT timestamp, its 10 ms increment (0..199) and
@@ -597,21 +491,4 @@ func (f *FS) timestamp(ts uint32, tenMS uint8, tz uint8) time.Time {
 		loc = time.FixedZone("", off)
 	}
 	return time.Date(year, time.Month(month), day, hour, minute, sec, ns, loc)
-}
-
-// sanitizeName makes a name safe to serve: "/" and NUL become "_", and
-// "", "." and ".." are refused.
-func sanitizeName(s string) string {
-	if s == "" || s == "." || s == ".." {
-		return ""
-	}
-	if strings.ContainsAny(s, "/\x00") {
-		s = strings.Map(func(r rune) rune {
-			if r == '/' || r == 0 {
-				return '_'
-			}
-			return r
-		}, s)
-	}
-	return s
 }

@@ -2,13 +2,15 @@ package exfat
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"sort"
 	"sync"
 	"time"
 	"unicode"
+
+	"github.com/loops-cli/loops/blockloop/readkit"
 )
 
 // Limits bound what a (possibly hostile) image can make the reader do.
@@ -74,8 +76,7 @@ type FS struct {
 	fatMu    sync.Mutex
 	fatPages map[int64][]byte
 
-	claimMu sync.Mutex
-	claims  map[uint32]uint64 // directory cluster -> its directory: parent's first cluster<<32 | first cluster
+	claims readkit.ClusterClaims // directory cluster -> its directory
 }
 
 // bootSector is the decoded main (or backup) boot sector.
@@ -179,24 +180,10 @@ func (f *FS) Serial() uint32 { return f.boot.serial }
 func (f *FS) UpcaseErr() error { return f.upcaseErr }
 
 // readAt reads exactly len(p) bytes at off, refusing ranges outside the image.
-func (f *FS) readAt(p []byte, off int64) error {
-	if !f.inImage(off, int64(len(p))) {
-		return formatErr(off, "read of %d bytes past the end of the image (%d bytes)", len(p), f.size)
-	}
-	n, err := f.r.ReadAt(p, off)
-	if n == len(p) {
-		return nil
-	}
-	if err == nil || err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
-	return fmt.Errorf("exfat: read %d bytes at %d: %w", len(p), off, err)
-}
+func (f *FS) readAt(p []byte, off int64) error { return readkit.ReadFull("exfat", f.r, f.size, p, off) }
 
 // inImage tells whether [off, off+n) lies inside the image.
-func (f *FS) inImage(off, n int64) bool {
-	return off >= 0 && n >= 0 && off <= f.size && n <= f.size-off
-}
+func (f *FS) inImage(off, n int64) bool { return readkit.InRange(off, n, f.size) }
 
 // bootChecksum is the exFAT boot region checksum of sectors 0-10 (b), the
 // volume flags and percent-in-use bytes of sector 0 left out.
@@ -277,7 +264,7 @@ func parseBootSector(b []byte, off int64) (*bootSector, error) {
 		return nil, notExFAT(off+109, "sectors per cluster shift %d (at most %d)", spcs, 25-bss)
 	}
 	if rev := binary.LittleEndian.Uint16(b[104:]); rev>>8 != 1 {
-		return nil, fmt.Errorf("exfat: file system revision %d.%02d: %w", rev>>8, rev&0xFF, ErrUnsupported)
+		return nil, fmt.Errorf("exfat: file system revision %d.%02d: %w", rev>>8, rev&0xFF, errors.ErrUnsupported)
 	}
 	nfats := int64(b[110])
 	if nfats != 1 && nfats != 2 {
@@ -383,7 +370,7 @@ func (f *FS) contiguous(start uint32, want int64) ([]Extent, error) {
 	if !f.validCluster(start) || want > int64(f.boot.clusters)+2-int64(start) {
 		return nil, formatErr(f.clusterOff(2), "%d contiguous clusters from cluster %d leave the volume (clusters 2..%d)", want, start, f.boot.clusters+1)
 	}
-	x := Extent{f.clusterOff(start), want * f.boot.clusterSize}
+	x := Extent{Offset: f.clusterOff(start), Length: want * f.boot.clusterSize}
 	if !f.inImage(x.Offset, x.Length) {
 		return nil, formatErr(x.Offset, "%d bytes of clusters past the end of the image (%d bytes)", x.Length, f.size)
 	}
@@ -421,9 +408,9 @@ func (f *FS) chain(start uint32, want, maxClusters int64, maxExtents int64, budg
 			xs[k-1].Length += cs
 		} else {
 			if int64(len(xs)) >= maxExtents {
-				return nil, 0, &LimitError{Offset: off, Limit: "MaxExtents", Value: int64(len(xs) + 1), Max: maxExtents}
+				return nil, 0, limitErr(off, "MaxExtents", int64(len(xs)+1), maxExtents)
 			}
-			xs = append(xs, Extent{off, cs})
+			xs = append(xs, Extent{Offset: off, Length: cs})
 		}
 		n++
 		if n == want {
@@ -440,33 +427,17 @@ func (f *FS) chain(start uint32, want, maxClusters int64, maxExtents int64, budg
 			break
 		}
 		if (want < 0 && n >= limit) || n >= int64(f.boot.clusters) {
-			if want < 0 && !overlaps(xs) {
-				return nil, 0, &LimitError{Offset: off, Limit: "MaxDirSize", Value: (n + 1) * cs, Max: limit * cs}
+			if want < 0 && !readkit.Overlaps(xs) {
+				return nil, 0, limitErr(off, "MaxDirSize", (n+1)*cs, limit*cs)
 			}
 			return nil, 0, formatErr(f.boot.fatOff, "cluster chain from %d loops", start)
 		}
 		c = v
 	}
-	if overlaps(xs) {
+	if readkit.Overlaps(xs) {
 		return nil, 0, formatErr(f.boot.fatOff, "cluster chain from %d loops", start)
 	}
 	return xs, n * cs, nil
-}
-
-// overlaps tells whether two extents share bytes: a chain that visits a
-// cluster twice.
-func overlaps(xs []Extent) bool {
-	if len(xs) < 2 {
-		return false
-	}
-	s := append([]Extent(nil), xs...)
-	sort.Slice(s, func(i, j int) bool { return s[i].Offset < s[j].Offset })
-	for i := 1; i < len(s); i++ {
-		if s[i-1].Offset+s[i-1].Length > s[i].Offset {
-			return true
-		}
-	}
-	return false
 }
 
 // alloc is the clusters of an allocation of size bytes from cluster start,
@@ -499,7 +470,7 @@ func (f *FS) loadUpcase(start uint32, size int64, sum uint32) ([]uint16, error) 
 		return nil, err
 	}
 	raw := make([]byte, size)
-	if _, err := readExtents(f.r, xs, raw, 0); err != nil {
+	if _, err := readkit.ReadExtents(f.r, xs, raw, 0); err != nil {
 		return nil, err
 	}
 	if got := tableChecksum(raw); got != sum {

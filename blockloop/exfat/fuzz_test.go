@@ -26,7 +26,7 @@ func fuzzFS(data []byte) *FS {
 	f := &FS{r: bytes.NewReader(data), size: n, lim: DefaultLimits.withDefaults(), loc: time.UTC}
 	f.boot = &bootSector{bytesPerSector: 512, clusterSize: 512, fatBytes: n, clusters: uint32(max(n/512, 1)), rootCluster: 2}
 	f.root = &Entry{Name: "/", Mode: iofs.ModeDir | 0o755, Ino: RootIno, fs: f, isRoot: true,
-		cluster: 2, dirExtents: []Extent{{0, n &^ 31}}}
+		cluster: 2, dirExtents: []Extent{{Offset: 0, Length: n &^ 31}}}
 	return f
 }
 

@@ -279,7 +279,7 @@ func TestBootRegion(t *testing.T) {
 		if name == "not exfat" && !errors.Is(err, ErrNotExFAT) {
 			t.Errorf("%s: %v", name, err)
 		}
-		if name == "revision" && !errors.Is(err, ErrUnsupported) {
+		if name == "revision" && !errors.Is(err, errors.ErrUnsupported) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}

@@ -2,16 +2,15 @@ package fat
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"path"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf16"
+
+	"github.com/loops-cli/loops/blockloop/readkit"
 )
 
 // Attribute bits of a directory entry (Entry.Attr).
@@ -25,17 +24,8 @@ const (
 	attrLFN      = 0x0F
 )
 
-// POSIX file type bits.
-const (
-	sIFDIR = 0o040000
-	sIFREG = 0o100000
-)
-
 // Extent is a byte range of the image holding part of a file's data.
-type Extent struct {
-	Offset int64 // byte offset in the image
-	Length int64 // bytes
-}
+type Extent = readkit.Extent
 
 // Entry is a file or directory. Its exported fields are read-only once Open
 // or Entries returned it.
@@ -72,30 +62,24 @@ type Entry struct {
 	dirExtents []Extent // a directory's clusters
 	dataErr    error
 
-	mu       sync.Mutex
-	listed   bool
-	children []*Entry
-	byName   map[string]*Entry
-	listErr  error
+	dir readkit.Listing[*Entry]
 }
 
 // IsDir tells whether e is a directory.
 func (e *Entry) IsDir() bool { return e.Mode.IsDir() }
 
 // UnixMode is Mode as a POSIX st_mode (S_IFMT type bits and permissions).
-func (e *Entry) UnixMode() uint32 {
-	if e.IsDir() {
-		return sIFDIR | uint32(e.Mode.Perm())
-	}
-	return sIFREG | uint32(e.Mode.Perm())
+func (e *Entry) UnixMode() uint32 { return readkit.UnixMode(e.Mode) }
+
+// FileInfo is e as an fs.FileInfo (name, size, mode, ModTime); Sys is e.
+func (e *Entry) FileInfo() fs.FileInfo {
+	return readkit.FileInfo(e.Name, e.Size, e.Mode, e.ModTime, e)
 }
 
 // DataErr is why e's data (a directory's listing) cannot be read: a broken
 // cluster chain (a loop, a cluster outside the volume or the image, a chain
 // shorter than the size), or nil.
 func (e *Entry) DataErr() error { return e.dataErr }
-
-var errNotDir = errors.New("not a directory")
 
 // Entries lists a directory, in image order, without "." and "..". The
 // listing is read once and cached. Deleted entries, the volume label,
@@ -104,15 +88,9 @@ var errNotDir = errors.New("not a directory")
 // are left out.
 func (e *Entry) Entries() ([]*Entry, error) {
 	if !e.IsDir() {
-		return nil, fmt.Errorf("fat: %s: %w", e.Name, errNotDir)
+		return nil, fmt.Errorf("fat: %s: %w", e.Name, readkit.ErrNotDir)
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if !e.listed {
-		e.children, e.byName, e.listErr = e.fs.list(e)
-		e.listed = true
-	}
-	return e.children, e.listErr
+	return e.dir.Entries(func() ([]*Entry, map[string]*Entry, error) { return e.fs.list(e) })
 }
 
 // Child looks name up in directory e, case-insensitively as FAT does:
@@ -122,37 +100,19 @@ func (e *Entry) Child(name string) (*Entry, error) {
 	if _, err := e.Entries(); err != nil {
 		return nil, err
 	}
-	c := e.byName[foldKey(name)]
-	if c == nil {
-		return nil, fs.ErrNotExist
-	}
-	return c, nil
+	return e.dir.Find(foldKey(name))
 }
 
 // Lookup finds the entry at a slash-separated path from the root ("" and
 // "/" are the root), case-insensitively.
 func (f *FS) Lookup(p string) (*Entry, error) {
-	e := f.root
-	p = strings.Trim(path.Clean("/"+p), "/")
-	if p == "" {
-		return e, nil
-	}
-	parts := strings.Split(p, "/")
-	if len(parts) > f.lim.MaxDepth {
-		return nil, &LimitError{Limit: "MaxDepth", Value: int64(len(parts)), Max: int64(f.lim.MaxDepth)}
-	}
-	for _, name := range parts {
-		if !e.IsDir() {
-			return nil, &fs.PathError{Op: "lookup", Path: p, Err: errNotDir}
-		}
-		c, err := e.Child(name)
-		if err != nil {
-			return nil, &fs.PathError{Op: "lookup", Path: p, Err: err}
-		}
-		e = c
-	}
-	return e, nil
+	return readkit.Lookup("fat", f.root, p, f.lim.MaxDepth)
 }
+
+// FS is the volume's tree as an fs.FS (also an fs.ReadDirFS and
+// fs.StatFS), names compared case-insensitively; FileInfo.Sys is the
+// *Entry.
+func (f *FS) FS() fs.FS { return readkit.NewFS("fat", f.root, f.lim.MaxDepth) }
 
 // ReaderAt reads e's data from the image, extent by extent. Reads past Size
 // return io.EOF.
@@ -168,43 +128,7 @@ func (r fileReader) ReadAt(p []byte, off int64) (int, error) {
 	if e.IsDir() {
 		return 0, fmt.Errorf("fat: %s is a directory", e.Name)
 	}
-	return readExtents(e.fs.r, e.Extents, p, off)
-}
-
-// readExtents reads at off of the concatenation of xs.
-func readExtents(r io.ReaderAt, xs []Extent, p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, errors.New("fat: negative offset")
-	}
-	n := 0
-	base := int64(0)
-	for _, x := range xs {
-		if len(p) == 0 {
-			break
-		}
-		if off < base+x.Length {
-			in := off - base
-			chunk := p
-			if rest := x.Length - in; int64(len(chunk)) > rest {
-				chunk = chunk[:rest]
-			}
-			m, err := r.ReadAt(chunk, x.Offset+in)
-			n += m
-			if m < len(chunk) {
-				if err == nil || err == io.EOF {
-					err = io.ErrUnexpectedEOF
-				}
-				return n, err
-			}
-			p = p[m:]
-			off += int64(m)
-		}
-		base += x.Length
-	}
-	if len(p) > 0 {
-		return n, io.EOF
-	}
-	return n, nil
+	return readkit.ReadExtents(e.fs.r, e.Extents, p, off)
 }
 
 // dirent is one decoded 32-byte directory entry.
@@ -327,8 +251,8 @@ func shortName(raw [11]byte, ntCase uint8, applyCase bool) string {
 	if b[0] == 0x05 {
 		b[0] = 0xE5
 	}
-	base := strings.TrimRight(decodeOEM(b[:8]), " ")
-	ext := strings.TrimRight(decodeOEM(b[8:]), " ")
+	base := strings.TrimRight(readkit.DecodeCP437(b[:8]), " ")
+	ext := strings.TrimRight(readkit.DecodeCP437(b[8:]), " ")
 	if applyCase {
 		if ntCase&0x08 != 0 {
 			base = strings.ToLower(base)
@@ -354,7 +278,7 @@ func (f *FS) list(d *Entry) ([]*Entry, map[string]*Entry, error) {
 	}
 	// The FAT12/16 root (at most 2 MiB) is fixed by the boot sector.
 	if total > f.lim.MaxDirSize && !(d.isRoot && f.bpb.bits != 32) {
-		return nil, nil, &LimitError{Offset: d.dirExtents[0].Offset, Limit: "MaxDirSize", Value: total, Max: f.lim.MaxDirSize}
+		return nil, nil, limitErr(d.dirExtents[0].Offset, "MaxDirSize", total, f.lim.MaxDirSize)
 	}
 	var out []*Entry
 	byName := map[string]*Entry{}
@@ -406,7 +330,7 @@ func (f *FS) list(d *Entry) ([]*Entry, map[string]*Entry, error) {
 					continue
 				}
 				if len(out) >= f.lim.MaxDirEntries {
-					return nil, nil, &LimitError{Offset: off, Limit: "MaxDirEntries", Value: int64(len(out) + 1), Max: int64(f.lim.MaxDirEntries)}
+					return nil, nil, limitErr(off, "MaxDirEntries", int64(len(out)+1), int64(f.lim.MaxDirEntries))
 				}
 				out = append(out, c)
 				byName[key] = c
@@ -426,9 +350,9 @@ func (f *FS) list(d *Entry) ([]*Entry, map[string]*Entry, error) {
 // or nil for one to leave out.
 func (f *FS) newEntry(d *Entry, de dirent, long string, off int64, budget *int64) *Entry {
 	short := shortName(de.name, 0, false)
-	name := sanitizeName(long)
+	name := readkit.SanitizeName(long)
 	if name == "" {
-		name = sanitizeName(shortName(de.name, de.ntCase, true))
+		name = readkit.SanitizeName(shortName(de.name, de.ntCase, true))
 	}
 	if name == "" {
 		return nil
@@ -438,7 +362,7 @@ func (f *FS) newEntry(d *Entry, de dirent, long string, off int64, budget *int64
 	}
 	e := &Entry{
 		Name:      name,
-		ShortName: sanitizeName(short),
+		ShortName: readkit.SanitizeName(short),
 		Attr:      de.attr,
 		Ino:       uint64(off),
 		fs:        f,
@@ -490,38 +414,8 @@ func (f *FS) newEntry(d *Entry, de dirent, long string, off int64, budget *int64
 // tree, and no cluster is listed as part of two directories, whatever the
 // image says.
 func (f *FS) claim(c *Entry, parent *Entry) bool {
-	owner := uint64(parent.cluster)<<32 | uint64(c.cluster)
-	if parent.isRoot {
-		owner = 0xFFFFFFFF<<32 | uint64(c.cluster)
-	}
-	if c.isRoot {
-		owner = 0xFFFFFFFE<<32 | uint64(c.cluster)
-	}
-	cs := f.bpb.clusterSize
-	var clusters []uint32
-	for _, x := range c.dirExtents {
-		first := uint32((x.Offset-f.bpb.dataOff)/cs) + 2
-		for i := int64(0); i < x.Length/cs; i++ {
-			clusters = append(clusters, first+uint32(i))
-		}
-	}
-	if len(clusters) == 0 {
-		clusters = []uint32{c.cluster}
-	}
-	f.claimMu.Lock()
-	defer f.claimMu.Unlock()
-	if f.claims == nil {
-		f.claims = make(map[uint32]uint64)
-	}
-	for _, k := range clusters {
-		if o, ok := f.claims[k]; ok && o != owner {
-			return false
-		}
-	}
-	for _, k := range clusters {
-		f.claims[k] = owner
-	}
-	return true
+	d := readkit.ClusterDir{Cluster: c.cluster, Parent: parent.cluster, Root: c.isRoot, ParentRoot: parent.isRoot, Extents: c.dirExtents}
+	return f.claims.ClaimDir(d, f.bpb.dataOff, f.bpb.clusterSize)
 }
 
 // fatTime decodes a FAT date and time (local time), plus a count of 10 ms.
@@ -541,23 +435,6 @@ func (f *FS) fatTime(date, tm uint16, tenths uint8) time.Time {
 	return time.Date(year, time.Month(month), day, hour, minute, sec, ns, f.loc)
 }
 
-// sanitizeName makes a name safe to serve: "/" and NUL become "_", and
-// "", "." and ".." are refused.
-func sanitizeName(s string) string {
-	if s == "" || s == "." || s == ".." {
-		return ""
-	}
-	if strings.ContainsAny(s, "/\x00") {
-		s = strings.Map(func(r rune) rune {
-			if r == '/' || r == 0 {
-				return '_'
-			}
-			return r
-		}, s)
-	}
-	return s
-}
-
 // foldKey is s case-folded: each rune replaced by the smallest rune of its
 // case-folding orbit, so that names equal under Unicode simple folding get
 // the same key.
@@ -572,36 +449,3 @@ func foldKey(s string) string {
 		return m
 	}, s)
 }
-
-// decodeOEM decodes bytes of code page 437 (the OEM code page of 8.3 names
-// and labels; Linux's default).
-func decodeOEM(b []byte) string {
-	ascii := true
-	for _, c := range b {
-		if c >= 0x80 {
-			ascii = false
-			break
-		}
-	}
-	if ascii {
-		return string(b)
-	}
-	r := make([]rune, len(b))
-	for i, c := range b {
-		if c < 0x80 {
-			r[i] = rune(c)
-		} else {
-			r[i] = cp437[c-0x80]
-		}
-	}
-	return string(r)
-}
-
-var cp437 = []rune("ÇüéâäàåçêëèïîìÄÅ" +
-	"ÉæÆôöòûùÿÖÜ¢£¥₧ƒ" +
-	"áíóúñÑªº¿⌐¬½¼¡«»" +
-	"░▒▓│┤╡╢╖╕╣║╗╝╜╛┐" +
-	"└┴┬├─┼╞╟╚╔╩╦╠═╬╧" +
-	"╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀" +
-	"αßΓπΣσµτΦΘΩδ∞φε∩" +
-	"≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u00a0")

@@ -3,49 +3,38 @@ package fat
 import (
 	"errors"
 	"fmt"
+
+	"github.com/loops-cli/loops/blockloop/readkit"
 )
 
 // ErrNotFAT is matched (errors.Is) by Open's error when the image has no
 // valid FAT boot sector: no jump instruction or 0x55AA signature, or a BIOS
 // parameter block whose fields cannot describe a FAT volume. The latter
 // errors are also a [*FormatError] (errors.As) naming the field.
+//
+// Features the reader does not implement (a FAT32 version other than 0.0)
+// are refused with an error matching [errors.ErrUnsupported].
 var ErrNotFAT = errors.New("not a FAT image")
-
-// ErrUnsupported is matched by errors for features the reader does not
-// implement (a FAT32 version other than 0.0).
-var ErrUnsupported = errors.New("unsupported")
 
 // FormatError reports a malformed structure: what was wrong and the byte
 // offset in the image where it was found.
-type FormatError struct {
-	Offset int64
-	What   string
+type FormatError = readkit.FormatError
+
+// LimitError reports that the image exceeds one of the reader's [Limits].
+type LimitError = readkit.LimitError
+
+func formatErr(off int64, what string, args ...any) error {
+	return readkit.Malformed("fat", off, what, args...)
 }
 
-func (e *FormatError) Error() string {
-	return fmt.Sprintf("fat: malformed image at byte %d: %s", e.Offset, e.What)
-}
-
-func formatErr(off int64, format string, args ...any) error {
-	return &FormatError{Offset: off, What: fmt.Sprintf(format, args...)}
+func limitErr(off int64, limit string, value, max int64) error {
+	return readkit.OverLimit("fat", off, limit, value, max)
 }
 
 // notFAT is a FormatError that also matches ErrNotFAT: a boot sector whose
 // BIOS parameter block is not a FAT one.
 func notFAT(off int64, format string, args ...any) error {
 	return fmt.Errorf("%w: %w", ErrNotFAT, formatErr(off, format, args...))
-}
-
-// LimitError reports that the image exceeds one of the reader's [Limits].
-type LimitError struct {
-	Offset int64
-	Limit  string // the Limits field name
-	Value  int64  // the value found (or reached)
-	Max    int64  // the limit
-}
-
-func (e *LimitError) Error() string {
-	return fmt.Sprintf("fat: image exceeds %s at byte %d: %d > %d", e.Limit, e.Offset, e.Value, e.Max)
 }
 
 // ErrTruncated is matched when a volume opened read-write is shorter than

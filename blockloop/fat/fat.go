@@ -3,12 +3,14 @@ package fat
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"sort"
 	"sync"
 	"time"
+
+	"github.com/loops-cli/loops/blockloop/readkit"
 )
 
 // Limits bound what a (possibly hostile) image can make the reader do.
@@ -74,8 +76,7 @@ type FS struct {
 	fatMu    sync.Mutex
 	fatPages map[int64][]byte
 
-	claimMu sync.Mutex
-	claims  map[uint32]uint64 // directory cluster -> its directory: parent's first cluster<<32 | first cluster
+	claims readkit.ClusterClaims // directory cluster -> its directory
 }
 
 // bpb is the decoded boot sector.
@@ -140,7 +141,7 @@ func OpenOptions(r io.ReaderAt, size int64, opts Options) (*FS, error) {
 		f.claim(f.root, f.root)
 		f.root.Size = n
 	} else {
-		f.root.dirExtents = []Extent{{b.rootOff, b.rootSize}}
+		f.root.dirExtents = []Extent{{Offset: b.rootOff, Length: b.rootSize}}
 		f.root.Size = b.rootSize
 	}
 	if _, err := f.root.Entries(); err != nil {
@@ -172,17 +173,10 @@ func (f *FS) Label() string {
 }
 
 // readAt reads exactly len(p) bytes at off, refusing ranges outside the image.
-func (f *FS) readAt(p []byte, off int64) error {
-	if !f.inImage(off, int64(len(p))) {
-		return formatErr(off, "read of %d bytes past the end of the image (%d bytes)", len(p), f.size)
-	}
-	return readFull(f.r, p, off)
-}
+func (f *FS) readAt(p []byte, off int64) error { return readkit.ReadFull("fat", f.r, f.size, p, off) }
 
 // inImage tells whether [off, off+n) lies inside the image.
-func (f *FS) inImage(off, n int64) bool {
-	return off >= 0 && n >= 0 && off <= f.size && n <= f.size-off
-}
+func (f *FS) inImage(off, n int64) bool { return readkit.InRange(off, n, f.size) }
 
 func isPow2(n int64) bool { return n > 0 && n&(n-1) == 0 }
 
@@ -280,7 +274,7 @@ func parseBootSector(b []byte, size int64) (*bpb, error) {
 	active := int64(0)
 	if p.bits == 32 {
 		if v := le16(42); v != 0 {
-			return nil, fmt.Errorf("fat: FAT32 version %d.%d: %w", v>>8, v&0xFF, ErrUnsupported)
+			return nil, fmt.Errorf("fat: FAT32 version %d.%d: %w", v>>8, v&0xFF, errors.ErrUnsupported)
 		}
 		if ext := le16(40); ext&0x80 != 0 { // mirroring off: one active FAT
 			active = ext & 0x0F
@@ -324,7 +318,7 @@ func cleanLabel(b []byte) string {
 	if len(b) > 0 && b[0] == 0x05 {
 		b = append([]byte{0xE5}, b[1:]...)
 	}
-	return sanitizeName(decodeOEM(b))
+	return readkit.SanitizeName(readkit.DecodeCP437(b))
 }
 
 // FAT entry values.
@@ -442,9 +436,9 @@ func (f *FS) chain(start uint32, want, maxClusters int64, maxExtents int, budget
 			xs[k-1].Length += cs
 		} else {
 			if len(xs) >= maxExtents {
-				return nil, 0, &LimitError{Offset: off, Limit: "MaxExtents", Value: int64(len(xs) + 1), Max: int64(maxExtents)}
+				return nil, 0, limitErr(off, "MaxExtents", int64(len(xs)+1), int64(maxExtents))
 			}
-			xs = append(xs, Extent{off, cs})
+			xs = append(xs, Extent{Offset: off, Length: cs})
 		}
 		n++
 		if n == want {
@@ -461,33 +455,17 @@ func (f *FS) chain(start uint32, want, maxClusters int64, maxExtents int, budget
 			break
 		}
 		if (want < 0 && n >= limit) || n >= int64(f.bpb.clusters) {
-			if want < 0 && !overlaps(xs) {
-				return nil, 0, &LimitError{Offset: off, Limit: "MaxDirSize", Value: (n + 1) * cs, Max: limit * cs}
+			if want < 0 && !readkit.Overlaps(xs) {
+				return nil, 0, limitErr(off, "MaxDirSize", (n+1)*cs, limit*cs)
 			}
 			return nil, 0, formatErr(f.bpb.fatOff, "cluster chain from %d loops", start)
 		}
 		c = v
 	}
-	if overlaps(xs) {
+	if readkit.Overlaps(xs) {
 		return nil, 0, formatErr(f.bpb.fatOff, "cluster chain from %d loops", start)
 	}
 	return xs, n * cs, nil
-}
-
-// overlaps tells whether two extents share bytes: a chain that visits a
-// cluster twice.
-func overlaps(xs []Extent) bool {
-	if len(xs) < 2 {
-		return false
-	}
-	s := append([]Extent(nil), xs...)
-	sort.Slice(s, func(i, j int) bool { return s[i].Offset < s[j].Offset })
-	for i := 1; i < len(s); i++ {
-		if s[i-1].Offset+s[i-1].Length > s[i].Offset {
-			return true
-		}
-	}
-	return false
 }
 
 // chainBudget is the clusters the chains of one directory's entries may

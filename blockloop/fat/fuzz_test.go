@@ -27,7 +27,7 @@ func fuzzFS(data []byte) *FS {
 		fatBytes: n, rootSize: n &^ 31, clusters: uint32(max(n/512, 1)),
 	}
 	f.root = &Entry{Name: "/", Mode: 0o755 | iofs.ModeDir, Ino: RootIno, fs: f, isRoot: true,
-		dirExtents: []Extent{{0, n &^ 31}}}
+		dirExtents: []Extent{{Offset: 0, Length: n &^ 31}}}
 	return f
 }
 

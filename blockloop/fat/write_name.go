@@ -6,16 +6,9 @@ import (
 	"syscall"
 	"unicode"
 	"unicode/utf16"
-)
 
-// cp437Byte maps the runes of code page 437's upper half to their bytes.
-var cp437Byte = func() map[rune]byte {
-	m := make(map[rune]byte, 128)
-	for i, r := range cp437 {
-		m[r] = byte(0x80 + i)
-	}
-	return m
-}()
+	"github.com/loops-cli/loops/blockloop/readkit"
+)
 
 // checkName refuses a name Linux's vfat refuses (vfat_valid_longname):
 // empty, "." or "..", longer than 255 UTF-16 units, holding a control
@@ -61,7 +54,7 @@ func shortChar(w uint16, info *caseInfo) (byte, bool) {
 	case w < 0x80:
 		c = byte(w)
 	default:
-		b, ok := cp437Byte[rune(w)]
+		b, ok := readkit.CP437Byte(rune(w))
 		if !ok {
 			info.valid = false
 			return '_', true
@@ -70,7 +63,7 @@ func shortChar(w uint16, info *caseInfo) (byte, bool) {
 	}
 	if c >= 0x7F {
 		info.lower, info.upper = false, false
-		if up, ok := cp437Byte[unicode.ToUpper(cp437[c-0x80])]; ok {
+		if up, ok := readkit.CP437Byte(unicode.ToUpper(readkit.CP437Rune(c))); ok {
 			c = up
 		}
 		return c, true

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/loops-cli/loops/blockloop/readkit"
 )
 
 // Node is a file or directory of a [Volume]. Its methods are safe for
@@ -58,12 +60,7 @@ type NodeInfo struct {
 }
 
 // UnixMode is Mode as a POSIX st_mode.
-func (i NodeInfo) UnixMode() uint32 {
-	if i.Mode.IsDir() {
-		return sIFDIR | uint32(i.Mode.Perm())
-	}
-	return sIFREG | uint32(i.Mode.Perm())
-}
+func (i NodeInfo) UnixMode() uint32 { return readkit.UnixMode(i.Mode) }
 
 // IsDir tells whether n is a directory.
 func (n *Node) IsDir() bool { return n.isDir }
@@ -183,9 +180,9 @@ func (n *Node) load() error {
 		if long != "" && lfnStart >= 0 {
 			c.nslots = i/32 - lfnStart + 1
 		}
-		c.name = sanitizeName(long)
+		c.name = readkit.SanitizeName(long)
 		if c.name == "" {
-			c.name = sanitizeName(shortName(de.name, de.ntCase, true))
+			c.name = readkit.SanitizeName(shortName(de.name, de.ntCase, true))
 		}
 		if c.name == "" {
 			continue

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/loops-cli/loops/blockloop/readkit"
 )
 
 // Image is what a writable volume is read from and written to: the image
@@ -129,14 +131,7 @@ func OpenVolume(img Image, size int64, opts VolumeOptions) (*Volume, error) {
 }
 
 func readFull(r io.ReaderAt, p []byte, off int64) error {
-	n, err := r.ReadAt(p, off)
-	if n == len(p) {
-		return nil
-	}
-	if err == nil || err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
-	return fmt.Errorf("fat: read %d bytes at %d: %w", len(p), off, err)
+	return readkit.ReadFull("fat", r, -1, p, off)
 }
 
 // write writes p at off of the image, all of it or an error.

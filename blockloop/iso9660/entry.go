@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"path"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/loops-cli/loops/blockloop/readkit"
 )
 
 // Inode number namespaces besides record offsets (see Entry.Ino).
@@ -19,10 +19,7 @@ const (
 )
 
 // Extent is a byte range of the image holding part of a file's data.
-type Extent struct {
-	Offset int64 // byte offset in the image
-	Length int64 // bytes
-}
+type Extent = readkit.Extent
 
 // Entry is a file, directory or symbolic link. Its exported fields are
 // read-only once Open or Entries returned it.
@@ -53,45 +50,18 @@ type Entry struct {
 	dirSize uint32
 	dataErr error // why the data cannot be read, if it cannot
 
-	mu       sync.Mutex
-	listed   bool
-	children []*Entry
-	byName   map[string]*Entry
-	listErr  error
+	dir readkit.Listing[*Entry]
 }
 
 // IsDir tells whether e is a directory.
 func (e *Entry) IsDir() bool { return e.Mode.IsDir() }
 
 // UnixMode is Mode as a POSIX st_mode (S_IFMT type bits and permissions).
-func (e *Entry) UnixMode() uint32 {
-	m := uint32(e.Mode.Perm())
-	if e.Mode&fs.ModeSetuid != 0 {
-		m |= 0o4000
-	}
-	if e.Mode&fs.ModeSetgid != 0 {
-		m |= 0o2000
-	}
-	if e.Mode&fs.ModeSticky != 0 {
-		m |= 0o1000
-	}
-	switch {
-	case e.Mode.IsDir():
-		m |= sIFDIR
-	case e.Mode&fs.ModeSymlink != 0:
-		m |= sIFLNK
-	case e.Mode&fs.ModeNamedPipe != 0:
-		m |= sIFIFO
-	case e.Mode&fs.ModeSocket != 0:
-		m |= sIFSOCK
-	case e.Mode&fs.ModeCharDevice != 0:
-		m |= sIFCHR
-	case e.Mode&fs.ModeDevice != 0:
-		m |= sIFBLK
-	default:
-		m |= sIFREG
-	}
-	return m
+func (e *Entry) UnixMode() uint32 { return readkit.UnixMode(e.Mode) }
+
+// FileInfo is e as an fs.FileInfo (name, size, mode, ModTime); Sys is e.
+func (e *Entry) FileInfo() fs.FileInfo {
+	return readkit.FileInfo(e.Name, e.Size, e.Mode, e.ModTime, e)
 }
 
 // DataErr is why e's data cannot be read (an extent outside the image, a
@@ -104,63 +74,37 @@ func (e *Entry) DataErr() error { return e.dataErr }
 // are left out.
 func (e *Entry) Entries() ([]*Entry, error) {
 	if !e.IsDir() {
-		return nil, fmt.Errorf("iso9660: %s: %w", e.Name, errNotDir)
+		return nil, fmt.Errorf("iso9660: %s: %w", e.Name, readkit.ErrNotDir)
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if !e.listed {
-		e.children, e.listErr = e.img.list(e)
-		e.listed = true
-		if e.listErr == nil {
-			e.byName = make(map[string]*Entry, len(e.children))
-			for _, c := range e.children {
-				e.byName[c.Name] = c
-			}
+	return e.dir.Entries(func() ([]*Entry, map[string]*Entry, error) {
+		kids, err := e.img.list(e)
+		if err != nil {
+			return kids, nil, err
 		}
-	}
-	return e.children, e.listErr
+		return kids, readkit.ByName(kids, entryName), nil
+	})
 }
 
-var errNotDir = errors.New("not a directory")
+func entryName(e *Entry) string { return e.Name }
 
 // Child looks name up in directory e.
 func (e *Entry) Child(name string) (*Entry, error) {
 	if _, err := e.Entries(); err != nil {
 		return nil, err
 	}
-	e.mu.Lock()
-	c := e.byName[name]
-	e.mu.Unlock()
-	if c == nil {
-		return nil, fs.ErrNotExist
-	}
-	return c, nil
+	return e.dir.Find(name)
 }
 
 // Lookup finds the entry at a slash-separated path from the root ("" and
 // "/" are the root). Symbolic links are not followed.
 func (img *Image) Lookup(p string) (*Entry, error) {
-	e := img.root
-	p = strings.Trim(path.Clean("/"+p), "/")
-	if p == "" {
-		return e, nil
-	}
-	parts := strings.Split(p, "/")
-	if len(parts) > img.lim.MaxDepth {
-		return nil, &LimitError{Limit: "MaxDepth", Value: int64(len(parts)), Max: int64(img.lim.MaxDepth)}
-	}
-	for _, name := range parts {
-		if !e.IsDir() {
-			return nil, &fs.PathError{Op: "lookup", Path: p, Err: errNotDir}
-		}
-		c, err := e.Child(name)
-		if err != nil {
-			return nil, &fs.PathError{Op: "lookup", Path: p, Err: err}
-		}
-		e = c
-	}
-	return e, nil
+	return readkit.Lookup("iso9660", img.root, p, img.lim.MaxDepth)
 }
+
+// FS is the image's tree as an fs.FS (also an fs.ReadDirFS and
+// fs.StatFS); FileInfo.Sys is the *Entry. Symbolic links are not
+// followed.
+func (img *Image) FS() fs.FS { return readkit.NewFS("iso9660", img.root, img.lim.MaxDepth) }
 
 // ReaderAt reads e's data from the image, extent by extent. Reads past Size
 // return io.EOF.
@@ -179,38 +123,7 @@ func (f fileReader) ReadAt(p []byte, off int64) (int, error) {
 	if !e.Mode.IsRegular() {
 		return 0, fmt.Errorf("iso9660: %s is not a regular file", e.Name)
 	}
-	if off < 0 {
-		return 0, errors.New("iso9660: negative offset")
-	}
-	n := 0
-	base := int64(0)
-	for _, x := range e.Extents {
-		if len(p) == 0 {
-			break
-		}
-		if off < base+x.Length {
-			in := off - base
-			chunk := p
-			if rest := x.Length - in; int64(len(chunk)) > rest {
-				chunk = chunk[:rest]
-			}
-			m, err := e.img.r.ReadAt(chunk, x.Offset+in)
-			n += m
-			if m < len(chunk) {
-				if err == nil || err == io.EOF {
-					err = io.ErrUnexpectedEOF
-				}
-				return n, err
-			}
-			p = p[m:]
-			off += int64(m)
-		}
-		base += x.Length
-	}
-	if len(p) > 0 {
-		return n, io.EOF
-	}
-	return n, nil
+	return readkit.ReadExtents(e.img.r, e.Extents, p, off)
 }
 
 // list reads directory d's records and turns them into entries.
@@ -218,7 +131,7 @@ func (img *Image) list(d *Entry) ([]*Entry, error) {
 	start := int64(d.dirLBA) * SectorSize
 	size := int64(d.dirSize)
 	if size > img.lim.MaxDirSize {
-		return nil, &LimitError{Offset: start, Limit: "MaxDirSize", Value: size, Max: img.lim.MaxDirSize}
+		return nil, limitErr(start, "MaxDirSize", size, img.lim.MaxDirSize)
 	}
 	if !img.inImage(start, size) {
 		return nil, formatErr(start, "directory extent of %d bytes outside the image", size)
@@ -243,7 +156,7 @@ func (img *Image) list(d *Entry) ([]*Entry, error) {
 			seenDir[c.dirLBA] = true
 		}
 		if len(out) >= img.lim.MaxDirEntries {
-			return &LimitError{Offset: start, Limit: "MaxDirEntries", Value: int64(len(out) + 1), Max: int64(img.lim.MaxDirEntries)}
+			return limitErr(start, "MaxDirEntries", int64(len(out)+1), int64(img.lim.MaxDirEntries))
 		}
 		seen[c.Name] = true
 		out = append(out, c)
@@ -269,7 +182,7 @@ func (img *Image) list(d *Entry) ([]*Entry, error) {
 			}
 			pos += int64(n)
 			if records++; records > img.lim.MaxDirEntries {
-				return nil, &LimitError{Offset: rec.off, Limit: "MaxDirEntries", Value: int64(records), Max: int64(img.lim.MaxDirEntries)}
+				return nil, limitErr(rec.off, "MaxDirEntries", int64(records), int64(img.lim.MaxDirEntries))
 			}
 			if rec.isDot() || rec.isDotDot() || rec.flags&flagAssociated != 0 {
 				continue
@@ -280,7 +193,7 @@ func (img *Image) list(d *Entry) ([]*Entry, error) {
 				}
 			}
 			if len(group) >= img.lim.MaxExtents {
-				return nil, &LimitError{Offset: rec.off, Limit: "MaxExtents", Value: int64(len(group) + 1), Max: int64(img.lim.MaxExtents)}
+				return nil, limitErr(rec.off, "MaxExtents", int64(len(group)+1), int64(img.lim.MaxExtents))
 			}
 			group = append(group, rec)
 			if rec.flags&flagMulti == 0 || rec.flags&flagDir != 0 {
@@ -462,7 +375,7 @@ func (img *Image) newEntry(group []*record, d *Entry) *Entry {
 	if f != nil {
 		img.applyRR(e, f)
 		if f.zf {
-			e.dataErr = fmt.Errorf("iso9660: %s is zisofs-compressed: %w", name, ErrUnsupported)
+			e.dataErr = fmt.Errorf("iso9660: %s is zisofs-compressed: %w", name, errors.ErrUnsupported)
 		}
 	}
 	switch {
@@ -491,7 +404,7 @@ func (img *Image) newEntry(group []*record, d *Entry) *Entry {
 	}()
 	for _, r := range group {
 		if r.unitSize != 0 || r.gapSize != 0 {
-			e.dataErr = fmt.Errorf("iso9660: %s is recorded interleaved: %w", name, ErrUnsupported)
+			e.dataErr = fmt.Errorf("iso9660: %s is recorded interleaved: %w", name, errors.ErrUnsupported)
 		}
 		if r.size == 0 {
 			continue
@@ -558,8 +471,8 @@ func (img *Image) childDir(rec *record, f *suspFields, d *Entry, name string) *E
 
 // hide records a directory extent left out of the tree on purpose.
 func (img *Image) hide(lba uint32) {
-	img.claimMu.Lock()
-	defer img.claimMu.Unlock()
+	img.hiddenMu.Lock()
+	defer img.hiddenMu.Unlock()
 	if img.hidden == nil {
 		img.hidden = make(map[uint32]bool)
 	}
@@ -569,24 +482,15 @@ func (img *Image) hide(lba uint32) {
 }
 
 func (img *Image) isHidden(lba uint32) bool {
-	img.claimMu.Lock()
-	defer img.claimMu.Unlock()
+	img.hiddenMu.Lock()
+	defer img.hiddenMu.Unlock()
 	return img.hidden[lba]
 }
 
 // claim records that directory extent lba is listed by directory parent.
 // It fails when another directory listed it first.
 func (img *Image) claim(lba, parent uint32) bool {
-	img.claimMu.Lock()
-	defer img.claimMu.Unlock()
-	if img.claims == nil {
-		img.claims = make(map[uint32]uint32)
-	}
-	if p, ok := img.claims[lba]; ok {
-		return p == parent
-	}
-	img.claims[lba] = parent
-	return true
+	return img.claims.Claim(parent, lba)
 }
 
 // entryName is the name of a record in the served tree.
@@ -600,7 +504,7 @@ func (img *Image) entryName(r *record, f *suspFields) string {
 	default:
 		name = stripVersion(string(r.ident), r.flags&flagDir != 0)
 	}
-	return sanitizeName(name)
+	return readkit.SanitizeName(name)
 }
 
 // stripVersion removes a file's ";1" version and a trailing dot (ISO 9660
@@ -613,24 +517,6 @@ func stripVersion(s string, dir bool) string {
 		if strings.HasSuffix(s, ".") && s != "." && s != ".." {
 			s = s[:len(s)-1]
 		}
-	}
-	return s
-}
-
-// sanitizeName makes a name safe to serve: "/" and NUL become "_", and
-// "", "." and ".." are refused. Other bytes are kept: Linux names are bytes.
-func sanitizeName(s string) string {
-	if s == "" || s == "." || s == ".." {
-		return ""
-	}
-	if strings.ContainsAny(s, "/\x00") {
-		b := []byte(s)
-		for i, c := range b {
-			if c == '/' || c == 0 {
-				b[i] = '_'
-			}
-		}
-		s = string(b)
 	}
 	return s
 }

@@ -3,11 +3,14 @@ package iso9660
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"sync"
 	"unicode/utf16"
+
+	"github.com/loops-cli/loops/blockloop/readkit"
 )
 
 // SectorSize is the logical block size of every image this package reads.
@@ -123,9 +126,9 @@ type Image struct {
 	udf  bool    // a UDF recognition sequence is present too (bridge)
 	root *Entry
 
-	claimMu sync.Mutex
-	claims  map[uint32]uint32 // directory extent -> the extent of the directory listing it
-	hidden  map[uint32]bool   // directory extents hidden on purpose (Rock Ridge relocation)
+	claims   readkit.Claims[uint32, uint32] // directory extent -> the extent of the directory listing it
+	hiddenMu sync.Mutex
+	hidden   map[uint32]bool // directory extents hidden on purpose (Rock Ridge relocation)
 }
 
 // Open reads the volume descriptors of the image r (size bytes long) and its
@@ -180,23 +183,11 @@ func (img *Image) Root() *Entry { return img.root }
 
 // readAt reads exactly len(p) bytes at off, refusing ranges outside the image.
 func (img *Image) readAt(p []byte, off int64) error {
-	if off < 0 || off > img.size || int64(len(p)) > img.size-off {
-		return formatErr(off, "read of %d bytes past the end of the image (%d bytes)", len(p), img.size)
-	}
-	n, err := img.r.ReadAt(p, off)
-	if n == len(p) {
-		return nil
-	}
-	if err == nil || err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
-	return fmt.Errorf("iso9660: read %d bytes at %d: %w", len(p), off, err)
+	return readkit.ReadFull("iso9660", img.r, img.size, p, off)
 }
 
 // inImage tells whether [off, off+n) lies inside the image.
-func (img *Image) inImage(off, n int64) bool {
-	return off >= 0 && n >= 0 && off <= img.size && n <= img.size-off
-}
+func (img *Image) inImage(off, n int64) bool { return readkit.InRange(off, n, img.size) }
 
 const maxDescriptors = 64
 
@@ -271,7 +262,7 @@ func isJolietEscape(esc []byte) bool {
 
 func parseVolume(d []byte, off int64, joliet bool) (*volume, error) {
 	if bs := binary.LittleEndian.Uint16(d[128:]); bs != SectorSize {
-		return nil, fmt.Errorf("iso9660: logical block size %d at byte %d (only 2048 is read): %w", bs, off+128, ErrUnsupported)
+		return nil, fmt.Errorf("iso9660: logical block size %d at byte %d (only 2048 is read): %w", bs, off+128, errors.ErrUnsupported)
 	}
 	root := d[156:190]
 	if root[0] < 34 {
@@ -333,12 +324,12 @@ func (img *Image) chooseTree(want Tree) error {
 	switch tree {
 	case TreeRockRidge:
 		if !img.rr {
-			return fmt.Errorf("iso9660: no Rock Ridge in the primary tree: %w", ErrUnsupported)
+			return fmt.Errorf("iso9660: no Rock Ridge in the primary tree: %w", errors.ErrUnsupported)
 		}
 		img.vol = img.pvd
 	case TreeJoliet:
 		if img.svd == nil {
-			return fmt.Errorf("iso9660: no Joliet volume descriptor: %w", ErrUnsupported)
+			return fmt.Errorf("iso9660: no Joliet volume descriptor: %w", errors.ErrUnsupported)
 		}
 		img.vol = img.svd
 	case TreePlain:

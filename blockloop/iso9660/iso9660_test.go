@@ -218,7 +218,7 @@ func TestUDFOnly(t *testing.T) {
 	}
 	_, err := iso9660.Open(bytes.NewReader(img), int64(len(img)))
 	var udf *iso9660.UDFOnlyError
-	if !errors.As(err, &udf) || !errors.Is(err, iso9660.ErrNotISO9660) || !errors.Is(err, iso9660.ErrUnsupported) {
+	if !errors.As(err, &udf) || !errors.Is(err, iso9660.ErrNotISO9660) || !errors.Is(err, errors.ErrUnsupported) {
 		t.Fatalf("err %v", err)
 	}
 	for _, s := range []string{"UDF", "NSR02", "no ISO 9660 primary volume descriptor"} {

@@ -38,7 +38,7 @@ func ParsePathTable(b []byte, joliet bool, maxEntries int) ([]PathTableEntry, er
 			return out, fmt.Errorf("iso9660: path table: record at %d runs past the table (%d bytes)", pos, len(b))
 		}
 		if len(out) >= maxEntries {
-			return out, &LimitError{Offset: int64(pos), Limit: "MaxDirEntries", Value: int64(len(out) + 1), Max: int64(maxEntries)}
+			return out, limitErr(int64(pos), "MaxDirEntries", int64(len(out)+1), int64(maxEntries))
 		}
 		e := PathTableEntry{
 			Extent: binary.LittleEndian.Uint32(b[pos+2:]) + uint32(b[pos+1]),
@@ -82,7 +82,7 @@ func (img *Image) PathTable() ([]PathTableEntry, error) {
 	size := int64(v.ptSize)
 	off := int64(v.ptLLocation) * SectorSize
 	if size > img.lim.MaxPathTable {
-		return nil, &LimitError{Offset: off, Limit: "MaxPathTable", Value: size, Max: img.lim.MaxPathTable}
+		return nil, limitErr(off, "MaxPathTable", size, img.lim.MaxPathTable)
 	}
 	if !img.inImage(off, size) {
 		return nil, formatErr(off, "path table of %d bytes outside the image", size)
@@ -140,7 +140,7 @@ func (img *Image) Check() error {
 				continue
 			}
 			if it.depth+1 > img.lim.MaxDepth {
-				return &LimitError{Limit: "MaxDepth", Value: int64(it.depth + 1), Max: int64(img.lim.MaxDepth)}
+				return limitErr(0, "MaxDepth", int64(it.depth+1), int64(img.lim.MaxDepth))
 			}
 			if _, ok := byExtent[c.dirLBA]; !ok {
 				return fmt.Errorf("iso9660: directory %q (extent %d) is not in the path table", c.Name, c.dirLBA)

@@ -9,8 +9,9 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/loops-cli/loops/blockloop/readkit"
 )
 
 // Extent is a byte range of a file's data: a range of the image, or a range
@@ -53,57 +54,19 @@ type Entry struct {
 	starts   []int64
 	dataErr  error
 
-	mu       sync.Mutex
-	listed   bool
-	children []*Entry
-	byName   map[string]*Entry
-	listErr  error
+	brokenErr error // why a directory's file entry could not be read
+	dir       readkit.Listing[*Entry]
 }
-
-// POSIX file type bits.
-const (
-	sIFMT   = 0o170000
-	sIFSOCK = 0o140000
-	sIFLNK  = 0o120000
-	sIFREG  = 0o100000
-	sIFBLK  = 0o060000
-	sIFDIR  = 0o040000
-	sIFCHR  = 0o020000
-	sIFIFO  = 0o010000
-)
 
 // IsDir tells whether e is a directory.
 func (e *Entry) IsDir() bool { return e.Mode.IsDir() }
 
 // UnixMode is Mode as a POSIX st_mode (S_IFMT type bits and permissions).
-func (e *Entry) UnixMode() uint32 {
-	m := uint32(e.Mode.Perm())
-	if e.Mode&fs.ModeSetuid != 0 {
-		m |= 0o4000
-	}
-	if e.Mode&fs.ModeSetgid != 0 {
-		m |= 0o2000
-	}
-	if e.Mode&fs.ModeSticky != 0 {
-		m |= 0o1000
-	}
-	switch {
-	case e.Mode.IsDir():
-		m |= sIFDIR
-	case e.Mode&fs.ModeSymlink != 0:
-		m |= sIFLNK
-	case e.Mode&fs.ModeNamedPipe != 0:
-		m |= sIFIFO
-	case e.Mode&fs.ModeSocket != 0:
-		m |= sIFSOCK
-	case e.Mode&fs.ModeCharDevice != 0:
-		m |= sIFCHR
-	case e.Mode&fs.ModeDevice != 0:
-		m |= sIFBLK
-	default:
-		m |= sIFREG
-	}
-	return m
+func (e *Entry) UnixMode() uint32 { return readkit.UnixMode(e.Mode) }
+
+// FileInfo is e as an fs.FileInfo (name, size, mode, ModTime); Sys is e.
+func (e *Entry) FileInfo() fs.FileInfo {
+	return readkit.FileInfo(e.Name, e.Size, e.Mode, e.ModTime, e)
 }
 
 // DataErr is why e's data cannot be read (its file entry could not be
@@ -111,33 +74,27 @@ func (e *Entry) UnixMode() uint32 {
 // extents), or nil.
 func (e *Entry) DataErr() error { return e.dataErr }
 
-var errNotDir = errors.New("not a directory")
-
 // Entries lists a directory, in image order, without "." and "..". The
 // listing is read once and cached. File identifiers that are deleted, name
 // the parent, repeat a name already listed or name a directory already
 // listed elsewhere (or this one, or the root) are left out.
 func (e *Entry) Entries() ([]*Entry, error) {
 	if !e.IsDir() {
-		return nil, fmt.Errorf("udf: %s: %w", e.Name, errNotDir)
+		return nil, fmt.Errorf("udf: %s: %w", e.Name, readkit.ErrNotDir)
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if !e.listed {
-		e.listed = true
-		if e.listErr == nil {
-			e.children, e.listErr = e.fs.list(e)
+	return e.dir.Entries(func() ([]*Entry, map[string]*Entry, error) {
+		if e.brokenErr != nil {
+			return nil, nil, e.brokenErr
 		}
-		if e.listErr != nil {
-			e.children = nil
+		kids, err := e.fs.list(e)
+		if err != nil {
+			return nil, nil, err
 		}
-		e.byName = make(map[string]*Entry, len(e.children))
-		for _, c := range e.children {
-			e.byName[c.Name] = c
-		}
-	}
-	return e.children, e.listErr
+		return kids, readkit.ByName(kids, entryName), nil
+	})
 }
+
+func entryName(e *Entry) string { return e.Name }
 
 // Child looks name up in directory e. The error matches fs.ErrNotExist
 // when there is no such entry.
@@ -145,13 +102,7 @@ func (e *Entry) Child(name string) (*Entry, error) {
 	if _, err := e.Entries(); err != nil {
 		return nil, err
 	}
-	e.mu.Lock()
-	c := e.byName[name]
-	e.mu.Unlock()
-	if c == nil {
-		return nil, fs.ErrNotExist
-	}
-	return c, nil
+	return e.dir.Find(name)
 }
 
 // ReaderAt reads e's data: recorded extents from the image, zero extents
@@ -198,7 +149,7 @@ func (r fileReader) ReadAt(p []byte, off int64) (int, error) {
 			}
 			if x.Zero {
 				clear(chunk)
-			} else if err := readFull(e.fs.r, chunk, x.Offset+in); err != nil {
+			} else if err := readkit.ReadFull("udf", e.fs.r, -1, chunk, x.Offset+in); err != nil {
 				return n, err
 			}
 			n += len(chunk)
@@ -293,7 +244,7 @@ func (f *FS) list(d *Entry) ([]*Entry, error) {
 			(fd.characteristics&fidHidden != 0 && !f.unhide) {
 			continue
 		}
-		name := sanitizeName(decodeCS0(fd.name))
+		name := readkit.SanitizeName(decodeCS0(fd.name))
 		if name == "" || seen[name] {
 			continue
 		}
@@ -330,7 +281,7 @@ func (f *FS) child(d *Entry, name string, fd *fid, budget *budget) *Entry {
 		e = &Entry{Name: name, fs: f, icb: a, Ino: inoOf(a), Nlink: 1}
 		if fd.characteristics&fidDir != 0 {
 			e.Mode = fs.ModeDir
-			e.listErr, e.listed = err, true
+			e.brokenErr = err
 		} else {
 			e.dataErr = err
 		}
@@ -348,16 +299,7 @@ func (f *FS) child(d *Entry, name string, fd *fid, budget *budget) *Entry {
 // claim records that the directory at ICB a is listed by directory parent.
 // It fails when another directory listed it first: directories form a tree.
 func (f *FS) claim(a, parent lbAddr) bool {
-	f.claimMu.Lock()
-	defer f.claimMu.Unlock()
-	if f.claims == nil {
-		f.claims = make(map[lbAddr]lbAddr)
-	}
-	if p, ok := f.claims[a]; ok {
-		return p == parent
-	}
-	f.claims[a] = parent
-	return true
+	return f.claims.Claim(parent, a)
 }
 
 func inoOf(a lbAddr) uint64 { return (uint64(a.part)<<32 | uint64(a.lbn)) + 1 }
@@ -546,22 +488,4 @@ func symlinkTarget(b []byte, off int64) (string, error) {
 		return "", formatErr(off, "symbolic link target of %d bytes", len(t))
 	}
 	return t, nil
-}
-
-// sanitizeName makes a name safe to serve: "/" and NUL become "_", and
-// "", "." and ".." are refused.
-func sanitizeName(s string) string {
-	if s == "" || s == "." || s == ".." {
-		return ""
-	}
-	if strings.ContainsAny(s, "/\x00") {
-		b := []byte(s)
-		for i, c := range b {
-			if c == '/' || c == 0 {
-				b[i] = '_'
-			}
-		}
-		s = string(b)
-	}
-	return s
 }

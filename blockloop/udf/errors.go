@@ -2,7 +2,8 @@ package udf
 
 import (
 	"errors"
-	"fmt"
+
+	"github.com/loops-cli/loops/blockloop/readkit"
 )
 
 // ErrNotUDF is returned (wrapped) by Open and Detect when the image has no
@@ -10,41 +11,22 @@ import (
 // volume descriptor pointer.
 var ErrNotUDF = errors.New("not a UDF image")
 
-// ErrUnsupported is matched by errors for features the reader does not
-// implement (see the package documentation).
-var ErrUnsupported = errors.New("unsupported")
+// Features the reader does not implement (see the package documentation)
+// are refused with an error matching [errors.ErrUnsupported].
 
 // FormatError reports a malformed structure: what was wrong and the byte
 // offset in the image where it was found.
-type FormatError struct {
-	Offset int64
-	What   string
-}
-
-func (e *FormatError) Error() string {
-	return fmt.Sprintf("udf: malformed image at byte %d: %s", e.Offset, e.What)
-}
-
-func formatErr(off int64, format string, args ...any) error {
-	return &FormatError{Offset: off, What: fmt.Sprintf(format, args...)}
-}
+type FormatError = readkit.FormatError
 
 // LimitError reports that the image exceeds one of the reader's [Limits].
-type LimitError struct {
-	Offset int64
-	Limit  string // the Limits field name
-	Value  int64  // the value found (or reached)
-	Max    int64  // the limit
-}
+type LimitError = readkit.LimitError
 
-func (e *LimitError) Error() string {
-	return fmt.Sprintf("udf: image exceeds %s at byte %d: %d > %d", e.Limit, e.Offset, e.Value, e.Max)
+func formatErr(off int64, what string, args ...any) error {
+	return readkit.Malformed("udf", off, what, args...)
 }
 
 func limitErr(off int64, limit string, value, max int64) error {
-	return &LimitError{Offset: off, Limit: limit, Value: value, Max: max}
+	return readkit.OverLimit("udf", off, limit, value, max)
 }
 
-func unsupported(format string, args ...any) error {
-	return fmt.Errorf("udf: "+format+": %w", append(args, ErrUnsupported)...)
-}
+func unsupported(what string, args ...any) error { return readkit.Unsupported("udf", what, args...) }

@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"path"
-	"strings"
 	"sync"
+
+	"github.com/loops-cli/loops/blockloop/readkit"
 )
 
 // Limits bound what a (possibly hostile) image can make the reader do.
@@ -102,8 +102,7 @@ type FS struct {
 	unhide   bool
 	root     *Entry
 
-	claimMu sync.Mutex
-	claims  map[lbAddr]lbAddr // directory ICB -> the ICB of the directory listing it
+	claims readkit.Claims[lbAddr, lbAddr] // directory ICB -> the ICB of the directory listing it
 
 	cacheMu sync.Mutex
 	cache   map[lbAddr]*icbData // file entries read, by the address identifiers name
@@ -191,51 +190,19 @@ func (f *FS) Recognition() Recognition { return f.rec }
 // Lookup finds the entry at a slash-separated path from the root ("" and
 // "/" are the root). Symbolic links are not followed.
 func (f *FS) Lookup(p string) (*Entry, error) {
-	e := f.root
-	p = strings.Trim(path.Clean("/"+p), "/")
-	if p == "" {
-		return e, nil
-	}
-	parts := strings.Split(p, "/")
-	if len(parts) > f.lim.MaxDepth {
-		return nil, limitErr(0, "MaxDepth", int64(len(parts)), int64(f.lim.MaxDepth))
-	}
-	for _, name := range parts {
-		if !e.IsDir() {
-			return nil, &fs.PathError{Op: "lookup", Path: p, Err: errNotDir}
-		}
-		c, err := e.Child(name)
-		if err != nil {
-			return nil, &fs.PathError{Op: "lookup", Path: p, Err: err}
-		}
-		e = c
-	}
-	return e, nil
+	return readkit.Lookup("udf", f.root, p, f.lim.MaxDepth)
 }
+
+// FS is the volume's tree as an fs.FS (also an fs.ReadDirFS and
+// fs.StatFS); FileInfo.Sys is the *Entry. Symbolic links are not
+// followed.
+func (f *FS) FS() fs.FS { return readkit.NewFS("udf", f.root, f.lim.MaxDepth) }
 
 // readAt reads exactly len(p) bytes at off, refusing ranges outside the image.
-func (f *FS) readAt(p []byte, off int64) error {
-	if !f.inImage(off, int64(len(p))) {
-		return formatErr(off, "read of %d bytes past the end of the image (%d bytes)", len(p), f.size)
-	}
-	return readFull(f.r, p, off)
-}
-
-func readFull(r io.ReaderAt, p []byte, off int64) error {
-	n, err := r.ReadAt(p, off)
-	if n == len(p) {
-		return nil
-	}
-	if err == nil || err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
-	return fmt.Errorf("udf: read %d bytes at %d: %w", len(p), off, err)
-}
+func (f *FS) readAt(p []byte, off int64) error { return readkit.ReadFull("udf", f.r, f.size, p, off) }
 
 // inImage tells whether [off, off+n) lies inside the image.
-func (f *FS) inImage(off, n int64) bool {
-	return off >= 0 && n >= 0 && off <= f.size && n <= f.size-off
-}
+func (f *FS) inImage(off, n int64) bool { return readkit.InRange(off, n, f.size) }
 
 // extentAD is an extent_ad (ECMA-167 3/7.1): bytes at a sector.
 type extentAD struct {
@@ -267,7 +234,7 @@ func findAnchors(r io.ReaderAt, size int64) ([]anchor, error) {
 				continue
 			}
 			seen[blk] = true
-			if err := readFull(r, buf[:], blk*bs); err != nil {
+			if err := readkit.ReadFull("udf", r, -1, buf[:], blk*bs); err != nil {
 				return nil, err
 			}
 			t, err := parseTag(buf[:], blk*bs)

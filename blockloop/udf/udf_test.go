@@ -309,7 +309,7 @@ func TestVAT(t *testing.T) {
 			}
 			// The full image (the VAT is not at its end) is refused clearly.
 			full, _ := os.ReadFile(img)
-			if _, err := Open(bytes.NewReader(full), int64(len(full))); !errors.Is(err, ErrUnsupported) {
+			if _, err := Open(bytes.NewReader(full), int64(len(full))); !errors.Is(err, errors.ErrUnsupported) {
 				t.Errorf("image with no VAT at the end: %v", err)
 			}
 		})

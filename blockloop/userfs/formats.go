@@ -8,27 +8,19 @@ import (
 	"sort"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
-
-	"github.com/loops-cli/loops/blockloop/exfat"
-	"github.com/loops-cli/loops/blockloop/fat"
-	"github.com/loops-cli/loops/blockloop/iso9660"
-	"github.com/loops-cli/loops/blockloop/ntfs"
-	"github.com/loops-cli/loops/blockloop/udf"
 )
 
-// format is one reader the server can serve.
-type format struct {
-	open        func(r io.ReaderAt, size int64, opts Options) (*Tree, error)
-	unsupported error // the reader's "unsupported feature" sentinel
-}
+// format opens one reader's tree; a feature it does not implement is an
+// error matching errors.ErrUnsupported.
+type format func(r io.ReaderAt, size int64, opts Options) (*Tree, error)
 
 // formats are the readers, by the filesystem type blkid names.
 var formats = map[string]format{
-	"iso9660": {openISO9660, iso9660.ErrUnsupported},
-	"vfat":    {openFAT, fat.ErrUnsupported},
-	"exfat":   {openExFAT, exfat.ErrUnsupported},
-	"udf":     {openUDF, udf.ErrUnsupported},
-	"ntfs":    {openNTFS, ntfs.ErrUnsupported},
+	"iso9660": openISO9660,
+	"vfat":    openFAT,
+	"exfat":   openExFAT,
+	"udf":     openUDF,
+	"ntfs":    openNTFS,
 }
 
 // Types lists the filesystem types the server can serve, sorted.
@@ -54,17 +46,7 @@ func Open(r io.ReaderAt, size int64, opts Options) (*Tree, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s: %w", typ, ErrUnknownType)
 	}
-	return f.open(r, size, opts)
-}
-
-// isUnsupported tells whether err is a reader's "unsupported feature".
-func isUnsupported(err error) bool {
-	for _, f := range formats {
-		if errors.Is(err, f.unsupported) {
-			return true
-		}
-	}
-	return false
+	return f(r, size, opts)
 }
 
 // NewRoot is the root node of the filesystem of tree, whose data is read

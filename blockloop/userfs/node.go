@@ -297,7 +297,7 @@ func errno(err error) syscall.Errno {
 		return syscall.ENOENT
 	case errors.Is(err, fs.ErrPermission):
 		return syscall.EACCES
-	case errors.Is(err, errors.ErrUnsupported), isUnsupported(err):
+	case errors.Is(err, errors.ErrUnsupported):
 		return syscall.EOPNOTSUPP
 	}
 	return syscall.EIO

@@ -10,7 +10,7 @@ import (
 // belongs to the mount's owner, with the reader's modes (0644 files, 0444
 // read-only ones, 0755 directories) less the umask.
 func openExFAT(r io.ReaderAt, size int64, opts Options) (*Tree, error) {
-	f, err := exfat.Open(r, size)
+	f, err := exfat.OpenOptions(r, size, opts.ExFAT)
 	if err != nil {
 		return nil, err
 	}

@@ -10,7 +10,7 @@ import (
 // owners: every file belongs to the mount's owner, with the reader's modes
 // (0644 files, 0444 read-only ones, 0755 directories) less the umask.
 func openFAT(r io.ReaderAt, size int64, opts Options) (*Tree, error) {
-	f, err := fat.Open(r, size)
+	f, err := fat.OpenOptions(r, size, opts.FAT)
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 // mount's owner, as the kernel's udf driver shows them. Extents recorded
 // in the image are spliced; unrecorded ones read as zeros.
 func openUDF(r io.ReaderAt, size int64, opts Options) (*Tree, error) {
-	f, err := udf.Open(r, size)
+	f, err := udf.OpenOptions(r, size, opts.UDF)
 	if err != nil {
 		return nil, err
 	}

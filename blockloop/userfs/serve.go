@@ -54,7 +54,10 @@ import (
 	// The fast decompressors (and zstd's, which has no other) for VM disk
 	// images: this package serves them in bulk.
 	_ "github.com/loops-cli/loops/blockloop/disk/codec/klauspost"
+	"github.com/loops-cli/loops/blockloop/exfat"
+	"github.com/loops-cli/loops/blockloop/fat"
 	"github.com/loops-cli/loops/blockloop/iso9660"
+	"github.com/loops-cli/loops/blockloop/udf"
 )
 
 // FSType is the filesystem type in /proc/self/mountinfo of a mount of an
@@ -113,8 +116,12 @@ type Options struct {
 	// keys, zeroed once used.
 	Layers []layer.Spec
 	Keys   [][]byte
-	// ISO9660 are the iso9660 reader's options (limits, tree choice).
+	// The readers' options (limits, iso9660's tree choice, FAT's time
+	// zone), each passed to the reader of its type.
 	ISO9660 iso9660.Options
+	UDF     udf.Options
+	FAT     fat.Options
+	ExFAT   exfat.Options
 	// Debug logs every FUSE request.
 	Debug bool
 	// ReadWrite serves a FAT image read-write (see ServeFATReadWrite);
