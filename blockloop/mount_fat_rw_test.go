@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/loops-cli/loops/blockloop/fat/fattest"
+	"github.com/loops-cli/loops/blockloop/readkit/readkittest"
 	"github.com/loops-cli/loops/blockloop/userfs"
 	"github.com/loops-cli/loops/internal/testkit"
 )
@@ -55,7 +56,7 @@ func TestMountFATReadWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	fattest.FsckClean(t, img, 0, 0)
-	if got := fattest.MtoolsTree(t, img, 0); got["hello.txt"].Sum != fattest.Sum([]byte("hello\n")) {
+	if got := fattest.MtoolsTree(t, img, 0); got["hello.txt"].SHA256 != readkittest.Sum([]byte("hello\n")) {
 		t.Errorf("after unmount: %+v", got)
 	}
 

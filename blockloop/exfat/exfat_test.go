@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/loops-cli/loops/blockloop/fat/fattest"
+	"github.com/loops-cli/loops/blockloop/readkit/readkittest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
@@ -70,7 +71,7 @@ func mkfsExfat(t testing.TB, size int64, args ...string) string {
 // device, and returns the tree as the mount shows it (read back before the
 // unmount). The mount and the loop device are gone when it returns, or at
 // the latest at t's cleanup.
-func fillMounted(t *testing.T, img, src string, extra func(mnt string)) map[string]fattest.FileInfo {
+func fillMounted(t *testing.T, img, src string, extra func(mnt string)) readkittest.Tree {
 	t.Helper()
 	testkit.RequireRoot(t)
 	losetup := testkit.Tool(t, "losetup")
@@ -105,18 +106,32 @@ func fillMounted(t *testing.T, img, src string, extra func(mnt string)) map[stri
 	if extra != nil {
 		extra(mnt)
 	}
-	got := fattest.WalkDir(t, mnt)
+	got := readkittest.HostTree(t, mnt)
 	unmount()
 	detach()
 	return got
 }
 
 // stat is what fattest's walks read of an entry.
-func stat(e *Entry) fattest.Stat { return fattest.Stat{Name: e.Name, Size: e.Size, ModTime: e.ModTime} }
-
-func walkFS(t testing.TB, f *FS) map[string]fattest.FileInfo {
+// walkFS lists the reader's tree through its fs.FS, reading every file.
+func walkFS(t testing.TB, f *FS) readkittest.Tree {
 	t.Helper()
-	return fattest.WalkFS(t, f.Root(), stat)
+	return readkittest.FSTree(t, f.FS())
+}
+
+// checkFS runs fstest.TestFS on the fs.FS of image img, read from memory
+// (TestFS reads files a few bytes at a time), expecting want's paths.
+func checkFS(t *testing.T, img string, want readkittest.Tree) {
+	t.Helper()
+	b, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readkittest.TestFS(t, f.FS(), want)
 }
 
 func openImage(t testing.TB, img string) *FS {
@@ -160,11 +175,12 @@ func TestFilled(t *testing.T) {
 	mounted := fillMounted(t, img, src, fragment)
 	f := openImage(t, img)
 	got := walkFS(t, f)
-	fattest.Compare(t, mounted, got, true)
+	readkittest.Compare(t, mounted, got, fattest.Fields)
+	checkFS(t, img, mounted)
 	delete(got, "frag.bin")
 	delete(got, "blocker.bin")
 	delete(got, "grown.bin")
-	fattest.Compare(t, fattest.WalkDir(t, src), got, true)
+	readkittest.Compare(t, readkittest.HostTree(t, src), got, fattest.Fields)
 	frag, _ := f.Lookup("frag.bin")
 	if frag == nil || len(frag.Extents) < 2 || frag.noFatChain {
 		t.Errorf("frag.bin is not fragmented: %+v", frag)

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/loops-cli/loops/blockloop/fat/fattest"
+	"github.com/loops-cli/loops/blockloop/readkit/readkittest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
@@ -35,7 +35,7 @@ func fuzzFS(data []byte) *FS {
 func FuzzDirEntries(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		defer testkit.Watchdog(t, 5*time.Second)()
-		walkAll(fuzzFS(data).root)
+		readkittest.Explore(fuzzFS(data).FS())
 	})
 }
 
@@ -51,7 +51,7 @@ func FuzzOpen(f *testing.F) {
 		}
 		fs.Label()
 		fs.Lookup("a/b/c")
-		walkAll(fs.Root())
+		readkittest.Explore(fs.FS())
 	})
 }
 
@@ -99,16 +99,4 @@ func sparse(b []byte) []byte {
 		i = j
 	}
 	return out
-}
-
-// walkAll lists every directory under e, looks its entries up by name,
-// and reads the first MiB of every file, then, when none of those reads
-// failed, near its end.
-func walkAll(e *Entry) {
-	fattest.Walk(e, stat, func(e *Entry) {
-		r := e.ReaderAt()
-		if fattest.ReadSome(r, e.Size) == nil {
-			r.ReadAt(make([]byte, 4096), e.Size-100) // the end of a large file
-		}
-	})
 }

@@ -14,6 +14,7 @@ import (
 	"unicode/utf16"
 
 	"github.com/loops-cli/loops/blockloop/fat/fattest"
+	"github.com/loops-cli/loops/blockloop/readkit/readkittest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
@@ -22,7 +23,7 @@ import (
 // structure, sizes, sha256, mtimes within 2 s) and like mtools reads them.
 func TestTypes(t *testing.T) {
 	src := richTree(t)
-	want := fattest.WalkDir(t, src)
+	want := readkittest.HostTree(t, src)
 	for _, tc := range []struct {
 		fat  string
 		size int64
@@ -41,12 +42,13 @@ func TestTypes(t *testing.T) {
 				t.Errorf("blkid says label %q, reader %q", l, f.Label())
 			}
 			got := walkFS(t, f)
-			fattest.Compare(t, want, got, true)
+			readkittest.Compare(t, want, got, fattest.Fields)
+			checkFS(t, img, want)
 
 			// The other reader: mtools' own extraction.
 			out := t.TempDir()
 			testkit.Run(t, testkit.Tool(t, "mcopy"), "-s", "-n", "-m", "-i", img, "::/", out)
-			fattest.Compare(t, fattest.WalkDir(t, out), got, true)
+			readkittest.Compare(t, readkittest.HostTree(t, out), got, fattest.Fields)
 
 			checkNames(t, f)
 		})
@@ -162,7 +164,7 @@ func TestSector4096(t *testing.T) {
 	if f.bpb.bytesPerSector != 4096 || f.Type() != "fat16" || f.Label() != "BIGSECT" {
 		t.Errorf("sector %d type %s label %q", f.bpb.bytesPerSector, f.Type(), f.Label())
 	}
-	fattest.Compare(t, fattest.WalkDir(t, src), walkFS(t, f), true)
+	readkittest.Compare(t, readkittest.HostTree(t, src), walkFS(t, f), fattest.Fields)
 }
 
 // TestNoGeometry: a FAT16 image whose boot sector has no CHS geometry
@@ -175,7 +177,7 @@ func TestNoGeometry(t *testing.T) {
 	copy(b[24:28], []byte{0, 0, 0, 0})
 	os.WriteFile(img, b, 0o644)
 	f := openImage(t, img)
-	fattest.Compare(t, fattest.WalkDir(t, src), walkFS(t, f), true)
+	readkittest.Compare(t, readkittest.HostTree(t, src), walkFS(t, f), fattest.Fields)
 }
 
 // TestFragmented: a file written into the holes left by deleted files has a

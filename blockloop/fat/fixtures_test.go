@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/loops-cli/loops/blockloop/fat/fattest"
+	"github.com/loops-cli/loops/blockloop/readkit/readkittest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
@@ -83,13 +84,25 @@ func fill(t testing.TB, img, src string) {
 	testkit.Run(t, testkit.Tool(t, "mcopy"), append(args, "::/")...)
 }
 
-// stat is what fattest's walks read of an entry.
-func stat(e *Entry) fattest.Stat { return fattest.Stat{Name: e.Name, Size: e.Size, ModTime: e.ModTime} }
-
-// walkFS lists the reader's tree, reading every file.
-func walkFS(t testing.TB, f *FS) map[string]fattest.FileInfo {
+// walkFS lists the reader's tree through its fs.FS, reading every file.
+func walkFS(t testing.TB, f *FS) readkittest.Tree {
 	t.Helper()
-	return fattest.WalkFS(t, f.Root(), stat)
+	return readkittest.FSTree(t, f.FS())
+}
+
+// checkFS runs fstest.TestFS on the fs.FS of image img, read from memory
+// (TestFS reads files a few bytes at a time), expecting want's paths.
+func checkFS(t *testing.T, img string, want readkittest.Tree) {
+	t.Helper()
+	b, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := openBytes(t, b, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readkittest.TestFS(t, f.FS(), want)
 }
 
 func openImage(t testing.TB, img string) *FS {

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/loops-cli/loops/blockloop/fat/fattest"
+	"github.com/loops-cli/loops/blockloop/readkit/readkittest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
@@ -36,7 +36,7 @@ func fuzzFS(data []byte) *FS {
 func FuzzDirEntries(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		defer testkit.Watchdog(t, 5*time.Second)()
-		walkAll(fuzzFS(data).root)
+		readkittest.Explore(fuzzFS(data).FS())
 	})
 }
 
@@ -55,14 +55,8 @@ func FuzzOpen(f *testing.F) {
 		}
 		fs.Label()
 		fs.Lookup("a/b/c")
-		walkAll(fs.Root())
+		readkittest.Explore(fs.FS())
 	})
-}
-
-// walkAll lists every directory under e, looks its entries up by name,
-// and reads the first MiB of every file.
-func walkAll(e *Entry) {
-	fattest.Walk(e, stat, func(e *Entry) { fattest.ReadSome(e.ReaderAt(), e.Size) })
 }
 
 // zeroPadded is data followed by zeros.

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/loops-cli/loops/blockloop/readkit/readkittest"
 )
 
 // hostileImage is a FAT16 image with 512-byte clusters holding a.bin and
@@ -227,7 +229,7 @@ func TestHostileTree(t *testing.T) {
 			if err != nil {
 				t.Errorf("%s: %v", name, err)
 			} else {
-				walkAll(f.Root())
+				readkittest.Explore(f.FS())
 			}
 			continue
 		}

@@ -104,7 +104,7 @@ func TestTinyFAT32(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := walkFS(t, f)
-	if f.Type() != "fat32" || f.Label() != "SEED32" || len(got) != 4 {
+	if f.Type() != "fat32" || f.Label() != "SEED32" || len(got) != 5 {
 		t.Errorf("type %s label %q tree %v", f.Type(), f.Label(), got)
 	}
 	e, err := f.Lookup("SUB DIR/BOOTX64.EFI")

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/loops-cli/loops/blockloop/fat/fattest"
+	"github.com/loops-cli/loops/blockloop/readkit/readkittest"
 )
 
 // openVolume opens img read-write; the file is closed at cleanup.
@@ -131,10 +132,10 @@ func (m *mirror) check(img string) {
 		m.t.Fatalf("close: %v", err)
 	}
 	fattest.FsckClean(m.t, img, 0, 0)
-	want := fattest.WalkDir(m.t, m.host)
+	want := readkittest.HostTree(m.t, m.host)
 	m.t.Logf("%d paths compared", len(want))
-	fattest.Compare(m.t, want, fattest.MtoolsTree(m.t, img, 0), false)
-	fattest.Compare(m.t, want, walkFS(m.t, openImage(m.t, img)), false)
+	readkittest.Compare(m.t, want, fattest.MtoolsTree(m.t, img, 0), readkittest.Fields{})
+	readkittest.Compare(m.t, want, walkFS(m.t, openImage(m.t, img)), readkittest.Fields{})
 }
 
 func TestWriteEdits(t *testing.T) {

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"io"
 	"io/fs"
-	"runtime"
 	"testing"
 	"time"
+
+	"github.com/loops-cli/loops/blockloop/readkit/readkittest"
+	"github.com/loops-cli/loops/internal/testkit"
 )
 
 // The fuzz targets feed hostile bytes to each parsing layer. Seeds are in
@@ -29,7 +31,7 @@ func fuzzImage(data []byte) *Image {
 // merging, then one level of subdirectories.
 func FuzzDirRecord(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		defer watchdog()()
+		defer testkit.Watchdog(t, 5*time.Second)()
 		for _, tree := range []Tree{TreeRockRidge, TreeJoliet, TreePlain} {
 			img := fuzzImage(data)
 			img.tree = tree
@@ -54,7 +56,7 @@ func FuzzDirRecord(f *testing.F) {
 // (so that CE continuations land in it).
 func FuzzSUSP(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		defer watchdog()()
+		defer testkit.Watchdog(t, 5*time.Second)()
 		img := fuzzImage(data)
 		fl := img.parseSUSP(data, 0)
 		if fl.slLen > maxTargetLen+1 || len(fl.name) > maxNameLen {
@@ -67,7 +69,7 @@ func FuzzSUSP(f *testing.F) {
 // FuzzPathTable parses data as a path table, both kinds.
 func FuzzPathTable(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		defer watchdog()()
+		defer testkit.Watchdog(t, 5*time.Second)()
 		for _, j := range []bool{false, true} {
 			pt, err := ParsePathTable(data, j, 1000)
 			if err == nil {
@@ -85,7 +87,7 @@ func FuzzPathTable(f *testing.F) {
 // never read) are left out, and walks and reads all of it, in every tree.
 func FuzzOpen(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		defer watchdog()()
+		defer testkit.Watchdog(t, 5*time.Second)()
 		r := &offsetReader{data: data, off: 16 * SectorSize}
 		size := int64(len(data)) + 16*SectorSize
 		for _, tree := range []Tree{TreeAuto, TreeJoliet, TreePlain} {
@@ -95,25 +97,9 @@ func FuzzOpen(f *testing.F) {
 			}
 			img.Check()
 			img.PathTable()
-			walkAll(img.Root(), 0)
+			readkittest.Explore(img.FS())
 		}
 	})
-}
-
-func walkAll(e *Entry, depth int) {
-	if depth > 64 {
-		return
-	}
-	if e.Mode.IsRegular() {
-		readSome(e)
-	}
-	if !e.IsDir() {
-		return
-	}
-	kids, _ := e.Entries()
-	for _, k := range kids {
-		walkAll(k, depth+1)
-	}
 }
 
 func readSome(e *Entry) {
@@ -150,15 +136,4 @@ func (r *offsetReader) ReadAt(p []byte, off int64) (int, error) {
 		return n + m, io.EOF
 	}
 	return n + m, nil
-}
-
-// watchdog panics (with every goroutine's stack) when a fuzz input takes
-// over 5 s: the fuzzer then keeps it as a failing input.
-func watchdog() func() {
-	t := time.AfterFunc(5*time.Second, func() {
-		buf := make([]byte, 1<<20)
-		n := runtime.Stack(buf, true)
-		panic("fuzz input took over 5s:\n" + string(buf[:n]))
-	})
-	return func() { t.Stop() }
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/loops-cli/loops/blockloop/iso9660"
 	"github.com/loops-cli/loops/blockloop/iso9660/isotest"
+	"github.com/loops-cli/loops/blockloop/readkit/readkittest"
 )
 
 func openFile(t testing.TB, path string, opts iso9660.Options) *iso9660.Image {
@@ -32,6 +33,21 @@ func openFile(t testing.TB, path string, opts iso9660.Options) *iso9660.Image {
 	return img
 }
 
+// checkFS runs fstest.TestFS on the fs.FS of image iso, read from memory
+// (TestFS reads files a few bytes at a time), expecting want's paths.
+func checkFS(t *testing.T, iso string, want readkittest.Tree) {
+	t.Helper()
+	b, err := os.ReadFile(iso)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := iso9660.Open(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readkittest.TestFS(t, img.FS(), want)
+}
+
 // TestRockRidge: every name (long, unicode), mode, owner, symlink target,
 // hard-link count, mtime, size and sha256 of the Rock Ridge tree matches
 // the source tree, and the path table agrees with the tree.
@@ -42,8 +58,10 @@ func TestRockRidge(t *testing.T) {
 	if img.Tree() != iso9660.TreeRockRidge || !img.Joliet() || img.Label() != "RR TEST" {
 		t.Fatalf("tree %v joliet %v label %q", img.Tree(), img.Joliet(), img.Label())
 	}
-	isotest.Compare(t, isotest.WalkDir(t, src), isotest.WalkImage(t, img),
-		isotest.Fields{Perm: true, Owner: true, Nlink: true, ModTime: true})
+	want := readkittest.HostTree(t, src)
+	readkittest.Compare(t, want, readkittest.FSTree(t, img.FS()),
+		readkittest.Fields{Perm: true, Owner: true, Nlink: true, ModTime: readkittest.SameSecond})
+	checkFS(t, iso, want)
 	if err := img.Check(); err != nil {
 		t.Error(err)
 	}
@@ -78,7 +96,7 @@ func TestJolietOnly(t *testing.T) {
 	if img.Tree() != iso9660.TreeJoliet || img.RockRidge() {
 		t.Fatalf("tree %v rr %v", img.Tree(), img.RockRidge())
 	}
-	want := isotest.WalkDir(t, src)
+	want := readkittest.HostTree(t, src)
 	for p, in := range want {
 		if in.Mode.IsDir() {
 			in.Mode = fs.ModeDir | 0o555
@@ -90,7 +108,8 @@ func TestJolietOnly(t *testing.T) {
 		}
 		want[p] = in
 	}
-	isotest.Compare(t, want, isotest.WalkImage(t, img), isotest.Fields{Perm: true, Nlink: true, ModTime: true})
+	readkittest.Compare(t, want, readkittest.FSTree(t, img.FS()), readkittest.Fields{Perm: true, Nlink: true, ModTime: readkittest.SameSecond})
+	checkFS(t, iso, want)
 	if err := img.Check(); err != nil {
 		t.Error(err)
 	}
@@ -109,7 +128,7 @@ func TestPlainNames(t *testing.T) {
 	if img.Tree() != iso9660.TreePlain {
 		t.Fatalf("tree %v", img.Tree())
 	}
-	got := isotest.WalkImage(t, img)
+	got := readkittest.FSTree(t, img.FS())
 	for _, p := range []string{"README", "HELLO.TXT", "SUB", "SUB/DEEPER", "SUB/DEEPER/X_TAR.GZ", "SUB/A.B"} {
 		if _, ok := got[p]; !ok {
 			t.Errorf("%s missing from %v", p, keys(got))
@@ -128,7 +147,7 @@ func TestPlainNames(t *testing.T) {
 	}
 }
 
-func keys(tr isotest.Tree) []string {
+func keys(tr readkittest.Tree) []string {
 	var out []string
 	for k := range tr {
 		out = append(out, k)
@@ -146,8 +165,8 @@ func TestDeepRelocated(t *testing.T) {
 		t.Run(reloc[0], func(t *testing.T) {
 			iso := isotest.BuildISO(t, src, append([]string{"-R"}, reloc...)...)
 			img := openFile(t, iso, iso9660.Options{})
-			isotest.Compare(t, isotest.WalkDir(t, src), isotest.WalkImage(t, img),
-				isotest.Fields{Perm: true, Owner: true, Nlink: true, ModTime: true})
+			readkittest.Compare(t, readkittest.HostTree(t, src), readkittest.FSTree(t, img.FS()),
+				readkittest.Fields{Perm: true, Owner: true, Nlink: true, ModTime: readkittest.SameSecond})
 			if err := img.Check(); err != nil {
 				t.Error(err)
 			}
@@ -185,12 +204,12 @@ func TestHybrid(t *testing.T) {
 		t.Fatalf("no MBR signature in sector 0")
 	}
 	img := openFile(t, iso, iso9660.Options{})
-	got := isotest.WalkImage(t, img)
-	want := isotest.WalkDir(t, src)
+	got := readkittest.FSTree(t, img.FS())
+	want := readkittest.HostTree(t, src)
 	delete(got, "boot.cat")
 	delete(got, "isolinux.bin") // -boot-info-table patches it
 	delete(want, "isolinux.bin")
-	isotest.Compare(t, want, got, isotest.Fields{})
+	readkittest.Compare(t, want, got, readkittest.Fields{})
 }
 
 // patchMBR writes a one-partition MBR into sector 0, as isohybrid does.

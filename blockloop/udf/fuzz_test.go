@@ -5,9 +5,11 @@ import (
 	"encoding/binary"
 	"io"
 	"io/fs"
-	"runtime"
 	"testing"
 	"time"
+
+	"github.com/loops-cli/loops/blockloop/readkit/readkittest"
+	"github.com/loops-cli/loops/internal/testkit"
 )
 
 // The fuzz targets feed hostile bytes to each parsing layer. Seeds are in
@@ -123,7 +125,7 @@ func fixTag(b []byte) {
 // fixed.
 func FuzzOpen(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		defer watchdog()()
+		defer testkit.Watchdog(t, 5*time.Second)()
 		openAll(decodeSparse(data))
 		fixed := decodeSparse(bytes.Clone(data))
 		for _, c := range fixed.chunks {
@@ -145,7 +147,7 @@ func openAll(img *sparseImage) {
 			}
 			fsys.Label()
 			fsys.Lookup("a/b/c")
-			walkAll(fsys.Root(), 0)
+			readkittest.Explore(fsys.FS())
 		}
 	}
 }
@@ -165,7 +167,7 @@ func fuzzFS(data []byte) *FS {
 // level of subdirectories, and reads the files.
 func FuzzFID(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		defer watchdog()()
+		defer testkit.Watchdog(t, 5*time.Second)()
 		listFuzz(t, data)
 		// Again with the identifiers' tags fixed, and the tags of the
 		// blocks of the image.
@@ -211,7 +213,7 @@ func listFuzz(t *testing.T, data []byte) {
 // and checks that the extents cover the file exactly.
 func FuzzAllocDescs(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		defer watchdog()()
+		defer testkit.Watchdog(t, 5*time.Second)()
 		fsys := fuzzFS(data)
 		for _, size := range []int64{int64(len(data)), 1 << 40} {
 			for adType := adShort; adType <= adExt; adType++ {
@@ -236,21 +238,6 @@ func FuzzAllocDescs(f *testing.F) {
 	})
 }
 
-func walkAll(e *Entry, depth int) {
-	if depth > 64 {
-		return
-	}
-	readSome(e)
-	if !e.IsDir() {
-		return
-	}
-	kids, _ := e.Entries()
-	for _, k := range kids {
-		e.Child(k.Name)
-		walkAll(k, depth+1)
-	}
-}
-
 func readSome(e *Entry) {
 	e.UnixMode()
 	if !e.Mode.IsRegular() {
@@ -264,15 +251,4 @@ func readSome(e *Entry) {
 		}
 	}
 	r.ReadAt(buf, e.Size-10)
-}
-
-// watchdog panics (with every goroutine's stack) when a fuzz input takes
-// over 5 s: the fuzzer then keeps it as a failing input.
-func watchdog() func() {
-	t := time.AfterFunc(5*time.Second, func() {
-		buf := make([]byte, 1<<20)
-		n := runtime.Stack(buf, true)
-		panic("fuzz input took over 5s:\n" + string(buf[:n]))
-	})
-	return func() { t.Stop() }
 }

@@ -1,11 +1,8 @@
 package udf
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"bytes"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,136 +10,41 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/loops-cli/loops/blockloop/readkit/readkittest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
-// info is what the tests compare of one file: type and permissions, size,
-// the sha256 of the data, a symlink's target.
-type info struct {
-	Mode   fs.FileMode
-	Size   int64
-	Sum    string
-	Target string
+// walkSource reads a directory tree on disk (symlinks not followed), its
+// root left out.
+func walkSource(t testing.TB, root string) readkittest.Tree {
+	t.Helper()
+	tr := readkittest.HostTree(t, root)
+	delete(tr, "")
+	return tr
 }
 
-// walkSource reads a directory tree on disk (symlinks not followed).
-func walkSource(t testing.TB, root string) map[string]info {
+// walkFS reads every entry of an opened image through its fs.FS, and every
+// file's data, the root left out.
+func walkFS(t testing.TB, f *FS) readkittest.Tree {
 	t.Helper()
-	out := map[string]info{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p == root {
-			return nil
-		}
-		rel, _ := filepath.Rel(root, p)
-		st, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		in := info{Mode: st.Mode()}
-		switch {
-		case st.Mode().IsRegular():
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			in.Size, in.Sum = int64(len(b)), sum(b)
-		case st.Mode()&fs.ModeSymlink != 0:
-			in.Target, _ = os.Readlink(p)
-			in.Size = int64(len(in.Target))
-		}
-		out[filepath.ToSlash(rel)] = in
-		return nil
-	})
+	tr := readkittest.FSTree(t, f.FS())
+	delete(tr, "")
+	return tr
+}
+
+// checkFS runs fstest.TestFS on the fs.FS of image img, read from memory
+// (TestFS reads files a few bytes at a time), expecting want's paths.
+func checkFS(t *testing.T, img string, want readkittest.Tree) {
+	t.Helper()
+	b, err := os.ReadFile(img)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out
-}
-
-func sum(b []byte) string {
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:])
-}
-
-// walkFS reads every entry of an opened image, and every file's data
-// through ReaderAt.
-func walkFS(t testing.TB, f *FS) map[string]info {
-	t.Helper()
-	out := map[string]info{}
-	var walk func(e *Entry, p string, depth int)
-	walk = func(e *Entry, p string, depth int) {
-		if depth > 64 {
-			t.Fatalf("%s: too deep", p)
-		}
-		kids, err := e.Entries()
-		if err != nil {
-			t.Errorf("%s: %v", p, err)
-			return
-		}
-		for _, k := range kids {
-			kp := strings.TrimPrefix(p+"/"+k.Name, "/")
-			in := info{Mode: k.Mode, Size: k.Size, Target: k.Target}
-			if k.DataErr() != nil {
-				t.Errorf("%s: %v", kp, k.DataErr())
-			}
-			if k.Mode.IsRegular() {
-				h := sha256.New()
-				n, err := io.Copy(h, k.Open())
-				if err != nil || n != k.Size {
-					t.Errorf("%s: read %d of %d bytes: %v", kp, n, k.Size, err)
-				}
-				in.Sum = hex.EncodeToString(h.Sum(nil))
-			}
-			if k.Mode.IsDir() {
-				in.Size = 0
-			}
-			out[kp] = in
-			if k.IsDir() {
-				walk(k, kp, depth+1)
-			}
-		}
+	f, err := Open(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
 	}
-	walk(f.Root(), "", 0)
-	return out
-}
-
-// cmpFields says what compare looks at besides names, types, sizes and
-// data.
-type cmpFields struct {
-	Perm bool // permission bits
-}
-
-// compare checks that got has exactly want's paths, with the same type,
-// size, data and target.
-func compare(t testing.TB, want, got map[string]info, fl cmpFields) {
-	t.Helper()
-	for p, w := range want {
-		g, ok := got[p]
-		if !ok {
-			t.Errorf("%s: missing from the image", p)
-			continue
-		}
-		if w.Mode.Type() != g.Mode.Type() {
-			t.Errorf("%s: type %v, want %v", p, g.Mode.Type(), w.Mode.Type())
-		}
-		if fl.Perm && w.Mode.Perm() != g.Mode.Perm() {
-			t.Errorf("%s: permissions %v, want %v", p, g.Mode.Perm(), w.Mode.Perm())
-		}
-		if w.Mode.IsRegular() && (w.Size != g.Size || w.Sum != g.Sum) {
-			t.Errorf("%s: %d bytes sha256 %.12s, want %d bytes %.12s", p, g.Size, g.Sum, w.Size, w.Sum)
-		}
-		if w.Target != g.Target {
-			t.Errorf("%s: target %q, want %q", p, g.Target, w.Target)
-		}
-	}
-	for p := range got {
-		if _, ok := want[p]; !ok {
-			t.Errorf("%s: in the image, not expected", p)
-		}
-	}
+	readkittest.TestFS(t, f.FS(), want)
 }
 
 func openImage(t testing.TB, path string, opts Options) *FS {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/loops-cli/loops/blockloop/readkit/readkittest"
 )
 
 // blocksWithTag are the blocks of the image holding a valid descriptor with
@@ -87,7 +89,7 @@ func TestMetadataPartition(t *testing.T) {
 		if len(f.parts) != 2 || f.parts[1].kind != partMetadata || f.Root().icb.part != 1 {
 			t.Fatalf("partitions %v, root in %d", f.parts, f.Root().icb.part)
 		}
-		compare(t, want, walkFS(t, f), cmpFields{Perm: true})
+		readkittest.Compare(t, want, walkFS(t, f), readkittest.Fields{Perm: true})
 	}
 }
 
@@ -141,7 +143,7 @@ func TestHostile(t *testing.T) {
 			if err != nil {
 				continue
 			}
-			walkAll(g.Root(), 0)
+			readkittest.Explore(g.FS())
 		}
 	})
 
@@ -253,7 +255,7 @@ func TestSparingRemap(t *testing.T) {
 	if len(f.parts[0].remap) != 1 {
 		t.Fatalf("remap %v", f.parts[0].remap)
 	}
-	compare(t, want, walkFS(t, f), cmpFields{Perm: true})
+	readkittest.Compare(t, want, walkFS(t, f), readkittest.Fields{Perm: true})
 	if e := lookup(t, f, "t/big.bin"); len(e.Extents) < 3 {
 		t.Errorf("big.bin extents %+v", e.Extents)
 	}
@@ -291,7 +293,7 @@ func TestPointerVD(t *testing.T) {
 	m.retag(first, 28-16)
 	clear(m.b[int64(reserve.loc)*m.bs : int64(reserve.loc+reserve.length/uint32(m.bs))*m.bs])
 	g := m.mustOpen(t)
-	compare(t, want, walkFS(t, g), cmpFields{Perm: true})
+	readkittest.Compare(t, want, walkFS(t, g), readkittest.Fields{Perm: true})
 
 	// A pointer to itself ends in the descriptor limit, not a hang.
 	binary.LittleEndian.PutUint32(d[24:], main.loc)

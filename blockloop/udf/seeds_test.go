@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/loops-cli/loops/blockloop/readkit/readkittest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
@@ -114,7 +115,7 @@ func readBytes(t *testing.T, img []byte) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	walkAll(f.Root(), 0)
+	readkittest.Explore(f.FS())
 	cut := make([]byte, len(img))
 	for i, read := range tr.mask {
 		if read {

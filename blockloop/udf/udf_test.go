@@ -13,6 +13,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/loops-cli/loops/blockloop/readkit/readkittest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
@@ -57,15 +58,15 @@ func TestGenisoimage(t *testing.T) {
 	want := walkSource(t, src)
 	for p, in := range want {
 		if in.Mode&fs.ModeSymlink != 0 { // genisoimage's UDF tree has no symlinks
-			want[p] = info{Mode: 0, Sum: sum(nil)}
+			want[p] = readkittest.Info{SHA256: readkittest.Sum(nil)}
 		}
 		if in.Mode.IsDir() {
 			in.Size = 0
 			want[p] = in
 		}
 	}
-	compare(t, want, got, cmpFields{})
-	compare(t, walkSource(t, extract7z(t, iso)), got, cmpFields{})
+	readkittest.Compare(t, want, got, readkittest.Fields{})
+	readkittest.Compare(t, walkSource(t, extract7z(t, iso)), got, readkittest.Fields{})
 
 	many, err := f.Lookup("/many")
 	if err != nil {
@@ -104,7 +105,7 @@ func TestGenisoimage(t *testing.T) {
 // udfclientTree is the tree copied with udfclient: it follows symlinks and
 // makes no hard links, so there are none. udfclient writes names as 8-bit
 // CS0 bytes, UTF-8 bytes included: such a name reads back as Latin-1.
-func udfclientTree(t testing.TB, tmp string) (string, map[string]info) {
+func udfclientTree(t testing.TB, tmp string) (string, readkittest.Tree) {
 	t.Helper()
 	files := map[string]string{
 		"hello.txt":         "hello\n",
@@ -119,14 +120,14 @@ func udfclientTree(t testing.TB, tmp string) (string, map[string]info) {
 	dir := writeTreeIn(t, tmp, "t", files)
 	os.Chmod(filepath.Join(dir, "hello.txt"), 0o750)
 	os.Chmod(filepath.Join(dir, "sub"), 0o700)
-	want := map[string]info{}
+	want := readkittest.Tree{}
 	for p, in := range walkSource(t, dir) {
 		if in.Mode.IsDir() {
 			in.Size = 0
 		}
 		want["t/"+latin1(p)] = in
 	}
-	want["t"] = info{Mode: fs.ModeDir | 0o755}
+	want["t"] = readkittest.Info{Mode: fs.ModeDir | 0o755}
 	return dir, want
 }
 
@@ -172,13 +173,13 @@ var fixtures struct {
 	once sync.Once
 	dir  string
 	imgs map[string]string
-	want map[string]info
+	want readkittest.Tree
 	err  error
 }
 
 // udfclientImages returns the images of udfclientCases by name, and what
 // they hold.
-func udfclientImages(t testing.TB) (map[string]string, map[string]info) {
+func udfclientImages(t testing.TB) (map[string]string, readkittest.Tree) {
 	t.Helper()
 	mk := testkit.Tool(t, "mkudffs")
 	uc := testkit.Tool(t, "udfclient")
@@ -236,9 +237,10 @@ func TestMkudffs(t *testing.T) {
 				t.Errorf("label %q volume set %q revision %#x block size %d", f.Label(), f.VolumeSetID(), f.Revision(), f.BlockSize())
 			}
 			got := walkFS(t, f)
-			compare(t, want, got, cmpFields{Perm: true})
+			readkittest.Compare(t, want, got, readkittest.Fields{Perm: true})
+			checkFS(t, img, want)
 			if tc.sevenZ {
-				compare(t, walkSource(t, extract7z(t, img)), got, cmpFields{})
+				readkittest.Compare(t, walkSource(t, extract7z(t, img)), got, readkittest.Fields{})
 			}
 			if tc.name == "cdrw-2048-1.50" {
 				// mkudffs records the spare area as a hidden file.

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/loops-cli/loops/blockloop/readkit/readkittest"
 )
 
 func TestCRC16(t *testing.T) {
@@ -90,7 +92,7 @@ func TestConcurrent(t *testing.T) {
 	f := openImage(t, imgs["hd-2048-2.01"], Options{})
 	var wg sync.WaitGroup
 	for range 8 {
-		wg.Go(func() { compare(t, want, walkFS(t, f), cmpFields{}) })
+		wg.Go(func() { readkittest.Compare(t, want, walkFS(t, f), readkittest.Fields{}) })
 	}
 	wg.Wait()
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/loops-cli/loops/blockloop/fat/fattest"
+	"github.com/loops-cli/loops/blockloop/readkit/readkittest"
 	"github.com/loops-cli/loops/blockloop/userfs"
 	"github.com/loops-cli/loops/internal/testkit"
 )
@@ -73,8 +74,8 @@ func checkImage(t *testing.T, s *userfs.Server, img, host string, off, size int6
 		t.Fatal(err)
 	}
 	fattest.FsckClean(t, img, off, size)
-	want := fattest.WalkDir(t, host)
-	fattest.Compare(t, want, fattest.MtoolsTree(t, img, off), false)
+	want := readkittest.HostTree(t, host)
+	readkittest.Compare(t, want, fattest.MtoolsTree(t, img, off), readkittest.Fields{})
 	t.Logf("%d paths compared", len(want))
 }
 
@@ -276,7 +277,7 @@ func TestMountFATReadWriteKilled(t *testing.T) {
 	}
 	t.Logf("fsck.fat -n after the kill:\n%s", strings.Join(lines, "\n"))
 	got := fattest.MtoolsTree(t, img, 0)
-	if g := got["Synced File.bin"]; g.Size != int64(len(synced)) || g.Sum != fattest.Sum(synced) {
+	if g := got["Synced File.bin"]; g.Size != int64(len(synced)) || g.SHA256 != readkittest.Sum(synced) {
 		t.Errorf("the fsync'd file after the kill: %+v, want %d bytes", g, len(synced))
 	}
 }
@@ -306,7 +307,7 @@ func TestMountFATReadWriteSDCard(t *testing.T) {
 	testkit.Run(t, testkit.Tool(t, "mcopy"), "-i", img+"@@"+fmt.Sprint(fatStart), filepath.Join(host, "cmdline.txt"), filepath.Join(host, "config.txt"), filepath.Join(host, "issue.txt"), "::/")
 	outside := func() string {
 		b, _ := os.ReadFile(img)
-		return fattest.Sum(b[:fatStart]) + fattest.Sum(b[fatStart+fatSize:])
+		return readkittest.Sum(b[:fatStart]) + readkittest.Sum(b[fatStart+fatSize:])
 	}
 	before := outside()
 

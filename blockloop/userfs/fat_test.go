@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/loops-cli/loops/blockloop/iso9660/isotest"
+	"github.com/loops-cli/loops/blockloop/readkit/readkittest"
 	"github.com/loops-cli/loops/blockloop/userfs"
 	"github.com/loops-cli/loops/internal/testkit"
 )
@@ -88,7 +88,7 @@ func TestMountFAT(t *testing.T) {
 			if m := mountOf(s.Mountpoint); m == nil || m.FSType != "fuse."+typ {
 				t.Errorf("mountinfo: %+v, want fuse.%s", m, typ)
 			}
-			isotest.Compare(t, isotest.WalkDir(t, src), isotest.WalkDir(t, s.Mountpoint), isotest.Fields{})
+			readkittest.Compare(t, readkittest.HostTree(t, src), readkittest.HostTree(t, s.Mountpoint), readkittest.Fields{})
 			filepath.Walk(s.Mountpoint, func(p string, fi os.FileInfo, err error) error {
 				if err != nil {
 					t.Error(err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/loops-cli/loops/blockloop/iso9660/isotest"
+	"github.com/loops-cli/loops/blockloop/readkit/readkittest"
 	"github.com/loops-cli/loops/blockloop/userfs"
 	"github.com/loops-cli/loops/internal/testkit"
 )
@@ -86,8 +87,8 @@ func bothRoutes(t *testing.T, img string, opts userfs.Options) string {
 	t.Helper()
 	s, _ := serve(t, img, opts)
 	mp := indexMount(t, img, opts)
-	isotest.Compare(t, isotest.WalkDir(t, s.Mountpoint), isotest.WalkDir(t, mp),
-		isotest.Fields{Perm: true, Owner: true, Nlink: true, ModTime: true})
+	readkittest.Compare(t, readkittest.HostTree(t, s.Mountpoint), readkittest.HostTree(t, mp),
+		readkittest.Fields{Perm: true, Owner: true, Nlink: true, ModTime: readkittest.SameSecond})
 	return mp
 }
 
@@ -103,11 +104,11 @@ func TestIndexISO(t *testing.T) {
 		name   string
 		src    string
 		args   []string
-		fields isotest.Fields
+		fields readkittest.Fields
 	}{
-		{"rockridge", rich, []string{"-R", "-J", "-rr_reloc_dir", "rr_moved"}, isotest.Fields{Perm: true, Owner: true, Nlink: true, ModTime: true}},
-		{"joliet", joliet, []string{"-J"}, isotest.Fields{ModTime: true}},
-		{"plain", joliet, nil, isotest.Fields{}},
+		{"rockridge", rich, []string{"-R", "-J", "-rr_reloc_dir", "rr_moved"}, readkittest.Fields{Perm: true, Owner: true, Nlink: true, ModTime: readkittest.SameSecond}},
+		{"joliet", joliet, []string{"-J"}, readkittest.Fields{ModTime: readkittest.SameSecond}},
+		{"plain", joliet, nil, readkittest.Fields{}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			iso := isotest.BuildISO(t, c.src, c.args...)
@@ -117,7 +118,7 @@ func TestIndexISO(t *testing.T) {
 			}
 			mp := bothRoutes(t, iso, opts)
 			if c.name != "plain" {
-				isotest.Compare(t, isotest.WalkDir(t, c.src), isotest.WalkDir(t, mp), c.fields)
+				readkittest.Compare(t, readkittest.HostTree(t, c.src), readkittest.HostTree(t, mp), c.fields)
 			}
 		})
 	}
@@ -161,7 +162,7 @@ func TestIndexFAT(t *testing.T) {
 			if s, ok := sources[name]; ok {
 				want = s
 			}
-			isotest.Compare(t, isotest.WalkDir(t, want), isotest.WalkDir(t, mp), isotest.Fields{})
+			readkittest.Compare(t, readkittest.HostTree(t, want), readkittest.HostTree(t, mp), readkittest.Fields{})
 		})
 	}
 }
@@ -176,7 +177,7 @@ func TestIndexUDF(t *testing.T) {
 	bridge := filepath.Join(t.TempDir(), "bridge.iso")
 	testkit.Run(t, testkit.Tool(t, "genisoimage"), "-quiet", "-input-charset", "utf-8", "-udf", "-V", "UDFTEST", "-o", bridge, src)
 	mp := bothRoutes(t, bridge, userfs.Options{Type: "udf"})
-	isotest.Compare(t, isotest.WalkDir(t, src), isotest.WalkDir(t, mp), isotest.Fields{})
+	readkittest.Compare(t, readkittest.HostTree(t, src), readkittest.HostTree(t, mp), readkittest.Fields{})
 
 	ascii := t.TempDir() + "/t" // udfclient writes names in 8 bits: ASCII only
 	for p, c := range map[string]string{
@@ -192,7 +193,7 @@ func TestIndexUDF(t *testing.T) {
 		t.Run("mkudffs-"+bs, func(t *testing.T) {
 			img := udfImage(t, ascii, bs)
 			mp := bothRoutes(t, img, userfs.Options{Type: "udf"})
-			isotest.Compare(t, isotest.WalkDir(t, ascii), isotest.WalkDir(t, filepath.Join(mp, "t")), isotest.Fields{})
+			readkittest.Compare(t, readkittest.HostTree(t, ascii), readkittest.HostTree(t, filepath.Join(mp, "t")), readkittest.Fields{})
 		})
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/loops-cli/loops/blockloop/iso9660"
 	"github.com/loops-cli/loops/blockloop/iso9660/isotest"
 	"github.com/loops-cli/loops/blockloop/kernfile"
+	"github.com/loops-cli/loops/blockloop/readkit/readkittest"
 	"github.com/loops-cli/loops/blockloop/userfs"
 	"github.com/loops-cli/loops/internal/testkit"
 )
@@ -114,8 +115,8 @@ func TestMountRockRidge(t *testing.T) {
 	src := isotest.RichTree(t)
 	iso := isotest.BuildISO(t, src, "-R", "-J", "-rr_reloc_dir", "rr_moved", "-V", "RR")
 	s, cancel := serve(t, iso, userfs.Options{})
-	isotest.Compare(t, isotest.WalkDir(t, src), isotest.WalkDir(t, s.Mountpoint),
-		isotest.Fields{Perm: true, Owner: true, Nlink: true, ModTime: true})
+	readkittest.Compare(t, readkittest.HostTree(t, src), readkittest.HostTree(t, s.Mountpoint),
+		readkittest.Fields{Perm: true, Owner: true, Nlink: true, ModTime: readkittest.SameSecond})
 
 	m := mountOf(s.Mountpoint)
 	if m == nil {
@@ -170,7 +171,7 @@ func TestMountJoliet(t *testing.T) {
 	src := isotest.JolietTree(t)
 	iso := isotest.BuildISO(t, src, "--norock", "-J", "-joliet-long")
 	s, _ := serve(t, iso, userfs.Options{SetOwner: true, UID: 4321, GID: 8765})
-	want := isotest.WalkDir(t, src)
+	want := readkittest.HostTree(t, src)
 	for p, in := range want {
 		in.UID, in.GID = 4321, 8765
 		if in.Mode.IsDir() {
@@ -180,7 +181,7 @@ func TestMountJoliet(t *testing.T) {
 		}
 		want[p] = in
 	}
-	isotest.Compare(t, want, isotest.WalkDir(t, s.Mountpoint), isotest.Fields{Perm: true, Owner: true, Nlink: true})
+	readkittest.Compare(t, want, readkittest.HostTree(t, s.Mountpoint), readkittest.Fields{Perm: true, Owner: true, Nlink: true})
 }
 
 // TestMountPlain: plain ISO names, default owner = the mounting user.

@@ -4,7 +4,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/loops-cli/loops/blockloop/iso9660/isotest"
+	"github.com/loops-cli/loops/blockloop/readkit/readkittest"
 	"github.com/loops-cli/loops/blockloop/userfs"
 	"github.com/loops-cli/loops/internal/testkit"
 )
@@ -23,5 +23,5 @@ func TestMountUDF(t *testing.T) {
 	if s.Tree.Label != "UDFTEST" {
 		t.Errorf("label %q", s.Tree.Label)
 	}
-	isotest.Compare(t, isotest.WalkDir(t, src), isotest.WalkDir(t, s.Mountpoint), isotest.Fields{})
+	readkittest.Compare(t, readkittest.HostTree(t, src), readkittest.HostTree(t, s.Mountpoint), readkittest.Fields{})
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/loops-cli/loops/blockloop/readkit/readkittest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
@@ -64,8 +65,8 @@ func Extract(t testing.TB, img string, off, size int64) string {
 }
 
 // MtoolsTree extracts img's volume (at byte offset off) with mtools'
-// `mcopy -s -n -m` and lists it as WalkDir does.
-func MtoolsTree(t testing.TB, img string, off int64) map[string]FileInfo {
+// `mcopy -s -n -m` and lists it as readkittest.HostTree does.
+func MtoolsTree(t testing.TB, img string, off int64) readkittest.Tree {
 	t.Helper()
 	out := t.TempDir()
 	src := img
@@ -76,7 +77,7 @@ func MtoolsTree(t testing.TB, img string, off int64) map[string]FileInfo {
 	if strings.TrimSpace(ents) != "" {
 		testkit.Run(t, testkit.Tool(t, "mcopy"), "-s", "-n", "-m", "-i", src, "::/*", out+"/")
 	}
-	return WalkDir(t, out)
+	return readkittest.HostTree(t, out)
 }
 
 func itoa(n int64) string {

@@ -1,24 +1,19 @@
 // Package isotest builds ISO 9660 fixtures with xorriso for the tests of
-// package iso9660 and isofs, and compares directory trees: a source tree on
-// disk, the same tree read by the iso9660 reader, or through a mount.
+// package iso9660 and userfs; their trees are compared with readkittest.
 package isotest
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/loops-cli/loops/blockloop/iso9660"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
@@ -236,162 +231,6 @@ func (w *writer) chtimes(p string, tm time.Time) {
 	w.t.Helper()
 	if err := os.Chtimes(w.path(p), tm, tm); err != nil {
 		w.t.Fatal(err)
-	}
-}
-
-// Info is what a tree comparison looks at for one path.
-type Info struct {
-	Mode    fs.FileMode
-	Size    int64 // regular files only
-	UID     uint32
-	GID     uint32
-	Nlink   uint32 // non-directories only
-	ModTime time.Time
-	Target  string
-	SHA256  string
-}
-
-// Tree maps slash-separated paths ("" is the root) to their Info.
-type Tree map[string]Info
-
-// WalkDir reads a tree from the filesystem (a source tree or a mount),
-// without following symlinks.
-func WalkDir(t testing.TB, root string) Tree {
-	t.Helper()
-	out := Tree{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		if rel == "." {
-			rel = ""
-		}
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		st := fi.Sys().(*syscall.Stat_t)
-		in := Info{Mode: fi.Mode(), UID: st.Uid, GID: st.Gid, ModTime: fi.ModTime().UTC()}
-		if !fi.IsDir() {
-			in.Nlink = uint32(st.Nlink)
-		}
-		switch {
-		case fi.Mode()&fs.ModeSymlink != 0:
-			if in.Target, err = os.Readlink(p); err != nil {
-				return err
-			}
-		case fi.Mode().IsRegular():
-			in.Size = fi.Size()
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			h := sha256.New()
-			_, err = io.Copy(h, f)
-			f.Close()
-			if err != nil {
-				return fmt.Errorf("read %s: %w", p, err)
-			}
-			in.SHA256 = hex.EncodeToString(h.Sum(nil))
-		}
-		out[filepath.ToSlash(rel)] = in
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// WalkImage reads a tree with the iso9660 reader.
-func WalkImage(t testing.TB, img *iso9660.Image) Tree {
-	t.Helper()
-	out := Tree{}
-	var walk func(e *iso9660.Entry, p string)
-	walk = func(e *iso9660.Entry, p string) {
-		in := Info{Mode: e.Mode, UID: e.UID, GID: e.GID, ModTime: e.ModTime.UTC(), Target: e.Target}
-		if !e.IsDir() {
-			in.Nlink = e.Nlink
-		}
-		if e.Mode.IsRegular() {
-			in.Size = e.Size
-			h := sha256.New()
-			if _, err := io.Copy(h, e.Open()); err != nil {
-				t.Fatalf("read %s: %v", p, err)
-			}
-			in.SHA256 = hex.EncodeToString(h.Sum(nil))
-		}
-		out[p] = in
-		if e.IsDir() {
-			kids, err := e.Entries()
-			if err != nil {
-				t.Fatalf("list %s: %v", p, err)
-			}
-			for _, k := range kids {
-				walk(k, strings.TrimPrefix(p+"/"+k.Name, "/"))
-			}
-		}
-	}
-	walk(img.Root(), "")
-	return out
-}
-
-// Fields says what Compare compares besides names, types, sizes, symlink
-// targets and contents, which it always compares.
-type Fields struct {
-	Perm    bool // permission bits (and setuid/setgid/sticky)
-	Owner   bool
-	Nlink   bool
-	ModTime bool // to the second
-}
-
-// Compare reports every difference between want and got.
-func Compare(t testing.TB, want, got Tree, f Fields) {
-	t.Helper()
-	var paths []string
-	for p := range want {
-		paths = append(paths, p)
-	}
-	for p := range got {
-		if _, ok := want[p]; !ok {
-			paths = append(paths, p)
-		}
-	}
-	sort.Strings(paths)
-	for _, p := range paths {
-		w, wok := want[p]
-		g, gok := got[p]
-		switch {
-		case !wok:
-			t.Errorf("%q: extra entry %v", p, g.Mode)
-			continue
-		case !gok:
-			t.Errorf("%q: missing (%v)", p, w.Mode)
-			continue
-		}
-		if w.Mode.Type() != g.Mode.Type() {
-			t.Errorf("%q: type %v, want %v", p, g.Mode, w.Mode)
-			continue
-		}
-		if f.Perm && w.Mode != g.Mode && w.Mode&fs.ModeSymlink == 0 {
-			t.Errorf("%q: mode %v, want %v", p, g.Mode, w.Mode)
-		}
-		if w.Size != g.Size || w.SHA256 != g.SHA256 {
-			t.Errorf("%q: size %d sha256 %.12s, want %d %.12s", p, g.Size, g.SHA256, w.Size, w.SHA256)
-		}
-		if w.Target != g.Target {
-			t.Errorf("%q: symlink target %q, want %q", p, g.Target, w.Target)
-		}
-		if f.Owner && (w.UID != g.UID || w.GID != g.GID) {
-			t.Errorf("%q: owner %d:%d, want %d:%d", p, g.UID, g.GID, w.UID, w.GID)
-		}
-		if f.Nlink && w.Nlink != g.Nlink {
-			t.Errorf("%q: nlink %d, want %d", p, g.Nlink, w.Nlink)
-		}
-		if f.ModTime && w.Mode&fs.ModeSymlink == 0 && !w.ModTime.Truncate(time.Second).Equal(g.ModTime.Truncate(time.Second)) {
-			t.Errorf("%q: mtime %v, want %v", p, g.ModTime, w.ModTime)
-		}
 	}
 }
 
