@@ -14,10 +14,10 @@ import (
 
 // Layer is one step of the stack between an image (or a VM disk's
 // virtual disk) and the filesystem loops mounts: a partition, an
-// encrypted volume (LUKS); later an LVM logical volume or an md array.
+// encrypted volume (LUKS), an LVM logical volume, an md RAID1 array.
 // Probe output, the plan and block list show the stack layer by layer.
 type Layer struct {
-	Kind   string `json:"kind"`   // "partition", "luks"
+	Kind   string `json:"kind"`   // "partition", "luks", "lvm", "md"
 	Name   string `json:"name"`   // "partition 3", "LUKS2"
 	Offset int64  `json:"offset"` // where it starts in the device below, bytes
 	Size   int64  `json:"size"`   // its size there, bytes
@@ -35,6 +35,8 @@ type Layer struct {
 const (
 	LayerPartition = "partition"
 	LayerLUKS      = string(layer.KindLUKS)
+	LayerLVM       = string(layer.KindLVM)
+	LayerMD        = string(layer.KindMD)
 )
 
 // ErrNoKey: no keyslot of an encrypted volume opens with the passphrase
@@ -62,6 +64,8 @@ const maxLayers = 4
 // opens it again, its key (nil for a layer that needs none), and what
 // it gives.
 type opened struct {
+	parts []Layer // the partitions it lies on, shown before it (an LVM PV's)
+	part  int     // the partition, when it lies on one
 	layer Layer
 	spec  layer.Spec
 	key   []byte
@@ -69,7 +73,8 @@ type opened struct {
 }
 
 // planLayers is called when Decide stopped at a container loops opens
-// (an encrypted volume): it opens it (asking for the passphrase when opts
+// (an encrypted volume, an LVM PV, an md RAID1 member), or when
+// MountOptions.LV names an LV: it opens it (asking for the passphrase when opts
 // has a PassphraseFunc), probes what it holds and plans again, layer
 // after layer, down to the filesystem. base is what plan probed (the
 // image from baseOff, or a VM disk's virtual disk, size bytes); the plan
@@ -80,6 +85,7 @@ func (h *Host) planLayers(base io.ReaderAt, size, baseOff int64, pr *probe.Resul
 	var specs []layer.Spec
 	var keys [][]byte
 	var devs []layer.Device
+	var lvs []LogicalVolume
 	defer func() {
 		for _, d := range devs {
 			d.Close()
@@ -89,7 +95,7 @@ func (h *Host) planLayers(base io.ReaderAt, size, baseOff int64, pr *probe.Resul
 	fail := func(err error) Plan {
 		layer.Zero(keys)
 		p := nonePlan(err)
-		p.Disk, p.Partition, p.Layers = plan.Disk, part, stack
+		p.Disk, p.Partition, p.Layers, p.LVs = plan.Disk, part, stack, lvs
 		return p
 	}
 	// The index route reads the image file itself: not through a layer.
@@ -97,17 +103,17 @@ func (h *Host) planLayers(base io.ReaderAt, size, baseOff int64, pr *probe.Resul
 	cur, curOff, curPr, curPlan := base, baseOff, pr, plan
 	var reasons []string
 	for depth := 0; ; depth++ {
-		typ, off, n, p, ok := layerTarget(curPr, curPlan)
+		typ, off, n, p, ok := nextLayer(curPr, curPlan, opts)
 		if !ok {
 			if depth == 0 {
-				return plan
+				return noLayer(plan, opts)
 			}
 			break
 		}
 		var what string
 		if depth == 0 {
 			what = where(p)
-			if part = p; p > 0 {
+			if part = p; p > 0 && typ != "LVM2_member" {
 				stack = append(stack, Layer{Kind: LayerPartition, Name: fmt.Sprintf("partition %d", p), Offset: off, Size: n})
 			}
 		} else {
@@ -116,9 +122,23 @@ func (h *Host) planLayers(base io.ReaderAt, size, baseOff int64, pr *probe.Resul
 		if depth >= maxLayers {
 			return fail(fmt.Errorf("%s holds more than %d layers", what, maxLayers))
 		}
-		o, err := h.openLayer(typ, io.NewSectionReader(cur, off, n), n, what, opts)
+		var o *opened
+		var err error
+		if typ == "LVM2_member" {
+			var found []LogicalVolume
+			o, found, err = openLVM(io.NewSectionReader(cur, off, n), curPr, what, opts, depth == 0)
+			lvs = append(lvs, found...)
+		} else {
+			o, err = h.openLayer(typ, io.NewSectionReader(cur, off, n), n, what, opts)
+		}
 		if o != nil {
-			o.layer.Offset, o.layer.Size = off, n
+			if depth == 0 && o.part > 0 {
+				part = o.part
+			}
+			stack = append(stack, o.parts...)
+			if o.layer.Offset == 0 && o.layer.Size == 0 {
+				o.layer.Offset, o.layer.Size = off, n
+			}
 			stack = append(stack, o.layer)
 		}
 		if err != nil {
@@ -143,7 +163,7 @@ func (h *Host) planLayers(base io.ReaderAt, size, baseOff int64, pr *probe.Resul
 		reasons = append(reasons, fmt.Sprintf("%s is %s, %s", what, o.layer.Name, opened))
 	}
 	p := curPlan
-	p.Disk, p.Partition, p.Layers = plan.Disk, part, stack
+	p.Disk, p.Partition, p.Layers, p.LVs = plan.Disk, part, stack, lvs
 	if p.Label == "" {
 		p.Label = stack[len(stack)-1].Label
 	}
@@ -155,6 +175,9 @@ func (h *Host) planLayers(base io.ReaderAt, size, baseOff int64, pr *probe.Resul
 		return p
 	}
 	p.stack, p.keys = specs, keys
+	if len(lvs) > 0 {
+		p.pvFiles = opts.PVs
+	}
 	p.ReadOnly = true
 	p.Reason = fmt.Sprintf("%s (read-only): %s", chain, p.Reason)
 	if plan.Disk != nil {
@@ -170,6 +193,8 @@ func (h *Host) openLayer(typ string, r io.ReaderAt, n int64, what string, opts M
 	switch typ {
 	case "crypto_LUKS":
 		return openLUKS(r, n, what, opts)
+	case "linux_raid_member":
+		return openMD(r, n, what)
 	}
 	return nil, fmt.Errorf("loops does not open %s volumes", typ)
 }
@@ -198,8 +223,8 @@ func openLUKS(r io.ReaderAt, n int64, what string, opts MountOptions) (*opened, 
 
 // planDiskLayers is planLayers in the virtual disk of a VM disk image.
 func (h *Host) planDiskLayers(abs string, di *DiskImage, plan Plan, in PlanInput, opts MountOptions) Plan {
-	if _, _, _, _, ok := layerTarget(di.Inner, plan); !ok {
-		return plan
+	if _, _, _, _, ok := nextLayer(di.Inner, plan, opts); !ok {
+		return noLayer(plan, opts)
 	}
 	d, err := disk.Open(abs)
 	if errors.Is(err, disk.ErrMissingCodec) && h.OpenVirtualDisk != nil {
@@ -257,8 +282,55 @@ func layerTarget(pr *probe.Result, plan Plan) (typ string, off, size int64, part
 }
 
 // opensLayer tells whether loops opens containers of blkid type typ as
-// a layer (openLayer has a case for it).
-func opensLayer(typ string) bool { return typ == "crypto_LUKS" }
+// a layer (openLayer, or openLVM, has a case for it).
+func opensLayer(typ string) bool {
+	return typ == "crypto_LUKS" || typ == "LVM2_member" || typ == "linux_raid_member"
+}
+
+// nextLayer is layerTarget, and an LVM VG where Decide did not stop at
+// one PV: when MountOptions.LV names an LV, or the only partitions that
+// could hold a filesystem are PVs (one VG over several partitions). A VG
+// is opened over the whole device below (off 0, size its size): its PVs
+// are found in it.
+func nextLayer(pr *probe.Result, plan Plan, opts MountOptions) (typ string, off, size int64, part int, ok bool) {
+	if pr == nil {
+		return "", 0, 0, 0, false
+	}
+	regions := pvRegions(pr)
+	if len(regions) > 0 && (opts.LV != "" || onlyPVs(pr, plan, opts)) {
+		return "LVM2_member", 0, pr.Size, 0, true
+	}
+	typ, off, size, part, ok = layerTarget(pr, plan)
+	if ok && typ == "LVM2_member" {
+		return typ, 0, pr.Size, part, true // the VG may span other partitions too
+	}
+	return typ, off, size, part, ok
+}
+
+// onlyPVs tells whether Decide stopped at choosing among partitions that
+// are all LVM PVs, none having been asked for.
+func onlyPVs(pr *probe.Result, plan Plan, opts MountOptions) bool {
+	if opts.Partition != 0 || !errors.Is(plan.Err, ErrChoosePartition) {
+		return false
+	}
+	for _, p := range pr.Partitions {
+		if p.FS != nil && (p.FS.Kind == probe.KindFilesystem || opensLayer(p.FS.Type)) && p.FS.Type != "LVM2_member" {
+			return false
+		}
+	}
+	return true
+}
+
+// noLayer is the plan when there is no layer to open: Decide's, unless an
+// LV was asked for.
+func noLayer(plan Plan, opts MountOptions) Plan {
+	if opts.LV == "" {
+		return plan
+	}
+	p := nonePlan(reasonf(ErrNoLV, "there is no LVM physical volume in the image, so no logical volume %s", opts.LV))
+	p.Disk = plan.Disk
+	return p
+}
 
 // luksLayer describes a LUKS header (its offset and size are where it
 // lies, filled in by the caller).

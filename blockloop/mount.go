@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,6 +58,12 @@ type MountOptions struct {
 	// PassphraseTries is how often a wrong passphrase is asked again;
 	// 0 is DefaultPassphraseTries.
 	PassphraseTries int
+	// LV is the LVM logical volume to mount, "VG/LV" (or "LV" when one VG
+	// has it); "": the only one that holds a filesystem.
+	LV string
+	// PVs are files holding more physical volumes of the image's VG (its
+	// other disks), besides those found in the image itself.
+	PVs []string
 }
 
 // MountResult describes a mount Mount made.
@@ -103,6 +110,14 @@ func (h *Host) PlanMount(image string, opts MountOptions) (*probe.Result, Plan, 
 }
 
 func (h *Host) plan(img *os.File, abs string, opts MountOptions) (*probe.Result, Plan, error) {
+	opts.PVs = slices.Clone(opts.PVs)
+	for i, pv := range opts.PVs {
+		a, err := filepath.Abs(pv)
+		if err != nil {
+			return nil, Plan{}, opErr("probe", pv, "", "", err)
+		}
+		opts.PVs[i] = a
+	}
 	st, err := img.Stat()
 	if err != nil {
 		return nil, Plan{}, opErr("probe", abs, "", "", err)
@@ -146,12 +161,15 @@ func (h *Host) plan(img *os.File, abs string, opts MountOptions) (*probe.Result,
 		IndexAsRoot: opts.WriteIndex != nil && indexable && os.Geteuid() != 0,
 	}
 	plan := Decide(in)
-	if plan.Route == RouteNone {
+	if plan.Route == RouteNone || opts.LV != "" {
 		if di != nil && di.Inner != nil {
 			plan = h.planDiskLayers(abs, di, plan, in, opts)
 		} else if di == nil {
 			plan = h.planLayers(r, size, opts.Offset, pr, plan, in, opts)
 		}
+	}
+	if plan.LVs == nil && di == nil {
+		plan = withLVs(plan, r, pr)
 	}
 	if (off > 0 || limit > 0) && plan.stack == nil {
 		plan.Offset, plan.SizeLimit = off, limit
@@ -188,7 +206,7 @@ func (h *Host) Mount(image string, opts MountOptions) (*MountResult, error) {
 	case plan.Disk != nil && opts.ReadWrite:
 		return nil, opErr("mount", abs, "", "", reasonf(ErrDiskReadOnly, "loops reads %s images read-only: it cannot mount one read-write", plan.Disk.Format))
 	case plan.stack != nil && opts.ReadWrite:
-		return nil, opErr("mount", abs, "", "", reasonf(ErrDiskReadOnly, "loops reads encrypted volumes read-only: it cannot mount one read-write"))
+		return nil, opErr("mount", abs, "", "", reasonf(ErrDiskReadOnly, "loops reads %s read-only: it cannot mount it read-write", topLayerWhat(plan.stack)))
 	case plan.Route == RouteKernel && opts.ReadWrite && rwUserspaceTypes[plan.Type] && opts.Userspace[plan.Type] &&
 		opts.Backend != BackendKernel && os.Geteuid() != 0:
 		// A user who is not root cannot mount(2): loops writes FAT itself.

@@ -3,6 +3,7 @@ package blockloop
 import (
 	"errors"
 	"fmt"
+	"github.com/loops-cli/loops/blockloop/layer"
 	"io"
 	"os"
 	"path/filepath"
@@ -36,12 +37,12 @@ func (h *Host) mountDisk(abs string, plan Plan, opts MountOptions) (*MountResult
 	if err != nil {
 		return nil, opErr("mount", abs, "", opts.Mountpoint, err)
 	}
-	why := "loops reads encrypted volumes read-only"
+	why := "loops reads the LUKS, LVM and md layers it opens read-only"
 	if plan.Disk != nil {
 		why = "loops reads " + plan.Disk.Format + " images read-only"
 	}
 	m := readOnlyMount(abs, dir, plan, why)
-	raw, err := h.serveRawDisk(ServeRequest{Image: abs, RawDisk: true, Disk: plan.Disk != nil, Layers: plan.stack, Keys: plan.keys}, opts.ServeUserspace)
+	raw, err := h.serveRawDisk(ServeRequest{Image: abs, RawDisk: true, Disk: plan.Disk != nil, Layers: plan.stack, Keys: plan.keys, PVs: plan.pvFiles}, opts.ServeUserspace)
 	if err != nil {
 		dir.cleanup()
 		return nil, opErr("mount", abs, "", dir.path, err)
@@ -99,6 +100,21 @@ func (h *Host) serveRawDisk(req ServeRequest, serve func(ServeRequest) error) (*
 func servedWhat(plan Plan) string {
 	if plan.Disk != nil {
 		return "a " + plan.Disk.Format + " virtual disk"
+	}
+	return topLayerWhat(plan.stack)
+}
+
+// topLayerWhat names the top of a stack of layers: "an encrypted volume",
+// "an LVM logical volume", "an md RAID1 array".
+func topLayerWhat(stack []layer.Spec) string {
+	if len(stack) == 0 {
+		return "a layer"
+	}
+	switch stack[len(stack)-1].Kind {
+	case layer.KindLVM:
+		return "an LVM logical volume"
+	case layer.KindMD:
+		return "an md RAID1 array"
 	}
 	return "an encrypted volume"
 }

@@ -60,6 +60,9 @@ type ServeRequest struct {
 	// them through an inherited pipe, never its command line.
 	Layers []layer.Spec
 	Keys   [][]byte
+	// PVs are the files holding LVM physical volumes the layers name as
+	// "fN" (MountOptions.PVs), absolute.
+	PVs []string
 }
 
 // DiskFile is the file a RawDisk server serves in its mount point.
@@ -118,7 +121,7 @@ func (h *Host) mountUserspace(abs string, plan Plan, opts MountOptions) (*MountR
 	}
 	um := ServeRequest{
 		Image: abs, Type: plan.Type, Offset: plan.Offset, SizeLimit: plan.SizeLimit, Mountpoint: dir.path, Label: plan.Label,
-		Owner: FSOwner{UID: -1, GID: -1, Umask: -1}, Disk: plan.Disk != nil, ReadWrite: opts.ReadWrite, Layers: plan.stack, Keys: plan.keys,
+		Owner: FSOwner{UID: -1, GID: -1, Umask: -1}, Disk: plan.Disk != nil, ReadWrite: opts.ReadWrite, Layers: plan.stack, Keys: plan.keys, PVs: plan.pvFiles,
 	}
 	if opts.Owner != nil {
 		um.Owner = *opts.Owner

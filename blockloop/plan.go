@@ -53,9 +53,15 @@ type Plan struct {
 	// filesystem when it has layers loops opens (an encrypted volume),
 	// partition first; Offset and SizeLimit are then in the top layer.
 	Layers []Layer
+	// LVs are the LVM logical volumes found on the way, each with what it
+	// holds (for probe output and the choice of --lv).
+	LVs []LogicalVolume
 
 	stack []layer.Spec // the layers to open, for the server
 	keys  [][]byte     // their keys (zeroed once served)
+	// pvFiles are the PV files (MountOptions.PVs, absolute) an LVM layer
+	// of stack names.
+	pvFiles []string
 }
 
 // PlanInput is everything Decide looks at.

@@ -25,6 +25,11 @@ const (
 	// KindLUKS is a LUKS1/LUKS2 encrypted volume (package luks); its key
 	// is the volume key.
 	KindLUKS Kind = "luks"
+	// KindLVM is an LVM2 logical volume (package lvm); its Spec's Name is
+	// "VG/LV@PVS", the PVs of its VG in the device below (LVMName).
+	KindLVM Kind = "lvm"
+	// KindMD is an md RAID1 member (package md): the array's data.
+	KindMD Kind = "md"
 )
 
 // Spec is one layer of a stack as a command line carries it: its kind,
@@ -66,7 +71,7 @@ func ParseSpec(v string) (Spec, error) {
 	if len(f) == 4 {
 		s.Name = f[3]
 	}
-	if s.Kind != KindLUKS {
+	if s.Kind != KindLUKS && s.Kind != KindLVM && s.Kind != KindMD {
 		return Spec{}, fmt.Errorf("layer %q: unknown kind %q", v, s.Kind)
 	}
 	return s, nil
@@ -79,11 +84,19 @@ type Device interface {
 	Close() error
 }
 
+// Source is a device beside the stack: a PV given as a file (the "fN"
+// of an LVM layer's Name).
+type Source struct {
+	Name string
+	R    io.ReaderAt
+	Size int64
+}
+
 // Open opens specs in order over r (size bytes) and returns the top's
-// output; keys are the keys of the specs that need one, in order. On
-// error every layer opened is closed. Closing the result closes them
-// all.
-func Open(r io.ReaderAt, size int64, specs []Spec, keys [][]byte) (Device, error) {
+// output; keys are the keys of the specs that need one, in order; files
+// the PVs given apart from the image. On error every layer opened is
+// closed. Closing the result closes them all.
+func Open(r io.ReaderAt, size int64, specs []Spec, keys [][]byte, files ...Source) (Device, error) {
 	var st stack
 	var cur io.ReaderAt = r
 	for i, s := range specs {
@@ -104,7 +117,7 @@ func Open(r io.ReaderAt, size int64, specs []Spec, keys [][]byte) (Device, error
 			}
 			key, keys = keys[0], keys[1:]
 		}
-		d, err := openOne(in, n, s, key)
+		d, err := openOne(in, n, s, key, files)
 		if err != nil {
 			st.Close()
 			return nil, fmt.Errorf("layer %d (%s): %w", i+1, s, err)
@@ -121,8 +134,12 @@ func Open(r io.ReaderAt, size int64, specs []Spec, keys [][]byte) (Device, error
 // ErrNoKey: a layer that needs a key was given none.
 var ErrNoKey = errors.New("no key given for it")
 
-func openOne(r io.ReaderAt, size int64, s Spec, key []byte) (Device, error) {
+func openOne(r io.ReaderAt, size int64, s Spec, key []byte, files []Source) (Device, error) {
 	switch s.Kind {
+	case KindLVM:
+		return openLVM(r, size, s.Name, files)
+	case KindMD:
+		return openMD(r, size)
 	case KindLUKS:
 		v, err := luks.Open(r, size)
 		if err != nil {

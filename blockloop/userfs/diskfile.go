@@ -124,7 +124,7 @@ func openDevice(abs string, opts Options) (device, error) {
 	if opts.Layers == nil {
 		return base, nil
 	}
-	top, err := layer.Open(base, base.Size(), opts.Layers, opts.Keys)
+	top, err := layer.Open(base, base.Size(), opts.Layers, opts.Keys, opts.PVs...)
 	if err != nil {
 		base.Close()
 		return nil, err

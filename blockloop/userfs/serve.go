@@ -116,6 +116,9 @@ type Options struct {
 	// keys, zeroed once used.
 	Layers []layer.Spec
 	Keys   [][]byte
+	// PVs are the files an "lvm" layer names as "fN" (its VG's PVs that
+	// are not in the image).
+	PVs []layer.Source
 	// The readers' options (limits, iso9660's tree choice, FAT's time
 	// zone), each passed to the reader of its type.
 	ISO9660 iso9660.Options

@@ -70,7 +70,10 @@ type Serve struct {
 	Layers []string
 	// KeyFD is the inherited fd the layers' keys are read from
 	// (layer.ReadKeys); -1: none. Keys never go on the command line.
-	KeyFD      int
+	KeyFD int
+	// PVFDs are inherited fds of files holding LVM physical volumes that
+	// an "lvm" layer names as "fN" (the Nth of these).
+	PVFDs      []int
 	Mountpoint string
 }
 
@@ -90,6 +93,7 @@ func (s *Serve) bind(fs *flag.FlagSet) {
 	fs.Var((*octal)(&s.Umask), "umask", "octal umask for files the format gives no modes")
 	fs.Var((*list)(&s.Layers), "layers", "layers to open first, `KIND:OFFSET:SIZE[:NAME],...` (bottom first)")
 	fs.IntVar(&s.KeyFD, "key-fd", s.KeyFD, "the inherited `fd` the layers' keys are read from")
+	fs.Var((*fdList)(&s.PVFDs), "pv-fds", "inherited `fds,...` of LVM physical volume files the layers name")
 }
 
 func (s *Serve) operands() []operand { return []operand{{"MOUNTPOINT", &s.Mountpoint}} }
@@ -274,6 +278,32 @@ func (l *list) Set(s string) error {
 	*l = nil
 	if s != "" {
 		*l = strings.Split(s, ",")
+	}
+	return nil
+}
+
+// fdList is a list of fds, "4,5".
+type fdList []int
+
+func (l *fdList) String() string {
+	s := make([]string, len(*l))
+	for i, fd := range *l {
+		s[i] = strconv.Itoa(fd)
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *fdList) Set(s string) error {
+	*l = nil
+	for _, f := range strings.Split(s, ",") {
+		if f == "" {
+			continue
+		}
+		fd, err := strconv.Atoi(f)
+		if err != nil || fd < 0 {
+			return fmt.Errorf("fd %q: not a file descriptor number", f)
+		}
+		*l = append(*l, fd)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loops-cli/loops/blockloop/layer/md/mdtest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
@@ -16,18 +17,18 @@ import (
 //	go test -run '^$' -fuzz FuzzOpen -fuzztime 30s ./blockloop/layer/md/
 func FuzzOpen(f *testing.F) {
 	const size = 128 << 10
-	for _, s := range []super1Spec{
-		{level: 1, disks: 2, name: "h:r", superAt: 4096, dataOff: 8192, used: 64 << 10},
-		{level: 1, disks: 2, superAt: 0, dataOff: 8192, used: 64 << 10},
-		{level: 1, disks: 2, superAt: super1EndOffset(size), used: 64 << 10},
-		{level: 5, disks: 3, superAt: 4096, dataOff: 8192, used: 64 << 10},
+	for _, s := range []mdtest.Spec{
+		{Level: 1, Disks: 2, Name: "h:r", SuperAt: 4096, DataOff: 8192, Used: 64 << 10},
+		{Level: 1, Disks: 2, SuperAt: 0, DataOff: 8192, Used: 64 << 10},
+		{Level: 1, Disks: 2, SuperAt: mdtest.Super1EndOffset(size), Used: 64 << 10},
+		{Level: 5, Disks: 3, SuperAt: 4096, DataOff: 8192, Used: 64 << 10},
 	} {
 		m := make([]byte, size)
-		super1(m, s)
+		mdtest.Super1(m, s)
 		f.Add(m)
 	}
 	m := make([]byte, size)
-	super0(m, 1, 2, 32, false)
+	mdtest.Super0(m, 1, 2, 32, false)
 	f.Add(m)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		defer testkit.Watchdog(t, 5*time.Second)()

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/loops-cli/loops/blockloop/blocklooptest"
+	"github.com/loops-cli/loops/blockloop/layer/md/mdtest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
@@ -79,16 +80,16 @@ func TestRAID1Versions(t *testing.T) {
 	}{
 		{"1.2", 4096, 1 << 20},
 		{"1.1", 0, 1 << 20},
-		{"1.0", super1EndOffset(memberSize), 0},
-		{"0.90", super0Offset(memberSize), 0},
+		{"1.0", mdtest.Super1EndOffset(memberSize), 0},
+		{"0.90", mdtest.Super0Offset(memberSize), 0},
 	}
 	for _, c := range cases {
 		t.Run(c.ver, func(t *testing.T) {
 			m := make([]byte, memberSize)
 			if c.ver == "0.90" {
-				super0(m, 1, 2, fsSize/1024, false)
+				mdtest.Super0(m, 1, 2, fsSize/1024, false)
 			} else {
-				super1(m, super1Spec{level: 1, disks: 2, name: "box:root", superAt: c.superAt, dataOff: c.dataOff, used: fsSize, dataSize: fsSize, role: 0})
+				mdtest.Super1(m, mdtest.Spec{Level: 1, Disks: 2, Name: "box:root", SuperAt: c.superAt, DataOff: c.dataOff, Used: fsSize, DataSize: fsSize, Role: 0})
 			}
 			copy(m[c.dataOff:], fs)
 			mem, err := Open(bytes.NewReader(m), memberSize)
@@ -134,11 +135,11 @@ func TestRefused(t *testing.T) {
 		name  string
 	}{{5, "raid5"}, {0, "raid0"}, {-1, "linear"}, {6, "raid6"}, {10, "raid10"}} {
 		m := make([]byte, size)
-		s := super1Spec{level: lv.level, disks: 4, superAt: 4096, dataOff: 1 << 20, used: 2 << 20, dataSize: 3 << 20}
+		s := mdtest.Spec{Level: lv.level, Disks: 4, SuperAt: 4096, DataOff: 1 << 20, Used: 2 << 20, DataSize: 3 << 20}
 		if lv.level == 10 {
-			s.layout = 0x102 // near=2, as mdadm's default (mdadm --examine divides by the copies)
+			s.Layout = 0x102 // near=2, as mdadm's default (mdadm --examine divides by the copies)
 		}
-		super1(m, s)
+		mdtest.Super1(m, s)
 		mem, err := Open(bytes.NewReader(m), size)
 		if err != nil {
 			t.Fatal(err)
@@ -152,12 +153,12 @@ func TestRefused(t *testing.T) {
 			t.Fatalf("mdadm says %q, we %q", ex["Raid Level"], lv.name)
 		}
 	}
-	for name, s := range map[string]super1Spec{
-		"spare":      {level: 1, disks: 2, superAt: 4096, dataOff: 1 << 20, used: 2 << 20, role: roleSpare},
-		"recovering": {level: 1, disks: 2, superAt: 4096, dataOff: 1 << 20, used: 2 << 20, features: featureRecoveryOffset},
+	for name, s := range map[string]mdtest.Spec{
+		"spare":      {Level: 1, Disks: 2, SuperAt: 4096, DataOff: 1 << 20, Used: 2 << 20, Role: mdtest.RoleSpare},
+		"recovering": {Level: 1, Disks: 2, SuperAt: 4096, DataOff: 1 << 20, Used: 2 << 20, Features: mdtest.FeatureRecoveryOffset},
 	} {
 		m := make([]byte, size)
-		super1(m, s)
+		mdtest.Super1(m, s)
 		mem, err := Open(bytes.NewReader(m), size)
 		if err != nil {
 			t.Fatal(err)
@@ -167,7 +168,7 @@ func TestRefused(t *testing.T) {
 		}
 	}
 	m := make([]byte, size)
-	super0(m, 1, 2, 1024, true)
+	mdtest.Super0(m, 1, 2, 1024, true)
 	mem, err := Open(bytes.NewReader(m), size)
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +183,7 @@ func TestHostile(t *testing.T) {
 	const size = 4 << 20
 	good := func() []byte {
 		m := make([]byte, size)
-		super1(m, super1Spec{level: 1, disks: 2, superAt: 4096, dataOff: 1 << 20, used: 2 << 20})
+		mdtest.Super1(m, mdtest.Spec{Level: 1, Disks: 2, SuperAt: 4096, DataOff: 1 << 20, Used: 2 << 20})
 		return m
 	}
 	reseal := func(m []byte) []byte {

@@ -48,9 +48,17 @@ func containerHint(ce *blockloop.ContainerError, image string) string {
 	}
 	switch ce.Type {
 	case "LVM2_member":
-		return fmt.Sprintf("Attach it (%s), then: sudo vgscan; sudo vgchange -ay; mount a /dev/VG/LV (sudo lvs lists them).", loop)
+		hint := fmt.Sprintf("loops mount opens linear and striped LVs itself: sudo loops mount --lv VG/LV %s (loops block probe %s lists them).", image, image)
+		if kernelLayers().DeviceMapper {
+			hint += fmt.Sprintf("\nOthers (thin, raid, cache...): attach it (%s), then: sudo vgchange -ay --readonly VG; mount /dev/VG/LV.", loop)
+		}
+		return hint
 	case "linux_raid_member":
-		return fmt.Sprintf("Attach it (%s), then assemble the array: sudo mdadm --assemble --run /dev/md/%s /dev/loopN; mount /dev/md/%s.", loop, name, name)
+		hint := fmt.Sprintf("loops mount opens a RAID1 member itself: sudo loops mount %s.", image)
+		if kernelLayers().MD {
+			hint += fmt.Sprintf("\nOther levels: attach every member (%s), then: sudo mdadm --assemble --readonly /dev/md/%s /dev/loopN...; mount /dev/md/%s.", loop, name, name)
+		}
+		return hint
 	case "crypto_LUKS":
 		return fmt.Sprintf("loops mount opens it and asks for the passphrase: sudo loops mount %s", image)
 	case "BitLocker":
@@ -104,6 +112,14 @@ func invokingUser() (name string, uid, gid int) {
 	return name, uid, gid
 }
 
+// kernelLayers is what the running kernel has of device-mapper (which
+// `cryptsetup open` and `vgchange -ay` need) and md (`mdadm --assemble`):
+// advice that needs one is given only where it can work. A variable for
+// tests.
+var kernelLayers = func() blockloop.KernelLayers { return (&blockloop.Host{}).KernelLayers() }
+
+func hasDeviceMapper() bool { return kernelLayers().DeviceMapper }
+
 // blockHint adds the advice a person can act on to a blockloop error.
 func blockHint(err error, target string) error {
 	var ce *blockloop.ContainerError
@@ -116,6 +132,22 @@ func blockHint(err error, target string) error {
 		return withHint(err, "loops mount asks for the passphrase: sudo loops mount %s (or give it with --key-file FILE)", target)
 	case errors.As(err, &ce):
 		return withHint(err, "%s", containerHint(ce, target))
+	case errors.Is(err, blockloop.ErrChoosePartition) && errors.Is(err, blockloop.ErrChooseLV):
+		return withHint(err, "Choose one: sudo loops mount --partition N %s, or an LV: sudo loops mount --lv VG/LV %s\nSee them: loops block probe %s", target, target, target)
+	case errors.Is(err, blockloop.ErrChooseLV):
+		return withHint(err, "Choose one: sudo loops mount --lv VG/LV %s\nSee them: loops block probe %s", target, target)
+	case errors.Is(err, blockloop.ErrNoLV):
+		return withHint(err, "See the volume groups and their LVs: loops block probe %s", target)
+	case errors.Is(err, blockloop.ErrMissingPV):
+		return withHint(err, "Give the files that hold the other PVs (the VG's other disks): sudo loops mount --pv FILE [--pv FILE...] %s", target)
+	case errors.Is(err, blockloop.ErrUnsupportedLV) && hasDeviceMapper():
+		return withHint(err, "loops reads linear and striped LVs only; lvm2 opens the others: attach the image read-only (sudo losetup -r -f --show %s), then sudo vgchange -ay --readonly VG and mount /dev/VG/LV.", target)
+	case errors.Is(err, blockloop.ErrUnsupportedLV):
+		return withHint(err, "loops reads linear and striped LVs only, and lvm2 needs device-mapper for the others, which this kernel lacks: open it on a machine that has it.")
+	case errors.Is(err, blockloop.ErrUnsupportedMD) && kernelLayers().MD:
+		return withHint(err, "loops reads RAID1 members only; the md driver assembles the others: attach every member read-only and run sudo mdadm --assemble --readonly /dev/md/NAME /dev/loopN...")
+	case errors.Is(err, blockloop.ErrUnsupportedMD):
+		return withHint(err, "loops reads RAID1 members only, and mdadm needs the md driver for the others, which this kernel lacks: open it on a machine that has it.")
 	case errors.Is(err, blockloop.ErrNoLoopControl):
 		return withHint(err, "Load the loop driver: sudo modprobe loop (in a container, the host must pass /dev/loop-control through).")
 	case errors.Is(err, blockloop.ErrBusy):

@@ -19,6 +19,8 @@ type blockProbeOptions struct {
 	Partition int
 	Type      string
 	KeyFile   string
+	LV        string
+	PVs       []string
 	JSON      bool
 }
 
@@ -58,6 +60,8 @@ image only.`,
 	cmd.Flags().IntVar(&opts.Partition, "partition", 0, "show the decision for partition `N`")
 	cmd.Flags().StringVar(&opts.Type, "type", "", "show the decision for filesystem `type`")
 	cmd.Flags().StringVar(&opts.KeyFile, "key-file", "", "unlock an encrypted volume with the passphrase in `file` (- for stdin) and show what it holds")
+	cmd.Flags().StringVar(&opts.LV, "lv", "", "show the decision for the LVM logical volume `VG/LV`")
+	cmd.Flags().StringArrayVar(&opts.PVs, "pv", nil, "a `file` holding another LVM physical volume of the image's volume group (repeatable)")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON")
 	return cmd
 }
@@ -83,7 +87,10 @@ type probeJSON struct {
 	// Disk describes a VM disk image (type qcow2, vmdk, vhdx, vdi, vpc); the
 	// partitions and pttype are then those of its virtual disk.
 	Disk *diskJSON `json:"disk,omitempty"`
-	Plan planJSON  `json:"plan"`
+	// LVs are the LVM logical volumes of the volume groups found, with
+	// what each holds.
+	LVs  []blockloop.LogicalVolume `json:"lvs,omitempty"`
+	Plan planJSON                  `json:"plan"`
 }
 
 type diskJSON struct {
@@ -132,7 +139,7 @@ type planJSON struct {
 }
 
 func blockProbeRun(opts *blockProbeOptions) error {
-	mo := blockloop.MountOptions{Partition: opts.Partition, Type: opts.Type, Userspace: userspaceTypes, WriteIndex: writeIndex}
+	mo := blockloop.MountOptions{Partition: opts.Partition, Type: opts.Type, Userspace: userspaceTypes, WriteIndex: writeIndex, LV: opts.LV, PVs: opts.PVs}
 	if opts.KeyFile != "" {
 		pass := newPassphrase(opts.KeyFile, opts.IO.In, opts.Image)
 		mo.Passphrase, mo.PassphraseTries = pass.get, pass.tries()
@@ -148,6 +155,7 @@ func blockProbeRun(opts *blockProbeOptions) error {
 		Plan: planJSON{Route: string(plan.Route), FSType: plan.Type, Partition: plan.Partition,
 			Offset: plan.Offset, SizeLimit: plan.SizeLimit, RO: plan.ReadOnly, Reason: plan.Reason, Layers: plan.Layers},
 	}
+	doc.LVs = plan.LVs
 	if plan.Err != nil {
 		var h *hintError
 		if errors.As(blockHint(plan.Err, opts.Image), &h) {
@@ -295,10 +303,28 @@ func renderProbe(io *IOStreams, d probeJSON, pr *probe.Result) error {
 			t.add("partition", strconv.Itoa(p.Number), strconv.FormatInt(p.Start, 10), strconv.FormatInt(p.Size, 10),
 				dash(p.Type), dash(p.FSType), dash(p.Label), dash(p.FSUUID))
 		}
+		// And LVs are rows starting "lv".
+		for _, l := range d.LVs {
+			t.add("lv", l.FullName(), strconv.FormatInt(l.Size, 10), strings.Join(l.Types, ","), dash(l.FS), dash(l.Label))
+		}
 		return t.render()
 	}
 	if err := t.render(); err != nil {
 		return err
+	}
+	if len(d.LVs) > 0 {
+		fmt.Fprintln(io.Out)
+		lt := newTable(io, "LV", "SIZE", "SEGMENTS", "FSTYPE", "LABEL")
+		for _, l := range d.LVs {
+			fs := dash(l.FS)
+			if l.Why != "" {
+				fs = "(loops cannot read it)"
+			}
+			lt.add(l.FullName(), blockloop.HumanSize(l.Size), strings.Join(l.Types, ","), fs, dash(l.Label))
+		}
+		if err := lt.render(); err != nil {
+			return err
+		}
 	}
 	if len(d.Partitions) == 0 {
 		return nil

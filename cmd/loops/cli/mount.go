@@ -26,6 +26,8 @@ type mountOptions struct {
 	Options    string // -o uid=N,gid=N,umask=OOO
 	Owner      *blockloop.FSOwner
 	KeyFile    string
+	LV         string
+	PVs        []string
 	JSON       bool
 }
 
@@ -58,7 +60,10 @@ userspace (no device-mapper): it asks for the passphrase on the terminal
 without echo (three tries), or reads it from --key-file FILE (the whole
 file, as cryptsetup's --key-file; - for stdin), decrypts the volume and
 mounts the filesystem inside read-only, the plaintext reachable by root
-only. Other containers (BitLocker, LVM, md RAID, ZFS) and types loops
+only. So are LVM2 logical volumes (--lv VG/LV, or the only one holding a
+filesystem; PVs on other disks with --pv FILE; the host's LVM never sees
+them) and md RAID1 members, and stacks of them (LVM in LUKS, LUKS in LVM).
+Other containers (BitLocker, ZFS, thin or raid LVs...) and types loops
 cannot read fail with what to use instead, and nothing is attached.
 'loops block probe IMAGE' shows the decision without mounting.
 
@@ -139,6 +144,8 @@ theirs.`,
 	fl.BoolVar(&opts.Kernel, "kernel", false, "use the kernel's driver only, never the userspace reader")
 	fl.StringVarP(&opts.Options, "options", "o", "", "owner `options` for filesystems without owners (vfat, exfat, udf, plain iso9660), as mount -o: uid=N,gid=N,umask=OOO")
 	fl.StringVar(&opts.KeyFile, "key-file", "", "read an encrypted volume's passphrase from `file` (the whole file; - for stdin) instead of asking")
+	fl.StringVar(&opts.LV, "lv", "", "mount the LVM logical volume `VG/LV` (the only one holding a filesystem when not given)")
+	fl.StringArrayVar(&opts.PVs, "pv", nil, "a `file` holding another LVM physical volume of the image's volume group (repeatable)")
 	fl.BoolVar(&opts.JSON, "json", false, "print the mount as JSON")
 	return cmd
 }
@@ -172,7 +179,7 @@ func mountRun(opts *mountOptions) error {
 	user, uid, gid := invokingUser()
 	pass := newPassphrase(opts.KeyFile, opts.IO.In, opts.Image)
 	m, err := opts.Host().Mount(opts.Image, blockloop.MountOptions{
-		Passphrase: pass.get, PassphraseTries: pass.tries(),
+		Passphrase: pass.get, PassphraseTries: pass.tries(), LV: opts.LV, PVs: opts.PVs,
 		Mountpoint: opts.Mountpoint, ReadOnly: opts.ReadOnly, ReadWrite: opts.ReadWrite,
 		Partition: opts.Partition, Offset: opts.Offset, SizeLimit: opts.SizeLimit, Type: opts.Type,
 		User: user, UID: uid, GID: gid, Owner: opts.Owner,
@@ -224,8 +231,7 @@ func mountRun(opts *mountOptions) error {
 	case m.Plan.Disk != nil:
 		via = fmt.Sprintf("%s on loops' %s reader (FUSE)", m.Device, m.Plan.Disk.Format)
 	}
-	if n := len(m.Plan.Layers); n > 0 && m.Plan.Layers[n-1].Kind == blockloop.LayerLUKS {
-		readers := m.Plan.Layers[n-1].Name
+	if readers := layerReaders(m.Plan); readers != "" {
 		if m.Plan.Disk != nil {
 			readers = m.Plan.Disk.Format + " and " + readers
 		}
@@ -240,6 +246,18 @@ func mountRun(opts *mountOptions) error {
 	}
 	fmt.Fprintln(opts.IO.Out, m.Mountpoint)
 	return nil
+}
+
+// layerReaders names the layers loops reads the filesystem through, bottom
+// first: "LUKS2", "LUKS2 and LVM2 ubuntu-vg/ubuntu-lv"; "" for none.
+func layerReaders(p blockloop.Plan) string {
+	var names []string
+	for _, l := range p.Layers {
+		if l.Kind != blockloop.LayerPartition {
+			names = append(names, l.Name)
+		}
+	}
+	return strings.Join(names, " and ")
 }
 
 func mountBackend(fuse, kernel bool) blockloop.Backend {

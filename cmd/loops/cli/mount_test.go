@@ -127,3 +127,20 @@ func TestContainerHints(t *testing.T) {
 		}
 	}
 }
+
+// TestLayerHintsFollowTheKernel: advice that needs device-mapper or md
+// (vgchange -ay, mdadm --assemble) is given only where the kernel has it.
+func TestLayerHintsFollowTheKernel(t *testing.T) {
+	defer func(k func() blockloop.KernelLayers) { kernelLayers = k }(kernelLayers)
+	for _, has := range []bool{false, true} {
+		kernelLayers = func() blockloop.KernelLayers { return blockloop.KernelLayers{DeviceMapper: has, MD: has} }
+		lvmHint := containerHint(&blockloop.ContainerError{Type: "LVM2_member"}, "/img")
+		mdHint := containerHint(&blockloop.ContainerError{Type: "linux_raid_member", Label: "r"}, "/img")
+		var he *hintError
+		errors.As(blockHint(&blockloop.Error{Op: "x", Err: blockloop.ErrUnsupportedLV}, "/img"), &he)
+		if strings.Contains(lvmHint, "vgchange") != has || strings.Contains(mdHint, "mdadm --assemble") != has ||
+			he == nil || strings.Contains(he.hint, "vgchange") != has || !strings.Contains(lvmHint, "loops mount --lv") {
+			t.Errorf("device-mapper and md %v: LVM hint %q, md hint %q, unsupported LV hint %+v", has, lvmHint, mdHint, he)
+		}
+	}
+}

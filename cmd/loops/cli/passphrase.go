@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"golang.org/x/term"
 
@@ -93,22 +92,4 @@ func (p *passphrase) readKeyFile() ([]byte, error) {
 		return nil, fmt.Errorf("--key-file %s: %w", p.keyFile, err)
 	}
 	return key, nil
-}
-
-// hasDeviceMapper tells whether this kernel has device-mapper (built in
-// and registered, or its module loaded or installed), which `cryptsetup
-// open` and `vgchange -ay` need.
-func hasDeviceMapper() bool {
-	if b, err := os.ReadFile("/proc/misc"); err == nil && bytes.Contains(b, []byte(" device-mapper\n")) {
-		return true
-	}
-	if _, err := os.Stat("/sys/module/dm_mod"); err == nil {
-		return true
-	}
-	rel, err := os.ReadFile("/proc/sys/kernel/osrelease")
-	if err != nil {
-		return false
-	}
-	dep, err := os.ReadFile("/lib/modules/" + strings.TrimSpace(string(rel)) + "/modules.dep")
-	return err == nil && bytes.Contains(dep, []byte("/dm-mod.ko"))
 }

@@ -135,6 +135,19 @@ func startUserspaceServer(m blockloop.ServeRequest) error {
 		req.KeyFD = len(files)
 		files = append(files, uintptr(kr))
 	}
+	// PV files an LVM layer names: opened here, read by the server through
+	// the fds it inherits.
+	for _, pv := range m.PVs {
+		fd, err := unix.Open(pv, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			unix.Close(null)
+			unix.Close(w)
+			return fmt.Errorf("open the PV %s: %w", pv, err)
+		}
+		defer unix.Close(fd)
+		req.PVFDs = append(req.PVFDs, len(files))
+		files = append(files, uintptr(fd))
+	}
 	pid, err := syscall.ForkExec(bin, append([]string{serveproto.Binary}, serveproto.Args(req)...), &syscall.ProcAttr{
 		Dir:   "/",
 		Env:   serverEnv(),

@@ -127,8 +127,12 @@ func Serve(ctx context.Context, opts *serveproto.Serve, ready func()) error {
 		return err
 	}
 	defer layer.Zero(keys)
+	pvs, err := pvFiles(opts.PVFDs)
+	if err != nil {
+		return err
+	}
 	if opts.RawDisk {
-		srv, err := userfs.ServeDisk(ctx, opts.Image, opts.Mountpoint, userfs.Options{Disk: opts.Disk, Layers: layers, Keys: keys})
+		srv, err := userfs.ServeDisk(ctx, opts.Image, opts.Mountpoint, userfs.Options{Disk: opts.Disk, Layers: layers, Keys: keys, PVs: pvs})
 		if err != nil {
 			return fmt.Errorf("serve %s at %s: %w", opts.Image, opts.Mountpoint, err)
 		}
@@ -139,7 +143,7 @@ func Serve(ctx context.Context, opts *serveproto.Serve, ready func()) error {
 	if err != nil {
 		return err
 	}
-	o.Disk, o.ReadWrite, o.Layers, o.Keys = opts.Disk, opts.ReadWrite, layers, keys
+	o.Disk, o.ReadWrite, o.Layers, o.Keys, o.PVs = opts.Disk, opts.ReadWrite, layers, keys, pvs
 	srv, err := userfs.Serve(ctx, opts.Image, opts.Mountpoint, o)
 	if err != nil {
 		return fmt.Errorf("serve %s at %s: %w", opts.Image, opts.Mountpoint, err)
@@ -181,6 +185,20 @@ func readLayers(opts *serveproto.Serve) ([]layer.Spec, [][]byte, error) {
 		return nil, nil, fmt.Errorf("%d key(s) read for %d layer(s) that need one", len(keys), need)
 	}
 	return specs, keys, nil
+}
+
+// pvFiles are the inherited PV files of an LVM layer, read for as long
+// as the server runs.
+func pvFiles(fds []int) ([]layer.Source, error) {
+	var out []layer.Source
+	for i, fd := range fds {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+			return nil, fmt.Errorf("PV file %d (fd %d): not an open regular file", i, fd)
+		}
+		out = append(out, layer.Source{Name: fmt.Sprintf("PV file %d", i), R: os.NewFile(uintptr(fd), fmt.Sprintf("pv%d", i)), Size: st.Size})
+	}
+	return out, nil
 }
 
 // fdReader reads an inherited fd by read(2) (not through the runtime's
