@@ -300,6 +300,21 @@ func nextLayer(pr *probe.Result, plan Plan, opts MountOptions) (typ string, off,
 	if len(regions) > 0 && (opts.LV != "" || onlyPVs(pr, plan, opts)) {
 		return "LVM2_member", 0, pr.Size, 0, true
 	}
+	if opts.LV != "" && opts.Partition == 0 && errors.Is(plan.Err, ErrChoosePartition) {
+		// The LV is inside another layer: the only partition loops opens.
+		var found *probe.Partition
+		for i, p := range pr.Partitions {
+			if p.FS != nil && opensLayer(p.FS.Type) && p.Start+p.Size <= pr.Size {
+				if found != nil {
+					return "", 0, 0, 0, false
+				}
+				found = &pr.Partitions[i]
+			}
+		}
+		if found != nil {
+			return found.FS.Type, found.Start, found.Size, found.Number, true
+		}
+	}
 	typ, off, size, part, ok = layerTarget(pr, plan)
 	if ok && typ == "LVM2_member" {
 		return typ, 0, pr.Size, part, true // the VG may span other partitions too
