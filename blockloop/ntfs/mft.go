@@ -261,3 +261,9 @@ func (f *FS) attrBytes(a *attr, max int64) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// MFTExtents are the byte ranges of the image holding $MFT's records in
+// use (up to its initialized size): what a server reading the volume from
+// a file may ask the kernel to read ahead, as listings and lookups read
+// records all over it.
+func (f *FS) MFTExtents() []Extent { return f.mft.extents() }

@@ -122,9 +122,13 @@ func (n *node) dirEntries() ([]fuse.DirEntry, error) {
 		return nil, err
 	}
 	ents := make([]fuse.DirEntry, 0, len(kids)+2)
+	pre := prefetch{fd: int(n.fs.fd), base: n.fs.base, max: prefetchDirMax}
 	for _, k := range kids {
 		a := k.Attr()
 		ents = append(ents, fuse.DirEntry{Name: a.Name, Mode: a.Mode, Ino: a.Ino})
+		if a.Mode&syscall.S_IFMT == syscall.S_IFREG {
+			pre.file(a)
+		}
 	}
 	return ents, nil
 }

@@ -17,7 +17,11 @@ func openNTFS(r io.ReaderAt, size int64, opts Options) (*Tree, error) {
 		return nil, err
 	}
 	root := entryNode[ntfs.Entry, *ntfs.Entry]{f.Root(), ntfsAttr}
-	return &Tree{Root: root, Type: "ntfs", Label: f.Label(), BlockSize: f.ClusterSize(), Size: f.Size()}, nil
+	t := &Tree{Root: root, Type: "ntfs", Label: f.Label(), BlockSize: f.ClusterSize(), Size: f.Size()}
+	for _, x := range f.MFTExtents() {
+		t.Metadata = append(t.Metadata, Extent{Offset: x.Offset, Length: x.Length, Zero: x.Sparse})
+	}
+	return t, nil
 }
 
 func ntfsAttr(e *ntfs.Entry) Attr {

@@ -266,6 +266,8 @@ func ServeFile(ctx context.Context, f *os.File, mountpoint string, opts Options)
 		opts.FsName = f.Name()
 	}
 	x := newFsys(tree, f.Fd(), opts)
+	meta := prefetch{fd: int(f.Fd()), base: opts.Offset, max: prefetchMetaMax}
+	meta.extents(tree.Metadata)
 	s, err := mount(ctx, x.newNode(tree.Root), tree.Type, mountpoint, opts, f)
 	if err != nil {
 		return nil, err

@@ -59,4 +59,7 @@ type Tree struct {
 	Label     string
 	BlockSize int   // for statfs
 	Size      int64 // bytes of the filesystem, for statfs
+	// Metadata are image ranges the reader will read a lot of (NTFS's
+	// $MFT), read ahead once the tree is served from a file.
+	Metadata []Extent
 }
