@@ -40,12 +40,12 @@ func newMountCmdWith(f *Factory, runF func(*mountOptions) error) *cobra.Command 
 		Short: "Mount a disk image through a loop device",
 		Long: `Mount a disk image through a loop device, like 'mount -o loop', and
 print the mount point: a filesystem image (ext2/3/4, xfs, btrfs, squashfs,
-erofs, ISO 9660, UDF, FAT, exFAT), a partition of an MBR or GPT disk image
+erofs, ISO 9660, UDF, FAT, exFAT, NTFS), a partition of an MBR or GPT disk image
 (--partition N), or a VM disk image (qcow2, vmdk, vhdx, vdi, vhd).
 
 loops first reads the image to learn what it holds (as blkid does), then
 takes the kernel path when the kernel has a driver for it. Where it has
-none, ISO 9660, UDF, FAT and exFAT are still mounted by the kernel when it
+none, ISO 9660, UDF, FAT, exFAT and NTFS are still mounted by the kernel when it
 has erofs and loops runs as root: loops writes an EROFS index of the
 image's tree (names, owners, modes, times, where each file's bytes are) and
 the kernel's erofs mounts it over the unmodified image, read-only, with no
@@ -140,9 +140,9 @@ theirs.`,
 	fl.Int64Var(&opts.Offset, "offset", 0, "mount what starts at this byte `offset`")
 	fl.Int64Var(&opts.SizeLimit, "sizelimit", 0, "use at most this many `bytes` from the offset")
 	fl.StringVar(&opts.Type, "type", "", "mount as filesystem `type` instead of the probed one")
-	fl.BoolVar(&opts.FUSE, "fuse", false, "serve the image in userspace (ISO 9660, UDF, FAT, exFAT) even where the kernel has a driver")
+	fl.BoolVar(&opts.FUSE, "fuse", false, "serve the image in userspace (ISO 9660, UDF, FAT, exFAT, NTFS) even where the kernel has a driver")
 	fl.BoolVar(&opts.Kernel, "kernel", false, "use the kernel's driver only, never the userspace reader")
-	fl.StringVarP(&opts.Options, "options", "o", "", "owner `options` for filesystems without owners (vfat, exfat, udf, plain iso9660), as mount -o: uid=N,gid=N,umask=OOO")
+	fl.StringVarP(&opts.Options, "options", "o", "", "owner `options` for filesystems without owners (vfat, exfat, ntfs, udf, plain iso9660), as mount -o: uid=N,gid=N,umask=OOO")
 	fl.StringVar(&opts.KeyFile, "key-file", "", "read an encrypted volume's passphrase from `file` (the whole file; - for stdin) instead of asking")
 	fl.StringVar(&opts.LV, "lv", "", "mount the LVM logical volume `VG/LV` (the only one holding a filesystem when not given)")
 	fl.StringArrayVar(&opts.PVs, "pv", nil, "a `file` holding another LVM physical volume of the image's volume group (repeatable)")
