@@ -126,6 +126,9 @@ type WriteIndex struct {
 	// CompactMtime: the kernel reads compact EROFS inodes' own mtimes
 	// (Linux 6.15 and later).
 	CompactMtime bool
+	// Mountpoint is where the index will be mounted, for the link targets
+	// readers show below it (NTFS junctions).
+	Mountpoint string
 }
 
 // Command is WriteIndexCommand.
@@ -139,6 +142,7 @@ func (w *WriteIndex) bind(fs *flag.FlagSet) {
 	fs.IntVar(&w.GID, "gid", w.GID, "group of files the format gives none")
 	fs.Var((*octal)(&w.Umask), "umask", "octal umask for files the format gives no modes")
 	fs.BoolVar(&w.CompactMtime, "compact-mtime", w.CompactMtime, "the kernel reads compact inodes' mtimes (Linux 6.15 and later)")
+	fs.StringVar(&w.Mountpoint, "mountpoint", w.Mountpoint, "where the index will be mounted (NTFS junction targets point below it)")
 }
 
 func (w *WriteIndex) operands() []operand { return []operand{{"IMAGE", &w.Image}} }

@@ -43,6 +43,7 @@ func writeIndex(req *serveproto.WriteIndex) (erofs.Info, error) {
 	if err != nil {
 		return erofs.Info{}, err
 	}
+	o.Mountpoint = req.Mountpoint
 	f, err := os.Open(req.Image)
 	if err != nil {
 		return erofs.Info{}, err
