@@ -202,6 +202,14 @@ func (v *Volume) allocate(n int, after uint32) ([]uint32, error) {
 	}
 	if len(out) < n {
 		v.release(out)
+		if len(v.pendingFree) > 0 {
+			// Clusters freed since the last checkpoint: free them on the
+			// image, then look again.
+			if err := v.checkpoint(); err != nil {
+				return nil, err
+			}
+			return v.allocate(n, after)
+		}
 		return nil, errnoErr(syscall.ENOSPC, "%d clusters needed, %d free", n, len(out))
 	}
 	v.hint = c

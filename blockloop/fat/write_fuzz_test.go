@@ -313,7 +313,7 @@ func FuzzOpenVolume(f *testing.F) {
 		if c, err := v.Root().Create("fuzz file.txt"); err == nil {
 			c.WriteAt(bytes.Repeat([]byte{1}, 5000), 0)
 			c.Truncate(100)
-			c.Commit()
+			v.Sync()
 		}
 		v.Root().Mkdir("fuzz dir")
 		if kids, err := v.Root().List(); err == nil && len(kids) > 0 {

@@ -41,9 +41,10 @@ type Node struct {
 
 	dmu      sync.Mutex // serializes a file's data writes against truncation
 	dirty    bool       // size, chain or times not yet written
-	freed    []uint32   // clusters freed in memory, still allocated on the image
 	opens    int
 	unlinked bool
+	// diskCluster and diskSize are what the entry on the image says.
+	diskCluster, diskSize uint32
 }
 
 // NodeInfo is what Stat says of a node.
@@ -191,6 +192,7 @@ func (n *Node) load() error {
 		if v.b.bits != 32 {
 			c.cluster &= 0xFFFF
 		}
+		c.diskCluster, c.diskSize = c.cluster, de.size
 		c.isDir = de.attr&AttrDir != 0
 		if c.isDir {
 			if c.cluster == 0 || c.cluster == n.cluster || (v.b.bits == 32 && c.cluster == v.b.rootCluster) || !v.validCluster(c.cluster) {
@@ -341,7 +343,7 @@ func (v *Volume) putDirent(b []byte, de *dirent) {
 }
 
 // writeEntry writes n's 8.3 entry (size, first cluster, times) into its
-// parent.
+// parent, as n is now.
 func (n *Node) writeEntry() error {
 	if n.isRoot || n.unlinked {
 		return nil
@@ -350,6 +352,7 @@ func (n *Node) writeEntry() error {
 	if !n.isDir {
 		n.de.size = uint32(n.size)
 	}
+	n.diskCluster, n.diskSize = n.de.cluster, n.de.size
 	p := n.parent
 	off := int64(n.slot) * 32
 	n.v.putDirent(p.buf[off:off+32], &n.de)
@@ -394,8 +397,8 @@ func (n *Node) Open() {
 	n.v.mu.Unlock()
 }
 
-// Release ends an open: it commits n and, for the last open of an
-// unlinked file, frees its clusters.
+// Release ends an open; the last one of an unlinked file frees its
+// clusters (at the next checkpoint on the image).
 func (n *Node) Release() error {
 	v := n.v
 	v.mu.Lock()
@@ -403,67 +406,35 @@ func (n *Node) Release() error {
 	if n.opens > 0 {
 		n.opens--
 	}
-	return n.releaseLocked()
-}
-
-func (n *Node) releaseLocked() error {
 	if n.unlinked && n.opens == 0 {
-		delete(n.v.live, n)
-		return n.v.freeChain(n.chain)
-	}
-	return n.commitLocked()
-}
-
-// Commit writes what changed of n to the image in the safe order: the FAT
-// entries that grow its chain, then its directory entry (size, first
-// cluster, times), then the entries that shrink or free it. It is what
-// close(2) and fsync(2) of the file do (fsync then syncs the image).
-func (n *Node) Commit() error {
-	v := n.v
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.closed {
-		return ErrClosed
-	}
-	return n.commitLocked()
-}
-
-func (n *Node) commitLocked() error {
-	v := n.v
-	if !n.dirty && len(n.freed) == 0 {
-		return nil
-	}
-	if err := v.flushEntries(n.chain, func(c, old, now uint32) bool { return v.grows(old, now) }); err != nil {
-		return err
-	}
-	if n.dirty {
-		if err := n.writeEntry(); err != nil {
-			return err
-		}
-	}
-	if err := v.flushEntries(n.chain, func(c, old, now uint32) bool { return true }); err != nil {
-		return err
-	}
-	if err := v.flushEntries(n.freed, func(c, old, now uint32) bool { return true }); err != nil {
-		return err
-	}
-	n.freed = nil
-	n.dirty = false
-	if !n.unlinked {
 		delete(v.live, n)
+		v.freeLater(n.chain)
+		n.chain = nil
 	}
 	return nil
 }
 
-// freeChain frees clusters cs on the image and in memory.
-func (v *Volume) freeChain(cs []uint32) error {
+// touch marks n's entry as changed: the next checkpoint writes it.
+func (n *Node) touch() {
+	n.dirty = true
+	n.v.live[n] = true
+}
+
+// freeLater frees clusters cs in memory. Those the image has allocated are
+// freed there by the next checkpoint, after the entries that used them
+// are written (until then nothing allocates them); the others are free at
+// once.
+func (v *Volume) freeLater(cs []uint32) {
 	for _, c := range cs {
-		if v.val[c] != 0 {
-			v.val[c] = 0
-			v.free++
+		if v.val[c] == 0 {
+			continue
+		}
+		v.val[c] = 0
+		v.free++
+		if v.onImage(c) != 0 {
+			v.pendingFree = append(v.pendingFree, c)
 		}
 	}
-	return v.flushEntries(cs, func(c, old, now uint32) bool { return true })
 }
 
 // ReadAt reads file n's data at off.
@@ -526,7 +497,8 @@ func (v *Volume) dataIO(chain []uint32, p []byte, off int64, write bool) (int, e
 
 // WriteAt writes p at off of file n, growing it as needed: new clusters
 // are taken (in memory), the data written into them, then they join the
-// file's chain and size, which reach the image at Commit.
+// file's chain and size, which reach the image at the next checkpoint
+// ([Volume.Sync]).
 func (n *Node) WriteAt(p []byte, off int64) (int, error) {
 	n.dmu.Lock()
 	defer n.dmu.Unlock()
@@ -572,8 +544,7 @@ func (n *Node) WriteAt(p []byte, off int64) (int, error) {
 	}
 	now := v.now()
 	n.setTimes(&now, nil, nil)
-	n.dirty = true
-	v.live[n] = true
+	n.touch()
 	return done, nil
 }
 
@@ -627,8 +598,9 @@ func (n *Node) link(add []uint32) {
 	n.chain = append(n.chain, add...)
 }
 
-// Truncate sets file n's size: cut clusters are freed (after its entry
-// says the new size); new bytes read as zeros. It commits n.
+// Truncate sets file n's size: cut clusters are freed (on the image at the
+// next checkpoint, after its entry says the new size); new bytes read as
+// zeros.
 func (n *Node) Truncate(size int64) error {
 	n.dmu.Lock()
 	defer n.dmu.Unlock()
@@ -659,30 +631,23 @@ func (n *Node) Truncate(size int64) error {
 		n.link(add)
 		n.size = size
 		n.setTimes(&now, nil, nil)
-		n.dirty = true
-		v.live[n] = true
-		return n.commitLocked()
+		n.touch()
+		return nil
 	}
 	n.setTimes(&now, nil, nil)
-	n.dirty = true
-	v.live[n] = true
+	n.touch()
 	cs := v.b.clusterSize
 	keep := (size + cs - 1) / cs
 	cut := n.chain[keep:]
 	n.chain = n.chain[:keep:keep]
-	for _, c := range cut {
-		if v.onImage(c) != 0 {
-			n.freed = append(n.freed, c)
-		}
-	}
-	v.release(cut)
+	v.freeLater(cut)
 	if keep > 0 {
 		v.val[n.chain[keep-1]] = v.eocValue()
 	} else {
 		n.cluster = 0
 	}
 	n.size = size
-	return n.commitLocked()
+	return nil
 }
 
 // SetTimes sets n's modification and access times (nil leaves one), as
@@ -698,8 +663,8 @@ func (n *Node) SetTimes(mtime, atime *time.Time) error {
 		return ErrClosed
 	}
 	n.setTimes(mtime, atime, nil)
-	n.dirty = true
-	return n.commitLocked()
+	n.touch()
+	return nil
 }
 
 // SetReadOnly sets or clears n's read-only attribute (chmod a-w / u+w).
@@ -715,6 +680,6 @@ func (n *Node) SetReadOnly(ro bool) error {
 	} else {
 		n.de.attr &^= AttrReadOnly
 	}
-	n.dirty = true
-	return n.commitLocked()
+	n.touch()
+	return nil
 }

@@ -38,13 +38,16 @@ func (d *Node) findSlots(k int) (int, error) {
 	if int64(len(d.buf))+need*cs > DefaultLimits.MaxDirSize {
 		return 0, errnoErr(syscall.ENOSPC, "directory %s has the most entries FAT allows", d.name)
 	}
-	// Zeroed clusters first, then the chain: a killed writer leaves lost
-	// clusters at most.
+	// Zeroed clusters on the image first, then the chain: stopped between,
+	// the image has lost clusters at most, never a directory of garbage.
 	add, err := v.allocate(int(need), d.chain[len(d.chain)-1])
 	if err != nil {
 		return 0, err
 	}
-	if err := v.zeroClusters(add); err != nil {
+	if err := v.zeroClusters(add); err == nil {
+		err = v.syncImage()
+	}
+	if err != nil {
 		v.release(add)
 		return 0, err
 	}
@@ -78,6 +81,7 @@ func (d *Node) placeEntry(c *Node, u []uint16, lfn bool) error {
 	copy(d.buf[off:], lfns)
 	c.parent, c.slot, c.nslots = d, at+k-1, k
 	c.de.cluster = c.cluster
+	c.diskCluster, c.diskSize = c.de.cluster, c.de.size
 	d.v.putDirent(d.buf[off+int64(len(lfns)):off+int64(32*k)], &c.de)
 	if err := d.writeDir(off, off+int64(32*k)); err != nil {
 		return err
@@ -188,15 +192,24 @@ func (d *Node) Mkdir(name string) (*Node, error) {
 	dot.name[1] = '.'
 	dot.cluster = d.dotdotCluster()
 	v.putDirent(c.buf[32:64], &dot)
-	if err := v.write(c.buf, v.clusterOff(c.cluster)); err != nil {
+	// The cluster, then its FAT entry, then the entry naming it, each
+	// durable before the next.
+	err = v.write(c.buf, v.clusterOff(c.cluster))
+	if err == nil {
+		err = v.syncImage()
+	}
+	if err != nil {
 		v.release(cs)
 		return nil, err
 	}
 	if err := v.flushEntries(cs, func(_, _, _ uint32) bool { return true }); err != nil {
 		return nil, err
 	}
+	if err := v.syncImage(); err != nil {
+		return nil, err
+	}
 	if err := d.placeEntry(c, u, lfn); err != nil {
-		v.freeChain(cs)
+		v.freeLater(cs)
 		return nil, err
 	}
 	return c, nil
@@ -212,9 +225,9 @@ func (d *Node) dotdotCluster() uint32 {
 }
 
 // Remove removes name from directory d: a file (unlink(2)) or, with dir,
-// an empty directory (rmdir(2)). The entries are marked deleted first,
-// then the clusters freed (a file still open keeps them until its last
-// Release).
+// an empty directory (rmdir(2)). The entries are marked deleted on the
+// image at once; the clusters are freed by the next checkpoint (a file
+// still open keeps them until its last Release).
 func (d *Node) Remove(name string, dir bool) error {
 	v := d.v
 	v.mu.Lock()
@@ -256,21 +269,22 @@ func (c *Node) unlinkLocked() error {
 	}
 	c.unlinked = true
 	if c.opens > 0 {
-		c.v.live[c] = true
+		c.v.live[c] = true // its clusters go at its last release
 		return nil
 	}
 	delete(c.v.live, c)
-	cs := append(c.chain, c.freed...)
-	c.freed = nil
-	return c.v.freeChain(cs)
+	c.v.freeLater(c.chain)
+	c.chain = nil
+	return nil
 }
 
 // Rename moves name of directory od to newName in directory nd
 // (rename(2)), replacing a file or an empty directory there unless
 // noReplace (then EEXIST). On the image: the new entries' room is made
-// first, then the replaced entry and the old ones are marked deleted,
-// then the new ones written, then the replaced one's clusters freed; a
-// killed writer leaves lost clusters at most.
+// first, then the replaced entry and the old ones are marked deleted and
+// synced, then the new ones written; the replaced one's clusters are freed
+// by the next checkpoint. Stopped anywhere, the image has lost clusters at
+// most.
 func (v *Volume) Rename(od *Node, name string, nd *Node, newName string, noReplace bool) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -289,10 +303,6 @@ func (v *Volume) Rename(od *Node, name string, nd *Node, newName string, noRepla
 		return errnoErr(syscall.ENOTDIR, "%s", nd.name)
 	}
 	if err := nd.load(); err != nil {
-		return err
-	}
-	// Its size and chain on the image first: the new entry copies them.
-	if err := c.commitLocked(); err != nil {
 		return err
 	}
 	if c.isDir {
@@ -359,15 +369,18 @@ func (v *Volume) Rename(od *Node, name string, nd *Node, newName string, noRepla
 	if err := c.eraseEntryKept(); err != nil {
 		return err
 	}
+	// The old entry gone on the image before the new one is there: never
+	// two entries for the same clusters.
+	if err := v.syncImage(); err != nil {
+		return err
+	}
 	c.name = newName
 	c.de.name, c.de.ntCase = short, ntCase
 	off := int64(at) * 32
 	copy(nd.buf[off:], lfns)
 	c.parent, c.slot, c.nslots = nd, at+k-1, k
-	c.de.cluster = c.cluster
-	if !c.isDir {
-		c.de.size = uint32(c.size)
-	}
+	// What the image's FAT has for it; the next checkpoint writes the rest.
+	c.de.cluster, c.de.size = c.diskCluster, c.diskSize
 	v.putDirent(nd.buf[off+int64(len(lfns)):off+int64(32*k)], &c.de)
 	if err := nd.writeDir(off, off+int64(32*k)); err != nil {
 		return err
@@ -385,13 +398,11 @@ func (v *Volume) Rename(od *Node, name string, nd *Node, newName string, noRepla
 	}
 	if target != nil {
 		if target.opens > 0 {
-			v.live[target] = true
+			v.live[target] = true // its clusters go at its last release
 		} else {
-			cs := append(target.chain, target.freed...)
-			target.freed = nil
-			if err := v.freeChain(cs); err != nil {
-				return err
-			}
+			delete(v.live, target)
+			v.freeLater(target.chain)
+			target.chain = nil
 		}
 	}
 	return nil

@@ -70,9 +70,6 @@ func (m *mirror) write(p string, data []byte) {
 	if _, err := n.WriteAt(data, 0); err != nil {
 		m.t.Fatalf("write %s: %v", p, err)
 	}
-	if err := n.Commit(); err != nil {
-		m.t.Fatalf("commit %s: %v", p, err)
-	}
 	if err := os.WriteFile(filepath.Join(m.host, p), data, 0o644); err != nil {
 		m.t.Fatal(err)
 	}
@@ -84,7 +81,6 @@ func (m *mirror) appendTo(p string, data []byte) {
 	if _, err := n.WriteAt(data, n.Stat().Size); err != nil {
 		m.t.Fatalf("append %s: %v", p, err)
 	}
-	n.Commit()
 	f, _ := os.OpenFile(filepath.Join(m.host, p), os.O_APPEND|os.O_WRONLY, 0)
 	f.Write(data)
 	f.Close()
@@ -250,7 +246,6 @@ func TestWriteVolumeFull(t *testing.T) {
 	if !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("full: %v", err)
 	}
-	n.Commit()
 	if _, free := v.Clusters(); free*uint32(v.ClusterSize()) >= uint32(len(buf)) {
 		t.Errorf("%d clusters still free", free)
 	}

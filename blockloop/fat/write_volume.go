@@ -21,14 +21,13 @@ type Image interface {
 }
 
 // Volume is a FAT12/16/32 volume opened read-write ([OpenVolume]). It is
-// safe for concurrent use. Changes reach the image in an order that keeps
-// it consistent for fsck.fat at every step a killed writer can stop at:
-// file data first, then the FAT entries that grow a chain, then the
-// directory entry (its size and first cluster), then the FAT entries that
-// shrink or free one. A file's data written since its last [Node.Commit]
-// is in free clusters as far as the image says (a killed writer leaves
-// lost clusters at most); Commit, [Volume.Sync] and [Volume.Close] make it
-// part of the file.
+// safe for concurrent use. File data is written to the image at once,
+// into clusters the image has free until the next checkpoint ([Volume.Sync],
+// which the server runs every second, at fsync and at unmount) links them
+// into the file, in an order that keeps the image consistent for fsck.fat
+// at every step (see Sync): a killed writer or a lost machine loses what
+// changed since the last checkpoint, leaving lost clusters at most, never
+// a cross-linked cluster or a damaged directory.
 //
 // While open, the volume is marked dirty (the boot sector's state byte, as
 // Linux does, and the clean-shutdown bit of FAT entry 1 on FAT16/32, as
@@ -56,7 +55,11 @@ type Volume struct {
 	closed   bool
 	root     *Node
 	nextIno  uint64
-	live     map[*Node]bool // nodes with data not yet committed, or unlinked while open
+	live     map[*Node]bool // nodes changed since the last checkpoint, or unlinked while open
+	// pendingFree are clusters free in memory that the image still has
+	// allocated: the next checkpoint frees them, after the entries.
+	pendingFree []uint32
+	fsinfoStale bool // FSInfo to write even with nothing else pending
 }
 
 // VolumeOptions tune OpenVolume.
@@ -239,35 +242,106 @@ func btoi(b bool) int {
 	return 0
 }
 
-// Sync commits every file (its FAT chain, then its directory entry),
-// writes the FSInfo sector and makes it all durable: what fsync(2) and
-// sync(2) do for the volume.
+// Sync is a checkpoint: it writes every change not yet on the image and
+// makes it durable, what fsync(2) and sync(2) do. The order, with an
+// fdatasync(2) between steps, keeps the image consistent for fsck.fat
+// whenever it stops, a killed writer or a lost machine alike:
+//
+//  1. the data written so far (fdatasync);
+//  2. the FAT entries of clusters taken since the last checkpoint (every
+//     FAT copy): until a directory entry points at them they are lost
+//     clusters at most;
+//  3. the directory entries that changed (size, first cluster, times),
+//     with the FAT entry linking a file's old last cluster to its new ones;
+//  4. the FAT entries that shrink a chain or free clusters (truncated,
+//     unlinked, replaced files: their entries were changed in step 3 or
+//     erased before), and FSInfo.
+//
+// Creating an entry (size 0, no cluster) and erasing one are written at
+// once; a rename erases the old entry and syncs before it writes the new
+// one; a new directory's cluster is zeroed and its chain synced before its
+// entry is written.
 func (v *Volume) Sync() error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return v.syncLocked()
+	return v.checkpoint()
 }
 
-func (v *Volume) syncLocked() error {
-	if v.closed {
-		return ErrClosed
-	}
-	for n := range v.live {
-		if err := n.commitLocked(); err != nil {
-			return err
-		}
-	}
-	if err := v.writeFSInfo(); err != nil {
-		return err
-	}
+func (v *Volume) syncImage() error {
 	if err := v.img.Sync(); err != nil {
 		return fmt.Errorf("fat: sync: %w", err)
 	}
 	return nil
 }
 
-// Close syncs the volume and marks it clean (the clean umount). Nodes
-// are unusable after.
+func (v *Volume) checkpoint() error {
+	if v.closed {
+		return ErrClosed
+	}
+	if len(v.live) == 0 && len(v.pendingFree) == 0 && !v.fsinfoStale {
+		return nil
+	}
+	all := func(c, old, now uint32) bool { return true }
+	steps := []func() error{
+		v.syncImage,
+		func() error {
+			for n := range v.live {
+				if !n.unlinked {
+					if err := v.flushEntries(n.chain, func(c, old, now uint32) bool { return old == 0 }); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		},
+		v.syncImage,
+		func() error {
+			for n := range v.live {
+				if n.unlinked {
+					continue
+				}
+				if err := v.flushEntries(n.chain, func(c, old, now uint32) bool { return v.grows(old, now) }); err != nil {
+					return err
+				}
+				if n.dirty {
+					if err := n.writeEntry(); err != nil {
+						return err
+					}
+					n.dirty = false
+				}
+			}
+			return nil
+		},
+		v.syncImage,
+		func() error {
+			for n := range v.live {
+				if n.unlinked {
+					continue // its clusters go at its last release
+				}
+				if err := v.flushEntries(n.chain, all); err != nil {
+					return err
+				}
+				delete(v.live, n)
+			}
+			if err := v.flushEntries(v.pendingFree, all); err != nil {
+				return err
+			}
+			v.pendingFree = nil
+			v.fsinfoStale = false
+			return v.writeFSInfo()
+		},
+		v.syncImage,
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close syncs the volume and marks it clean (the clean umount). Files
+// still open are closed; nodes are unusable after.
 func (v *Volume) Close() error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -276,13 +350,13 @@ func (v *Volume) Close() error {
 	}
 	for n := range v.live {
 		if n.unlinked {
-			n.opens = 0
-			if err := n.releaseLocked(); err != nil {
-				return err
-			}
+			delete(v.live, n)
+			v.freeLater(n.chain)
+			n.chain = nil
 		}
 	}
-	if err := v.syncLocked(); err != nil {
+	v.fsinfoStale = true
+	if err := v.checkpoint(); err != nil {
 		return err
 	}
 	if err := v.setDirty(false); err != nil {

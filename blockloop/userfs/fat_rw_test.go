@@ -210,8 +210,10 @@ func init() {
 var killedOK = regexp.MustCompile(`Dirty bit is set|differences between boot sector and its backup|mostly harmless|^\s*65:01/00$|Not automatically fixing this|Fs was not properly unmounted|Automatically removing dirty bit|Free cluster summary wrong|Reclaimed \d+ unused clusters|unused clusters|Leaving filesystem unchanged|Correct\?|^\s*\d\) |Perform changes\?|^\s*$`)
 
 // TestMountFATReadWriteKilled: the server is killed (SIGKILL) in the
-// middle of a copy. fsck.fat -n finds at most lost clusters, a wrong free
-// count and the dirty mark, and a file fsync'd before reads back whole.
+// middle of a copy, after checkpoints happened during it. fsck.fat -n finds
+// at most lost clusters, a wrong free count and the dirty mark; a file
+// fsync'd before reads back whole, and the one being copied as a prefix of
+// what was written.
 func TestMountFATReadWriteKilled(t *testing.T) {
 	testkit.RequireRoot(t)
 	img := emptyFAT(t, "32", "64M")
@@ -251,16 +253,19 @@ func TestMountFATReadWriteKilled(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Small writes, paced, so that checkpoints (every second) happen
+	// during the copy and the kill comes after some.
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for i := 0; i < 40; i++ {
-			if _, err := big.Write(chunk); err != nil {
+		for i := 0; i < 2000; i++ {
+			if _, err := big.Write(chunk[:64<<10]); err != nil {
 				return
 			}
+			time.Sleep(time.Millisecond)
 		}
 	}()
-	time.Sleep(20 * time.Millisecond)
+	time.Sleep(1500 * time.Millisecond)
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 	<-done
@@ -279,6 +284,13 @@ func TestMountFATReadWriteKilled(t *testing.T) {
 	got := fattest.MtoolsTree(t, img, 0)
 	if g := got["Synced File.bin"]; g.Size != int64(len(synced)) || g.SHA256 != readkittest.Sum(synced) {
 		t.Errorf("the fsync'd file after the kill: %+v, want %d bytes", g, len(synced))
+	}
+	// The file being copied is there as the last checkpoint left it: some
+	// whole prefix of what was written.
+	if g := got["big copy.bin"]; g.Size < 8<<20 || g.Sum != fattest.Sum(bytes.Repeat([]byte{0x5A}, int(g.Size))) {
+		t.Errorf("the file being copied after the kill: %d bytes, not a prefix of at least 8 MiB of what was written", g.Size)
+	} else {
+		t.Logf("the file being copied: %d bytes after the kill", g.Size)
 	}
 }
 

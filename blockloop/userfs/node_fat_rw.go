@@ -242,15 +242,15 @@ func (n *rwNode) Write(ctx context.Context, f gofs.FileHandle, data []byte, off 
 	return uint32(m), 0
 }
 
-// Flush (each close(2)) commits the file: its chain, then its entry.
+// Flush (each close(2)) has nothing to do: the data is on the image, and
+// the file's chain and entry reach it at the next checkpoint (within a
+// second, at fsync or at unmount).
 func (n *rwNode) Flush(ctx context.Context, f gofs.FileHandle) syscall.Errno {
-	return rwErrno(n.n.Commit())
+	return 0
 }
 
+// Fsync is a checkpoint of the volume (fat.Volume.Sync).
 func (n *rwNode) Fsync(ctx context.Context, f gofs.FileHandle, flags uint32) syscall.Errno {
-	if err := n.n.Commit(); err != nil {
-		return rwErrno(err)
-	}
 	return rwErrno(n.fs.vol.Sync())
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -22,9 +23,11 @@ var ErrImageLocked = errors.New("the image is already mounted read-write")
 // mountpoint: `loops mount --rw` where the kernel has no vfat driver or
 // the user is not root. The image is opened read-write and locked
 // (flock LOCK_EX: a second read-write server fails with ErrImageLocked);
-// the volume is marked dirty while mounted. When the filesystem is
-// unmounted, everything is written, the image synced, the volume marked
-// clean and the lock dropped, before Done is closed. Needs write access to
+// the volume is marked dirty while mounted. Changes reach the image in a
+// consistent state every second (a checkpoint: fat.Volume.Sync), at
+// fsync(2) and at unmount. When the filesystem is unmounted, everything is
+// written, the image synced, the volume marked clean and the lock dropped,
+// before Done is closed. Needs write access to
 // the image, and /dev/fuse (plus fusermount3 when not root).
 func ServeFATReadWrite(ctx context.Context, imagePath, mountpoint string, opts Options) (*Server, error) {
 	if opts.Type != "" && opts.Type != "vfat" {
@@ -75,12 +78,32 @@ func ServeFATReadWrite(ctx context.Context, imagePath, mountpoint string, opts O
 		closer.Close()
 		return nil, err
 	}
+	go checkpoints(vol, s.Done())
 	s.Tree = &Tree{Root: nil, Type: "vfat", BlockSize: vol.ClusterSize(), Size: size}
 	s.Dirty = vol.WasDirty()
 	return s, nil
 }
 
 func (n *rwNode) rootIno() uint64 { return fat.RootIno }
+
+// checkpointInterval is how often what changed reaches the image in a
+// consistent state (what a killed server or a lost machine loses at most),
+// as the kernel's writeback does every few seconds.
+const checkpointInterval = time.Second
+
+// checkpoints syncs vol every checkpointInterval until done.
+func checkpoints(vol *fat.Volume, done <-chan struct{}) {
+	t := time.NewTicker(checkpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			vol.Sync() // an error comes back at the next fsync or at unmount
+		}
+	}
+}
 
 // imageSection is the filesystem's bytes of the image file, read and
 // written in place.
