@@ -11,7 +11,7 @@ func (v *Volume) loadFAT() error {
 	n := (int64(b.clusters)+2)*int64(b.bits)/8 + 2
 	n = min(n, b.fatBytes)
 	v.raw = make([]byte, n)
-	if err := readFull(v.img, v.raw, b.fatOff); err != nil {
+	if err := v.read(v.raw, b.fatOff); err != nil {
 		return err
 	}
 	v.val = make([]uint32, b.clusters+2)

@@ -126,7 +126,7 @@ func (n *Node) load() error {
 	v := n.v
 	if n.isRoot && v.b.bits != 32 {
 		n.buf = make([]byte, v.b.rootSize)
-		if err := readFull(v.img, n.buf, v.b.rootOff); err != nil {
+		if err := v.read(n.buf, v.b.rootOff); err != nil {
 			return err
 		}
 	} else {
@@ -139,7 +139,7 @@ func (n *Node) load() error {
 		n.chain = cs
 		n.buf = make([]byte, int64(len(cs))*v.b.clusterSize)
 		for i, c := range cs {
-			if err := readFull(v.img, n.buf[int64(i)*v.b.clusterSize:int64(i+1)*v.b.clusterSize], v.clusterOff(c)); err != nil {
+			if err := v.read(n.buf[int64(i)*v.b.clusterSize:int64(i+1)*v.b.clusterSize], v.clusterOff(c)); err != nil {
 				return err
 			}
 		}
@@ -483,7 +483,7 @@ func (v *Volume) dataIO(chain []uint32, p []byte, off int64, write bool) (int, e
 		if write {
 			err = v.write(p[:n], at)
 		} else {
-			err = readFull(v.img, p[:n], at)
+			err = v.read(p[:n], at)
 		}
 		if err != nil {
 			return done, err

@@ -12,7 +12,7 @@ import (
 )
 
 // Image is what a writable volume is read from and written to: the image
-// file (an *os.File), or a section of it (see NewSection).
+// file (an *os.File), or the section of it the volume is in.
 type Image interface {
 	io.ReaderAt
 	io.WriterAt
@@ -34,11 +34,12 @@ type Image interface {
 // Windows does); Close clears both, unless the volume was dirty when
 // opened.
 type Volume struct {
-	mu  sync.Mutex
-	img Image
-	b   *bpb
-	loc *time.Location
-	now func() time.Time
+	mu   sync.Mutex
+	img  Image
+	size int64
+	b    *bpb
+	loc  *time.Location
+	now  func() time.Time
 
 	nfats     int
 	fatStride int64 // bytes between two FATs
@@ -76,7 +77,7 @@ type VolumeOptions struct {
 // says (a truncated image) with an error matching ErrTruncated. Its FAT
 // is read into memory (4 bytes per cluster).
 func OpenVolume(img Image, size int64, opts VolumeOptions) (*Volume, error) {
-	v := &Volume{img: img, loc: opts.Location, now: opts.Now, nextIno: RootIno + 1, live: map[*Node]bool{}}
+	v := &Volume{img: img, size: size, loc: opts.Location, now: opts.Now, nextIno: RootIno + 1, live: map[*Node]bool{}}
 	if v.loc == nil {
 		v.loc = time.Local
 	}
@@ -86,7 +87,7 @@ func OpenVolume(img Image, size int64, opts VolumeOptions) (*Volume, error) {
 	if size < 512 {
 		return nil, fmt.Errorf("fat: image of %d bytes: %w", size, ErrNotFAT)
 	}
-	if err := readFull(img, v.bootSec[:], 0); err != nil {
+	if err := v.read(v.bootSec[:], 0); err != nil {
 		return nil, err
 	}
 	b, err := parseBootSector(v.bootSec[:], size)
@@ -111,7 +112,7 @@ func OpenVolume(img Image, size int64, opts VolumeOptions) (*Volume, error) {
 		}
 		if fsi := int64(binary.LittleEndian.Uint16(sec[48:])); fsi > 0 && fsi < int64(binary.LittleEndian.Uint16(sec[14:])) {
 			var s [512]byte
-			if err := readFull(img, s[:], fsi*b.bytesPerSector); err == nil &&
+			if err := v.read(s[:], fsi*b.bytesPerSector); err == nil &&
 				binary.LittleEndian.Uint32(s[0:]) == 0x41615252 && binary.LittleEndian.Uint32(s[484:]) == 0x61417272 {
 				v.fsinfoOff = fsi * b.bytesPerSector
 				v.hint = binary.LittleEndian.Uint32(s[492:])
@@ -133,8 +134,10 @@ func OpenVolume(img Image, size int64, opts VolumeOptions) (*Volume, error) {
 	return v, nil
 }
 
-func readFull(r io.ReaderAt, p []byte, off int64) error {
-	return readkit.ReadFull("fat", r, -1, p, off)
+// read reads exactly len(p) bytes at off of the image, refusing ranges
+// outside it.
+func (v *Volume) read(p []byte, off int64) error {
+	return readkit.ReadFull("fat", v.img, v.size, p, off)
 }
 
 // write writes p at off of the image, all of it or an error.
