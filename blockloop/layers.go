@@ -66,6 +66,10 @@ const maxLayers = 4
 type opened struct {
 	parts []Layer // the partitions it lies on, shown before it (an LVM PV's)
 	part  int     // the partition, when it lies on one
+	// plain: its bytes are bytes at of the device below, as they are (a
+	// linear LV in one run): a loop device can read them in place.
+	plain bool
+	at    int64
 	layer Layer
 	spec  layer.Spec
 	key   []byte
@@ -86,6 +90,7 @@ func (h *Host) planLayers(base io.ReaderAt, size, baseOff int64, pr *probe.Resul
 	var keys [][]byte
 	var devs []layer.Device
 	var lvs []LogicalVolume
+	var first *opened // the bottom layer
 	defer func() {
 		for _, d := range devs {
 			d.Close()
@@ -146,6 +151,9 @@ func (h *Host) planLayers(base io.ReaderAt, size, baseOff int64, pr *probe.Resul
 		}
 		o.spec.Offset, o.spec.Size = curOff+off, n
 		specs, devs = append(specs, o.spec), append(devs, o.dev)
+		if depth == 0 {
+			first = o
+		}
 		if o.key != nil {
 			keys = append(keys, o.key)
 		}
@@ -178,7 +186,17 @@ func (h *Host) planLayers(base io.ReaderAt, size, baseOff int64, pr *probe.Resul
 	if len(lvs) > 0 {
 		p.pvFiles = opts.PVs
 	}
-	p.ReadOnly = true
+	p.ReadOnly, p.ReadOnlyWhy = true, "loops reads the LUKS, LVM and md layers it opens read-only"
+	if len(specs) == 1 && first.plain && plan.Disk == nil && baseOff == 0 && opts.SizeLimit == 0 && p.Route == RouteKernel {
+		// A linear LV in one run of the image: a loop device reads it in
+		// place (as losetup --offset would), no server in between.
+		if p.SizeLimit == 0 {
+			p.SizeLimit = first.dev.Size() - p.Offset
+		}
+		p.Offset += first.at
+		p.stack, p.InPlace = nil, true
+		chain += ", one run of the image, read in place"
+	}
 	p.Reason = fmt.Sprintf("%s (read-only): %s", chain, p.Reason)
 	if plan.Disk != nil {
 		p.Reason = fmt.Sprintf("a %s disk image (a %s virtual disk): %s", plan.Disk.Format, HumanSize(plan.Disk.VirtualSize), p.Reason)

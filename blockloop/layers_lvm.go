@@ -80,7 +80,8 @@ func pvRegions(pr *probe.Result) []pvRegion {
 type volumeGroup struct {
 	vg      *lvm.VG
 	regions []pvRegion
-	missing error // a *lvm.MissingPVError, when PVs are missing
+	sources []lvm.PVSource // the regions' readers, in order
+	missing error          // a *lvm.MissingPVError, when PVs are missing
 }
 
 // assembleVGs reads the PVs in regions of base (and the PV files, opened
@@ -144,13 +145,13 @@ func assembleVGs(base io.ReaderAt, regions []pvRegion, files []lvm.PVSource) ([]
 		vg, err := lvm.Assemble(srcs...)
 		var miss *lvm.MissingPVError
 		if errors.As(err, &miss) {
-			out = append(out, volumeGroup{vg: miss.Partial, regions: regs, missing: err})
+			out = append(out, volumeGroup{vg: miss.Partial, regions: regs, sources: srcs, missing: err})
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, volumeGroup{vg: vg, regions: regs})
+		out = append(out, volumeGroup{vg: vg, regions: regs, sources: srcs})
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%w", lvm.ErrNoMetadata)
@@ -316,6 +317,13 @@ func openLVM(r io.ReaderAt, pr *probe.Result, what string, opts MountOptions, fi
 		return nil, lvs, fail(lvError(err))
 	}
 	o := &opened{dev: dev}
+	if r, off, ok := dev.Extent(); ok {
+		for i, src := range g.sources {
+			if g.regions[i].file == "" && sameReader(src.R, r) {
+				o.plain, o.at = true, g.regions[i].off+off
+			}
+		}
+	}
 	var refs []layer.PVRef
 	var on []string
 	for _, reg := range g.regions {
@@ -343,6 +351,14 @@ func openLVM(r io.ReaderAt, pr *probe.Result, what string, opts MountOptions, fi
 		Detail: fmt.Sprintf("%s, %d segment(s) on %s", strings.Join(lv.Types, ", "), segs, strings.Join(on, ", "))}
 	o.spec = layer.Spec{Kind: layer.KindLVM, Name: layer.LVMName(lv.FullName(), refs)}
 	return o, lvs, nil
+}
+
+// sameReader tells whether two readers are the same (pointers assembleVGs
+// made).
+func sameReader(a, b io.ReaderAt) bool {
+	x, ok1 := a.(*io.SectionReader)
+	y, ok2 := b.(*io.SectionReader)
+	return ok1 && ok2 && x == y
 }
 
 // lvDevice is an LV as a layer's output; closing it closes the PV files

@@ -56,6 +56,9 @@ type Plan struct {
 	// LVs are the LVM logical volumes found on the way, each with what it
 	// holds (for probe output and the choice of --lv).
 	LVs []LogicalVolume
+	// InPlace: the top layer is one run of the image's bytes (a linear
+	// LV), which the loop device reads in place at Offset: no server.
+	InPlace bool
 
 	stack []layer.Spec // the layers to open, for the server
 	keys  [][]byte     // their keys (zeroed once served)

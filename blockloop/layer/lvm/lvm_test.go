@@ -106,6 +106,19 @@ func TestLinearSegments(t *testing.T) {
 	if got := readAll(t, v3); !bytes.Equal(got, third) {
 		t.Fatalf("lv3 reads differently")
 	}
+	// lv3 is one run of the PV's bytes (losetup --offset reads it); lv1,
+	// in pieces, is not.
+	if _, _, ok := v.Extent(); ok {
+		t.Error("lv1 in several places: Extent says it is one run")
+	}
+	r, off, ok := v3.Extent()
+	in := make([]byte, len(third))
+	if !ok {
+		t.Fatal("lv3 is one run; Extent says not")
+	}
+	if _, err := r.ReadAt(in, off); err != nil || !bytes.Equal(in, third) {
+		t.Fatalf("the PV at lv3's Extent (byte %d): %v, or other bytes", off, err)
+	}
 	// The LV read back is a clean ext4 with the files.
 	out := filepath.Join(e.dir, "lv1.img")
 	os.WriteFile(out, readAll(t, v), 0o644)

@@ -165,7 +165,7 @@ func (vg *VG) plan(m *MetaLV) (*Volume, error) {
 			if off > src.Size || per > src.Size-off {
 				return nil, formatErr(off, "%s/%s: extents up to byte %d of PV %s, which has %d bytes", vg.Name, m.Name, off+per, src.Name, src.Size)
 			}
-			seg.areas = append(seg.areas, area{r: src.R, off: off})
+			seg.areas = append(seg.areas, area{pv: st.PV, r: src.R, off: off})
 		}
 		v.segs = append(v.segs, seg)
 		v.size += seg.size

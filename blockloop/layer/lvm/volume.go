@@ -23,8 +23,28 @@ type volSegment struct {
 // area is one stripe: the PV's reader and the byte offset of its first
 // extent.
 type area struct {
+	pv  string // the PV's name in the metadata
 	r   io.ReaderAt
 	off int64
+}
+
+// Extent tells where the LV lies when it is one run of bytes of one PV
+// (one linear segment, or segments that follow each other on one PV): the
+// PV's reader and the byte offset there. A reader of that PV at that
+// offset sees the LV as it is (`losetup --offset`).
+func (v *Volume) Extent() (r io.ReaderAt, off int64, ok bool) {
+	for i, s := range v.segs {
+		if len(s.areas) != 1 {
+			return nil, 0, false
+		}
+		a, first := s.areas[0], v.segs[0].areas[0]
+		if i == 0 {
+			r, off = a.r, a.off
+		} else if a.pv != first.pv || a.off != off+s.start {
+			return nil, 0, false
+		}
+	}
+	return r, off, len(v.segs) > 0
 }
 
 // Size is the LV's size in bytes.

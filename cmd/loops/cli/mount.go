@@ -231,7 +231,9 @@ func mountRun(opts *mountOptions) error {
 	case m.Plan.Disk != nil:
 		via = fmt.Sprintf("%s on loops' %s reader (FUSE)", m.Device, m.Plan.Disk.Format)
 	}
-	if readers := layerReaders(m.Plan); readers != "" {
+	if readers := layerReaders(m.Plan); m.Plan.InPlace {
+		via = fmt.Sprintf("%s (%s read in place, at byte %d)", m.Device, readers, m.Offset)
+	} else if readers != "" {
 		if m.Plan.Disk != nil {
 			readers = m.Plan.Disk.Format + " and " + readers
 		}
