@@ -9,15 +9,14 @@ import (
 	"testing"
 
 	"github.com/loops-cli/loops/blockloop/iso9660/isotest"
+	"github.com/loops-cli/loops/internal/testkit"
 )
 
 // TestWriteFuzzSeeds regenerates testdata/fuzz/* from xorriso images when
 // LOOPS_WRITE_FUZZ_SEEDS=1 (the seeds are committed; this is how they were
 // made).
 func TestWriteFuzzSeeds(t *testing.T) {
-	if os.Getenv("LOOPS_WRITE_FUZZ_SEEDS") == "" {
-		t.Skip("set LOOPS_WRITE_FUZZ_SEEDS=1 to regenerate testdata/fuzz")
-	}
+	testkit.SkipUnlessWritingSeeds(t)
 	small := filepath.Join(t.TempDir(), "small")
 	os.MkdirAll(filepath.Join(small, "a/b/c/d/e/f/g/h/i"), 0o755)
 	os.WriteFile(filepath.Join(small, "hello.txt"), []byte("hi\n"), 0o644)

@@ -17,9 +17,7 @@ import (
 // committed; this is how they were made). FuzzOpen seeds are sparse
 // encodings (see sparseImage) of whole images.
 func TestWriteFuzzSeeds(t *testing.T) {
-	if os.Getenv("LOOPS_WRITE_FUZZ_SEEDS") == "" {
-		t.Skip("set LOOPS_WRITE_FUZZ_SEEDS=1 to regenerate testdata/fuzz")
-	}
+	testkit.SkipUnlessWritingSeeds(t)
 	mk := testkit.Tool(t, "mkudffs")
 	uc := testkit.Tool(t, "udfclient")
 	tree := writeTree(t, "t", map[string]string{

@@ -222,11 +222,9 @@ func TestExternalUnmount(t *testing.T) {
 	iso := isotest.BuildISO(t, src, "-R")
 	for _, cmd := range [][]string{{"umount"}, {"fusermount", "-u"}} {
 		t.Run(cmd[0], func(t *testing.T) {
-			if _, err := exec.LookPath(cmd[0]); err != nil {
-				t.Skip(err)
-			}
+			tool := testkit.Tool(t, cmd[0])
 			s, _ := serve(t, iso, userfs.Options{})
-			if out, err := exec.Command(cmd[0], append(cmd[1:], s.Mountpoint)...).CombinedOutput(); err != nil {
+			if out, err := exec.Command(tool, append(cmd[1:], s.Mountpoint)...).CombinedOutput(); err != nil {
 				t.Fatalf("%v: %v %s", cmd, err, out)
 			}
 			done := make(chan error)
