@@ -7,10 +7,13 @@ import (
 )
 
 // FSOwner are the owner options of filesystems without owners of their
-// own, as mount(8)'s uid=, gid= and umask=; -1 leaves one unset.
+// own, as mount(8)'s uid=, gid= and umask=; -1 leaves one unset. ISOMap is
+// iso9660's map= ("normal", "off"; "" the default, normal): how names of
+// an ISO 9660 tree without Rock Ridge or Joliet are shown.
 type FSOwner struct {
 	UID, GID int
 	Umask    int
+	ISOMap   string
 }
 
 // ownerTypes take uid=, gid= and umask= in the kernel too.
@@ -30,6 +33,9 @@ func (o *FSOwner) data(typ string) []string {
 	}
 	if o.Umask >= 0 && typ != "iso9660" && typ != "udf" {
 		out = append(out, "umask="+strconv.FormatInt(int64(o.Umask), 8))
+	}
+	if o.ISOMap != "" && typ == "iso9660" {
+		out = append(out, "map="+o.ISOMap)
 	}
 	return out
 }

@@ -18,7 +18,8 @@
 //     relocated because they were deeper than 8 levels are shown at their
 //     original place and the relocation directory is hidden);
 //   - Joliet names (UCS-2 big endian), used when there is no Rock Ridge;
-//   - plain ISO 9660 names, with the ";1" version and a trailing dot removed;
+//   - plain ISO 9660 names as the kernel shows them ([Options].Map: by
+//     default lower case, without ";1"; as stored with [MapOff]);
 //   - the path table ([Image.PathTable]), cross-checked by [Image.Check].
 //
 // Images made with isohybrid (an MBR in the system area) are read like any

@@ -502,7 +502,7 @@ func (img *Image) entryName(r *record, f *suspFields) string {
 	case img.tree == TreeJoliet:
 		name = stripVersion(decodeUCS2(r.ident), r.flags&flagDir != 0)
 	default:
-		name = stripVersion(string(r.ident), r.flags&flagDir != 0)
+		name = img.nameMap.Show(string(r.ident))
 	}
 	return readkit.SanitizeName(name)
 }

@@ -97,6 +97,9 @@ type Options struct {
 	Limits Limits
 	// Tree forces a tree; Open fails when the image lacks it.
 	Tree Tree
+	// Map says how names without Rock Ridge or Joliet are shown (the
+	// plain tree): by default as the kernel shows them (map=normal).
+	Map NameMap
 }
 
 // volume is one volume descriptor's view: its root record and path table.
@@ -126,6 +129,8 @@ type Image struct {
 	udf  bool    // a UDF recognition sequence is present too (bridge)
 	root *Entry
 
+	nameMap NameMap
+
 	claims   readkit.Claims[uint32, uint32] // directory extent -> the extent of the directory listing it
 	hiddenMu sync.Mutex
 	hidden   map[uint32]bool // directory extents hidden on purpose (Rock Ridge relocation)
@@ -141,7 +146,7 @@ func Open(r io.ReaderAt, size int64) (*Image, error) {
 
 // OpenOptions is Open with options.
 func OpenOptions(r io.ReaderAt, size int64, opts Options) (*Image, error) {
-	img := &Image{r: r, size: size, lim: opts.Limits.withDefaults()}
+	img := &Image{r: r, size: size, lim: opts.Limits.withDefaults(), nameMap: opts.Map}
 	if err := img.readDescriptors(); err != nil {
 		return nil, err
 	}

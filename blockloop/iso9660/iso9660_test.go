@@ -115,8 +115,9 @@ func TestJolietOnly(t *testing.T) {
 	}
 }
 
-// TestPlainNames: with neither Rock Ridge nor Joliet, names are the ISO
-// 9660 ones with ";1" and a trailing dot removed.
+// TestPlainNames: with neither Rock Ridge nor Joliet, names are shown as
+// the kernel shows them by default (map=normal): lower case, without ";1"
+// and the dot of a name without extension; with map=off as stored.
 func TestPlainNames(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "src")
 	for p, c := range map[string]string{"README": "r\n", "hello.txt": "h\n", "sub/Deeper/x.tar.gz": "x\n", "sub/a.b": "ab\n"} {
@@ -124,26 +125,61 @@ func TestPlainNames(t *testing.T) {
 		os.WriteFile(filepath.Join(src, p), []byte(c), 0o644)
 	}
 	iso := isotest.BuildISO(t, src, "--norock")
-	img := openFile(t, iso, iso9660.Options{})
-	if img.Tree() != iso9660.TreePlain {
-		t.Fatalf("tree %v", img.Tree())
-	}
-	got := readkittest.FSTree(t, img.FS())
-	for _, p := range []string{"README", "HELLO.TXT", "SUB", "SUB/DEEPER", "SUB/DEEPER/X_TAR.GZ", "SUB/A.B"} {
-		if _, ok := got[p]; !ok {
-			t.Errorf("%s missing from %v", p, keys(got))
+	for _, tc := range []struct {
+		m     iso9660.NameMap
+		names []string
+	}{
+		{iso9660.MapNormal, []string{"readme", "hello.txt", "sub", "sub/deeper", "sub/deeper/x_tar.gz", "sub/a.b"}},
+		{iso9660.MapOff, []string{"README.;1", "HELLO.TXT;1", "SUB", "SUB/DEEPER", "SUB/DEEPER/X_TAR.GZ;1", "SUB/A.B;1"}},
+	} {
+		img := openFile(t, iso, iso9660.Options{Map: tc.m})
+		if img.Tree() != iso9660.TreePlain {
+			t.Fatalf("tree %v", img.Tree())
+		}
+		got := readkittest.FSTree(t, img.FS())
+		for _, p := range tc.names {
+			if _, ok := got[p]; !ok {
+				t.Errorf("map=%v: %s missing from %v", tc.m, p, keys(got))
+			}
+		}
+		if len(got) != 7 {
+			t.Errorf("map=%v: entries %v", tc.m, keys(got))
+		}
+		e, err := img.Lookup(tc.names[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(e.Open())
+		if string(b) != "r\n" || e.Mode != 0o444 {
+			t.Errorf("map=%v: README: %q %v", tc.m, b, e.Mode)
+		}
+		if err := img.Check(); err != nil {
+			t.Errorf("map=%v: %v", tc.m, err)
 		}
 	}
-	if len(got) != 7 {
-		t.Errorf("entries %v", keys(got))
+}
+
+// TestNameMap: the kernel's isofs_name_translate (map=normal), and map=
+// values as mount reads them.
+func TestNameMap(t *testing.T) {
+	for raw, want := range map[string]string{
+		"README.TXT;1": "readme.txt", "README.;1": "readme", "README.": "readme.", "A;2": "a.2",
+		"NOVERSION": "noversion", "A;1B": "a.1b", "X.;12": "x..12", "MiXeD;1": "mixed",
+	} {
+		if got := iso9660.MapNormal.Show(raw); got != want {
+			t.Errorf("map=normal %q: %q, want %q", raw, got, want)
+		}
+		if got := iso9660.MapOff.Show(raw); got != raw {
+			t.Errorf("map=off %q: %q", raw, got)
+		}
 	}
-	e, _ := img.Lookup("README")
-	b, _ := io.ReadAll(e.Open())
-	if string(b) != "r\n" || e.Mode != 0o444 {
-		t.Errorf("README: %q %v", b, e.Mode)
+	for s, want := range map[string]iso9660.NameMap{"normal": iso9660.MapNormal, "n": iso9660.MapNormal, "off": iso9660.MapOff, "o": iso9660.MapOff} {
+		if m, err := iso9660.ParseNameMap(s); err != nil || m != want {
+			t.Errorf("map=%s: %v %v", s, m, err)
+		}
 	}
-	if err := img.Check(); err != nil {
-		t.Error(err)
+	if _, err := iso9660.ParseNameMap("acorn"); err == nil {
+		t.Error("map=acorn accepted")
 	}
 }
 

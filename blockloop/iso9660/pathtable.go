@@ -165,6 +165,9 @@ func (img *Image) Check() error {
 	if img.tree != TreeRockRidge {
 		for i := 1; i < len(pt); i++ {
 			p := strings.TrimPrefix(ptPath[i], "/")
+			if img.tree == TreePlain {
+				p = img.showPath(p)
+			}
 			e, err := img.Lookup(p)
 			if err != nil {
 				return fmt.Errorf("iso9660: path table directory %q: %w", p, err)
@@ -175,4 +178,14 @@ func (img *Image) Check() error {
 		}
 	}
 	return nil
+}
+
+// showPath is path table path p (raw identifiers) with its names shown as
+// the plain tree shows them.
+func (img *Image) showPath(p string) string {
+	parts := strings.Split(p, "/")
+	for i, n := range parts {
+		parts[i] = img.nameMap.Show(n)
+	}
+	return strings.Join(parts, "/")
 }

@@ -64,6 +64,7 @@ type Serve struct {
 	ReadWrite bool   // serve a FAT image read-write
 	UID, GID  int    // owner of files the format gives none; -1: the default
 	Umask     int    // umask for files the format gives no modes; -1: the default
+	Map       string // iso9660's map= ("normal", "off"); "": normal
 	// Layers are opened over the image (or its virtual disk) first, bottom
 	// first, each "KIND:OFFSET:SIZE[:NAME]" (blockloop/layer.Spec): an
 	// encrypted volume. Offset and SizeLimit are then in the top one.
@@ -91,6 +92,7 @@ func (s *Serve) bind(fs *flag.FlagSet) {
 	fs.IntVar(&s.UID, "uid", s.UID, "owner of files the format gives none")
 	fs.IntVar(&s.GID, "gid", s.GID, "group of files the format gives none")
 	fs.Var((*octal)(&s.Umask), "umask", "octal umask for files the format gives no modes")
+	fs.StringVar(&s.Map, "map", s.Map, "iso9660 names without Rock Ridge or Joliet: normal (lower case, no ;1) or off (as stored)")
 	fs.Var((*list)(&s.Layers), "layers", "layers to open first, `KIND:OFFSET:SIZE[:NAME],...` (bottom first)")
 	fs.IntVar(&s.KeyFD, "key-fd", s.KeyFD, "the inherited `fd` the layers' keys are read from")
 	fs.Var((*fdList)(&s.PVFDs), "pv-fds", "inherited `fds,...` of LVM physical volume files the layers name")
@@ -123,6 +125,7 @@ type WriteIndex struct {
 	SizeLimit int64  // its size; 0: to the end
 	UID, GID  int    // owner of files the format gives none; -1: the default
 	Umask     int    // umask for files the format gives no modes; -1: the default
+	Map       string // iso9660's map= ("normal", "off"); "": normal
 	// CompactMtime: the kernel reads compact EROFS inodes' own mtimes
 	// (Linux 6.15 and later).
 	CompactMtime bool
@@ -141,6 +144,7 @@ func (w *WriteIndex) bind(fs *flag.FlagSet) {
 	fs.IntVar(&w.UID, "uid", w.UID, "owner of files the format gives none")
 	fs.IntVar(&w.GID, "gid", w.GID, "group of files the format gives none")
 	fs.Var((*octal)(&w.Umask), "umask", "octal umask for files the format gives no modes")
+	fs.StringVar(&w.Map, "map", w.Map, "iso9660 names without Rock Ridge or Joliet: normal or off")
 	fs.BoolVar(&w.CompactMtime, "compact-mtime", w.CompactMtime, "the kernel reads compact inodes' mtimes (Linux 6.15 and later)")
 	fs.StringVar(&w.Mountpoint, "mountpoint", w.Mountpoint, "where the index will be mounted (NTFS junction targets point below it)")
 }

@@ -47,7 +47,7 @@ func writeIndex(req blockloop.ServeRequest, index *os.File) (blockloop.IndexInfo
 		return blockloop.IndexInfo{}, fmt.Errorf("start %s: %w", bin, err)
 	}
 	wreq := &serveproto.WriteIndex{Image: req.Image, Type: req.Type, Offset: req.Offset, SizeLimit: req.SizeLimit,
-		UID: req.Owner.UID, GID: req.Owner.GID, Umask: req.Owner.Umask, CompactMtime: req.CompactMtime,
+		UID: req.Owner.UID, GID: req.Owner.GID, Umask: req.Owner.Umask, Map: req.Owner.ISOMap, CompactMtime: req.CompactMtime,
 		Mountpoint: req.Mountpoint}
 	pid, err := syscall.ForkExec(bin, append([]string{serveproto.Binary}, serveproto.Args(wreq)...), &syscall.ProcAttr{
 		Dir:   "/",

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/loops-cli/loops/blockloop"
+	"github.com/loops-cli/loops/blockloop/iso9660"
 )
 
 type mountOptions struct {
@@ -23,7 +24,7 @@ type mountOptions struct {
 	Type       string
 	FUSE       bool
 	Kernel     bool
-	Options    string // -o uid=N,gid=N,umask=OOO
+	Options    string // -o uid=N,gid=N,umask=OOO,map=normal|off
 	Owner      *blockloop.FSOwner
 	KeyFile    string
 	LV         string
@@ -82,7 +83,9 @@ no vfat driver, or by a user who is not root): the image must be writable
 by you, is locked against a second read-write mount, and is marked dirty
 until 'loops umount' has written everything; exFAT stays read-only. Files of filesystems without owners (FAT, exFAT, plain ISO 9660, UDF
 without owners) belong to the mounting user; -o uid=N,gid=N,umask=OOO
-changes that, as mount -o does for vfat.
+changes that, as mount -o does for vfat. A plain ISO 9660 tree (no Rock
+Ridge, no Joliet) shows its names as the kernel does: lower case, without
+";1" (-o map=off keeps them as stored).
 
 LOOPS_MEDIA_DIR replaces /media as the base of automatic mount points.
 Needs root; a userspace mount also works as a user where FUSE lets users
@@ -142,7 +145,7 @@ theirs.`,
 	fl.StringVar(&opts.Type, "type", "", "mount as filesystem `type` instead of the probed one")
 	fl.BoolVar(&opts.FUSE, "fuse", false, "serve the image in userspace (ISO 9660, UDF, FAT, exFAT, NTFS) even where the kernel has a driver")
 	fl.BoolVar(&opts.Kernel, "kernel", false, "use the kernel's driver only, never the userspace reader")
-	fl.StringVarP(&opts.Options, "options", "o", "", "owner `options` for filesystems without owners (vfat, exfat, ntfs, udf, plain iso9660), as mount -o: uid=N,gid=N,umask=OOO")
+	fl.StringVarP(&opts.Options, "options", "o", "", "`options` as mount -o: uid=N,gid=N,umask=OOO for filesystems without owners (vfat, exfat, ntfs, udf, plain iso9660), map=normal|off for iso9660 names")
 	fl.StringVar(&opts.KeyFile, "key-file", "", "read an encrypted volume's passphrase from `file` (the whole file; - for stdin) instead of asking")
 	fl.StringVar(&opts.LV, "lv", "", "mount the LVM logical volume `VG/LV` (the only one holding a filesystem when not given)")
 	fl.StringArrayVar(&opts.PVs, "pv", nil, "a `file` holding another LVM physical volume of the image's volume group (repeatable)")
@@ -272,7 +275,8 @@ func mountBackend(fuse, kernel bool) blockloop.Backend {
 	return blockloop.BackendAuto
 }
 
-// parseOwnerOptions reads -o uid=N,gid=N,umask=OOO; "" is nil (defaults).
+// parseOwnerOptions reads -o uid=N,gid=N,umask=OOO,map=normal|off; "" is
+// nil (defaults).
 func parseOwnerOptions(s string) (*blockloop.FSOwner, error) {
 	if s == "" {
 		return nil, nil
@@ -280,6 +284,14 @@ func parseOwnerOptions(s string) (*blockloop.FSOwner, error) {
 	o := &blockloop.FSOwner{UID: -1, GID: -1, Umask: -1}
 	for _, kv := range strings.Split(s, ",") {
 		k, v, _ := strings.Cut(kv, "=")
+		if k == "map" {
+			m, err := iso9660.ParseNameMap(v)
+			if err != nil {
+				return nil, flagErrorf("-o %s: map= is normal (names as the kernel shows them: lower case, no ;1) or off (as stored), for iso9660", kv)
+			}
+			o.ISOMap = m.String()
+			continue
+		}
 		var n int64
 		var err error
 		switch k {
@@ -291,7 +303,7 @@ func parseOwnerOptions(s string) (*blockloop.FSOwner, error) {
 				err = strconv.ErrRange
 			}
 		default:
-			return nil, flagErrorf("-o %s: loops mount takes uid=N, gid=N and umask=OOO only (the mount is always nosuid,nodev; --ro/--rw choose the mode)", kv)
+			return nil, flagErrorf("-o %s: loops mount takes uid=N, gid=N, umask=OOO and map=normal|off only (the mount is always nosuid,nodev; --ro/--rw choose the mode)", kv)
 		}
 		if err != nil || n < 0 {
 			return nil, flagErrorf("-o %s: %s needs a number (uid and gid decimal, umask octal)", kv, k)

@@ -113,7 +113,7 @@ func startUserspaceServer(m blockloop.ServeRequest) error {
 		return fmt.Errorf("start the userspace server: %w", err)
 	}
 	req := &serveproto.Serve{Image: m.Image, Type: m.Type, Offset: m.Offset, SizeLimit: m.SizeLimit, Disk: m.Disk, ReadWrite: m.ReadWrite,
-		UID: m.Owner.UID, GID: m.Owner.GID, Umask: m.Owner.Umask, KeyFD: -1, Mountpoint: m.Mountpoint}
+		UID: m.Owner.UID, GID: m.Owner.GID, Umask: m.Owner.Umask, Map: m.Owner.ISOMap, KeyFD: -1, Mountpoint: m.Mountpoint}
 	if m.RawDisk {
 		// A VM disk alone: the server knows the image is one.
 		req = &serveproto.Serve{Image: m.Image, RawDisk: true, Disk: m.Disk && len(m.Layers) > 0, UID: -1, GID: -1, Umask: -1, KeyFD: -1, Mountpoint: m.Mountpoint}

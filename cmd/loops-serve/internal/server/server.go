@@ -37,6 +37,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/loops-cli/loops/blockloop/iso9660"
 	"github.com/loops-cli/loops/blockloop/layer"
 	"github.com/loops-cli/loops/blockloop/userfs"
 	"github.com/loops-cli/loops/internal/serveproto"
@@ -139,7 +140,7 @@ func Serve(ctx context.Context, opts *serveproto.Serve, ready func()) error {
 		ready()
 		return srv.Wait()
 	}
-	o, err := readerOptions(opts.Type, opts.Offset, opts.SizeLimit, opts.UID, opts.GID, opts.Umask)
+	o, err := readerOptions(opts.Type, opts.Offset, opts.SizeLimit, opts.UID, opts.GID, opts.Umask, opts.Map)
 	if err != nil {
 		return err
 	}
@@ -242,9 +243,9 @@ func invokingUser() (uid, gid int) {
 
 // readerOptions are the reader's options for an image's filesystem: its
 // type and place, and the owner and umask of files whose format records
-// none (the user sudo acts for, or -o uid=, gid=, umask=), the same for
-// the FUSE and the index routes.
-func readerOptions(typ string, offset, sizeLimit int64, uid, gid, umask int) (userfs.Options, error) {
+// none (the user sudo acts for, or -o uid=, gid=, umask=), and iso9660's
+// names (-o map=), the same for the FUSE and the index routes.
+func readerOptions(typ string, offset, sizeLimit int64, uid, gid, umask int, isoMap string) (userfs.Options, error) {
 	if typ == "" {
 		typ = "iso9660" // the server's first and default reader
 	}
@@ -270,6 +271,13 @@ func readerOptions(typ string, offset, sizeLimit int64, uid, gid, umask int) (us
 			return o, fmt.Errorf("umask %o is not a mode", umask)
 		}
 		o.Umask = uint32(umask)
+	}
+	if isoMap != "" {
+		m, err := iso9660.ParseNameMap(isoMap)
+		if err != nil {
+			return o, err
+		}
+		o.ISO9660.Map = m
 	}
 	return o, nil
 }

@@ -39,7 +39,7 @@ func WriteIndex(req *serveproto.WriteIndex) int {
 }
 
 func writeIndex(req *serveproto.WriteIndex) (erofs.Info, error) {
-	o, err := readerOptions(req.Type, req.Offset, req.SizeLimit, req.UID, req.GID, req.Umask)
+	o, err := readerOptions(req.Type, req.Offset, req.SizeLimit, req.UID, req.GID, req.Umask, req.Map)
 	if err != nil {
 		return erofs.Info{}, err
 	}
