@@ -184,7 +184,8 @@ func TestMountJoliet(t *testing.T) {
 	readkittest.Compare(t, want, readkittest.HostTree(t, s.Mountpoint), readkittest.Fields{Perm: true, Owner: true, Nlink: true})
 }
 
-// TestMountPlain: plain ISO names, default owner = the mounting user.
+// TestMountPlain: plain ISO names as the kernel shows them (map=normal),
+// or as stored (map=off); default owner = the mounting user.
 func TestMountPlain(t *testing.T) {
 	testkit.RequireRoot(t)
 	src := filepath.Join(t.TempDir(), "src")
@@ -192,13 +193,17 @@ func TestMountPlain(t *testing.T) {
 	os.WriteFile(filepath.Join(src, "sub", "hello.txt"), []byte("hello\n"), 0o644)
 	iso := isotest.BuildISO(t, src, "--norock")
 	s, _ := serve(t, iso, userfs.Options{})
-	fi, err := os.Stat(filepath.Join(s.Mountpoint, "SUB", "HELLO.TXT"))
+	fi, err := os.Stat(filepath.Join(s.Mountpoint, "sub", "hello.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	st := fi.Sys().(*syscall.Stat_t)
 	if fi.Mode() != 0o444 || st.Uid != uint32(os.Getuid()) || fi.Size() != 6 {
-		t.Errorf("HELLO.TXT: %v uid %d size %d", fi.Mode(), st.Uid, fi.Size())
+		t.Errorf("hello.txt: %v uid %d size %d", fi.Mode(), st.Uid, fi.Size())
+	}
+	off, _ := serve(t, iso, userfs.Options{ISO9660: iso9660.Options{Map: iso9660.MapOff}})
+	if _, err := os.Stat(filepath.Join(off.Mountpoint, "SUB", "HELLO.TXT;1")); err != nil {
+		t.Errorf("map=off: %v", err)
 	}
 }
 
