@@ -38,7 +38,7 @@
 // Not read: EFS-encrypted data (its reads fail with [ErrEncrypted], which
 // matches fs.ErrPermission; the rest of the tree serves), $Secure's ACLs
 // (owners are the mounting user's, as for FAT), WOF/deduplicated/cloud
-// reparse points (their data fails with [ErrUnsupported]), compression
+// reparse points (their data fails with [errors.ErrUnsupported]), compression
 // with clusters over 4 KiB, $EA, $UsnJrnl. Names are looked up
 // case-sensitively, as ntfs-3g does; Windows link targets are resolved
 // ignoring case when translated. A relative symbolic link's target is

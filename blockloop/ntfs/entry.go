@@ -2,15 +2,14 @@ package ntfs
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"path"
 	"slices"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/loops-cli/loops/blockloop/readkit"
 )
 
 // File attribute bits ($STANDARD_INFORMATION, Entry.Attributes).
@@ -23,13 +22,6 @@ const (
 	AttrReparse    = 0x0400
 	AttrCompressed = 0x0800
 	AttrEncrypted  = 0x4000
-)
-
-// POSIX file type bits.
-const (
-	sIFDIR = 0o040000
-	sIFREG = 0o100000
-	sIFLNK = 0o120000
 )
 
 // Entry is a file, directory or symbolic link. Its exported fields are
@@ -71,11 +63,7 @@ type Entry struct {
 	data    *stream
 	dataErr error
 
-	mu       sync.Mutex
-	listed   bool
-	children []*Entry
-	byName   map[string]*Entry
-	listErr  error
+	dir readkit.Listing[*Entry]
 }
 
 // IsDir tells whether e is a directory.
@@ -85,36 +73,25 @@ func (e *Entry) IsDir() bool { return e.Mode.IsDir() }
 func (e *Entry) IsSymlink() bool { return e.Mode&fs.ModeSymlink != 0 }
 
 // UnixMode is Mode as a POSIX st_mode (S_IFMT type bits and permissions).
-func (e *Entry) UnixMode() uint32 {
-	switch {
-	case e.IsDir():
-		return sIFDIR | uint32(e.Mode.Perm())
-	case e.IsSymlink():
-		return sIFLNK | uint32(e.Mode.Perm())
-	}
-	return sIFREG | uint32(e.Mode.Perm())
+func (e *Entry) UnixMode() uint32 { return readkit.UnixMode(e.Mode) }
+
+// FileInfo is e's name, size, mode and modification time; Sys is e.
+func (e *Entry) FileInfo() fs.FileInfo {
+	return readkit.FileInfo(e.Name, e.Size, e.Mode, e.ModTime, e)
 }
 
 // DataErr is why e's data cannot be read (ErrEncrypted for an EFS file, a
-// *FormatError for a damaged one, ErrUnsupported), or nil.
+// *FormatError for a damaged one, errors.ErrUnsupported), or nil.
 func (e *Entry) DataErr() error { return e.dataErr }
-
-var errNotDir = errors.New("not a directory")
 
 // Entries lists a directory from its index, in index order, without "."
 // and ".."; DOS 8.3 aliases and the system files of the root ($MFT, ...)
 // are left out. The listing is read once and cached.
 func (e *Entry) Entries() ([]*Entry, error) {
 	if !e.IsDir() {
-		return nil, fmt.Errorf("ntfs: %s: %w", e.Name, errNotDir)
+		return nil, fmt.Errorf("ntfs: %s: %w", e.Name, readkit.ErrNotDir)
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if !e.listed {
-		e.children, e.byName, e.listErr = e.fs.list(e)
-		e.listed = true
-	}
-	return e.children, e.listErr
+	return e.dir.Entries(func() ([]*Entry, map[string]*Entry, error) { return e.fs.list(e) })
 }
 
 // Child looks name up in directory e, case-sensitively as ntfs-3g does.
@@ -123,11 +100,7 @@ func (e *Entry) Child(name string) (*Entry, error) {
 	if _, err := e.Entries(); err != nil {
 		return nil, err
 	}
-	c := e.byName[name]
-	if c == nil {
-		return nil, fs.ErrNotExist
-	}
-	return c, nil
+	return e.dir.Find(name)
 }
 
 // childFold looks name up ignoring case, as Windows does.
@@ -135,7 +108,8 @@ func (e *Entry) childFold(name string) *Entry {
 	if c, err := e.Child(name); err == nil {
 		return c
 	}
-	for _, c := range e.children {
+	kids, _ := e.Entries()
+	for _, c := range kids {
 		if strings.EqualFold(c.Name, name) {
 			return c
 		}
@@ -144,29 +118,15 @@ func (e *Entry) childFold(name string) *Entry {
 }
 
 // Lookup finds the entry at a slash-separated path from the root ("" and
-// "/" are the root). Symbolic links are not followed.
+// "/" are the root), case-sensitively. Symbolic links are not followed.
 func (f *FS) Lookup(p string) (*Entry, error) {
-	e := f.root
-	p = strings.Trim(path.Clean("/"+p), "/")
-	if p == "" {
-		return e, nil
-	}
-	parts := strings.Split(p, "/")
-	if len(parts) > f.lim.MaxDepth {
-		return nil, &LimitError{Limit: "MaxDepth", Value: int64(len(parts)), Max: int64(f.lim.MaxDepth)}
-	}
-	for _, name := range parts {
-		if !e.IsDir() {
-			return nil, &fs.PathError{Op: "lookup", Path: p, Err: errNotDir}
-		}
-		c, err := e.Child(name)
-		if err != nil {
-			return nil, &fs.PathError{Op: "lookup", Path: p, Err: err}
-		}
-		e = c
-	}
-	return e, nil
+	return readkit.Lookup("ntfs", f.root, p, f.lim.MaxDepth)
 }
+
+// FS is the volume's tree as an fs.FS (also an fs.ReadDirFS and an
+// fs.StatFS): symbolic links and junctions are not followed; Sys of a
+// FileInfo is the *Entry.
+func (f *FS) FS() fs.FS { return readkit.NewFS("ntfs", f.root, f.lim.MaxDepth) }
 
 // ReaderAt reads e's data: stored, sparse (zeros), compressed (LZNT1) or
 // resident in its MFT record. Reads past Size return io.EOF.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loops-cli/loops/blockloop/readkit/readkittest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
 
@@ -64,8 +65,8 @@ func FuzzOpen(f *testing.F) {
 			return
 		}
 		fs.Info()
-		fs.Lookup("a/b/c")
 		walkAll(fs.Root())
+		readkittest.Explore(fs.FS())
 	})
 }
 

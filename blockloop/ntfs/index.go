@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"slices"
 	"strings"
+
+	"github.com/loops-cli/loops/blockloop/readkit"
 )
 
 // Index entry flags.
@@ -165,7 +167,7 @@ func (f *FS) walkIndex(num int64, fn func(e indexEntry) (bool, error)) error {
 	}
 	if ia := findAttr(fr.all, atIndexAlloc, "$I30"); ia != nil && !ia.resident {
 		if ia.dataSize > f.lim.MaxIndexBytes {
-			return &LimitError{Offset: ia.off, Limit: "MaxIndexBytes", Value: ia.dataSize, Max: f.lim.MaxIndexBytes}
+			return limitErr(ia.off, "MaxIndexBytes", ia.dataSize, f.lim.MaxIndexBytes)
 		}
 		if x.alloc, err = f.newStream(ia); err != nil {
 			return err
@@ -229,12 +231,12 @@ func (f *FS) list(d *Entry) ([]*Entry, map[string]*Entry, error) {
 		if num < firstUser || e.key.name == "" {
 			return true, nil // $MFT, ..., the root's "." and $Extend: ntfs-3g does not show them
 		}
-		name := sanitizeName(e.key.name)
-		if byName[name] != nil {
+		name := readkit.SanitizeName(e.key.name)
+		if name == "" || byName[name] != nil {
 			return true, nil
 		}
 		if len(kids) >= f.lim.MaxDirEntries {
-			return false, &LimitError{Limit: "MaxDirEntries", Value: int64(len(kids) + 1), Max: int64(f.lim.MaxDirEntries)}
+			return false, limitErr(-1, "MaxDirEntries", int64(len(kids)+1), int64(f.lim.MaxDirEntries))
 		}
 		c, err := f.entryFor(num, name, d)
 		if err != nil {
@@ -286,18 +288,4 @@ func log2(n int64) int {
 		k++
 	}
 	return k
-}
-
-// sanitizeName replaces "/" and NUL, which NTFS's POSIX namespace allows
-// and Linux names cannot hold, with "_".
-func sanitizeName(s string) string {
-	if !strings.ContainsAny(s, "/\x00") {
-		return s
-	}
-	return strings.Map(func(r rune) rune {
-		if r == '/' || r == 0 {
-			return '_'
-		}
-		return r
-	}, s)
 }

@@ -172,7 +172,7 @@ func (f *FS) extendAttrs(rec *record) ([]*attr, error) {
 		}
 		seen[ref] = true
 		if len(seen) > f.lim.MaxExtRecords {
-			return nil, &LimitError{Offset: al.off, Limit: "MaxExtRecords", Value: int64(len(seen)), Max: int64(f.lim.MaxExtRecords)}
+			return nil, limitErr(al.off, "MaxExtRecords", int64(len(seen)), int64(f.lim.MaxExtRecords))
 		}
 		ext, err := f.readRecord(ref)
 		if err != nil {
@@ -222,7 +222,7 @@ func mergeAttrs(attrs []*attr, maxRuns int) ([]*attr, error) {
 					return nil, formatErr(p.off, "attribute 0x%x %q: a piece starts at VCN %d, the previous ended at %d", m.typ, m.name, p.lowVCN, m.highVCN)
 				}
 				if len(m.runs)+len(p.runs) > maxRuns {
-					return nil, &LimitError{Offset: p.off, Limit: "MaxRuns", Value: int64(len(m.runs) + len(p.runs)), Max: int64(maxRuns)}
+					return nil, limitErr(p.off, "MaxRuns", int64(len(m.runs)+len(p.runs)), int64(maxRuns))
 				}
 				m.runs = append(m.runs, p.runs...)
 				m.highVCN = p.highVCN
@@ -249,7 +249,7 @@ func (f *FS) attrBytes(a *attr, max int64) ([]byte, error) {
 		return a.value, nil
 	}
 	if a.dataSize > max {
-		return nil, &LimitError{Offset: a.off, Limit: "attribute size", Value: a.dataSize, Max: max}
+		return nil, limitErr(a.off, "attribute size", a.dataSize, max)
 	}
 	s, err := f.newStream(a)
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"sync"
+
+	"github.com/loops-cli/loops/blockloop/readkit"
 )
 
 // Limits bound what a (possibly hostile) image can make the reader do.
@@ -262,16 +264,4 @@ func (f *FS) Label() string { return f.info.Label }
 func (f *FS) Info() Info { return f.info }
 
 // readAt reads exactly len(p) bytes at off of the image.
-func (f *FS) readAt(p []byte, off int64) error {
-	if off < 0 || off > f.size || int64(len(p)) > f.size-off {
-		return formatErr(off, "%d bytes past the end of the image (%d bytes)", len(p), f.size)
-	}
-	n, err := f.r.ReadAt(p, off)
-	if n == len(p) {
-		return nil
-	}
-	if err == nil || err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
-	return fmt.Errorf("ntfs: reading %d bytes at %d: %w", len(p), off, err)
-}
+func (f *FS) readAt(p []byte, off int64) error { return readkit.ReadFull("ntfs", f.r, f.size, p, off) }

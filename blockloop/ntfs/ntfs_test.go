@@ -1,10 +1,12 @@
 package ntfs
 
 import (
+	"io/fs"
 	"strings"
 	"testing"
 
 	"github.com/loops-cli/loops/blockloop/ntfs/ntfstest"
+	"github.com/loops-cli/loops/blockloop/readkit/readkittest"
 )
 
 // TestAgainstNtfs3g reads every image file by file and compares it with an
@@ -40,5 +42,22 @@ func TestAgainstNtfs3g(t *testing.T) {
 				t.Errorf("info %+v", i)
 			}
 		})
+	}
+}
+
+// TestFS runs fstest.TestFS on the fs.FS of the small image (read from
+// memory): every file opened, read, sought and stat'ed, every directory
+// listed both ways, symbolic links not followed.
+func TestFS(t *testing.T) {
+	f := mustOpen(t, smallImage(t))
+	want := readkittest.Tree{"many/file-000.txt": {}, "many/file-399.txt": {}, "comp/text.txt": {}, "plain.bin": {}, "a.txt": {}, "hard.txt": {}, "sym": {}}
+	readkittest.TestFS(t, f.FS(), want)
+	fi, err := fs.Stat(f.FS(), "sym")
+	if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		t.Errorf("sym: %v %v", fi, err)
+	}
+	b, err := fs.ReadFile(f.FS(), "comp/text.txt")
+	if err != nil || !strings.HasPrefix(string(b), "compressible text") || len(b) != 35*4000 {
+		t.Errorf("comp/text.txt through io/fs: %d bytes, %v", len(b), err)
 	}
 }

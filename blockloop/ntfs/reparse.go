@@ -2,8 +2,9 @@ package ntfs
 
 import (
 	"encoding/binary"
-	"fmt"
 	"strings"
+
+	"github.com/loops-cli/loops/blockloop/readkit"
 )
 
 // Reparse tags served as symbolic links.
@@ -51,9 +52,9 @@ func (f *FS) reparseTarget(b []byte, isDir bool, parent *Entry) (string, bool, e
 		if t, ok := f.linkTarget(sub, tag == tagMountPoint, relative, isDir); ok {
 			return t, true, nil
 		}
-		return "", false, fmt.Errorf("ntfs: reparse target %q: %w", sub, ErrUnsupported)
+		return "", false, readkit.Unsupported("ntfs", "reparse target %q", sub)
 	}
-	return "", false, fmt.Errorf("ntfs: reparse point with tag 0x%08x: %w", tag, ErrUnsupported)
+	return "", false, readkit.Unsupported("ntfs", "reparse point with tag 0x%08x (not a link: WOF, deduplication, cloud files...)", tag)
 }
 
 // linkTarget translates a Windows link target as ntfs-3g does: a relative

@@ -50,7 +50,7 @@ func decodeRuns(b []byte, vcn int64, maxRuns int) ([]run, error) {
 			r.lcn = lcn
 		}
 		if len(runs) >= maxRuns {
-			return nil, &LimitError{Limit: "MaxRuns", Value: int64(len(runs) + 1), Max: int64(maxRuns)}
+			return nil, limitErr(-1, "MaxRuns", int64(len(runs)+1), int64(maxRuns))
 		}
 		runs = append(runs, r)
 		vcn += length

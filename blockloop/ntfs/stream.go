@@ -6,6 +6,8 @@ import (
 	"io"
 	"sort"
 	"sync"
+
+	"github.com/loops-cli/loops/blockloop/readkit"
 )
 
 // Extent is a byte range of a file's data in the image; a Sparse extent is
@@ -47,10 +49,10 @@ func (f *FS) newStream(a *attr) (*stream, error) {
 	}
 	if a.flags&afCompressed != 0 && a.compUnit != 0 {
 		if a.flags&0x00FF != afCompressed {
-			return nil, fmt.Errorf("ntfs: attribute 0x%x at byte %d: compression method %d: %w", a.typ, a.off, a.flags&0xFF, ErrUnsupported)
+			return nil, readkit.Unsupported("ntfs", "attribute 0x%x at byte %d: compression method %d", a.typ, a.off, a.flags&0xFF)
 		}
 		if f.clusterSize > 4096 || a.compUnit > 8 {
-			return nil, fmt.Errorf("ntfs: attribute 0x%x at byte %d: compression with %d-byte clusters: %w", a.typ, a.off, f.clusterSize, ErrUnsupported)
+			return nil, readkit.Unsupported("ntfs", "attribute 0x%x at byte %d: compression with %d-byte clusters", a.typ, a.off, f.clusterSize)
 		}
 		s.unit = 1 << a.compUnit
 	}
