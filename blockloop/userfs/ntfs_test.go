@@ -41,13 +41,16 @@ func TestMountNTFS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for p, i := range want {
-		i.Target = strings.Replace(i.Target, ref, "MP", 1)
-		want[p] = i
-	}
-	for p, i := range got {
-		i.Target = strings.Replace(i.Target, s.Mountpoint, "MP", 1)
-		got[p] = i
+	// Targets below the mount points: compared without them (a link's
+	// size is its target's length).
+	for tree, mp := range map[*map[string]ntfstest.Info]string{&want: ref, &got: s.Mountpoint} {
+		for p, i := range *tree {
+			if i.Type == 'l' && strings.HasPrefix(i.Target, mp+"/") {
+				i.Target = "MP" + strings.TrimPrefix(i.Target, mp)
+				i.Size -= int64(len(mp) - len("MP"))
+			}
+			(*tree)[p] = i
+		}
 	}
 	if d := ntfstest.Diff(want, got, false); len(d) > 0 {
 		t.Errorf("%d differences with ntfs-3g:\n%s", len(d), strings.Join(d[:min(len(d), 20)], "\n"))
