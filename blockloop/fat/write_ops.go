@@ -38,16 +38,14 @@ func (d *Node) findSlots(k int) (int, error) {
 	if int64(len(d.buf))+need*cs > DefaultLimits.MaxDirSize {
 		return 0, errnoErr(syscall.ENOSPC, "directory %s has the most entries FAT allows", d.name)
 	}
-	// Zeroed clusters on the image first, then the chain: stopped between,
-	// the image has lost clusters at most, never a directory of garbage.
+	// Zeroed on the image now; linked to the directory on the image by the
+	// next checkpoint, after the zeros are durable: until then the entries
+	// placed in them are not part of the volume (lost at most).
 	add, err := v.allocate(int(need), d.chain[len(d.chain)-1])
 	if err != nil {
 		return 0, err
 	}
-	if err := v.zeroClusters(add); err == nil {
-		err = v.syncImage()
-	}
-	if err != nil {
+	if err := v.zeroClusters(add); err != nil {
 		v.release(add)
 		return 0, err
 	}
@@ -56,10 +54,7 @@ func (d *Node) findSlots(k int) (int, error) {
 		v.val[prev] = c
 		prev = c
 	}
-	links := append([]uint32{d.chain[len(d.chain)-1]}, add...)
-	if err := v.flushEntries(links, func(c, old, now uint32) bool { return true }); err != nil {
-		return 0, err
-	}
+	v.live[d] = true
 	d.chain = append(d.chain, add...)
 	d.buf = append(d.buf, make([]byte, need*cs)...)
 	return total - run, nil

@@ -337,7 +337,8 @@ func (l *lockedImage) snapshot(t *testing.T, to string) {
 	os.WriteFile(to, b, 0o644)
 }
 
-// TestWriteSyncWhileWriting: while one file grows, the volume is synced
+// TestWriteSyncWhileWriting: while one file grows and a directory fills
+// (growing into new clusters), the volume is synced
 // (what another file's fsync does) and the image copied, again and again:
 // every copy is consistent for fsck.fat (only the dirty mark), so a server
 // killed at any of those points leaves nothing worse.
@@ -354,6 +355,19 @@ func TestWriteSyncWhileWriting(t *testing.T) {
 		t.Fatal(err)
 	}
 	n, _ := v.Root().Create("growing.bin")
+	sub, _ := v.Root().Mkdir("Growing Directory")
+	filled := make(chan struct{})
+	go func() {
+		defer close(filled)
+		for i := 0; i < 400; i++ {
+			c, err := sub.Create(fmt.Sprintf("A File With A Long Name Number %d.txt", i))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			c.WriteAt([]byte("x"), 0)
+		}
+	}()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -379,6 +393,7 @@ func TestWriteSyncWhileWriting(t *testing.T) {
 		}
 	}
 	<-done
+	<-filled
 	v.Close()
 	fattest.FsckClean(t, img, 0, 0)
 }

@@ -244,9 +244,10 @@ func (n *rwNode) Write(ctx context.Context, f gofs.FileHandle, data []byte, off 
 
 // Flush (each close(2)) has nothing to do: the data is on the image, and
 // the file's chain and entry reach it at the next checkpoint (within a
-// second, at fsync or at unmount).
+// second, at fsync or at unmount). ENOSYS tells the kernel to send no more
+// FLUSH requests to this mount: one round trip less per file closed.
 func (n *rwNode) Flush(ctx context.Context, f gofs.FileHandle) syscall.Errno {
-	return 0
+	return syscall.ENOSYS
 }
 
 // Fsync is a checkpoint of the volume (fat.Volume.Sync).
