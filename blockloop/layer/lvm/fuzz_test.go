@@ -37,6 +37,9 @@ func FuzzReadPV(f *testing.F) {
 			if err != nil {
 				continue
 			}
+			if r, off, ok := v.Extent(); ok && (r == nil || off < 0) {
+				t.Fatalf("%s: Extent %v at %d", lv.Name, r, off)
+			}
 			if v.Size() != lv.Size {
 				t.Fatalf("%s: Size %d, LVs says %d", lv.Name, v.Size(), lv.Size)
 			}
