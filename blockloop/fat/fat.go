@@ -32,22 +32,7 @@ var DefaultLimits = Limits{
 	MaxDepth:      1024,
 }
 
-func (l Limits) withDefaults() Limits {
-	d := DefaultLimits
-	if l.MaxDirSize > 0 {
-		d.MaxDirSize = l.MaxDirSize
-	}
-	if l.MaxDirEntries > 0 {
-		d.MaxDirEntries = l.MaxDirEntries
-	}
-	if l.MaxExtents > 0 {
-		d.MaxExtents = l.MaxExtents
-	}
-	if l.MaxDepth > 0 {
-		d.MaxDepth = l.MaxDepth
-	}
-	return d
-}
+func (l Limits) withDefaults() Limits { return readkit.WithDefaults(l, DefaultLimits) }
 
 // Options tune OpenOptions. The zero value is what Open uses.
 type Options struct {

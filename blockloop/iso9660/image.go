@@ -40,31 +40,7 @@ var DefaultLimits = Limits{
 	MaxDepth:      1024,
 }
 
-func (l Limits) withDefaults() Limits {
-	d := DefaultLimits
-	if l.MaxDirSize > 0 {
-		d.MaxDirSize = l.MaxDirSize
-	}
-	if l.MaxDirEntries > 0 {
-		d.MaxDirEntries = l.MaxDirEntries
-	}
-	if l.MaxCEHops > 0 {
-		d.MaxCEHops = l.MaxCEHops
-	}
-	if l.MaxSUSPBytes > 0 {
-		d.MaxSUSPBytes = l.MaxSUSPBytes
-	}
-	if l.MaxExtents > 0 {
-		d.MaxExtents = l.MaxExtents
-	}
-	if l.MaxPathTable > 0 {
-		d.MaxPathTable = l.MaxPathTable
-	}
-	if l.MaxDepth > 0 {
-		d.MaxDepth = l.MaxDepth
-	}
-	return d
-}
+func (l Limits) withDefaults() Limits { return readkit.WithDefaults(l, DefaultLimits) }
 
 // Tree names the directory tree an Image serves.
 type Tree int

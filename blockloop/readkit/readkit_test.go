@@ -242,3 +242,18 @@ func TestFS(t *testing.T) {
 		t.Errorf("WalkDir: %s", got)
 	}
 }
+
+func TestWithDefaults(t *testing.T) {
+	type limits struct {
+		A int
+		B int64
+		C uint32
+	}
+	def := limits{A: 1, B: 2, C: 3}
+	if got := WithDefaults(limits{}, def); got != def {
+		t.Errorf("zero: %+v", got)
+	}
+	if got := WithDefaults(limits{A: 9, B: -1}, def); got != (limits{A: 9, B: 2, C: 3}) {
+		t.Errorf("one set, one negative: %+v", got)
+	}
+}

@@ -43,40 +43,7 @@ var DefaultLimits = Limits{
 	MaxDepth:          1024,
 }
 
-func (l Limits) withDefaults() Limits {
-	d := DefaultLimits
-	if l.MaxDirSize > 0 {
-		d.MaxDirSize = l.MaxDirSize
-	}
-	if l.MaxDirEntries > 0 {
-		d.MaxDirEntries = l.MaxDirEntries
-	}
-	if l.MaxExtents > 0 {
-		d.MaxExtents = l.MaxExtents
-	}
-	if l.MaxAEDHops > 0 {
-		d.MaxAEDHops = l.MaxAEDHops
-	}
-	if l.MaxMapSteps > 0 {
-		d.MaxMapSteps = l.MaxMapSteps
-	}
-	if l.MaxICBHops > 0 {
-		d.MaxICBHops = l.MaxICBHops
-	}
-	if l.MaxVDSDescriptors > 0 {
-		d.MaxVDSDescriptors = l.MaxVDSDescriptors
-	}
-	if l.MaxSymlinkSize > 0 {
-		d.MaxSymlinkSize = l.MaxSymlinkSize
-	}
-	if l.MaxTableSize > 0 {
-		d.MaxTableSize = l.MaxTableSize
-	}
-	if l.MaxDepth > 0 {
-		d.MaxDepth = l.MaxDepth
-	}
-	return d
-}
+func (l Limits) withDefaults() Limits { return readkit.WithDefaults(l, DefaultLimits) }
 
 // Options tune OpenOptions. The zero value is what Open uses.
 type Options struct {

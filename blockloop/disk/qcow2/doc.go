@@ -38,7 +38,7 @@
 //     [*UnsupportedFeatureError], with the names the image's feature name
 //     table gives them;
 //   - qcow version 1, versions over 3, compression types other than zlib
-//     and zstd: [ErrUnsupported];
+//     and zstd: [errors.ErrUnsupported];
 //   - a compression type this program has no decompressor for (zstd
 //     without blockloop/disk/codec/klauspost): an error matching
 //     codec.ErrMissing that names it;

@@ -44,7 +44,7 @@ func TestEncrypted(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = qcow2.Open(bytes.NewReader(b), int64(len(b)), qcow2.Options{})
-		if !errors.Is(err, qcow2.ErrEncrypted) || !errors.Is(err, qcow2.ErrUnsupported) {
+		if !errors.Is(err, qcow2.ErrEncrypted) || !errors.Is(err, errors.ErrUnsupported) {
 			t.Errorf("%s: %v", f, err)
 		}
 	}

@@ -4,20 +4,21 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/loops-cli/loops/blockloop/readkit"
 )
 
 // ErrNotQcow2 is returned (wrapped) by Open when the image does not start
 // with the qcow magic "QFI\xfb".
 var ErrNotQcow2 = errors.New("not a qcow2 image: no QFI\\xfb magic")
 
-// ErrUnsupported is matched by errors for images the reader does not
-// implement: qcow version 1, an external data file, an unknown compression
-// type, unknown incompatible feature bits ([*UnsupportedFeatureError]),
-// encryption ([ErrEncrypted]) and images over the [Limits].
-var ErrUnsupported = errors.New("unsupported")
+// Images the reader does not implement (qcow version 1, an external data
+// file, an unknown compression type, unknown incompatible feature bits
+// ([*UnsupportedFeatureError]), encryption ([ErrEncrypted]) and images over
+// the [Limits]) are refused with an error matching [errors.ErrUnsupported].
 
 // ErrEncrypted is matched by the error Open returns for an encrypted image
-// (crypt_method 1, AES, or 2, LUKS). errors.Is(err, ErrUnsupported) holds
+// (crypt_method 1, AES, or 2, LUKS). errors.Is(err, errors.ErrUnsupported) holds
 // too: the reader has no keys and decrypts nothing.
 var ErrEncrypted = errors.New("encrypted qcow2 image")
 
@@ -28,22 +29,15 @@ var ErrNoBacking = errors.New("qcow2: the image has a backing file and no Option
 
 // FormatError reports a malformed structure: what was wrong and the byte
 // offset in the image file where it was found.
-type FormatError struct {
-	Offset int64
-	What   string
-}
+type FormatError = readkit.FormatError
 
-func (e *FormatError) Error() string {
-	return fmt.Sprintf("qcow2: malformed image at byte %d: %s", e.Offset, e.What)
-}
-
-func formatErr(off int64, format string, args ...any) error {
-	return &FormatError{Offset: off, What: fmt.Sprintf(format, args...)}
+func formatErr(off int64, what string, args ...any) error {
+	return readkit.Malformed("qcow2", off, what, args...)
 }
 
 // UnsupportedFeatureError is returned by Open for an image with incompatible
 // feature bits the reader does not know (the spec requires refusing it), or
-// with the external data file bit. errors.Is(err, ErrUnsupported) holds.
+// with the external data file bit. errors.Is(err, errors.ErrUnsupported) holds.
 type UnsupportedFeatureError struct {
 	// Bits are the refused incompatible feature bits.
 	Bits uint64
@@ -56,11 +50,11 @@ func (e *UnsupportedFeatureError) Error() string {
 	return fmt.Sprintf("qcow2: unsupported incompatible features %#x (%s)", e.Bits, strings.Join(e.Names, ", "))
 }
 
-// Is makes errors.Is(err, ErrUnsupported) true.
-func (e *UnsupportedFeatureError) Is(target error) bool { return target == ErrUnsupported }
+// Is makes errors.Is(err, errors.ErrUnsupported) true.
+func (e *UnsupportedFeatureError) Is(target error) bool { return target == errors.ErrUnsupported }
 
 // LimitError reports that the image exceeds one of the reader's [Limits].
-// errors.Is(err, ErrUnsupported) holds.
+// errors.Is(err, errors.ErrUnsupported) holds.
 type LimitError struct {
 	Offset int64
 	Limit  string // the Limits field name
@@ -72,10 +66,10 @@ func (e *LimitError) Error() string {
 	return fmt.Sprintf("qcow2: image exceeds %s at byte %d: %d > %d", e.Limit, e.Offset, e.Value, e.Max)
 }
 
-// Is makes errors.Is(err, ErrUnsupported) true.
-func (e *LimitError) Is(target error) bool { return target == ErrUnsupported }
+// Is makes errors.Is(err, errors.ErrUnsupported) true.
+func (e *LimitError) Is(target error) bool { return target == errors.ErrUnsupported }
 
-// unsupportedErr wraps ErrUnsupported with a reason.
-func unsupportedErr(format string, args ...any) error {
-	return fmt.Errorf("qcow2: %s: %w", fmt.Sprintf(format, args...), ErrUnsupported)
+// unsupportedErr wraps errors.ErrUnsupported with a reason.
+func unsupportedErr(what string, args ...any) error {
+	return readkit.Unsupported("qcow2", what, args...)
 }

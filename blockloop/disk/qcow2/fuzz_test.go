@@ -37,7 +37,7 @@ func FuzzOpen(f *testing.F) {
 		})
 		if err != nil {
 			var fe *FormatError
-			if !errors.As(err, &fe) && !errors.Is(err, ErrNotQcow2) && !errors.Is(err, ErrUnsupported) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			if !errors.As(err, &fe) && !errors.Is(err, ErrNotQcow2) && !errors.Is(err, errors.ErrUnsupported) && !errors.Is(err, io.ErrUnexpectedEOF) {
 				t.Fatalf("Open: unexpected error %v", err)
 			}
 			return

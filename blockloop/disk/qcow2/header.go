@@ -3,6 +3,7 @@ package qcow2
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/bits"
 )
@@ -63,7 +64,7 @@ type header struct {
 
 // Probe tells whether header (the first bytes of a file, at least 4) starts
 // with the qcow magic. It does not look at the version: Open refuses qcow
-// version 1 and versions over 3 with ErrUnsupported.
+// version 1 and versions over 3 with errors.ErrUnsupported.
 func Probe(header []byte) bool {
 	return len(header) >= 4 && string(header[:4]) == Magic
 }
@@ -134,7 +135,7 @@ func decodeHeader(b []byte, fileSize int64) (*header, error) {
 	case 0:
 	case 1, 2:
 		name := map[uint32]string{1: "AES", 2: "LUKS"}[h.cryptMethod]
-		return nil, fmt.Errorf("qcow2: crypt_method %d (%s): %w: %w", h.cryptMethod, name, ErrEncrypted, ErrUnsupported)
+		return nil, fmt.Errorf("qcow2: crypt_method %d (%s): %w: %w", h.cryptMethod, name, ErrEncrypted, errors.ErrUnsupported)
 	default:
 		return nil, unsupportedErr("crypt_method %d", h.cryptMethod)
 	}

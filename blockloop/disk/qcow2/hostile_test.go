@@ -106,7 +106,7 @@ func TestHostile(t *testing.T) {
 	}
 	for _, v := range []uint32{1, 4} {
 		_, err = openAndRead(mod(func(b []byte) []byte { be.PutUint32(b[4:], v); return b }))
-		if !errors.Is(err, qcow2.ErrUnsupported) {
+		if !errors.Is(err, errors.ErrUnsupported) {
 			t.Errorf("version %d: %v", v, err)
 		}
 	}
@@ -153,7 +153,7 @@ func TestHostile(t *testing.T) {
 	// Feature bits.
 	_, err = openAndRead(mod(func(b []byte) []byte { b[79] |= 1 << 5; b[72] = 0x80; return b }))
 	var fe *qcow2.UnsupportedFeatureError
-	if !errors.As(err, &fe) || fe.Bits != 1<<5|1<<63 || !errors.Is(err, qcow2.ErrUnsupported) {
+	if !errors.As(err, &fe) || fe.Bits != 1<<5|1<<63 || !errors.Is(err, errors.ErrUnsupported) {
 		t.Errorf("unknown incompatible bits: %v", err)
 	} else {
 		t.Log(err)
@@ -165,7 +165,7 @@ func TestHostile(t *testing.T) {
 		t.Log(err)
 	}
 	_, err = openAndRead(mod(func(b []byte) []byte { b[79] |= 1 << 3; b[104] = 7; return b }))
-	if !errors.Is(err, qcow2.ErrUnsupported) {
+	if !errors.Is(err, errors.ErrUnsupported) {
 		t.Errorf("compression type 7: %v", err)
 	}
 	im, err = openAndRead(mod(func(b []byte) []byte { b[79] |= 3; return b }))

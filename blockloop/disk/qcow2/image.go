@@ -9,6 +9,7 @@ import (
 
 	"github.com/loops-cli/loops/blockloop/disk/ahead"
 	"github.com/loops-cli/loops/blockloop/disk/codec"
+	"github.com/loops-cli/loops/blockloop/readkit"
 )
 
 // Limits bound what a (possibly hostile) image can make the reader do.
@@ -32,19 +33,7 @@ var DefaultLimits = Limits{
 	MaxClusterCacheBytes: 8 << 20,
 }
 
-func (l Limits) withDefaults() Limits {
-	d := DefaultLimits
-	if l.MaxL1Entries > 0 {
-		d.MaxL1Entries = l.MaxL1Entries
-	}
-	if l.MaxCacheBytes > 0 {
-		d.MaxCacheBytes = l.MaxCacheBytes
-	}
-	if l.MaxClusterCacheBytes > 0 {
-		d.MaxClusterCacheBytes = l.MaxClusterCacheBytes
-	}
-	return d
-}
+func (l Limits) withDefaults() Limits { return readkit.WithDefaults(l, DefaultLimits) }
 
 // Options tune Open. The zero value opens an image without its backing
 // file.
@@ -217,14 +206,7 @@ func (im *Image) Info() Info {
 
 // readFull reads exactly len(p) bytes at off.
 func readFull(r io.ReaderAt, p []byte, off int64) error {
-	n, err := r.ReadAt(p, off)
-	if n == len(p) {
-		return nil
-	}
-	if err == nil || err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
-	return fmt.Errorf("qcow2: read %d bytes at %d: %w", len(p), off, err)
+	return readkit.ReadFull("qcow2", r, -1, p, off)
 }
 
 // cursor remembers the last L2 table used, to skip the cache lock while a

@@ -11,7 +11,7 @@
 // Blocks of any multiple of 512 bytes (VirtualBox and qemu use 1 MiB), and
 // blocks with extra data in front, are read.
 //
-// Not read (ErrUnsupported): header versions other than 1.1, undo images
+// Not read (errors.ErrUnsupported): header versions other than 1.1, undo images
 // (type 3), sector sizes other than 512.
 //
 // # Bounds

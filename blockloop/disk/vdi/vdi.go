@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/loops-cli/loops/blockloop/readkit"
 )
 
 const (
@@ -44,19 +46,7 @@ var DefaultLimits = Limits{
 	MaxParentDepth: 32,
 }
 
-func (l Limits) withDefaults() Limits {
-	d := DefaultLimits
-	if l.MaxBlockSize > 0 {
-		d.MaxBlockSize = l.MaxBlockSize
-	}
-	if l.MaxTableBytes > 0 {
-		d.MaxTableBytes = l.MaxTableBytes
-	}
-	if l.MaxParentDepth > 0 {
-		d.MaxParentDepth = l.MaxParentDepth
-	}
-	return d
-}
+func (l Limits) withDefaults() Limits { return readkit.WithDefaults(l, DefaultLimits) }
 
 // Options tune Open. The zero value opens standalone images only.
 type Options struct {
@@ -182,7 +172,7 @@ func Probe(header []byte) bool {
 }
 
 // Open opens the VDI image r (size bytes long). It returns an error wrapping
-// ErrNotVDI when r has no VDI signature, ErrUnsupported for what the reader
+// ErrNotVDI when r has no VDI signature, errors.ErrUnsupported for what the reader
 // does not implement, a *FormatError or *LimitError when the header or block
 // map is malformed or too big.
 func Open(r io.ReaderAt, size int64, opts Options) (*Image, error) {
@@ -234,12 +224,12 @@ func open(r io.ReaderAt, size int64, opts Options, depth int) (*Image, error) {
 	}
 	if h.blockSize < 512 || h.blockSize%512 != 0 || int64(h.blockSize) > lim.MaxBlockSize {
 		if int64(h.blockSize) > lim.MaxBlockSize {
-			return nil, &LimitError{Offset: 376, Limit: "MaxBlockSize", Value: int64(h.blockSize), Max: lim.MaxBlockSize}
+			return nil, limitErr(376, "MaxBlockSize", int64(h.blockSize), lim.MaxBlockSize)
 		}
 		return nil, formatErr(376, "block size %d: not a multiple of 512", h.blockSize)
 	}
 	if int64(h.blockExtra) > lim.MaxBlockSize {
-		return nil, &LimitError{Offset: 380, Limit: "MaxBlockSize", Value: int64(h.blockExtra), Max: lim.MaxBlockSize}
+		return nil, limitErr(380, "MaxBlockSize", int64(h.blockExtra), lim.MaxBlockSize)
 	}
 	im.block, im.extra = int64(h.blockSize), int64(h.blockExtra)
 	if h.diskSize > maxDiskSize || h.diskSize > uint64(h.blocks)*uint64(h.blockSize) {
@@ -247,7 +237,7 @@ func open(r io.ReaderAt, size int64, opts Options, depth int) (*Image, error) {
 	}
 	im.disk = int64(h.diskSize)
 	if int64(h.blocks)*4 > lim.MaxTableBytes {
-		return nil, &LimitError{Offset: 384, Limit: "MaxTableBytes", Value: int64(h.blocks) * 4, Max: lim.MaxTableBytes}
+		return nil, limitErr(384, "MaxTableBytes", int64(h.blocks)*4, lim.MaxTableBytes)
 	}
 	if h.allocated > h.blocks {
 		im.info.Warnings = append(im.info.Warnings, fmt.Sprintf("%d blocks allocated of %d", h.allocated, h.blocks))
@@ -275,7 +265,7 @@ func open(r io.ReaderAt, size int64, opts Options, depth int) (*Image, error) {
 			return nil, unsupported("differencing image: it needs its parent (UUID %s) and Options.Open is nil", im.info.Parent)
 		}
 		if depth+1 > lim.MaxParentDepth {
-			return nil, &LimitError{Limit: "MaxParentDepth", Value: int64(depth + 1), Max: int64(lim.MaxParentDepth)}
+			return nil, limitErr(0, "MaxParentDepth", int64(depth+1), int64(lim.MaxParentDepth))
 		}
 		pr, psize, err := opts.Open(im.info.Parent)
 		if err != nil {
@@ -379,15 +369,5 @@ func (im *Image) readParent(p []byte, off int64) error {
 // readFull reads exactly len(p) bytes at off of r (size bytes), refusing
 // ranges outside it.
 func readFull(r io.ReaderAt, size int64, p []byte, off int64) error {
-	if off < 0 || off > size || int64(len(p)) > size-off {
-		return formatErr(off, "read of %d bytes past the end of the file (%d bytes)", len(p), size)
-	}
-	n, err := r.ReadAt(p, off)
-	if n == len(p) {
-		return nil
-	}
-	if err == nil || err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
-	return fmt.Errorf("vdi: read %d bytes at %d: %w", len(p), off, err)
+	return readkit.ReadFull("vdi", r, size, p, off)
 }

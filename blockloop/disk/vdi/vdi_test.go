@@ -72,7 +72,7 @@ func TestDifferencing(t *testing.T) {
 		t.Errorf("Info %+v", im.Info())
 	}
 	disktest.Compare(t, im, want)
-	if _, err := Open(bytes.NewReader(child), int64(len(child)), Options{}); !errors.Is(err, ErrUnsupported) {
+	if _, err := Open(bytes.NewReader(child), int64(len(child)), Options{}); !errors.Is(err, errors.ErrUnsupported) {
 		t.Fatalf("without Options.Open: %v", err)
 	}
 }
@@ -113,7 +113,7 @@ func TestHostile(t *testing.T) {
 	}
 	for name, b := range cases {
 		err := disktest.OpenRead(open, b)
-		if err == nil || !(isFormat(err) || errors.Is(err, ErrUnsupported)) {
+		if err == nil || !(isFormat(err) || errors.Is(err, errors.ErrUnsupported)) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}

@@ -141,7 +141,7 @@ func TestDifferencing(t *testing.T) {
 		t.Errorf("Info %+v", info)
 	}
 	disktest.Compare(t, im, want)
-	if _, err := Open(bytes.NewReader(child), int64(len(child)), Options{}); !errors.Is(err, ErrUnsupported) {
+	if _, err := Open(bytes.NewReader(child), int64(len(child)), Options{}); !errors.Is(err, errors.ErrUnsupported) {
 		t.Errorf("without Options.Open: %v", err)
 	}
 	// A parent that changed since: refused.

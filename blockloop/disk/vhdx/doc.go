@@ -25,7 +25,7 @@
 //     the locator's parent_linkage names.
 //
 // A header whose log GUID is not zero has a log that may hold writes not
-// yet applied: it is refused with ErrUnsupported ("log must be replayed"),
+// yet applied: it is refused with errors.ErrUnsupported ("log must be replayed"),
 // since reading around it could return stale data. Opening it once with
 // `qemu-img check -r all` or Hyper-V replays it.
 //

@@ -9,7 +9,7 @@ import (
 
 // Open opens the VHDX image r (size bytes long): headers, region table,
 // metadata and BAT. It returns an error wrapping ErrNotVHDX when r does not
-// start with "vhdxfile", ErrUnsupported for what the reader does not
+// start with "vhdxfile", errors.ErrUnsupported for what the reader does not
 // implement (a log to replay first), a *FormatError or *LimitError when the
 // structures are malformed or too big.
 func Open(r io.ReaderAt, size int64, opts Options) (*Image, error) {
@@ -77,7 +77,7 @@ func open(r io.ReaderAt, size int64, opts Options, depth int) (*Image, error) {
 			}
 			break
 		}
-		if errors.Is(rerr, ErrUnsupported) {
+		if errors.Is(rerr, errors.ErrUnsupported) {
 			return nil, rerr
 		}
 	}
@@ -86,7 +86,7 @@ func open(r io.ReaderAt, size int64, opts Options, depth int) (*Image, error) {
 	}
 
 	if meta.length > lim.MaxTableBytes {
-		return nil, &LimitError{Offset: meta.off, Limit: "MaxTableBytes", Value: meta.length, Max: lim.MaxTableBytes}
+		return nil, limitErr(meta.off, "MaxTableBytes", meta.length, lim.MaxTableBytes)
 	}
 	mb := make([]byte, meta.length)
 	if err := readFull(r, size, mb, meta.off); err != nil {
@@ -121,7 +121,7 @@ func open(r io.ReaderAt, size int64, opts Options, depth int) (*Image, error) {
 		entries = blocks + (blocks-1)/im.chunkRatio
 	}
 	if entries*8 > lim.MaxTableBytes {
-		return nil, &LimitError{Offset: bat.off, Limit: "MaxTableBytes", Value: entries * 8, Max: lim.MaxTableBytes}
+		return nil, limitErr(bat.off, "MaxTableBytes", entries*8, lim.MaxTableBytes)
 	}
 	if entries*8 > bat.length {
 		return nil, formatErr(bat.off, "BAT region of %d bytes: too small for %d entries", bat.length, entries)
@@ -170,7 +170,7 @@ func (im *Image) openParent(m *metadata, opts Options, lim Limits, depth int) er
 		return unsupported("differencing disk: it needs its parent %q and Options.Open is nil", names[0])
 	}
 	if depth+1 > lim.MaxParentDepth {
-		return &LimitError{Limit: "MaxParentDepth", Value: int64(depth + 1), Max: int64(lim.MaxParentDepth)}
+		return limitErr(0, "MaxParentDepth", int64(depth+1), int64(lim.MaxParentDepth))
 	}
 	var errs []string
 	for _, name := range names {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf16"
+
+	"github.com/loops-cli/loops/blockloop/readkit"
 )
 
 const (
@@ -105,16 +107,7 @@ var DefaultLimits = Limits{
 	MaxParentDepth: 32,
 }
 
-func (l Limits) withDefaults() Limits {
-	d := DefaultLimits
-	if l.MaxTableBytes > 0 {
-		d.MaxTableBytes = l.MaxTableBytes
-	}
-	if l.MaxParentDepth > 0 {
-		d.MaxParentDepth = l.MaxParentDepth
-	}
-	return d
-}
+func (l Limits) withDefaults() Limits { return readkit.WithDefaults(l, DefaultLimits) }
 
 // Options tune Open. The zero value opens standalone images only.
 type Options struct {
@@ -442,17 +435,7 @@ func parseLocator(b []byte, off int64) (map[string]string, error) {
 // readFull reads exactly len(p) bytes at off of r (size bytes), refusing
 // ranges outside it.
 func readFull(r io.ReaderAt, size int64, p []byte, off int64) error {
-	if off < 0 || off > size || int64(len(p)) > size-off {
-		return formatErr(off, "read of %d bytes past the end of the file (%d bytes)", len(p), size)
-	}
-	n, err := r.ReadAt(p, off)
-	if n == len(p) {
-		return nil
-	}
-	if err == nil || err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
-	return fmt.Errorf("vhdx: read %d bytes at %d: %w", len(p), off, err)
+	return readkit.ReadFull("vhdx", r, size, p, off)
 }
 
 func crc32c(b []byte) uint32 { return crc32.Checksum(b, castagnoli()) }

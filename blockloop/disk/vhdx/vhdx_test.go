@@ -115,7 +115,7 @@ func TestHostile(t *testing.T) {
 	}
 	for name, b := range cases {
 		err := disktest.OpenRead(open, b)
-		if err == nil || !(isFormat(err) || errors.Is(err, ErrUnsupported)) {
+		if err == nil || !(isFormat(err) || errors.Is(err, errors.ErrUnsupported)) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}

@@ -19,7 +19,7 @@
 //   - delta links (parentCID, parentFileNameHint): the parent is opened
 //     through [Options.Open] and read where the child has no grain.
 //
-// Not read (ErrUnsupported): ESX "COWD" sparse extents (VMFSSPARSE),
+// Not read (errors.ErrUnsupported): ESX "COWD" sparse extents (VMFSSPARSE),
 // SESPARSE, raw device mappings (VMFSRDM, VMFSRAW) and compression other
 // than deflate.
 //

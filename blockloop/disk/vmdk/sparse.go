@@ -195,7 +195,7 @@ func openSparse(r io.ReaderAt, size int64, lim Limits, tableBudget, cacheBudget 
 		return nil, nil, formatErr(20, "grain size %d sectors: not a power of two", h.granularity)
 	}
 	if h.granularity > uint64(lim.MaxGrainSize)/SectorSize {
-		return nil, nil, &LimitError{Offset: 20, Limit: "MaxGrainSize", Value: int64(min(h.granularity, 1<<53)) * SectorSize, Max: lim.MaxGrainSize}
+		return nil, nil, limitErr(20, "MaxGrainSize", int64(min(h.granularity, 1<<53))*SectorSize, lim.MaxGrainSize)
 	}
 	if h.numGTEs == 0 || h.numGTEs > 1<<16 {
 		return nil, nil, formatErr(44, "%d entries per grain table (1 to 65536 allowed)", h.numGTEs)
@@ -231,7 +231,7 @@ func openSparse(r io.ReaderAt, size int64, lim Limits, tableBudget, cacheBudget 
 	gtSpan := s.grain * s.gtes // bytes covered by one grain table
 	nGD := (s.capacity + gtSpan - 1) / gtSpan
 	if nGD*4 > tableBudget {
-		return nil, nil, &LimitError{Offset: 56, Limit: "MaxTableBytes", Value: lim.MaxTableBytes - tableBudget + nGD*4, Max: lim.MaxTableBytes}
+		return nil, nil, limitErr(56, "MaxTableBytes", lim.MaxTableBytes-tableBudget+nGD*4, lim.MaxTableBytes)
 	}
 	if h.gdOffset > uint64(size)/SectorSize {
 		return nil, nil, formatErr(56, "grain directory at sector %d: past the end of the file (%d bytes)", h.gdOffset, size)

@@ -7,6 +7,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/loops-cli/loops/blockloop/readkit"
 )
 
 // SectorSize is the unit of every size and offset in a VMDK header,
@@ -60,28 +62,7 @@ var DefaultLimits = Limits{
 	MaxParentDepth:    32,
 }
 
-func (l Limits) withDefaults() Limits {
-	d := DefaultLimits
-	if l.MaxDescriptorSize > 0 {
-		d.MaxDescriptorSize = l.MaxDescriptorSize
-	}
-	if l.MaxExtents > 0 {
-		d.MaxExtents = l.MaxExtents
-	}
-	if l.MaxGrainSize > 0 {
-		d.MaxGrainSize = l.MaxGrainSize
-	}
-	if l.MaxTableBytes > 0 {
-		d.MaxTableBytes = l.MaxTableBytes
-	}
-	if l.MaxCacheBytes > 0 {
-		d.MaxCacheBytes = l.MaxCacheBytes
-	}
-	if l.MaxParentDepth > 0 {
-		d.MaxParentDepth = l.MaxParentDepth
-	}
-	return d
-}
+func (l Limits) withDefaults() Limits { return readkit.WithDefaults(l, DefaultLimits) }
 
 // Options tune Open. The zero value opens single-file images only.
 type Options struct {
@@ -175,7 +156,7 @@ func (im *Image) Info() Info {
 // (monolithicSparse, streamOptimized, with its embedded descriptor) or a
 // descriptor file whose extents (monolithicFlat, twoGbMaxExtent*,
 // vmfs) are opened through opts.Open. It returns an error wrapping
-// ErrNotVMDK when r is neither, ErrUnsupported for extents it cannot read,
+// ErrNotVMDK when r is neither, errors.ErrUnsupported for extents it cannot read,
 // a *FormatError or *LimitError when the structures are malformed or too
 // big.
 func Open(r io.ReaderAt, size int64, opts Options) (*Image, error) {
@@ -231,7 +212,7 @@ func open(r io.ReaderAt, size int64, opts Options, depth int) (*Image, error) {
 			return nil, fmt.Errorf("vmdk: %w", ErrNotVMDK)
 		}
 		if size > lim.MaxDescriptorSize {
-			return nil, &LimitError{Offset: 0, Limit: "MaxDescriptorSize", Value: size, Max: lim.MaxDescriptorSize}
+			return nil, limitErr(0, "MaxDescriptorSize", size, lim.MaxDescriptorSize)
 		}
 		text := make([]byte, size)
 		if err := readFull(r, size, text, 0); err != nil {
@@ -267,7 +248,7 @@ func open(r io.ReaderAt, size int64, opts Options, depth int) (*Image, error) {
 				return nil, unsupported("delta link: the image needs its parent %q and Options.Open is nil", d.parentHint)
 			}
 			if depth+1 > lim.MaxParentDepth {
-				return nil, &LimitError{Limit: "MaxParentDepth", Value: int64(depth + 1), Max: int64(lim.MaxParentDepth)}
+				return nil, limitErr(0, "MaxParentDepth", int64(depth+1), int64(lim.MaxParentDepth))
 			}
 			pr, psize, err := opts.Open(d.parentHint)
 			if err != nil {
@@ -351,17 +332,7 @@ func (im *Image) openExtents(d *descriptor, opts Options, lim Limits) error {
 // readFull reads exactly len(p) bytes at off of r (size bytes), refusing
 // ranges outside it.
 func readFull(r io.ReaderAt, size int64, p []byte, off int64) error {
-	if off < 0 || off > size || int64(len(p)) > size-off {
-		return formatErr(off, "read of %d bytes past the end of the file (%d bytes)", len(p), size)
-	}
-	n, err := r.ReadAt(p, off)
-	if n == len(p) {
-		return nil
-	}
-	if err == nil || err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
-	return fmt.Errorf("vmdk: read %d bytes at %d: %w", len(p), off, err)
+	return readkit.ReadFull("vmdk", r, size, p, off)
 }
 
 // descriptor is the parsed text descriptor.
@@ -418,7 +389,7 @@ func parseDescriptor(text []byte, off int64, lim Limits) (*descriptor, error) {
 		switch f[0] {
 		case "RW", "RDONLY", "NOACCESS":
 			if len(d.extents) >= lim.MaxExtents {
-				return nil, &LimitError{Offset: here, Limit: "MaxExtents", Value: int64(len(d.extents) + 1), Max: int64(lim.MaxExtents)}
+				return nil, limitErr(here, "MaxExtents", int64(len(d.extents)+1), int64(lim.MaxExtents))
 			}
 			x, err := parseExtentLine(s, here)
 			if err != nil {

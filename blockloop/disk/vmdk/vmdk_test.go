@@ -98,7 +98,7 @@ func TestDeltaLink(t *testing.T) {
 	f, _ := os.Open(child)
 	defer f.Close()
 	st, _ := f.Stat()
-	if _, err := Open(f, st.Size(), Options{}); !errors.Is(err, ErrUnsupported) {
+	if _, err := Open(f, st.Size(), Options{}); !errors.Is(err, errors.ErrUnsupported) {
 		t.Fatalf("delta link without Options.Open: %v", err)
 	}
 }
@@ -139,20 +139,20 @@ func TestHostile(t *testing.T) {
 		}
 		for name, b := range cases {
 			err := disktest.OpenRead(open, b)
-			if err == nil || !(isFormat(err) || errors.Is(err, ErrUnsupported)) {
+			if err == nil || !(isFormat(err) || errors.Is(err, errors.ErrUnsupported)) {
 				t.Errorf("%s, %s: %v", sub, name, err)
 			}
 		}
 	}
 	cowd := append([]byte("COWD"), make([]byte, 2044)...)
-	if _, err := Open(bytes.NewReader(cowd), int64(len(cowd)), Options{}); !errors.Is(err, ErrUnsupported) {
+	if _, err := Open(bytes.NewReader(cowd), int64(len(cowd)), Options{}); !errors.Is(err, errors.ErrUnsupported) {
 		t.Errorf("COWD: %v", err)
 	}
 	if _, err := Open(bytes.NewReader([]byte("hello world, not a disk")), 23, Options{}); !errors.Is(err, ErrNotVMDK) {
 		t.Errorf("text: %v", err)
 	}
 	desc := "# Disk DescriptorFile\nversion=1\ncreateType=\"monolithicFlat\"\nRW 100 FLAT \"x-flat.vmdk\" 0\n"
-	if _, err := Open(bytes.NewReader([]byte(desc)), int64(len(desc)), Options{}); !errors.Is(err, ErrUnsupported) {
+	if _, err := Open(bytes.NewReader([]byte(desc)), int64(len(desc)), Options{}); !errors.Is(err, errors.ErrUnsupported) {
 		t.Errorf("descriptor without Options.Open: %v", err)
 	}
 	short := func(string) (io.ReaderAt, int64, error) { return bytes.NewReader(make([]byte, 1000)), 1000, nil }
@@ -201,7 +201,7 @@ func TestDescriptorExtents(t *testing.T) {
 	}
 	for _, line := range []string{"RW x FLAT \"a\"", "RW 1 FLAT a", "RW 1 FLAT \"a", "RW 1 FLAT \"\"", "RW -1 ZERO", "RW 1 FLAT \"a\" -5", "RW 1 SESPARSE \"a\""} {
 		d := "# Disk DescriptorFile\n" + line + "\n"
-		if _, err := Open(bytes.NewReader([]byte(d)), int64(len(d)), Options{Open: open}); !isFormat(err) && !errors.Is(err, ErrUnsupported) {
+		if _, err := Open(bytes.NewReader([]byte(d)), int64(len(d)), Options{Open: open}); !isFormat(err) && !errors.Is(err, errors.ErrUnsupported) {
 			t.Errorf("%q: %v", line, err)
 		}
 	}

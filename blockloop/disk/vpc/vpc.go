@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"strings"
 	"unicode/utf16"
+
+	"github.com/loops-cli/loops/blockloop/readkit"
 )
 
 const (
@@ -50,19 +52,7 @@ var DefaultLimits = Limits{
 	MaxParentDepth: 32,
 }
 
-func (l Limits) withDefaults() Limits {
-	d := DefaultLimits
-	if l.MaxBlockSize > 0 {
-		d.MaxBlockSize = l.MaxBlockSize
-	}
-	if l.MaxTableBytes > 0 {
-		d.MaxTableBytes = l.MaxTableBytes
-	}
-	if l.MaxParentDepth > 0 {
-		d.MaxParentDepth = l.MaxParentDepth
-	}
-	return d
-}
+func (l Limits) withDefaults() Limits { return readkit.WithDefaults(l, DefaultLimits) }
 
 // Options tune Open. The zero value opens standalone images only.
 type Options struct {
@@ -185,7 +175,7 @@ func ProbeTail(tail []byte) bool {
 }
 
 // Open opens the VHD image r (size bytes long). It returns an error
-// wrapping ErrNotVPC when r has no VHD footer, ErrUnsupported for what the
+// wrapping ErrNotVPC when r has no VHD footer, errors.ErrUnsupported for what the
 // reader does not implement, a *FormatError or *LimitError when a header
 // or the BAT is malformed or too big.
 func Open(r io.ReaderAt, size int64, opts Options) (*Image, error) {
@@ -323,7 +313,7 @@ func (im *Image) openDynamic(f *footer, lim Limits) error {
 		return formatErr(hoff+32, "block size %d: not a power of two of 512 bytes or more", block)
 	}
 	if block > lim.MaxBlockSize {
-		return &LimitError{Offset: hoff + 32, Limit: "MaxBlockSize", Value: block, Max: lim.MaxBlockSize}
+		return limitErr(hoff+32, "MaxBlockSize", block, lim.MaxBlockSize)
 	}
 	im.block = block
 	// qemu's formula, which gives blocks under 4 KiB no bitmap; the
@@ -337,7 +327,7 @@ func (im *Image) openDynamic(f *footer, lim Limits) error {
 		return formatErr(hoff+28, "BAT of %d entries of %d bytes: smaller than the virtual size %d", entries, block, im.disk)
 	}
 	if entries*4 > lim.MaxTableBytes {
-		return &LimitError{Offset: hoff + 28, Limit: "MaxTableBytes", Value: entries * 4, Max: lim.MaxTableBytes}
+		return limitErr(hoff+28, "MaxTableBytes", entries*4, lim.MaxTableBytes)
 	}
 	if batOff > uint64(size) || uint64(entries*4) > uint64(size)-batOff {
 		return formatErr(hoff+16, "BAT of %d entries at byte %d: outside the file (%d bytes)", entries, batOff, size)
@@ -437,7 +427,7 @@ func (im *Image) openParent(opts Options, lim Limits, depth int) error {
 		return unsupported("differencing image: it needs its parent %q and Options.Open is nil", names[0])
 	}
 	if depth+1 > lim.MaxParentDepth {
-		return &LimitError{Limit: "MaxParentDepth", Value: int64(depth + 1), Max: int64(lim.MaxParentDepth)}
+		return limitErr(0, "MaxParentDepth", int64(depth+1), int64(lim.MaxParentDepth))
 	}
 	var (
 		pr    io.ReaderAt
@@ -584,15 +574,5 @@ func (im *Image) readParent(p []byte, off int64) error {
 // readFull reads exactly len(p) bytes at off of r (size bytes), refusing
 // ranges outside it.
 func readFull(r io.ReaderAt, size int64, p []byte, off int64) error {
-	if off < 0 || off > size || int64(len(p)) > size-off {
-		return formatErr(off, "read of %d bytes past the end of the file (%d bytes)", len(p), size)
-	}
-	n, err := r.ReadAt(p, off)
-	if n == len(p) {
-		return nil
-	}
-	if err == nil || err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
-	return fmt.Errorf("vpc: read %d bytes at %d: %w", len(p), off, err)
+	return readkit.ReadFull("vpc", r, size, p, off)
 }

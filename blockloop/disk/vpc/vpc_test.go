@@ -125,7 +125,7 @@ func TestDifferencing(t *testing.T) {
 		t.Errorf("opened %q", names)
 	}
 	disktest.Compare(t, im, want)
-	if _, err := Open(bytes.NewReader(img), int64(len(img)), Options{}); !errors.Is(err, ErrUnsupported) {
+	if _, err := Open(bytes.NewReader(img), int64(len(img)), Options{}); !errors.Is(err, errors.ErrUnsupported) {
 		t.Fatalf("without Options.Open: %v", err)
 	}
 	// A missing relative path: the absolute one, then the Unicode name.
@@ -214,7 +214,7 @@ func TestHostile(t *testing.T) {
 	}
 	for name, b := range cases {
 		err := disktest.OpenRead(open, b)
-		if err == nil || !(isFormat(err) || errors.Is(err, ErrUnsupported) || errors.Is(err, ErrNotVPC)) {
+		if err == nil || !(isFormat(err) || errors.Is(err, errors.ErrUnsupported) || errors.Is(err, ErrNotVPC)) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -235,7 +235,7 @@ func TestHostile(t *testing.T) {
 		"no locator":       func(b []byte) { copy(b[512+576:], "xxxx"); clear(b[512+64 : 512+576]) },
 	} {
 		b := mod(child, f, 512)
-		if _, err := Open(bytes.NewReader(b), int64(len(b)), opener); err == nil || !(isFormat(err) || errors.Is(err, ErrUnsupported)) {
+		if _, err := Open(bytes.NewReader(b), int64(len(b)), opener); err == nil || !(isFormat(err) || errors.Is(err, errors.ErrUnsupported)) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
