@@ -16,20 +16,14 @@ import (
 // than 1.x) are refused with an error matching [errors.ErrUnsupported].
 var ErrNotExFAT = errors.New("not an exFAT image")
 
-// FormatError reports a malformed structure: what was wrong and the byte
-// offset in the image where it was found.
-type FormatError = readkit.FormatError
+// FormatError reports a malformed structure, LimitError an image over one
+// of the reader's [Limits]: readkit's, so errors.As works with either name.
+type (
+	FormatError = readkit.FormatError
+	LimitError  = readkit.LimitError
+)
 
-// LimitError reports that the image exceeds one of the reader's [Limits].
-type LimitError = readkit.LimitError
-
-func formatErr(off int64, what string, args ...any) error {
-	return readkit.Malformed("exfat", off, what, args...)
-}
-
-func limitErr(off int64, limit string, value, max int64) error {
-	return readkit.OverLimit("exfat", off, limit, value, max)
-}
+var formatErr, limitErr = readkit.Errors("exfat")
 
 // notExFAT is a FormatError that also matches ErrNotExFAT: a boot sector
 // whose fields are not an exFAT one's.

@@ -51,3 +51,12 @@ func Unsupported(format, what string, args ...any) error {
 // ErrNotDir is matched by the error of listing, or looking a name up in,
 // an entry that is not a directory.
 var ErrNotDir = errors.New("not a directory")
+
+// Errors are reader format's constructors of a *FormatError and a
+// *LimitError, for its errors.go: var formatErr, limitErr = readkit.Errors("fat").
+func Errors(format string) (malformed func(off int64, what string, args ...any) error, overLimit func(off int64, limit string, value, max int64) error) {
+	return func(off int64, what string, args ...any) error { return Malformed(format, off, what, args...) },
+		func(off int64, limit string, value, max int64) error {
+			return OverLimit(format, off, limit, value, max)
+		}
+}

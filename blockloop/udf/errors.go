@@ -14,19 +14,13 @@ var ErrNotUDF = errors.New("not a UDF image")
 // Features the reader does not implement (see the package documentation)
 // are refused with an error matching [errors.ErrUnsupported].
 
-// FormatError reports a malformed structure: what was wrong and the byte
-// offset in the image where it was found.
-type FormatError = readkit.FormatError
+// FormatError reports a malformed structure, LimitError an image over one
+// of the reader's [Limits]: readkit's, so errors.As works with either name.
+type (
+	FormatError = readkit.FormatError
+	LimitError  = readkit.LimitError
+)
 
-// LimitError reports that the image exceeds one of the reader's [Limits].
-type LimitError = readkit.LimitError
-
-func formatErr(off int64, what string, args ...any) error {
-	return readkit.Malformed("udf", off, what, args...)
-}
-
-func limitErr(off int64, limit string, value, max int64) error {
-	return readkit.OverLimit("udf", off, limit, value, max)
-}
+var formatErr, limitErr = readkit.Errors("udf")
 
 func unsupported(what string, args ...any) error { return readkit.Unsupported("udf", what, args...) }

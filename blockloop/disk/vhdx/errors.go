@@ -10,20 +10,14 @@ import (
 // the VHDX file type identifier "vhdxfile".
 var ErrNotVHDX = errors.New(`not a VHDX image: no "vhdxfile" identifier at byte 0`)
 
-// FormatError reports a malformed structure: what was wrong and the byte
-// offset in the file where it was found.
-type FormatError = readkit.FormatError
+// FormatError reports a malformed structure, LimitError an image over one
+// of the reader's [Limits]: readkit's, so errors.As works with either name.
+type (
+	FormatError = readkit.FormatError
+	LimitError  = readkit.LimitError
+)
 
-// LimitError reports that the image exceeds one of the reader's [Limits].
-type LimitError = readkit.LimitError
-
-func formatErr(off int64, what string, args ...any) error {
-	return readkit.Malformed("vhdx", off, what, args...)
-}
-
-func limitErr(off int64, limit string, value, max int64) error {
-	return readkit.OverLimit("vhdx", off, limit, value, max)
-}
+var formatErr, limitErr = readkit.Errors("vhdx")
 
 // unsupported is an error matching errors.ErrUnsupported, for VHDX features the reader does not
 // implement: a log that must be replayed, unknown required regions or

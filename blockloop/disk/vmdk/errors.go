@@ -10,20 +10,14 @@ import (
 // sparse extent ("KDMV") nor a descriptor file ("# Disk DescriptorFile").
 var ErrNotVMDK = errors.New("not a VMDK image: no KDMV sparse header and no descriptor")
 
-// FormatError reports a malformed structure: what was wrong and the byte
-// offset in the file where it was found.
-type FormatError = readkit.FormatError
+// FormatError reports a malformed structure, LimitError an image over one
+// of the reader's [Limits]: readkit's, so errors.As works with either name.
+type (
+	FormatError = readkit.FormatError
+	LimitError  = readkit.LimitError
+)
 
-// LimitError reports that the image exceeds one of the reader's [Limits].
-type LimitError = readkit.LimitError
-
-func formatErr(off int64, what string, args ...any) error {
-	return readkit.Malformed("vmdk", off, what, args...)
-}
-
-func limitErr(off int64, limit string, value, max int64) error {
-	return readkit.OverLimit("vmdk", off, limit, value, max)
-}
+var formatErr, limitErr = readkit.Errors("vmdk")
 
 // unsupported is an error matching errors.ErrUnsupported, for VMDK features the reader does not
 // implement (ESX "COWD" sparse extents, SESPARSE/VMFSSPARSE/raw device
