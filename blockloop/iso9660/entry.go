@@ -296,7 +296,7 @@ func (img *Image) newDirEntry(dot *record, parent *Entry, name string) (*Entry, 
 // applyRR sets e's attributes from Rock Ridge fields.
 func (img *Image) applyRR(e *Entry, f *suspFields) {
 	if f.hasPX {
-		e.Mode = unixToFileMode(f.mode)
+		e.Mode = readkit.FileMode(f.mode)
 		e.UID, e.GID = f.uid, f.gid
 		if f.nlink > 0 {
 			e.Nlink = f.nlink
@@ -311,34 +311,6 @@ func (img *Image) applyRR(e *Entry, f *suspFields) {
 	if f.hasPN {
 		e.Rdev = f.rdev
 	}
-}
-
-func unixToFileMode(m uint32) fs.FileMode {
-	mode := fs.FileMode(m & 0o777)
-	if m&0o4000 != 0 {
-		mode |= fs.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		mode |= fs.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		mode |= fs.ModeSticky
-	}
-	switch m & sIFMT {
-	case sIFDIR:
-		mode |= fs.ModeDir
-	case sIFLNK:
-		mode |= fs.ModeSymlink
-	case sIFIFO:
-		mode |= fs.ModeNamedPipe
-	case sIFSOCK:
-		mode |= fs.ModeSocket
-	case sIFCHR:
-		mode |= fs.ModeDevice | fs.ModeCharDevice
-	case sIFBLK:
-		mode |= fs.ModeDevice
-	}
-	return mode
 }
 
 // newEntry makes the entry for a group of records of one file (several for

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
+
+	"github.com/loops-cli/loops/blockloop/readkit"
 )
 
 // PathTableEntry is one record of a path table (ECMA-119 9.4): a directory,
@@ -22,14 +24,14 @@ func ParsePathTable(b []byte, joliet bool, maxEntries int) ([]PathTableEntry, er
 	var out []PathTableEntry
 	for pos := 0; pos < len(b); {
 		if len(b)-pos < 8 {
-			if allZero(b[pos:]) {
+			if readkit.AllZero(b[pos:]) {
 				break
 			}
 			return out, fmt.Errorf("iso9660: path table: %d stray bytes at %d", len(b)-pos, pos)
 		}
 		n := int(b[pos])
 		if n == 0 {
-			if allZero(b[pos:]) {
+			if readkit.AllZero(b[pos:]) {
 				break // padding
 			}
 			return out, fmt.Errorf("iso9660: path table: zero identifier length at %d", pos)
@@ -65,15 +67,6 @@ func ParsePathTable(b []byte, joliet bool, maxEntries int) ([]PathTableEntry, er
 		return nil, fmt.Errorf("iso9660: path table is empty")
 	}
 	return out, nil
-}
-
-func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // PathTable reads and parses the served tree's type L path table.

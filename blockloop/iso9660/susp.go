@@ -7,18 +7,6 @@ import (
 	"time"
 )
 
-// POSIX file type bits as Rock Ridge PX records them.
-const (
-	sIFMT   = 0o170000
-	sIFSOCK = 0o140000
-	sIFLNK  = 0o120000
-	sIFREG  = 0o100000
-	sIFBLK  = 0o060000
-	sIFDIR  = 0o040000
-	sIFCHR  = 0o020000
-	sIFIFO  = 0o010000
-)
-
 const (
 	maxNameLen   = 1024
 	maxTargetLen = 4096

@@ -4,6 +4,7 @@ import "io/fs"
 
 // POSIX file type bits (S_IFMT).
 const (
+	sIFMT   = 0o170000
 	sIFSOCK = 0o140000
 	sIFLNK  = 0o120000
 	sIFREG  = 0o100000
@@ -43,4 +44,34 @@ func UnixMode(m fs.FileMode) uint32 {
 		u |= sIFREG
 	}
 	return u
+}
+
+// FileMode is POSIX st_mode m (as Rock Ridge's PX records it) as an
+// fs.FileMode: the inverse of [UnixMode].
+func FileMode(m uint32) fs.FileMode {
+	mode := fs.FileMode(m & 0o777)
+	if m&0o4000 != 0 {
+		mode |= fs.ModeSetuid
+	}
+	if m&0o2000 != 0 {
+		mode |= fs.ModeSetgid
+	}
+	if m&0o1000 != 0 {
+		mode |= fs.ModeSticky
+	}
+	switch m & sIFMT {
+	case sIFDIR:
+		mode |= fs.ModeDir
+	case sIFLNK:
+		mode |= fs.ModeSymlink
+	case sIFIFO:
+		mode |= fs.ModeNamedPipe
+	case sIFSOCK:
+		mode |= fs.ModeSocket
+	case sIFCHR:
+		mode |= fs.ModeDevice | fs.ModeCharDevice
+	case sIFBLK:
+		mode |= fs.ModeDevice
+	}
+	return mode
 }

@@ -27,3 +27,13 @@ func ReadFull(format string, r io.ReaderAt, size int64, p []byte, off int64) err
 	}
 	return fmt.Errorf("%s: read %d bytes at %d: %w", format, len(p), off, err)
 }
+
+// AllZero tells whether b holds only zero bytes.
+func AllZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -50,6 +50,9 @@ func TestUnixMode(t *testing.T) {
 		if got := UnixMode(m); got != want {
 			t.Errorf("UnixMode(%v) = %o, want %o", m, got, want)
 		}
+		if back := FileMode(want); back != m {
+			t.Errorf("FileMode(%o) = %v, want %v", want, back, m)
+		}
 	}
 }
 

@@ -228,7 +228,7 @@ func (f *FS) list(d *Entry) ([]*Entry, error) {
 	budget := f.dirBudget()
 	for pos := 0; pos < len(data); {
 		rest := data[pos:]
-		if len(rest) < 38 || allZero(rest[:tagSize]) {
+		if len(rest) < 38 || readkit.AllZero(rest[:tagSize]) {
 			break // padding after the last descriptor
 		}
 		at := d.dirICB.off
@@ -256,15 +256,6 @@ func (f *FS) list(d *Entry) ([]*Entry, error) {
 		out = append(out, c)
 	}
 	return out, nil
-}
-
-func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // child makes the entry a file identifier of directory d names, or nil for

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/loops-cli/loops/blockloop/readkit"
 )
 
 // The tests here take a real image (mkudffs + udfclient) and patch what no
@@ -169,7 +171,7 @@ func (m *memImage) freeBlock(t testing.TB, f *FS, i int) uint32 {
 	p := f.parts[0]
 	lbn := p.length - 16 - uint32(i)
 	off := (int64(p.start) + int64(lbn)) * m.bs
-	if !allZero(m.b[off : off+m.bs]) {
+	if !readkit.AllZero(m.b[off : off+m.bs]) {
 		t.Fatalf("block %d is not free", lbn)
 	}
 	return lbn
@@ -362,7 +364,7 @@ func TestAllocationExtents(t *testing.T) {
 			e = lookup(t, m.mustOpen(t), "t/big.bin")
 			buf := make([]byte, e.Size+10)
 			n, err := e.ReaderAt().ReadAt(buf, 0)
-			if int64(n) != e.Size || err != io.EOF && err != nil || !allZero(buf[mib:2*mib]) || allZero(buf[:mib]) || allZero(buf[2*mib:n]) {
+			if int64(n) != e.Size || err != io.EOF && err != nil || !readkit.AllZero(buf[mib:2*mib]) || readkit.AllZero(buf[:mib]) || readkit.AllZero(buf[2*mib:n]) {
 				t.Errorf("allocated extent: %d %v", n, err)
 			}
 			if len(e.Extents) != 3 || !e.Extents[1].Zero {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/loops-cli/loops/blockloop/readkit"
 	"github.com/loops-cli/loops/blockloop/readkit/readkittest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
@@ -40,7 +41,7 @@ func TestWriteFuzzSeeds(t *testing.T) {
 	}
 	cutAfterLast := func(b []byte, bs int) []byte {
 		last := len(b)/bs - 1
-		for last > 0 && allZero(b[last*bs:(last+1)*bs]) {
+		for last > 0 && readkit.AllZero(b[last*bs:(last+1)*bs]) {
 			last--
 		}
 		return b[:(last+1)*bs]

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/loops-cli/loops/blockloop/readkit"
 	"github.com/loops-cli/loops/blockloop/readkit/readkittest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
@@ -292,7 +293,7 @@ func TestVAT(t *testing.T) {
 				t.Fatal(err)
 			}
 			last := len(b)/2048 - 1
-			for last > 0 && allZero(b[last*2048:(last+1)*2048]) {
+			for last > 0 && readkit.AllZero(b[last*2048:(last+1)*2048]) {
 				last--
 			}
 			b = b[:(last+1)*2048]
