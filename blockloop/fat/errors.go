@@ -37,3 +37,7 @@ var ErrTruncated = errors.New("the image is truncated")
 
 // ErrClosed is matched by a Volume's operations after Close.
 var ErrClosed = errors.New("fat: volume closed")
+
+// ErrRootFull is matched (with syscall.ENOSPC) when a FAT12/16 root
+// directory, whose size the boot sector fixes, has no room for an entry.
+var ErrRootFull = errors.New("the FAT12/16 root directory is full")

@@ -1,13 +1,8 @@
 package fat
 
 import (
-	"errors"
 	"syscall"
 )
-
-// ErrRootFull is matched (with syscall.ENOSPC) when a FAT12/16 root
-// directory, whose size the boot sector fixes, has no room for an entry.
-var ErrRootFull = errors.New("the FAT12/16 root directory is full")
 
 // findSlots returns the index of a run of k free entries in directory d,
 // growing it by a cluster when it has none (ENOSPC when it cannot grow).
