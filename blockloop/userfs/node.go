@@ -130,6 +130,7 @@ func (n *node) dirEntries() ([]fuse.DirEntry, error) {
 			pre.file(a)
 		}
 	}
+	pre.start()
 	return ents, nil
 }
 

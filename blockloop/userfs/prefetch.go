@@ -16,12 +16,15 @@ const (
 // files as the directory is opened, so that a program reading every file
 // finds their pages on their way in, read together, instead of waiting
 // for one file at a time; a tree's metadata as it is mounted. Cheap when
-// the pages are cached already.
+// the pages are cached already. The ranges are gathered, then submitted
+// by start beside the request that gathered them (submitting can wait on
+// the disk's queue).
 type prefetch struct {
 	fd    int
 	base  int64
 	total int64
 	max   int64
+	xs    []Extent
 }
 
 func (p *prefetch) extents(xs []Extent) {
@@ -32,7 +35,7 @@ func (p *prefetch) extents(xs []Extent) {
 		if x.Zero || x.Length <= 0 {
 			continue
 		}
-		unix.Fadvise(p.fd, p.base+x.Offset, x.Length, unix.FADV_WILLNEED)
+		p.xs = append(p.xs, x)
 		p.total += x.Length
 	}
 }
@@ -42,4 +45,17 @@ func (p *prefetch) file(a Attr) {
 	if a.Size <= prefetchFileMax {
 		p.extents(a.Extents)
 	}
+}
+
+// start submits the gathered ranges in the background.
+func (p *prefetch) start() {
+	if len(p.xs) == 0 {
+		return
+	}
+	fd, base, xs := p.fd, p.base, p.xs
+	go func() {
+		for _, x := range xs {
+			unix.Fadvise(fd, base+x.Offset, x.Length, unix.FADV_WILLNEED)
+		}
+	}()
 }

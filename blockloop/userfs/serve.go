@@ -267,7 +267,8 @@ func ServeFile(ctx context.Context, f *os.File, mountpoint string, opts Options)
 	}
 	x := newFsys(tree, f.Fd(), opts)
 	meta := prefetch{fd: int(f.Fd()), base: opts.Offset, max: prefetchMetaMax}
-	go meta.extents(tree.Metadata) // submitting the reads can take a while: not before the mount
+	meta.extents(tree.Metadata)
+	meta.start()
 	s, err := mount(ctx, x.newNode(tree.Root), tree.Type, mountpoint, opts, f)
 	if err != nil {
 		return nil, err
