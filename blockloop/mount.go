@@ -85,8 +85,8 @@ type MountResult struct {
 	Reused         bool // an existing loop device was reused
 	Options        string
 	Plan           Plan
-	// Dirty: a FAT volume mounted read-write in userspace was marked not
-	// cleanly unmounted (fsck.fat should check it).
+	// Dirty: a FAT volume mounted in userspace was marked not cleanly
+	// unmounted (fsck.fat should check it).
 	Dirty bool
 	// Index is what the EROFS index of an index mount holds (RouteIndex).
 	Index *IndexInfo

@@ -70,6 +70,17 @@ func checkNotServedRW(img *os.File) error {
 	return nil
 }
 
+// imageFATDirty is fatDirty of the image file abs (false when it cannot
+// be read): a read-only mount says it too, as the kernel's vfat does.
+func imageFATDirty(abs string, off int64) bool {
+	f, err := kernfile.Open(abs, os.O_RDONLY)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return fatDirty(f, off)
+}
+
 // fatDirty tells whether the FAT volume at off of f is marked dirty: the
 // boot sector's state byte (Linux's mark, what fsck.fat reports) or, on
 // FAT16 and FAT32, the clean-shutdown bit of FAT entry 1 cleared (the

@@ -74,6 +74,13 @@ func TestMountFATReadWrite(t *testing.T) {
 	if _, err := h.Unmount(mp, UnmountOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	ro := rwOptions(mp)
+	ro.ReadWrite = false
+	if m, err = h.Mount(img, ro); err != nil || !m.Dirty || !m.ReadOnly {
+		t.Errorf("a volume marked dirty, read-only: %+v %v, want Dirty and ReadOnly", m, err)
+	} else if _, err := h.Unmount(mp, UnmountOptions{}); err != nil {
+		t.Fatal(err)
+	}
 
 	// A loop device on the image: the kernel could write it too.
 	dev := strings.TrimSpace(testkit.Run(t, testkit.Tool(t, "losetup"), "-f", "--show", "-r", img))

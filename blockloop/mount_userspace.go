@@ -115,6 +115,8 @@ func (h *Host) mountUserspace(abs string, plan Plan, opts MountOptions) (*MountR
 		if dirty, err = h.checkUserspaceRW(abs, plan); err != nil {
 			return nil, opErr("mount", abs, "", "", err)
 		}
+	} else if plan.Type == "vfat" && plan.Disk == nil {
+		dirty = imageFATDirty(abs, plan.Offset)
 	}
 	dir, err := h.prepareMountpoint(abs, plan, opts)
 	if err != nil {
@@ -122,8 +124,9 @@ func (h *Host) mountUserspace(abs string, plan Plan, opts MountOptions) (*MountR
 	}
 	m := readOnlyMount(abs, dir, plan, plan.Type+" is a read-only filesystem")
 	m.Options = "ro,nosuid,nodev"
+	m.Dirty = dirty
 	if opts.ReadWrite {
-		m.ReadOnly, m.ReadOnlyReason, m.Options, m.Dirty = false, "", "rw,nosuid,nodev", dirty
+		m.ReadOnly, m.ReadOnlyReason, m.Options = false, "", "rw,nosuid,nodev"
 	}
 	um := ServeRequest{
 		Image: abs, Type: plan.Type, Offset: plan.Offset, SizeLimit: plan.SizeLimit, Mountpoint: dir.path, Label: plan.Label,
