@@ -264,9 +264,16 @@ func parseBootSector(b []byte, off int64) (*bootSector, error) {
 		rootCluster:    uint32(root),
 		serial:         uint32(le32(100)),
 	}
+	// The checks keep what reading needs: every structure inside the
+	// volume and the image, nothing overlapping, no overflow. What only
+	// a formatter must do is not checked: the specification's 1 MiB
+	// minimum volume length (mkfs.exfat makes smaller volumes; the kernel,
+	// 7-Zip and blkid read them).
 	switch {
-	case volLen < 1<<(20-bss) || volLen > 1<<(63-bss)-1:
-		return nil, notExFAT(off+72, "volume length %d sectors", volLen)
+	case volLen < 24:
+		return nil, notExFAT(off+72, "volume length %d sectors, shorter than the two boot regions (24 sectors)", volLen)
+	case volLen > 1<<(63-bss)-1:
+		return nil, notExFAT(off+72, "volume length %d sectors, past 2^63 bytes", volLen)
 	case fatOff < 24:
 		return nil, notExFAT(off+80, "FAT offset %d (at least 24)", fatOff)
 	case fatLen == 0 || fatLen*p.bytesPerSector < (count+2)*4:

@@ -37,10 +37,11 @@ func blkidUdev(t *testing.T, path string) (map[string]string, bool) {
 		}
 	}
 	m := map[string]string{
-		"TYPE":    unescapeUdev(raw["ID_FS_TYPE"]),
-		"LABEL":   unescapeUdev(raw["ID_FS_LABEL_ENC"]),
-		"UUID":    unescapeUdev(raw["ID_FS_UUID_ENC"]),
-		"VERSION": unescapeUdev(raw["ID_FS_VERSION"]),
+		"TYPE":       unescapeUdev(raw["ID_FS_TYPE"]),
+		"LABEL":      unescapeUdev(raw["ID_FS_LABEL_ENC"]),
+		"UUID":       unescapeUdev(raw["ID_FS_UUID_ENC"]),
+		"VERSION":    unescapeUdev(raw["ID_FS_VERSION"]),
+		"BLOCK_SIZE": raw["ID_FS_BLOCK_SIZE"],
 	}
 	return m, false
 }
@@ -238,6 +239,7 @@ var probeCases = []imageCase{
 	{"bcache", mkfs("make-bcache", 16<<20, "-B"), KindVolume},
 	{"udf-512", mkfs("mkudffs", 8<<20, "-b", "512", "--media-type=hd", "--label=Ünïcødé 🎉 UDF", "--vid=VolID"), KindFilesystem},
 	{"udf-2048", mkfs("mkudffs", 8<<20, "-b", "2048", "--lvid=LV 🎉 id", "--vid=vid2"), KindFilesystem},
+	{"udf-1024", mkfs("mkudffs", 8<<20, "-b", "1024", "--media-type=hd", "--label=One K"), KindFilesystem},
 	{"udf-4096", mkfs("mkudffs", 16<<20, "-b", "4096", "--media-type=hd", "--label=Four K"), KindFilesystem},
 	{"iso-joliet-long", func(t *testing.T, dir string) string {
 		p := filepath.Join(dir, "img")
@@ -504,6 +506,12 @@ func TestProbeTypesAgreeWithBlkid(t *testing.T) {
 				if got[k] != want[k] {
 					t.Errorf("Probe %s %q, blkid %q", k, got[k], want[k])
 				}
+			}
+			if strings.HasPrefix(c.name, "udf") && p.BlockSize == 0 {
+				t.Errorf("Probe gives no block size, blkid %q", want["BLOCK_SIZE"])
+			}
+			if p.BlockSize != 0 && strconv.FormatInt(p.BlockSize, 10) != want["BLOCK_SIZE"] {
+				t.Errorf("Probe block size %d, blkid %q", p.BlockSize, want["BLOCK_SIZE"])
 			}
 			if len(p.Ambiguous) > 0 {
 				t.Errorf("Probe ambiguous %v, blkid not", p.Ambiguous)

@@ -95,8 +95,10 @@ func upperASCII(c byte) byte {
 const udfVDSize = 440
 
 // probeUDF finds the volume recognition sequence (an NSR02/NSR03
-// descriptor, from 32 KiB) for block sizes 512 to 4096, then the anchor
-// (AVDP, tag 2) at block 256 or 512 that gives the real block size, then
+// descriptor, from 32 KiB) for block sizes 512 to 32768 (blkid 2.38 stops
+// at 4096; ECMA-167 allows every power of two to 32768, and mkudffs makes
+// them), then the anchor (AVDP, tag 2) at block 256 or 512 whose tag
+// location gives the real block size, then
 // walks the main volume descriptor sequence for the label (the logical
 // volume identifier), the UUID (from the volume set identifier) and the
 // UDF revision, as blkid.
@@ -105,7 +107,7 @@ func probeUDF(rd *reader, p *Result) bool {
 	var bs int64
 	var anchor []byte
 find:
-	for _, b := range []int64{512, 1024, 2048, 4096} {
+	for _, b := range []int64{512, 1024, 2048, 4096, 8192, 16384, 32768} {
 		vsdLen := max(b, 2048)
 		nsr := vsdLen == 2048 && vsd2048 == 1
 		if vsdLen == 2048 && vsd2048 == 0 {
@@ -153,7 +155,7 @@ find:
 	if anchor == nil {
 		return false
 	}
-	p.Type, p.Kind = "udf", KindFilesystem
+	p.Type, p.Kind, p.BlockSize = "udf", KindFilesystem, bs
 	count := int64(le32(anchor, 16)) / bs
 	loc := int64(le32(anchor, 20))
 	var lvidLen, lvidLoc uint32

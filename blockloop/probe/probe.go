@@ -35,6 +35,9 @@ type Result struct {
 	// Version is blkid's VERSION where it gives one ("FAT32", "1.2",
 	// "LVM2 001", "Joliet Extension"…).
 	Version string
+	// BlockSize is blkid's BLOCK_SIZE where loops reads it (udf: the
+	// logical block size the anchor was found at); 0 otherwise.
+	BlockSize int64
 
 	// Size is the size of what was probed; FSSize the size the superblock
 	// claims (0 when unknown). FSSize > Size means a truncated image.

@@ -19,7 +19,7 @@ type Recognition struct {
 	// bridge image, also readable as ISO 9660.
 	ISO9660 bool
 	// Stride is the distance in bytes between descriptors: 2048, or the
-	// sector size when larger (4096).
+	// block size when larger (4096 to 32768).
 	Stride int
 }
 
@@ -36,10 +36,10 @@ const maxVSDs = 64
 // any CD001 descriptors and their terminator, then BEA01, NSR02 or NSR03
 // and TEA01. It returns an error wrapping ErrNotUDF when there is no NSR
 // descriptor after a BEA01. It reads 8 bytes per descriptor, a few
-// descriptors in all (at most 128).
+// descriptors in all (at most 320).
 func Detect(r io.ReaderAt, size int64) (Recognition, error) {
 	var last Recognition
-	for _, stride := range []int{2048, 4096} {
+	for _, stride := range []int{2048, 4096, 8192, 16384, 32768} {
 		rec, err := detect(r, size, stride)
 		if err != nil {
 			return Recognition{}, err

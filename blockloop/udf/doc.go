@@ -10,7 +10,8 @@
 //     NSR03, TEA01, after any ISO 9660 descriptors and their terminator;
 //     [Detect] reports it for the prober);
 //   - the anchor volume descriptor pointer at block 256, N-257 or N-1 of the
-//     image, for logical block sizes 2048, 512 and 4096, with every
+//     image, for every logical block size ECMA-167 allows (2048, 512, 4096,
+//     then 1024, 8192, 16384 and 32768: the tag location tells), with every
 //     descriptor tag checked (checksum, CRC-16, location);
 //   - the main volume descriptor sequence, else the reserve one, in any
 //     order, through volume descriptor pointers, up to the terminator; the

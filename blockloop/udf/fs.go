@@ -106,7 +106,7 @@ func OpenOptions(r io.ReaderAt, size int64, opts Options) (*FS, error) {
 		if rerr != nil {
 			return nil, rerr
 		}
-		return nil, fmt.Errorf("udf: no anchor volume descriptor pointer at block 256, N-257 or N-1 (block size 2048, 512 or 4096): %w", ErrNotUDF)
+		return nil, fmt.Errorf("udf: no anchor volume descriptor pointer at block 256, N-257 or N-1 (block sizes 512 to 32768): %w", ErrNotUDF)
 	}
 	var firstErr error
 	tried := map[[3]int64]bool{}
@@ -145,7 +145,8 @@ func (f *FS) VolumeSetID() string { return f.volSetID }
 // identifier (0x0102, 0x0150, 0x0201, 0x0250, ...), or 0 when not recorded.
 func (f *FS) Revision() uint16 { return f.rev }
 
-// BlockSize is the logical block size in bytes (512, 2048 or 4096).
+// BlockSize is the logical block size in bytes (a power of two, 512 to
+// 32768).
 func (f *FS) BlockSize() int { return int(f.bs) }
 
 // Size is the image size given to Open.
@@ -188,12 +189,17 @@ type anchor struct {
 	main, reserve extentAD
 }
 
+// blockSizes are the logical block sizes tried, the common ones first:
+// ECMA-167 allows every power of two from 512 to 32,768 bytes (mkudffs
+// makes them all), and the anchor's tag location tells which is right.
+var blockSizes = []int64{2048, 512, 4096, 1024, 8192, 16384, 32768}
+
 // findAnchors looks for anchor volume descriptor pointers at blocks 256,
-// N-257 and N-1 (N blocks in the image) for block sizes 2048, 512, 4096.
+// N-257 and N-1 (N blocks in the image) for each of blockSizes.
 func findAnchors(r io.ReaderAt, size int64) ([]anchor, error) {
 	var out []anchor
 	var buf [512]byte
-	for _, bs := range []int64{2048, 512, 4096} {
+	for _, bs := range blockSizes {
 		n := size / bs
 		seen := map[int64]bool{}
 		for _, blk := range []int64{256, n - 257, n - 1} {

@@ -155,13 +155,17 @@ type udfclientCase struct {
 	sevenZ bool // 7-Zip reads it too
 }
 
-// udfclientCases cover each block size, revision, allocation descriptor
+// udfclientCases cover each block size udfclient writes, revision, allocation descriptor
 // and media type (cdrw has a sparable partition). udfclient runs out of
 // space at 4096-byte blocks in 64 MiB; the images are sparse.
 var udfclientCases = []udfclientCase{
 	{"hd-2048-2.01", 64 << 20, 2048, 0x0201, []string{"--media-type=hd", "--udfrev=2.01"}, true},
 	{"hd-4096-2.01", 256 << 20, 4096, 0x0201, []string{"--media-type=hd", "--udfrev=2.01"}, false},
 	{"hd-512-1.02", 64 << 20, 512, 0x0102, []string{"--media-type=hd", "--udfrev=1.02"}, true},
+	// 1 KiB and 8 KiB blocks: 7-Zip reads neither (it tries 512, 2048 and
+	// 4096), blkid names the first; udfclient wrote and reads both.
+	{"hd-1024-2.01", 128 << 20, 1024, 0x0201, []string{"--media-type=hd", "--udfrev=2.01"}, false},
+	{"hd-8192-2.01", 512 << 20, 8192, 0x0201, []string{"--media-type=hd", "--udfrev=2.01"}, false},
 	{"hd-2048-1.50-short", 64 << 20, 2048, 0x0150, []string{"--media-type=hd", "--udfrev=1.50", "--ad=short"}, true},
 	{"hd-2048-2.01-long-noefe", 64 << 20, 2048, 0x0201, []string{"--media-type=hd", "--udfrev=2.01", "--ad=long", "--noefe"}, true},
 	{"cdrw-2048-1.50", 64 << 20, 2048, 0x0150, []string{"--media-type=cdrw", "--udfrev=1.50"}, false},
