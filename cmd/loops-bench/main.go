@@ -49,6 +49,7 @@ var suites = []struct {
 	{"fat", (*harness).fatSuite},
 	{"fatwrite", (*harness).fatWriteSuite},
 	{"luks", (*harness).luksSuite},
+	{"lvm", (*harness).lvmSuite},
 	{"ntfs", (*harness).ntfsSuite},
 	{"udf", (*harness).udfSuite},
 	{"audio", (*harness).audioSuite},
