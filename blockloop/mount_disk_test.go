@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/loops-cli/loops/blockloop/blocklooptest"
+	"github.com/loops-cli/loops/blockloop/layer"
 	"github.com/loops-cli/loops/blockloop/userfs"
 	"github.com/loops-cli/loops/internal/testkit"
 )
@@ -21,7 +22,21 @@ func serveDiskInProcess(um ServeRequest) error {
 	if !um.RawDisk {
 		return errors.New("only raw disks are served in process")
 	}
-	_, err := userfs.ServeDisk(context.Background(), um.Image, um.Mountpoint, userfs.Options{Disk: um.Disk, Layers: um.Layers, Keys: um.Keys})
+	var pvs []layer.Source
+	for i, p := range um.PVs {
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return err
+		}
+		// Open for as long as the test process: the server lives in it.
+		pvs = append(pvs, layer.Source{Name: fmt.Sprintf("PV file %d", i), R: f, Size: st.Size()})
+	}
+	_, err := userfs.ServeDisk(context.Background(), um.Image, um.Mountpoint, userfs.Options{Disk: um.Disk, Layers: um.Layers, Keys: um.Keys, PVs: pvs})
 	return err
 }
 

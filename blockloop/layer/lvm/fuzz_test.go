@@ -78,15 +78,15 @@ func FuzzParseMetadata(f *testing.F) {
 func TestWriteFuzzSeeds(t *testing.T) {
 	testkit.SkipUnlessWritingSeeds(t)
 	e := newLVM(t)
-	imgA, devA := e.image("a.img", 4)
-	_, devB := e.image("b.img", 4)
-	e.run("pvcreate", "-y", "--metadatasize", "8k", "--dataalignment", "64k", devA, devB)
-	e.run("vgcreate", "-s", "8k", "vgf", devA, devB)
+	imgA, devA := e.Image("a.img", 4)
+	_, devB := e.Image("b.img", 4)
+	e.Run("pvcreate", "-y", "--metadatasize", "8k", "--dataalignment", "64k", devA, devB)
+	e.Run("vgcreate", "-s", "8k", "vgf", devA, devB)
 	for i := range 12 {
-		e.run("lvcreate", "-an", "-Zn", "-y", "-l", "1", "-n", "x"+string(rune('a'+i)), "vgf", devA)
+		e.Run("lvcreate", "-an", "-Zn", "-y", "-l", "1", "-n", "x"+string(rune('a'+i)), "vgf", devA)
 	}
-	e.run("lvcreate", "-an", "-Zn", "-y", "-l", "2", "-n", "lin", "vgf", devA)
-	e.run("lvcreate", "-an", "-Zn", "-y", "-i", "2", "-I", "4k", "-l", "4", "-n", "st", "vgf")
+	e.Run("lvcreate", "-an", "-Zn", "-y", "-l", "2", "-n", "lin", "vgf", devA)
+	e.Run("lvcreate", "-an", "-Zn", "-y", "-i", "2", "-I", "4k", "-l", "4", "-n", "st", "vgf")
 	b, _ := os.ReadFile(imgA)
 	b = b[:96<<10]
 	testkit.WriteSeed(t, "FuzzReadPV", "lvm2-pv", b)

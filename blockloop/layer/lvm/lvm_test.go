@@ -47,32 +47,32 @@ func findLV(t testing.TB, vg *VG, name string) LV {
 // written at the extents lvm2 reports; lv3 too.
 func TestLinearSegments(t *testing.T) {
 	e := newLVM(t)
-	img, dev := e.image("pv.img", 64)
-	e.run("pvcreate", "-y", dev)
-	e.run("vgcreate", "vgt", dev)
+	img, dev := e.Image("pv.img", 64)
+	e.Run("pvcreate", "-y", dev)
+	e.Run("vgcreate", "vgt", dev)
 	for _, n := range []string{"lv1", "lv2", "lv3"} {
-		e.run("lvcreate", "-an", "-Zn", "-y", "-L", "8M", "-n", n, "vgt")
+		e.Run("lvcreate", "-an", "-Zn", "-y", "-L", "8M", "-n", n, "vgt")
 	}
-	e.run("lvremove", "-y", "vgt/lv2")
-	e.run("lvextend", "-L", "20M", "vgt/lv1")
-	if segs := e.segments("vgt", "lv1"); len(segs) < 2 {
+	e.Run("lvremove", "-y", "vgt/lv2")
+	e.Run("lvextend", "-L", "20M", "vgt/lv1")
+	if segs := e.Segments("vgt", "lv1"); len(segs) < 2 {
 		t.Fatalf("lvm2 made lv1 of %d segment(s), the test wants several: %+v", len(segs), segs)
 	}
-	src := filepath.Join(e.dir, "src")
+	src := filepath.Join(e.Dir, "src")
 	os.MkdirAll(src, 0o755)
 	os.WriteFile(filepath.Join(src, "hello.txt"), []byte("hello from lv1\n"), 0o644)
 	big := make([]byte, 5<<20)
 	rand.NewChaCha8([32]byte{1}).Read(big)
 	os.WriteFile(filepath.Join(src, "big.bin"), big, 0o644)
-	fs := filepath.Join(e.dir, "fs.img")
+	fs := filepath.Join(e.Dir, "fs.img")
 	blocklooptest.Ext4(t, fs, "lvroot", src, 20<<20)
 	want, _ := os.ReadFile(fs)
-	e.writeLV("vgt", "lv1", want)
+	e.WriteLV("vgt", "lv1", want)
 	third := make([]byte, 8<<20)
 	rand.NewChaCha8([32]byte{3}).Read(third)
-	e.writeLV("vgt", "lv3", third)
-	seqno := num(t, e.report("vgs", "-o", "vg_seqno", "vgt")[0]["vg_seqno"])
-	uuid := e.report("pvs", "-o", "pv_uuid", dev)[0]["pv_uuid"]
+	e.WriteLV("vgt", "lv3", third)
+	seqno := num(t, e.Report("vgs", "-o", "vg_seqno", "vgt")[0]["vg_seqno"])
+	uuid := e.Report("pvs", "-o", "pv_uuid", dev)[0]["pv_uuid"]
 
 	pv, err := ReadPV(source(t, img).R, source(t, img).Size)
 	if err != nil {
@@ -120,7 +120,7 @@ func TestLinearSegments(t *testing.T) {
 		t.Fatalf("the PV at lv3's Extent (byte %d): %v, or other bytes", off, err)
 	}
 	// The LV read back is a clean ext4 with the files.
-	out := filepath.Join(e.dir, "lv1.img")
+	out := filepath.Join(e.Dir, "lv1.img")
 	os.WriteFile(out, readAll(t, v), 0o644)
 	testkit.Run(t, testkit.Tool(t, "e2fsck"), "-fn", out)
 	if _, err := vg.Open("lv2"); !errors.Is(err, ErrNoLV) {
@@ -133,16 +133,16 @@ func TestLinearSegments(t *testing.T) {
 // still opens the linear LV on the PV present.
 func TestStripedTwoPVs(t *testing.T) {
 	e := newLVM(t)
-	imgA, devA := e.image("a.img", 40)
-	imgB, devB := e.image("b.img", 40)
-	e.run("pvcreate", "-y", devA, devB)
-	e.run("vgcreate", "vgs2", devA, devB)
-	e.run("lvcreate", "-an", "-Zn", "-y", "-i", "2", "-I", "64k", "-L", "16M", "-n", "st", "vgs2")
-	e.run("lvcreate", "-an", "-Zn", "-y", "-L", "8M", "-n", "onA", "vgs2", devA)
+	imgA, devA := e.Image("a.img", 40)
+	imgB, devB := e.Image("b.img", 40)
+	e.Run("pvcreate", "-y", devA, devB)
+	e.Run("vgcreate", "vgs2", devA, devB)
+	e.Run("lvcreate", "-an", "-Zn", "-y", "-i", "2", "-I", "64k", "-L", "16M", "-n", "st", "vgs2")
+	e.Run("lvcreate", "-an", "-Zn", "-y", "-L", "8M", "-n", "onA", "vgs2", devA)
 	data := make([]byte, 16<<20)
 	rand.NewChaCha8([32]byte{2}).Read(data)
-	e.writeLV("vgs2", "st", data)
-	uuidB := e.report("pvs", "-o", "pv_uuid", devB)[0]["pv_uuid"]
+	e.WriteLV("vgs2", "st", data)
+	uuidB := e.Report("pvs", "-o", "pv_uuid", devB)[0]["pv_uuid"]
 
 	vg, err := Assemble(source(t, imgB), source(t, imgA))
 	if err != nil {
@@ -174,16 +174,16 @@ func TestStripedTwoPVs(t *testing.T) {
 // a swap LV; LVs lists them as lvs does.
 func TestUbuntuVG(t *testing.T) {
 	e := newLVM(t)
-	img, dev := e.image("disk.img", 48)
-	e.run("pvcreate", "-y", dev)
-	e.run("vgcreate", "ubuntu-vg", dev)
-	e.run("lvcreate", "-an", "-Zn", "-y", "-L", "8M", "-n", "swap_1", "ubuntu-vg")
-	e.run("lvcreate", "-an", "-Zn", "-y", "-l", "100%FREE", "-n", "ubuntu-lv", "ubuntu-vg")
+	img, dev := e.Image("disk.img", 48)
+	e.Run("pvcreate", "-y", dev)
+	e.Run("vgcreate", "ubuntu-vg", dev)
+	e.Run("lvcreate", "-an", "-Zn", "-y", "-L", "8M", "-n", "swap_1", "ubuntu-vg")
+	e.Run("lvcreate", "-an", "-Zn", "-y", "-l", "100%FREE", "-n", "ubuntu-lv", "ubuntu-vg")
 	vg, err := Assemble(source(t, img))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := e.report("lvs", "-o", "lv_name,lv_size,lv_uuid,segtype", "ubuntu-vg")
+	rows := e.Report("lvs", "-o", "lv_name,lv_size,lv_uuid,segtype", "ubuntu-vg")
 	if len(vg.LVs()) != len(rows) {
 		t.Fatalf("LVs %+v; lvs %+v", vg.LVs(), rows)
 	}
@@ -199,13 +199,13 @@ func TestUbuntuVG(t *testing.T) {
 // circular buffer; the latest copy is read across the wrap.
 func TestWrappedMetadata(t *testing.T) {
 	e := newLVM(t)
-	img, dev := e.image("pv.img", 24)
-	e.run("pvcreate", "-y", "--metadatasize", "8k", "--dataalignment", "64k", dev)
-	e.run("vgcreate", "-s", "64k", "vgw", dev)
-	mdaSize := num(t, e.report("pvs", "-o", "pv_mda_size", dev)[0]["pv_mda_size"])
+	img, dev := e.Image("pv.img", 24)
+	e.Run("pvcreate", "-y", "--metadatasize", "8k", "--dataalignment", "64k", dev)
+	e.Run("vgcreate", "-s", "64k", "vgw", dev)
+	mdaSize := num(t, e.Report("pvs", "-o", "pv_mda_size", dev)[0]["pv_mda_size"])
 	wrapped := false
 	for i := 0; i < 300 && !wrapped; i++ {
-		e.run("lvcreate", "-an", "-Zn", "-y", "-L", "64k", "-n", fmt.Sprintf("lv%d", i), "vgw")
+		e.Run("lvcreate", "-an", "-Zn", "-y", "-L", "64k", "-n", fmt.Sprintf("lv%d", i), "vgw")
 		b := make([]byte, 8192)
 		f, _ := os.Open(img)
 		f.ReadAt(b, 0)
@@ -220,8 +220,8 @@ func TestWrappedMetadata(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := e.report("lvs", "-o", "lv_name", "vgw")
-	if seq := num(t, e.report("vgs", "-o", "vg_seqno", "vgw")[0]["vg_seqno"]); int64(pv.Seqno) != seq || len(pv.Metadata.LVs) != len(rows) {
+	rows := e.Report("lvs", "-o", "lv_name", "vgw")
+	if seq := num(t, e.Report("vgs", "-o", "vg_seqno", "vgw")[0]["vg_seqno"]); int64(pv.Seqno) != seq || len(pv.Metadata.LVs) != len(rows) {
 		t.Fatalf("wrapped copy: seqno %d, %d LVs; lvm2 says %d, %d", pv.Seqno, len(pv.Metadata.LVs), seq, len(rows))
 	}
 }
@@ -230,10 +230,10 @@ func TestWrappedMetadata(t *testing.T) {
 // area header is damaged, from the copy at its end.
 func TestSecondMetadataArea(t *testing.T) {
 	e := newLVM(t)
-	img, dev := e.image("pv.img", 32)
-	e.run("pvcreate", "-y", "--pvmetadatacopies", "2", dev)
-	e.run("vgcreate", "vg2m", dev)
-	e.run("lvcreate", "-an", "-Zn", "-y", "-L", "8M", "-n", "data", "vg2m")
+	img, dev := e.Image("pv.img", 32)
+	e.Run("pvcreate", "-y", "--pvmetadatacopies", "2", dev)
+	e.Run("vgcreate", "vg2m", dev)
+	e.Run("lvcreate", "-an", "-Zn", "-y", "-L", "8M", "-n", "data", "vg2m")
 	pv, err := ReadPV(source(t, img).R, source(t, img).Size)
 	if err != nil || len(pv.MetadataAreas) != 2 || pv.VGName != "vg2m" {
 		t.Fatalf("ReadPV: %+v, %v", pv, err)
