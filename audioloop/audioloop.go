@@ -166,6 +166,9 @@ type Loopback struct {
 	// ID is the mark's value.
 	Loops bool
 	ID    string
+	// Mic is the virtual microphone this loopback belongs to (see MicOn),
+	// "" for a plain loopback.
+	Mic string
 	// ArgSource and ArgSink are the devices the arguments name ("" when the
 	// arguments leave them to the server's defaults).
 	ArgSource, ArgSink string
@@ -207,6 +210,7 @@ type snapshot struct {
 	mods    proto.GetModuleInfoListReply
 	sis     proto.GetSinkInputInfoListReply
 	sos     proto.GetSourceOutputInfoListReply
+	clients proto.GetClientInfoListReply // only for mics (fetchMics)
 }
 
 // fetch sends every list request at once and waits for all the answers:
@@ -296,6 +300,7 @@ func loopbackFromArgs(idx uint32, args string) Loopback {
 			if id, ok := pl[MarkProperty]; ok {
 				lb.Loops, lb.ID = true, id
 			}
+			lb.Mic = pl[MicProperty]
 		}
 	}
 	return lb

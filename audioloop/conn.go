@@ -33,6 +33,9 @@ type Options struct {
 	Timeout time.Duration
 	// AppName is the client name the server shows (default "loops").
 	AppName string
+	// Properties are more client properties the server shows (as `pactl
+	// list clients` does); FollowMic marks its client with them.
+	Properties map[string]string
 	// Env replaces os.Getenv for discovery, for tests. Nil uses the process
 	// environment. It is audioloop's counterpart of blockloop.Host and
 	// netloop.Host: like libpulse, audioloop finds the server, the cookie
@@ -57,6 +60,8 @@ type Client struct {
 	// streams are numbered separately.
 	records, playbacks map[uint32]func(any)
 	gone               chan struct{}
+	// events is signalled (never blocking) on each subscription event.
+	events chan struct{}
 }
 
 // Addr is the address the client is connected to (a socket path or host:port).
@@ -271,7 +276,7 @@ func dial(a serverAddr, cookie []byte, opts *Options) (*Client, error) {
 		return nil, err
 	}
 	c := &Client{conn: conn, addr: a.String(), timeout: opts.Timeout,
-		records: map[uint32]func(any){}, playbacks: map[uint32]func(any){}, gone: make(chan struct{})}
+		records: map[uint32]func(any){}, playbacks: map[uint32]func(any){}, gone: make(chan struct{}), events: make(chan struct{}, 1)}
 	c.pc = &proto.Client{}
 	c.pc.Callback = c.callback
 	c.pc.Open(conn)
@@ -286,6 +291,9 @@ func dial(a serverAddr, cookie []byte, opts *Options) (*Client, error) {
 		"application.name":           proto.PropListString(opts.AppName),
 		"application.process.id":     proto.PropListString(strconv.Itoa(os.Getpid())),
 		"application.process.binary": proto.PropListString(filepath.Base(os.Args[0])),
+	}
+	for k, v := range opts.Properties {
+		props[k] = proto.PropListString(v)
 	}
 	if err := c.pc.Request(&proto.SetClientName{Props: props}, &proto.SetClientNameReply{}); err != nil {
 		conn.Close()
@@ -315,6 +323,11 @@ func (c *Client) callback(msg any) {
 		c.dispatch(c.playbacks, m.StreamIndex, m)
 	case *proto.PlaybackStreamKilled:
 		c.dispatch(c.playbacks, m.StreamIndex, m)
+	case *proto.SubscribeEvent:
+		select {
+		case c.events <- struct{}{}:
+		default: // one pending signal stands for any number of events
+		}
 	}
 }
 

@@ -34,6 +34,14 @@ var (
 	// PulseAudio and PipeWire read back unchanged.
 	ErrUnquotable = errors.New("value cannot be quoted as a module argument")
 
+	// ErrBadMicName: a mic name that is not a plain device name.
+	ErrBadMicName = errors.New("bad mic name")
+	// ErrModuleFailed: the server could not load a module a mic needs
+	// (module-null-sink, module-remap-source or module-loopback).
+	ErrModuleFailed = errors.New("a module could not be loaded")
+	// ErrNoMicFrom: --from names no sink and no application playing now.
+	ErrNoMicFrom = errors.New("no such sink or application")
+
 	// ErrNoSignal: the test signal did not come out at the far end.
 	ErrNoSignal = errors.New("the test signal did not arrive")
 )
@@ -134,3 +142,46 @@ func (e *NoSignalError) Error() string {
 }
 
 func (e *NoSignalError) Is(target error) bool { return target == ErrNoSignal }
+
+// MicFeedbackError is MicOn's refusal of a mic that would hear itself: fed
+// from its own sink, from a sink a loopback plays the mic into, or with
+// itself as the microphone mixed in. It matches ErrFeedback.
+type MicFeedbackError struct {
+	Mic    string
+	Sink   string // the sink it would be fed from, or ""
+	Source string // the source it would mix in, or ""
+	Module uint32 // the loopback that closes the loop, if that is why
+	Why    string
+}
+
+func (e *MicFeedbackError) Error() string {
+	what := "fed from sink " + e.Sink
+	if e.Source != "" {
+		what = "mixed with source " + e.Source
+	}
+	return fmt.Sprintf("the mic %s would be %s, and %s: it would feed its own output back forever", e.Mic, what, e.Why)
+}
+
+func (e *MicFeedbackError) Is(target error) bool { return target == ErrFeedback }
+
+// MicFromError is a --from that names no sink and no application playing
+// now; Sinks and Apps (one stream per application) are what exists. It
+// matches ErrNoMicFrom.
+type MicFromError struct {
+	Query string
+	Kind  string // "sink" or "app" when the query said so, else ""
+	Sinks []Device
+	Apps  []Stream
+}
+
+func (e *MicFromError) Error() string {
+	switch e.Kind {
+	case "sink":
+		return fmt.Sprintf("no sink %q (by name, index or description)", e.Query)
+	case "app":
+		return fmt.Sprintf("no application %q is playing (by application.name or binary)", e.Query)
+	}
+	return fmt.Sprintf("no sink and no application playing now is %q", e.Query)
+}
+
+func (e *MicFromError) Is(target error) bool { return target == ErrNoMicFrom }

@@ -186,6 +186,8 @@ func (res *OnResult) pairLoopbacks(lbs []Loopback) []Loopback {
 	var mine []Loopback
 	for _, lb := range lbs {
 		switch {
+		case lb.Mic != "":
+			// a mic's own loopback: MicOff's, not On's
 		case lb.Loops && lb.ArgSource == src && lb.ArgSink == snk:
 			mine = append(mine, lb)
 		case !lb.Loops && (lb.Source == src || lb.ArgSource == src) && (lb.Sink == snk || lb.ArgSink == snk):
@@ -231,7 +233,7 @@ func (c *Client) settleRace(res *OnResult, module uint32) error {
 	}
 	var twins []Loopback
 	for _, lb := range after.loopbacks() { // sorted by module
-		if lb.Loops && lb.ArgSource == res.Source.Name && lb.ArgSink == res.Sink.Name {
+		if lb.Loops && lb.Mic == "" && lb.ArgSource == res.Source.Name && lb.ArgSink == res.Sink.Name {
 			twins = append(twins, lb)
 		}
 	}
@@ -299,7 +301,8 @@ type OffResult struct {
 	Server   ServerInfo // who answered, read with the lists
 }
 
-// Off turns off loops' loopbacks (with All, every module-loopback), like
+// Off turns off loops' loopbacks (with All, every module-loopback but those
+// of loops' virtual microphones, which MicOff turns off), like
 // `pactl unload-module N` for each. Just before each unload it re-reads the
 // module: PipeWire reuses module numbers at once, so a number read a moment
 // ago may name another module now. It needs no privilege.
@@ -311,6 +314,9 @@ func (c *Client) Off(req OffRequest) (*OffResult, error) {
 	lbs := snap.loopbacks()
 	res := &OffResult{Server: serverInfoFrom(snap.info)}
 	for _, lb := range lbs {
+		if lb.Mic != "" {
+			continue // a virtual microphone's: MicOff unloads it
+		}
 		if !lb.Loops && !req.All {
 			res.Spared = append(res.Spared, lb)
 			continue

@@ -17,6 +17,10 @@ type MeterRequest struct {
 	// loops' (a running one first), else any; with no loopback at all, the
 	// default source and sink.
 	Source, Sink string
+	// Mic meters a virtual microphone (see MicOn) instead: the mic as the
+	// source, and as the sink what feeds it (the sink it is fed from, or
+	// the application's sink), through the loopback that feeds it.
+	Mic string
 }
 
 // Meter is a live level meter of a loopback's two ends: it records the
@@ -84,6 +88,9 @@ func dbfs(v float64) float64 {
 // Meter starts metering the loopback req picks. Read it at the interval
 // you want; Close it when done. It needs no privilege and plays nothing.
 func (c *Client) Meter(req MeterRequest) (*Meter, error) {
+	if req.Mic != "" {
+		return c.meterMic(req.Mic)
+	}
 	si, err := c.ServerInfo()
 	if err != nil {
 		return nil, err
@@ -132,19 +139,55 @@ func (c *Client) Meter(req MeterRequest) (*Meter, error) {
 		}
 	}
 	m.Source, m.Sink, m.SinkMonitor = src, snk, snk.Monitor
+	return m, m.start(si)
+}
+
+// meterMic meters the mic called name and what feeds it.
+func (c *Client) meterMic(name string) (*Meter, error) {
+	var snap snapshot
+	if err := c.fetchMics(&snap); err != nil {
+		return nil, err
+	}
+	si := serverInfoFrom(snap.info)
+	mic := snap.mics()[name]
+	if mic == nil || mic.Source.Index == NoIndex {
+		return nil, &DeviceError{Kind: "mic", Query: name}
+	}
+	feeder := firstOf(mic.FromSink, firstOf(mic.AppSink, mic.FeedSink))
+	m := &Meter{c: c, Module: NoIndex, Source: mic.Source}
+	for _, d := range sinksFrom(snap.sinks, si) {
+		if d.Name == feeder {
+			m.Sink, m.SinkMonitor = d, d.Monitor
+		}
+	}
+	if m.Sink.Name == "" {
+		return nil, &DeviceError{Kind: "sink", Query: feeder, Candidates: sinksFrom(snap.sinks, si)}
+	}
+	for _, lb := range mic.Loopbacks {
+		if lb.ID == name+"-"+MicRoleFrom {
+			m.Module = lb.Module
+		}
+	}
+	return m, m.start(si)
+}
+
+// start starts the two recordings.
+func (m *Meter) start(si ServerInfo) error {
+	c, src, snk := m.c, m.Source, m.Sink
+	var err error
 	rate := int(si.SampleRate)
 	if rate < 8000 || rate > 192000 {
 		rate = 48000
 	}
 	if m.src, err = c.startLevelRecord(src.Name, rate); err != nil {
-		return nil, err
+		return err
 	}
 	if m.snk, err = c.startLevelRecord(snk.Monitor, rate); err != nil {
 		m.src.stop()
-		return nil, err
+		return err
 	}
 	m.last = time.Now()
-	return m, nil
+	return nil
 }
 
 // pickLoopback is the loopback from src to snk ("" matches any end),

@@ -34,10 +34,33 @@ const (
 	pwLineMarker = "# " + MarkProperty + "="
 )
 
-// PersistEntry is one loopback in the startup configuration.
+// PersistEntry is one module in the startup configuration: a loopback, or
+// a module of a virtual microphone.
 type PersistEntry struct {
-	ID   string // the loops.id mark
-	Args string // module-loopback arguments
+	ID     string // the loops.id mark
+	Module string // the module ("" is module-loopback)
+	Args   string // its arguments
+	Mic    string // the mic it belongs to, "" for a plain loopback
+}
+
+func (e PersistEntry) module() string {
+	if e.Module == "" {
+		return "module-loopback"
+	}
+	return e.Module
+}
+
+// entryFromArgs reads the marks of a module's arguments; ok is false for
+// a module loops did not write.
+func entryFromArgs(module, args string) (PersistEntry, bool) {
+	if mic, _, id, _ := micMark(args); mic != "" && id != "" {
+		return PersistEntry{ID: id, Module: module, Args: args, Mic: mic}, true
+	}
+	if module != "module-loopback" {
+		return PersistEntry{}, false
+	}
+	lb := loopbackFromArgs(0, args)
+	return PersistEntry{ID: lb.ID, Module: module, Args: args}, lb.Loops
 }
 
 // PersistPath is the file that holds loops' persistent loopbacks for a
@@ -59,7 +82,8 @@ func (o Options) PersistPath(kind string) string {
 	return filepath.Join(cfg, "pulse", "default.pa")
 }
 
-// Persisted lists loops' loopbacks in the startup configuration of kind.
+// Persisted lists loops' modules in the startup configuration of kind:
+// its loopbacks and its mics' modules (Mic set).
 func Persisted(o Options, kind string) ([]PersistEntry, string, error) {
 	path := o.PersistPath(kind)
 	b, err := os.ReadFile(path)
@@ -80,10 +104,10 @@ func Persisted(o Options, kind string) ([]PersistEntry, string, error) {
 	}
 	lines := strings.Split(string(b), "\n")
 	for i, l := range lines {
-		if strings.HasPrefix(l, "load-module module-loopback ") && i > 0 {
-			args := strings.TrimPrefix(l, "load-module module-loopback ")
-			if lb := loopbackFromArgs(0, args); lb.Loops {
-				out = append(out, PersistEntry{ID: lb.ID, Args: args})
+		if rest, ok := strings.CutPrefix(l, "load-module "); ok && i > 0 {
+			module, args, _ := strings.Cut(rest, " ")
+			if e, ok := entryFromArgs(module, args); ok {
+				out = append(out, e)
 			}
 		}
 	}
@@ -95,7 +119,6 @@ func parsePWLine(l string) (PersistEntry, bool) {
 	if i < 0 || !strings.Contains(l, `cmd = "load-module"`) {
 		return PersistEntry{}, false
 	}
-	id := strings.TrimSpace(l[i+len(pwLineMarker):])
 	a := strings.Index(l, `args = `)
 	if a < 0 {
 		return PersistEntry{}, false
@@ -105,7 +128,8 @@ func parsePWLine(l string) (PersistEntry, bool) {
 		return PersistEntry{}, false
 	}
 	s, _ := strconv.Unquote(q)
-	return PersistEntry{ID: id, Args: strings.TrimPrefix(s, "module-loopback ")}, true
+	module, args, _ := strings.Cut(s, " ")
+	return entryFromArgs(module, args)
 }
 
 // Persist writes the loopback with these arguments into the startup
@@ -113,8 +137,8 @@ func parsePWLine(l string) (PersistEntry, bool) {
 // returns the file written. It needs write access to the user's config
 // directory only.
 func Persist(o Options, kind, args string) (string, error) {
-	lb := loopbackFromArgs(0, args)
-	if !lb.Loops {
+	e, ok := entryFromArgs("module-loopback", args)
+	if !ok {
 		return "", fmt.Errorf("persist: arguments carry no %s mark", MarkProperty)
 	}
 	entries, path, err := Persisted(o, kind)
@@ -122,18 +146,53 @@ func Persist(o Options, kind, args string) (string, error) {
 		return path, err
 	}
 	var keep []PersistEntry
-	for _, e := range entries {
-		if e.ID != lb.ID {
-			keep = append(keep, e)
+	for _, old := range entries {
+		if old.ID != e.ID {
+			keep = append(keep, old)
 		}
 	}
-	keep = append(keep, PersistEntry{ID: lb.ID, Args: args})
+	keep = append(keep, e)
 	return path, writePersisted(o, kind, path, keep)
 }
 
+// PersistMic writes the modules of a mic (MicPersistEntries) into the
+// startup configuration of kind, in their order, replacing that mic's
+// entries. It returns the file written.
+func PersistMic(o Options, kind string, mic Mic) (string, error) {
+	entries, path, err := Persisted(o, kind)
+	if err != nil {
+		return path, err
+	}
+	var keep []PersistEntry
+	for _, old := range entries {
+		if old.Mic != mic.Name {
+			keep = append(keep, old)
+		}
+	}
+	keep = append(keep, MicPersistEntries(mic)...)
+	return path, writePersisted(o, kind, path, keep)
+}
+
+// UnpersistMic removes the entries of the mic called name (of every mic if
+// "") from the startup configuration of kind, and returns the file and how
+// many modules it removed.
+func UnpersistMic(o Options, kind, name string) (string, int, error) {
+	entries, path, err := Persisted(o, kind)
+	if err != nil || len(entries) == 0 {
+		return path, 0, err
+	}
+	var keep []PersistEntry
+	for _, e := range entries {
+		if e.Mic == "" || name != "" && e.Mic != name {
+			keep = append(keep, e)
+		}
+	}
+	return path, len(entries) - len(keep), writePersisted(o, kind, path, keep)
+}
+
 // Unpersist removes loops' loopbacks from the startup configuration of kind
-// (all of them when ids is empty) and returns the file and how many entries
-// it removed.
+// (all of them when ids is empty; mics' modules stay, see UnpersistMic)
+// and returns the file and how many entries it removed.
 func Unpersist(o Options, kind string, ids ...string) (string, int, error) {
 	entries, path, err := Persisted(o, kind)
 	if err != nil || len(entries) == 0 {
@@ -141,7 +200,7 @@ func Unpersist(o Options, kind string, ids ...string) (string, int, error) {
 	}
 	var keep []PersistEntry
 	for _, e := range entries {
-		drop := len(ids) == 0
+		drop := len(ids) == 0 && e.Mic == ""
 		for _, id := range ids {
 			drop = drop || id == e.ID
 		}
@@ -191,7 +250,7 @@ func persistedContent(kind, path string, entries []PersistEntry) (content string
 		b.WriteString(pwHeader + "pulse.cmd = [\n")
 		for _, e := range entries {
 			fmt.Fprintf(&b, "  { cmd = \"load-module\" args = %s flags = [ \"nofail\" ] } %s%s\n",
-				strconv.Quote("module-loopback "+e.Args), pwLineMarker, e.ID)
+				strconv.Quote(e.module()+" "+e.Args), pwLineMarker, e.ID)
 		}
 		b.WriteString("]\n")
 		return b.String(), true, nil
@@ -220,9 +279,13 @@ func persistedContent(kind, path string, entries []PersistEntry) (content string
 		return "", false, nil
 	}
 	for _, e := range entries {
-		lb := loopbackFromArgs(0, e.Args)
-		fmt.Fprintf(&b, "%sloopback %s -> %s (%s=%s)\n.nofail\nload-module module-loopback %s\n.fail\n",
-			paMark, lb.ArgSource, lb.ArgSink, MarkProperty, e.ID, e.Args)
+		what := "mic " + e.Mic + ": " + e.module()
+		if e.Mic == "" {
+			lb := loopbackFromArgs(0, e.Args)
+			what = fmt.Sprintf("loopback %s -> %s", lb.ArgSource, lb.ArgSink)
+		}
+		fmt.Fprintf(&b, "%s%s (%s=%s)\n.nofail\nload-module %s %s\n.fail\n",
+			paMark, what, MarkProperty, e.ID, e.module(), e.Args)
 	}
 	return b.String(), true, nil
 }
