@@ -46,6 +46,7 @@ server).`)
 		newAudioDevicesCmd(f, af, "sinks", nil),
 		newAudioMeasureCmd(f, af, nil),
 		newAudioMeterCmd(f, af, nil),
+		newAudioMicCmd(f, af),
 	)
 	return cmd
 }

@@ -16,6 +16,7 @@ type audioMeterOptions struct {
 	Audio    *audioFlags
 	Source   string
 	Sink     string
+	Mic      string
 	Interval time.Duration
 	Count    int
 	JSON     bool
@@ -41,6 +42,10 @@ corked (paused, a device suspended) or unlinked (a device went away), a
 silent source (below -70 dBFS), or a source whose signal does not reach the
 sink.
 
+With --mic it meters a virtual microphone ('loops audio mic on'): the mic as
+the source, and as the sink what feeds it (the sink it is fed from, or the
+application's sink), through the loopback that feeds it.
+
 Without --source and --sink it meters loops' loopback (a running one
 first), else any loopback, else the default source and sink. On a terminal
 it draws bars until Ctrl-C; piped, it prints one tab-separated line per
@@ -55,6 +60,9 @@ Needs no privilege.`,
 			if opts.Interval < minMeterInterval {
 				return flagErrorf("--interval %v: the interval must be at least %v", opts.Interval, minMeterInterval)
 			}
+			if opts.Mic != "" && (opts.Source != "" || opts.Sink != "") {
+				return flagErrorf("--mic meters the mic and what feeds it: give it without --source and --sink")
+			}
 			if opts.Count < 0 {
 				return flagErrorf("--count %d: give a number of readings, or 0 for no end", opts.Count)
 			}
@@ -66,6 +74,8 @@ Needs no privilege.`,
 	}
 	cmd.Flags().StringVar(&opts.Source, "source", "", "the loopback's `source` (default: the loopback's, or the default source)")
 	cmd.Flags().StringVar(&opts.Sink, "sink", "", "the loopback's `sink` (default: the loopback's, or the default sink)")
+	cmd.Flags().StringVar(&opts.Mic, "mic", "", "meter the virtual microphone `name` (loops-mic if given without =NAME)")
+	cmd.Flags().Lookup("mic").NoOptDefVal = audioloop.DefaultMicName
 	cmd.Flags().DurationVar(&opts.Interval, "interval", 250*time.Millisecond, "one reading every `INTERVAL`")
 	cmd.Flags().IntVar(&opts.Count, "count", 0, "stop after `N` readings (0: at Ctrl-C)")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print one JSON document per reading, one per line")
@@ -106,7 +116,7 @@ func audioMeterRun(opts *audioMeterOptions, title string) error {
 		return err
 	}
 	defer c.Close()
-	m, err := c.Meter(audioloop.MeterRequest{Source: opts.Source, Sink: opts.Sink})
+	m, err := c.Meter(audioloop.MeterRequest{Source: opts.Source, Sink: opts.Sink, Mic: opts.Mic})
 	if err != nil {
 		return audioHint(err, opts.Audio.opts)
 	}

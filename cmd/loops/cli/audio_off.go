@@ -117,5 +117,11 @@ func audioOffRun(opts *audioOffOptions) error {
 
 func persistedCount(kind string, o audioloop.Options) (string, int) {
 	es, file, _ := audioloop.Persisted(o, kind)
-	return file, len(es)
+	n := 0
+	for _, e := range es {
+		if e.Mic == "" {
+			n++
+		}
+	}
+	return file, n
 }

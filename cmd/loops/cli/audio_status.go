@@ -46,6 +46,7 @@ type audioStatusJSON struct {
 	DefaultSource string         `json:"default_source"`
 	DefaultSink   string         `json:"default_sink"`
 	Loopbacks     []loopbackJSON `json:"loopbacks"`
+	Mics          []micJSON      `json:"mics"`
 	PersistFile   string         `json:"persist_file"`
 }
 
@@ -79,11 +80,15 @@ func audioStatusRun(opts *audioStatusOptions) error {
 		for _, lb := range doc.Loopbacks {
 			t.add("loopback", fmt.Sprint(lb.Module), owner(lb.Loops), dash(lb.Source), dash(lb.Sink), fmt.Sprint(lb.LatencyMs), lb.State, fmt.Sprint(lb.Persistent))
 		}
+		for _, m := range doc.Mics {
+			t.add("mic", m.Name, m.State, dash(m.FromSink), dash(m.App), dash(m.WithMic), fmt.Sprint(m.Persistent))
+		}
 		return t.render()
 	}
 	w := io.Out
 	fmt.Fprintf(w, "Server   %s (%s %s) at %s\n", si.Kind, si.Package, si.Version, c.Addr())
 	fmt.Fprintf(w, "Default  source %s, sink %s\n\n", dash(doc.DefaultSource), dash(doc.DefaultSink))
+	renderMics(io, doc.Mics)
 	if len(lbs) == 0 {
 		fmt.Fprintln(w, "No loopback is on ('loops audio on' starts one).")
 		return nil
@@ -120,6 +125,10 @@ func audioStatusDoc(c *audioloop.Client, o audioloop.Options) (audioStatusJSON, 
 	if err != nil {
 		return audioStatusJSON{}, nil, err
 	}
+	mics, _, err := c.Mics()
+	if err != nil {
+		return audioStatusJSON{}, nil, err
+	}
 	entries, file, _ := audioloop.Persisted(o, si.Kind)
 	persisted := map[string]bool{}
 	for _, e := range entries {
@@ -128,8 +137,30 @@ func audioStatusDoc(c *audioloop.Client, o audioloop.Options) (audioStatusJSON, 
 	doc := audioStatusJSON{Schema: schemaVersion,
 		Server:        serverJSON{Kind: si.Kind, Package: si.Package, Version: si.Version, Address: c.Addr()},
 		DefaultSource: si.DefaultSource, DefaultSink: si.DefaultSink, Loopbacks: []loopbackJSON{}, PersistFile: file}
+	var plain []audioloop.Loopback
 	for _, lb := range lbs {
-		doc.Loopbacks = append(doc.Loopbacks, toLoopbackJSON(lb, persisted))
+		if lb.Mic == "" { // a mic's loopbacks are shown with the mic
+			plain = append(plain, lb)
+			doc.Loopbacks = append(doc.Loopbacks, toLoopbackJSON(lb, persisted))
+		}
 	}
-	return doc, lbs, nil
+	doc.Mics = []micJSON{}
+	for _, m := range mics {
+		doc.Mics = append(doc.Mics, toMicJSON(m, persisted))
+	}
+	return doc, plain, nil
+}
+
+// renderMics writes a line per mic, for the terminal.
+func renderMics(io *IOStreams, mics []micJSON) {
+	for _, m := range mics {
+		with := ""
+		if m.WithMic != "" {
+			with = " + microphone " + m.WithMic
+		}
+		fmt.Fprintf(io.Out, "Mic      %s (%q, %s) fed from %s%s\n", m.Name, m.Description, m.State, micFeeds(m), with)
+	}
+	if len(mics) > 0 {
+		fmt.Fprintln(io.Out)
+	}
 }

@@ -122,6 +122,7 @@ func shellQuote(a string) string {
 func audioHint(err error, o audioloop.Options) error {
 	var de *audioloop.DeviceError
 	var ns *audioloop.NoSignalError
+	var mf *audioloop.MicFromError
 	switch {
 	case errors.Is(err, audioloop.ErrServerGone):
 		return withHint(err, "The sound server stopped or hung during the command. Check it ('loops audio status') and run the command again.")
@@ -139,8 +140,38 @@ func audioHint(err error, o audioloop.Options) error {
 		return withHint(err, "%s", b.String())
 	case errors.Is(err, audioloop.ErrAccessDenied):
 		return withHint(err, "The server refused loops' credentials and cookie. Set PULSE_COOKIE to the server's cookie (usually ~/.config/pulse/cookie of the user running it).")
+	case errors.As(err, new(*audioloop.MicFeedbackError)):
+		return withHint(err, "Feed the mic from another sink (--from), or mix in another microphone (--with-mic); 'loops audio status' shows the loopbacks.")
+	case errors.As(err, &mf):
+		var b strings.Builder
+		if len(mf.Sinks) > 0 {
+			b.WriteString("The sinks are ('loops audio sinks'):")
+			for _, d := range mf.Sinks {
+				fmt.Fprintf(&b, "\n  %d  %s  (%s)", d.Index, d.Name, d.Description)
+			}
+		}
+		if mf.Kind != "sink" {
+			if b.Len() > 0 {
+				b.WriteString("\n")
+			}
+			if len(mf.Apps) == 0 {
+				b.WriteString("No application is playing now: start it playing, then run the command again.")
+			} else {
+				b.WriteString("The applications playing now (application.name, binary):")
+				for _, st := range mf.Apps {
+					fmt.Fprintf(&b, "\n  %s  %s", dash(st.App), dash(st.Binary))
+				}
+			}
+		}
+		return withHint(err, "%s", b.String())
+	case errors.Is(err, audioloop.ErrBadMicName):
+		return withHint(err, "Give --name a plain device name, such as loops-mic or call_mic.")
+	case errors.Is(err, audioloop.ErrModuleFailed):
+		return withHint(err, "The server gives the reason in its log only: 'journalctl --user -u pulseaudio -u pipewire-pulse -n 20'.")
 	case errors.Is(err, audioloop.ErrFeedback):
 		return withHint(err, "Choose another source ('loops audio sources') or sink ('loops audio sinks'), or add --force if you really want it (keep the volume low).")
+	case errors.As(err, &de) && de.Kind == "mic":
+		return withHint(err, "'loops audio mic status' lists loops' mics; 'loops audio mic on' makes one.")
 	case errors.As(err, &de):
 		var b strings.Builder
 		if de.Ambiguous {

@@ -162,6 +162,13 @@ func audioLine(s audioSectionJSON) string {
 	if mine+others > 0 {
 		state = fmt.Sprintf("audio loopback on (%s, %d of them loops')", plural(mine+others, "loopback", "loopbacks"), mine)
 	}
+	if n := len(s.Mics); n > 0 {
+		var names []string
+		for _, m := range s.Mics {
+			names = append(names, m.Name+" from "+micFeeds(m))
+		}
+		state += fmt.Sprintf("; %s: %s", plural(n, "virtual mic", "virtual mics"), strings.Join(names, ", "))
+	}
 	return fmt.Sprintf("%s on %s", state, s.Server.Kind)
 }
 
@@ -278,6 +285,9 @@ func statusFrame(io *IOStreams, opts *statusOptions, watching bool) error {
 		} else {
 			for _, l := range a.Loopbacks {
 				t.add("audio", fmt.Sprint(l.Module), l.Source, l.Sink, fmt.Sprint(l.LatencyMs), owner(l.Loops), l.State)
+			}
+			for _, m := range a.Mics {
+				t.add("audio", "mic", m.Name, dash(firstNonEmpty(m.FromSink, m.App)), fmt.Sprint(m.LatencyMs), "loops", m.State)
 			}
 		}
 		return t.render()
