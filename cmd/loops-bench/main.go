@@ -53,6 +53,7 @@ var suites = []struct {
 	{"ntfs", (*harness).ntfsSuite},
 	{"udf", (*harness).udfSuite},
 	{"audio", (*harness).audioSuite},
+	{"mic", (*harness).micSuite},
 	{"status", (*harness).statusSuite},
 	{"scale", (*harness).scaleSuite},
 	{"go", (*harness).goSuite},
