@@ -203,6 +203,11 @@ func (h *Host) Mount(image string, opts MountOptions) (*MountResult, error) {
 	switch {
 	case plan.Route == RouteNone:
 		return nil, opErr("mount", abs, "", "", plan.Err)
+	case plan.Truncated != nil && opts.ReadWrite:
+		t := plan.Truncated
+		return nil, opErr("mount", abs, "", "", &multiError{
+			msg:  fmt.Sprintf("the %s filesystem claims %d bytes and the image has %d (%s): a truncated image mounts read-only only", t.Type, t.FSSize, t.Size, t),
+			errs: []error{ErrTruncated, ErrReadOnlyType}})
 	case plan.Disk != nil && opts.ReadWrite:
 		return nil, opErr("mount", abs, "", "", reasonf(ErrDiskReadOnly, "loops reads %s images read-only: it cannot mount one read-write", plan.Disk.Format))
 	case plan.stack != nil && opts.ReadWrite:
@@ -342,7 +347,7 @@ func (h *Host) mountLoop(m *MountResult, dir *mountDir, opts MountOptions) error
 	var data []string
 	if m.ReadOnly {
 		flags |= unix.MS_RDONLY
-		if !m.Plan.ReadOnly && norecovery[m.Type] {
+		if (!m.Plan.ReadOnly || m.Plan.Truncated != nil) && norecovery[m.Type] {
 			// A read-only device cannot replay a journal: mount what is
 			// there, as systemd-dissect does.
 			data = append(data, "norecovery")
@@ -356,7 +361,15 @@ func (h *Host) mountLoop(m *MountResult, dir *mountDir, opts MountOptions) error
 		}
 	}
 	if err := unix.Mount(m.Device, dir.procPath(), m.Type, flags, strings.Join(data, ",")); err != nil {
-		return mountError(err, m.Type)
+		err = mountError(err, m.Type)
+		if t := m.Plan.Truncated; t != nil && errors.Is(err, ErrCorrupt) {
+			// ext4, xfs, btrfs and squashfs check their size against the
+			// device's and refuse (dmesg: "bad geometry", "last sector
+			// read failed").
+			return &multiError{msg: fmt.Sprintf("%v; the image is truncated (%s), which the kernel's %s refuses to mount", err, t, m.Type),
+				errs: []error{err, ErrTruncated}}
+		}
+		return err
 	}
 	return nil
 }

@@ -59,12 +59,32 @@ type Plan struct {
 	// InPlace: the top layer is one run of the image's bytes (a linear
 	// LV), which the loop device reads in place at Offset: no server.
 	InPlace bool
+	// Truncated: the filesystem claims more bytes than the image (or its
+	// partition) has: a download cut short, a partition image shorter
+	// than its filesystem. It is mounted read-only; reads of what lies
+	// past the end fail with EIO. Nil when whole.
+	Truncated *Truncation
 
 	stack []layer.Spec // the layers to open, for the server
 	keys  [][]byte     // their keys (zeroed once served)
 	// pvFiles are the PV files (MountOptions.PVs, absolute) an LVM layer
 	// of stack names.
 	pvFiles []string
+}
+
+// Truncation is how much of a filesystem an image lacks.
+type Truncation struct {
+	Type   string // the filesystem type whose superblock (or partition entry) says so
+	Size   int64  // bytes there are, from the filesystem's start
+	FSSize int64  // bytes the filesystem (or its partition) claims
+}
+
+// Missing is the number of bytes the image lacks.
+func (t *Truncation) Missing() int64 { return t.FSSize - t.Size }
+
+// String says it in one phrase: "12 MiB of 64 MiB missing".
+func (t *Truncation) String() string {
+	return fmt.Sprintf("%s of %s missing", HumanSize(t.Missing()), HumanSize(t.FSSize))
 }
 
 // PlanInput is everything Decide looks at.
@@ -169,6 +189,14 @@ func Decide(in PlanInput) Plan {
 		}
 	}
 	plan.ReadOnly = readOnlyTypes[plan.Type]
+	if target.Truncated() {
+		// Mounted read-only, as the kernel mounts it: what is there reads,
+		// reads past the end fail (EIO). The CLI says how much is missing.
+		plan.Truncated = &Truncation{Type: typ, Size: target.Size, FSSize: target.FSSize}
+		plan.ReadOnly = true
+		plan.ReadOnlyWhy = fmt.Sprintf("the image is truncated (%s)", plan.Truncated)
+		what += fmt.Sprintf(", truncated (%s)", plan.Truncated)
+	}
 	if err := chooseRoute(in, &plan, what, where); err != nil {
 		return nonePlan(err)
 	}
@@ -196,12 +224,17 @@ func pickTarget(in PlanInput) (Plan, *probe.Result, error) {
 	if err != nil {
 		return Plan{}, nil, err
 	}
-	if part.FS == nil || part.Start+part.Size > p.Size {
-		return Plan{}, nil, reasonf(ErrTruncated, "partition %d ends at byte %d, past the end of the image (%d bytes): the image is truncated",
-			part.Number, part.Start+part.Size, p.Size)
+	if part.FS == nil {
+		return Plan{}, nil, reasonf(ErrTruncated, "partition %d starts at byte %d, past the end of the image (%d bytes): the image is truncated",
+			part.Number, part.Start, p.Size)
 	}
 	plan.Label, plan.UUID = part.FS.Label, part.FS.UUID
 	plan.Partition, plan.Offset, plan.SizeLimit = part.Number, part.Start, part.Size
+	if part.Start+part.Size > p.Size {
+		// What there is of it (the probe marked it truncated): the loop
+		// device reads up to the image's end.
+		plan.SizeLimit = p.Size - part.Start
+	}
 	return plan, part.FS, nil
 }
 
@@ -223,9 +256,6 @@ func checkTarget(in PlanInput, target *probe.Result, where string) (string, erro
 		return "", reasonf(ErrAmbiguous, "%s carries both %s and %s signatures", where, typ, strings.Join(target.Ambiguous, ", "))
 	case !forced && target.Kind == probe.KindSwap:
 		return "", reasonf(ErrNoMountable, "%s is swap space, not a filesystem", where)
-	case target.Truncated():
-		return "", reasonf(ErrTruncated, "the %s superblock in %s claims %d bytes, but there are only %d: the image is truncated",
-			typ, where, target.FSSize, target.Size)
 	}
 	return typ, nil
 }
@@ -251,6 +281,12 @@ func chooseRoute(in PlanInput, plan *Plan, what, where string) error {
 	case kernelAllowed[t] && in.Loadable[t]:
 		plan.Route = RouteKernel
 		plan.Reason = fmt.Sprintf("%s, and the kernel can load its %s module", what, t)
+	case in.Userspace[ut] && in.Index && plan.Truncated != nil:
+		// The index would refuse the files past the end; the server
+		// serves them, failing their reads past the end with EIO and
+		// naming them in its log.
+		plan.Route, plan.ReadOnly = RouteUserspace, true
+		plan.Reason = fmt.Sprintf("%s; the kernel has no %s driver, and loops reads a truncated image in userspace (FUSE), where reads past the end fail and the server's log names the files", what, t)
 	case in.Userspace[ut] && in.Index:
 		plan.Route, plan.ReadOnly = RouteIndex, true
 		plan.Reason = fmt.Sprintf("%s; the kernel has no %s driver, so loops writes an EROFS index of its tree and the kernel's erofs mounts it over the image", what, t)

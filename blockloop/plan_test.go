@@ -62,7 +62,9 @@ func TestDecide(t *testing.T) {
 		{"unknown", PlanInput{Probe: empty}, RouteNone, "", false, 0, ErrUnknownFormat, "no filesystem recognized"},
 		{"unknown with --type", PlanInput{Probe: empty, Type: "ext4"}, RouteKernel, "ext4", false, 0, nil, "is mounted as ext4 (type given)"},
 		{"ambiguous", PlanInput{Probe: &probe.Result{Kind: probe.KindFilesystem, Type: "ext4", Ambiguous: []string{"xfs"}, Size: 1}}, RouteNone, "", false, 0, ErrAmbiguous, "carries both ext4 and xfs signatures"},
-		{"truncated", PlanInput{Probe: &probe.Result{Kind: probe.KindFilesystem, Type: "ext4", Size: 10, FSSize: 20}}, RouteNone, "", false, 0, ErrTruncated, "truncated"},
+		{"truncated: read-only", PlanInput{Probe: &probe.Result{Kind: probe.KindFilesystem, Type: "ext4", Size: 10 << 20, FSSize: 20 << 20}}, RouteKernel, "ext4", true, 0, nil, "the image holds ext4, truncated (10 MiB of 20 MiB missing), and the kernel has a driver"},
+		{"truncated: served, not indexed", PlanInput{Probe: &probe.Result{Kind: probe.KindFilesystem, Type: "vfat", Size: 10, FSSize: 20}, Userspace: map[string]bool{"vfat": true}, Index: true}, RouteUserspace, "vfat", true, 0, nil, "loops reads a truncated image in userspace (FUSE), where reads past the end fail and the server's log names the files"},
+		{"truncated: --fuse", PlanInput{Probe: &probe.Result{Kind: probe.KindFilesystem, Type: "iso9660", Size: 10, FSSize: 20}, Userspace: map[string]bool{"iso9660": true}, Backend: BackendFUSE}, RouteUserspace, "iso9660", true, 0, nil, "truncated (10 B of 20 B missing), served in userspace"},
 		{"swap over exfat", PlanInput{Probe: &probe.Result{Kind: probe.KindSwap, Type: "swap", Ambiguous: []string{"exfat"}, Size: 1}, Kernel: map[string]bool{"exfat": true}}, RouteNone, "", false, 0, ErrAmbiguous, "carries both swap and exfat signatures"},
 		{"swap", PlanInput{Probe: &probe.Result{Kind: probe.KindSwap, Type: "swap", Size: 1}}, RouteNone, "", false, 0, ErrNoMountable, "swap"},
 		{"the only filesystem partition", PlanInput{Probe: disk(part(1, empty), part(2, fs("ext4", "root")))}, RouteKernel, "ext4", false, 2, nil, "partition 2 holds ext4"},
@@ -71,7 +73,10 @@ func TestDecide(t *testing.T) {
 		{"--partition 3 missing", PlanInput{Probe: disk(part(1, empty)), Partition: 3}, RouteNone, "", false, 0, ErrNoPartition, "no partition 3; the GPT table has 1 (no filesystem, 1 MiB)"},
 		{"no filesystem in any partition", PlanInput{Probe: disk(part(1, empty))}, RouteNone, "", false, 0, ErrNoMountable, "no partition holds a filesystem"},
 		{"partition past the end", PlanInput{Probe: &probe.Result{Kind: probe.KindPartitionTable, PTType: "dos", Size: 1 << 20,
-			Partitions: []probe.Partition{{Number: 1, Start: 512, Size: 4 << 20, FS: fs("ext4", "")}}}}, RouteNone, "", false, 0, ErrTruncated, "past the end"},
+			Partitions: []probe.Partition{{Number: 1, Start: 1 << 19, Size: 4 << 20, FS: &probe.Result{Kind: probe.KindFilesystem, Type: "ext4", Size: 1 << 19, FSSize: 4 << 20}}}}},
+			RouteKernel, "ext4", true, 1, nil, "partition 1 holds ext4, truncated (3.5 MiB of 4 MiB missing)"},
+		{"partition starting past the end", PlanInput{Probe: &probe.Result{Kind: probe.KindPartitionTable, PTType: "dos", Size: 1 << 20,
+			Partitions: []probe.Partition{{Number: 1, Start: 2 << 20, Size: 4 << 20}}}, Partition: 1}, RouteNone, "", false, 0, ErrTruncated, "partition 1 starts at byte 2097152, past the end of the image (1048576 bytes)"},
 		{"--partition without a table", PlanInput{Probe: fs("ext4", ""), Partition: 1}, RouteNone, "", false, 0, ErrNoPartition, "no partition table"},
 		{"hybrid: the whole-image filesystem wins", PlanInput{Probe: &probe.Result{Kind: probe.KindFilesystem, Type: "ext4", PTType: "dos", Size: 1 << 20,
 			Partitions: []probe.Partition{part(1, fs("vfat", ""))}}}, RouteKernel, "ext4", false, 0, nil, "the image holds ext4"},
@@ -94,6 +99,12 @@ func TestDecide(t *testing.T) {
 			}
 			if !strings.Contains(p.Reason, tt.reason) {
 				t.Errorf("Decide.Reason = %q, want it to contain %q", p.Reason, tt.reason)
+			}
+			if trunc := strings.HasPrefix(tt.name, "truncated") || tt.name == "partition past the end"; trunc != (p.Truncated != nil) {
+				t.Errorf("Decide.Truncated = %+v", p.Truncated)
+			}
+			if tt.name == "partition past the end" && (p.Offset != 1<<19 || p.SizeLimit != 1<<19 || p.Truncated.Missing() != 7<<19) {
+				t.Errorf("the loop device reads %d bytes at %d; missing %d", p.SizeLimit, p.Offset, p.Truncated.Missing())
 			}
 		})
 	}

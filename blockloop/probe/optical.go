@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 )
@@ -161,6 +162,8 @@ find:
 	var lvidLen, lvidLoc uint32
 	var rev uint16
 	haveLabel, haveUUID := false, false
+	var partEnd int64 // where the last partition ends, in blocks
+	virtual := false  // a VAT: the partition may run past a disc image's end
 	for i := int64(0); i < min(count, 1024); i++ {
 		vd := rd.at((loc+i)*bs, udfVDSize)
 		if vd == nil {
@@ -169,6 +172,17 @@ find:
 		typ := le16(vd, 0)
 		if typ == 0 || int64(le32(vd, 12)) != loc+i || typ == 8 {
 			break
+		}
+		switch typ {
+		case 5: // partition descriptor
+			partEnd = max(partEnd, int64(le32(vd, 188))+int64(le32(vd, 192)))
+		}
+		if typ == 6 {
+			// The partition maps follow the 440 bytes read: a type 2 map
+			// of a virtual partition fits in the block's first 512.
+			if maps := rd.at((loc+i)*bs, 512); maps != nil && bytes.Contains(maps[440:], []byte("*UDF Virtual Partition")) {
+				virtual = true
+			}
 		}
 		switch typ {
 		case 1: // primary volume descriptor
@@ -208,7 +222,34 @@ find:
 	if rev != 0 {
 		p.Version = fmt.Sprintf("%x.%02x", rev>>8, rev&0xFF)
 	}
+	p.FSSize = udfSize(rd, bs, anchor, partEnd, virtual)
 	return true
+}
+
+// udfSize is how long the UDF volume says it is (blkid does not say): 0
+// when an anchor at its end (block N-1 or N-257) is in the image, or on a
+// write-once disc with a VAT (an image of it ends at the last written
+// block); else where its partition or its reserve descriptor sequence
+// ends, whichever is further: a truncated image lacks that much at least.
+func udfSize(rd *reader, bs int64, anchor []byte, partEnd int64, virtual bool) int64 {
+	n := rd.size / bs
+	for _, blk := range []int64{n - 1, n - 257} {
+		if blk > 256 {
+			if vd := rd.at(blk*bs, 16); vd != nil && le16(vd, 0) == 2 && int64(le32(vd, 12)) == blk {
+				return 0
+			}
+		}
+	}
+	if virtual {
+		return 0
+	}
+	end := partEnd
+	for _, ext := range []int{16, 24} { // the main and reserve sequences
+		if l := int64(le32(anchor, ext)); l > 0 {
+			end = max(end, int64(le32(anchor, ext+4))+(l+bs-1)/bs)
+		}
+	}
+	return claimed(mul(uint64(end), uint64(bs)))
 }
 
 func udfCharset(cs []byte) bool {

@@ -62,7 +62,7 @@ func newRoot(tree *Tree, f *os.File, opts Options) *node {
 // newFsys is what the nodes of a mount of tree share; fd is the image file
 // reads splice from.
 func newFsys(tree *Tree, fd uintptr, opts Options) *fsys {
-	x := &fsys{tree: tree, fd: fd, base: opts.Offset, splice: !opts.NoSplice, umask: opts.Umask}
+	x := &fsys{tree: tree, fd: fd, base: opts.Offset, splice: !opts.NoSplice, umask: opts.Umask, log: opts.Log}
 	x.uid, x.gid = uint32(os.Getuid()), uint32(os.Getgid())
 	if opts.SetOwner {
 		x.uid, x.gid = opts.UID, opts.GID

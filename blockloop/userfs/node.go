@@ -3,9 +3,12 @@ package userfs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"sync"
+	"sync/atomic"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -25,6 +28,28 @@ type fsys struct {
 	umask    uint32  // permissions taken from nodes without owners
 	splice   bool
 	disk     *diskFile // a disk mount's one file, counted on open
+	log      func(string)
+	logged   sync.Map // paths whose failure was logged, once each
+	nlogged  atomic.Int32
+}
+
+// maxLogged bounds the failures a mount logs.
+const maxLogged = 1000
+
+// fail logs, once per path, that op on n failed with err (a file whose data
+// lies past the end of a truncated image, a damaged directory), and
+// returns the errno the kernel gets.
+func (x *fsys) fail(n *node, op string, err error) syscall.Errno {
+	e := errno(err)
+	if x.log == nil || e == syscall.ENOENT {
+		return e
+	}
+	p := "/" + n.Path(nil)
+	if _, dup := x.logged.LoadOrStore(op+" "+p, true); dup || x.nlogged.Add(1) > maxLogged {
+		return e
+	}
+	x.log(fmt.Sprintf("%s %s: %s: %v", op, p, e, err))
+	return e
 }
 
 // node is one file, directory or symlink of the image.
@@ -108,7 +133,7 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*go
 	}
 	c, err := n.n.Child(name)
 	if err != nil {
-		return nil, errno(err)
+		return nil, n.fs.fail(n, "list", err)
 	}
 	child := n.fs.newNode(c)
 	child.fill(&out.Attr)
@@ -137,7 +162,7 @@ func (n *node) dirEntries() ([]fuse.DirEntry, error) {
 func (n *node) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	kids, err := n.dirEntries()
 	if err != nil {
-		return nil, 0, errno(err)
+		return nil, 0, n.fs.fail(n, "list", err)
 	}
 	ents := make([]fuse.DirEntry, 0, len(kids)+2)
 	ents = append(ents, fuse.DirEntry{Name: ".", Mode: syscall.S_IFDIR, Ino: n.attr.Ino})
@@ -155,7 +180,7 @@ func (n *node) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle
 func (n *node) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	ents, err := n.dirEntries()
 	if err != nil {
-		return nil, errno(err)
+		return nil, n.fs.fail(n, "list", err)
 	}
 	return gofs.NewListDirStream(ents), 0
 }
@@ -213,7 +238,7 @@ func (n *node) Read(ctx context.Context, f gofs.FileHandle, dest []byte, off int
 		return n.fs.disk.read(dest, off, n.fs.splice)
 	}
 	if err := n.n.DataErr(); err != nil {
-		return nil, errno(err)
+		return nil, n.fs.fail(n, "read", err)
 	}
 	size := n.attr.Size
 	if off >= size || off < 0 || len(dest) == 0 {
@@ -233,7 +258,9 @@ func (n *node) Read(ctx context.Context, f gofs.FileHandle, dest []byte, off int
 		for _, x := range n.attr.Extents {
 			if off < base+x.Length {
 				at := n.fs.base + x.Offset + off - base
-				if off+want <= base+x.Length && !x.Zero && at%spliceAlign == 0 {
+				// Never past the image's end (a truncated image): the
+				// kernel would take the short splice for the file's end.
+				if off+want <= base+x.Length && !x.Zero && at%spliceAlign == 0 && x.Offset+off-base+want <= n.fs.tree.Size {
 					return fuse.ReadResultFd(n.fs.fd, at, int(want)), 0
 				}
 				break
@@ -243,6 +270,7 @@ func (n *node) Read(ctx context.Context, f gofs.FileHandle, dest []byte, off int
 	}
 	m, err := n.n.ReaderAt().ReadAt(dest[:want], off)
 	if err != nil && !(errors.Is(err, io.EOF) && int64(m) == want) {
+		n.fs.fail(n, "read", err)
 		return nil, syscall.EIO
 	}
 	return fuse.ReadResultData(dest[:m]), 0

@@ -130,6 +130,10 @@ type Options struct {
 	// ReadWrite serves a FAT image read-write (see ServeFATReadWrite);
 	// every other type, and FAT without it, is read-only.
 	ReadWrite bool
+	// Log, when set, is told of each file or directory that fails to read
+	// (once per path, at most 1000): "read /dir/file: input/output error:
+	// REASON" (a file whose data lies past the end of a truncated image).
+	Log func(string)
 }
 
 // Server is a live mount.

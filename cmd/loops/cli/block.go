@@ -162,6 +162,10 @@ func blockHint(err error, target string) error {
 		return withHint(err, "Give --type to choose: sudo loops mount --type TYPE %s\nSee the signatures: loops block probe %s", target, target)
 	case errors.Is(err, blockloop.ErrUnknownFormat):
 		return withHint(err, "If you know the type: sudo loops mount --type TYPE %s", target)
+	case errors.Is(err, blockloop.ErrTruncated) && errors.Is(err, blockloop.ErrReadOnlyType):
+		return withHint(err, "What there is mounts read-only: drop --rw. To write, get the whole image again (was a download cut short?).")
+	case errors.Is(err, blockloop.ErrTruncated):
+		return withHint(err, "Get the whole image again (was a download cut short?); loops block probe %s says how much is missing.", target)
 	case errors.Is(err, blockloop.ErrReadOnlyType):
 		return withHint(err, "It mounts read-only: drop --rw.")
 	case errors.Is(err, blockloop.ErrImageReadOnly):

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -173,6 +174,9 @@ type mountJSON struct {
 	Reused     bool   `json:"reused_device"`
 	Reason     string `json:"reason"`
 	Dirty      bool   `json:"dirty,omitempty"`
+	// Truncated: the image lacks part of the filesystem (mounted
+	// read-only; reads past its end fail).
+	Truncated *truncatedJSON `json:"truncated,omitempty"`
 	// Layers is the stack loops opened between the image and the
 	// filesystem (an encrypted volume), partition first.
 	Layers []blockloop.Layer `json:"layers,omitempty"`
@@ -191,13 +195,24 @@ func mountRun(opts *mountOptions) error {
 	if err != nil {
 		return blockHint(err, opts.Image)
 	}
+	var trunc *truncatedJSON
+	if t := m.Plan.Truncated; t != nil {
+		trunc = &truncatedJSON{Size: t.Size, FSSize: t.FSSize, Missing: t.Missing()}
+		if m.Plan.Route == blockloop.RouteUserspace {
+			trunc.Log = serverLogPath(m.Mountpoint)
+		}
+	}
 	if opts.JSON {
+		if trunc != nil {
+			warnTruncated(opts.IO.ErrOut, m.Plan.Truncated, trunc.Log)
+		}
 		return writeJSON(opts.IO.Out, mountJSON{
 			Schema: schemaVersion, Image: m.Image, Device: m.Device, Mountpoint: m.Mountpoint,
 			Backend: string(m.Plan.Route), FSType: m.Type, Label: m.Label, UUID: m.UUID,
 			Partition: m.Partition, Offset: m.Offset, SizeLimit: m.SizeLimit,
 			RO: m.ReadOnly, ROReason: m.ReadOnlyReason, Options: m.Options,
 			CreatedDir: m.CreatedDir, Reused: m.Reused, Reason: m.Plan.Reason, Dirty: m.Dirty, Layers: m.Plan.Layers,
+			Truncated: trunc,
 		})
 	}
 	what := m.Type
@@ -246,6 +261,9 @@ func mountRun(opts *mountOptions) error {
 		}
 	}
 	fmt.Fprintf(opts.IO.ErrOut, "Mounted %s (%s) at %s via %s%s, %s.\n", m.Image, what, m.Mountpoint, via, reused, mode)
+	if trunc != nil {
+		warnTruncated(opts.IO.ErrOut, m.Plan.Truncated, trunc.Log)
+	}
 	if m.Dirty {
 		fmt.Fprintf(opts.IO.ErrOut, "Warning: the volume was not cleanly unmounted (its dirty bit is set); some data may be damaged: unmount it and run fsck.fat.\n")
 	}
@@ -318,4 +336,24 @@ func parseOwnerOptions(s string) (*blockloop.FSOwner, error) {
 		}
 	}
 	return o, nil
+}
+
+// truncatedJSON is mount --json's "truncated": bytes there are, bytes the
+// filesystem claims, the difference, and the server's log.
+type truncatedJSON struct {
+	Size    int64  `json:"size"`
+	FSSize  int64  `json:"fssize"`
+	Missing int64  `json:"missing"`
+	Log     string `json:"log,omitempty"`
+}
+
+// warnTruncated says on w that the image mounted lacks part of its
+// filesystem, and where the files that fail are named (log, when served
+// in userspace).
+func warnTruncated(w io.Writer, t *blockloop.Truncation, log string) {
+	fmt.Fprintf(w, "Warning: the image is truncated: the %s filesystem claims %d bytes, the image has %d (%s); mounted read-only, and files whose data lies past the end fail to read (input/output error)", t.Type, t.FSSize, t.Size, t)
+	if log != "" {
+		fmt.Fprintf(w, "; the server's log names them: %s", log)
+	}
+	fmt.Fprintln(w, ".")
 }
