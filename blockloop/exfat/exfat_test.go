@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/loops-cli/loops/blockloop/fat/fattest"
+	"github.com/loops-cli/loops/blockloop/kernfile"
 	"github.com/loops-cli/loops/blockloop/readkit/readkittest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
@@ -36,17 +37,21 @@ func leftovers() []string {
 	madeMu.Lock()
 	defer madeMu.Unlock()
 	var out []string
-	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	mounted := map[string]bool{}
+	ms, _ := kernfile.Mountinfo("/proc/self/mountinfo")
+	for _, m := range ms {
+		mounted[m.Mountpoint] = true
+	}
 	for _, m := range made {
 		kind, what, _ := strings.Cut(m, ":")
 		switch kind {
 		case "mount":
-			if bytes.Contains(mounts, []byte(" "+what+" ")) {
+			if mounted[what] {
 				out = append(out, "mount "+what)
 			}
 		case "loop":
 			dev, img, _ := strings.Cut(what, ":")
-			b, err := os.ReadFile("/sys/block/" + filepath.Base(dev) + "/loop/backing_file")
+			b, err := kernfile.ReadFile("/sys/block/" + filepath.Base(dev) + "/loop/backing_file")
 			if err == nil && strings.TrimSpace(string(b)) == img {
 				out = append(out, "loop device "+dev+" on "+img)
 			}

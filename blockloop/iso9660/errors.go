@@ -27,7 +27,7 @@ type UDFOnlyError struct {
 }
 
 func (e *UDFOnlyError) Error() string {
-	return fmt.Sprintf("UDF-only image: it has a UDF volume recognition sequence (%s) but no ISO 9660 primary volume descriptor (CD001); loops reads ISO 9660 only, and UDF needs the kernel's udf driver (CONFIG_UDF_FS)",
+	return fmt.Sprintf("UDF-only image: it has a UDF volume recognition sequence (%s) but no ISO 9660 primary volume descriptor (CD001); this reader reads ISO 9660 only: read it with package udf (or the kernel's udf driver)",
 		strings.Join(e.Identifiers, ", "))
 }
 

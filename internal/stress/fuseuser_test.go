@@ -1,7 +1,6 @@
 package stress
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
@@ -110,24 +109,7 @@ func (ns *mountNS) as(t testing.TB, uid int) []string {
 // its options and filesystem type, and whether it is there.
 func (ns *mountNS) mount(t testing.TB, dir string) (opts, fstype string, ok bool) {
 	t.Helper()
-	f, err := os.Open(fmt.Sprintf("/proc/%d/mountinfo", ns.pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 10 || fields[4] != dir {
-			continue
-		}
-		for i, x := range fields {
-			if x == "-" && i+1 < len(fields) {
-				opts, fstype, ok = fields[5], fields[i+1], true
-			}
-		}
-	}
-	return opts, fstype, ok
+	return mountIn(t, fmt.Sprintf("/proc/%d/mountinfo", ns.pid), dir)
 }
 
 // userMountpoint makes, under dir, a directory every user can search holding a

@@ -297,23 +297,19 @@ func TestNosuidNodev(t *testing.T) {
 		t.Errorf("nodev not honoured: nobody wrote to the device node in the mount")
 	}
 	// The mount's options say so too.
-	if mi, _ := os.ReadFile("/proc/self/mountinfo"); !mountHasOpts(string(mi), mp, "nosuid", "nodev") {
+	if !mountHasOpts(t, mp, "nosuid", "nodev") {
 		t.Errorf("mountinfo of %s lacks nosuid,nodev", mp)
 	}
 }
 
-func mountHasOpts(mountinfo, mp string, opts ...string) bool {
-	for _, l := range strings.Split(mountinfo, "\n") {
-		f := strings.Fields(l)
-		if len(f) > 5 && f[4] == mp {
-			have := "," + f[5] + ","
-			for _, o := range opts {
-				if !strings.Contains(have, ","+o+",") {
-					return false
-				}
-			}
-			return true
+// mountHasOpts tells whether the mount at mp has each of the per-mount
+// options opts.
+func mountHasOpts(t testing.TB, mp string, opts ...string) bool {
+	have, _, ok := mountAt(t, mp)
+	for _, o := range opts {
+		if !strings.Contains(","+have+",", ","+o+",") {
+			return false
 		}
 	}
-	return false
+	return ok
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/loops-cli/loops/audioloop/audiolooptest"
 	"github.com/loops-cli/loops/blockloop/blocklooptest"
+	"github.com/loops-cli/loops/blockloop/kernfile"
 	"github.com/loops-cli/loops/internal/serveproto"
 	"github.com/loops-cli/loops/internal/testkit"
 	"github.com/loops-cli/loops/netloop/netlooptest"
@@ -242,4 +243,27 @@ func writeFile(t testing.TB, path string, data []byte, mode os.FileMode) {
 	if err := os.WriteFile(path, data, mode); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// mountAt is the per-mount options and filesystem type of the mount at mp
+// in this process's mount namespace, and whether there is one.
+func mountAt(t testing.TB, mp string) (opts, fstype string, ok bool) {
+	t.Helper()
+	return mountIn(t, "/proc/self/mountinfo", mp)
+}
+
+// mountIn is mountAt in the mountinfo file path (/proc/PID/mountinfo for
+// another namespace); the last mount at mp is the one seen there.
+func mountIn(t testing.TB, path, mp string) (opts, fstype string, ok bool) {
+	t.Helper()
+	ms, err := kernfile.Mountinfo(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Mountpoint == mp {
+			opts, fstype, ok = m.Options, m.FSType, true
+		}
+	}
+	return opts, fstype, ok
 }
