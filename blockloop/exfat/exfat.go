@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"sync"
 	"time"
 	"unicode"
 
@@ -58,8 +57,7 @@ type FS struct {
 	upcase    []uint16 // the volume's up-case table; nil: Unicode upper case
 	upcaseErr error    // why the volume's table is not used (see UpcaseErr)
 
-	fatMu    sync.Mutex
-	fatPages map[int64][]byte
+	heap *readkit.ClusterHeap // the clusters and the FAT that chains them
 
 	claims readkit.ClusterClaims // directory cluster -> its directory
 }
@@ -105,7 +103,7 @@ func OpenOptions(r io.ReaderAt, size int64, opts Options) (*FS, error) {
 			return nil, err
 		}
 	}
-	f.boot = b
+	f.use(b)
 	f.root = &Entry{
 		Name:       "/",
 		Mode:       fs.ModeDir | 0o755,
@@ -119,7 +117,7 @@ func OpenOptions(r io.ReaderAt, size int64, opts Options) (*FS, error) {
 		cluster:    b.rootCluster,
 	}
 	budget := f.chainBudget()
-	xs, n, err := f.chain(b.rootCluster, -1, f.dirClusters(), f.dirClusters(), &budget)
+	xs, n, err := f.heap.Chain(b.rootCluster, -1, f.dirClusters(), f.dirClusters(), &budget)
 	if err != nil {
 		return nil, fmt.Errorf("exfat: root directory: %w", err)
 	}
@@ -297,47 +295,19 @@ func parseBootSector(b []byte, off int64) (*bootSector, error) {
 	return p, nil
 }
 
-const pageSize = 64 << 10
-
 // next is FAT entry n: the cluster after n in its chain.
-func (f *FS) next(n uint32) (uint32, error) {
-	off := int64(n) * 4
-	var v uint32
-	for i := int64(0); i < 4; i++ {
-		c, err := f.fatByte(off + i)
-		if err != nil {
-			return 0, err
-		}
-		v |= uint32(c) << (8 * i)
-	}
-	return v, nil
-}
+func (f *FS) next(n uint32) (uint32, error) { return f.heap.Uint(int64(n)*4, 4) }
 
-// fatByte is byte off of the FAT in use, read a page at a time and cached.
-func (f *FS) fatByte(off int64) (byte, error) {
-	if off < 0 || off >= f.boot.fatBytes {
-		return 0, formatErr(f.boot.fatOff+off, "FAT entry past the end of the FAT")
+// use makes b the volume's boot sector, and the clusters and FAT it
+// describes the volume's.
+func (f *FS) use(b *bootSector) {
+	f.boot = b
+	f.heap = &readkit.ClusterHeap{
+		Format: "exfat", R: f.r, Size: f.size,
+		FATOff: b.fatOff, FATBytes: b.fatBytes,
+		HeapOff: b.heapOff, ClusterSize: b.clusterSize, Clusters: b.clusters,
+		Next: f.next, End: func(v uint32) bool { return v == 0xFFFFFFFF },
 	}
-	page := off / pageSize
-	f.fatMu.Lock()
-	defer f.fatMu.Unlock()
-	buf, ok := f.fatPages[page]
-	if !ok {
-		start := f.boot.fatOff + page*pageSize
-		n := min(int64(pageSize), f.boot.fatBytes-page*pageSize, f.size-start)
-		if n <= off-page*pageSize {
-			return 0, formatErr(f.boot.fatOff+off, "FAT past the end of the image")
-		}
-		buf = make([]byte, n)
-		if err := f.readAt(buf, start); err != nil {
-			return 0, err
-		}
-		if f.fatPages == nil {
-			f.fatPages = make(map[int64][]byte)
-		}
-		f.fatPages[page] = buf
-	}
-	return buf[off-page*pageSize], nil
 }
 
 func (f *FS) validCluster(c uint32) bool { return c >= 2 && c <= f.boot.clusters+1 }
@@ -369,69 +339,6 @@ func (f *FS) contiguous(start uint32, want int64) ([]Extent, error) {
 	return []Extent{x}, nil
 }
 
-// chain follows the FAT chain from start, for exactly want clusters (want <
-// 0: until its end, at most maxClusters). It returns the byte extents of the
-// chain, contiguous clusters merged, and their total length. A chain that
-// loops, leaves the volume or the image, or (want >= 0) ends before want
-// clusters, is an error. Each cluster costs one from *budget: the files of
-// one directory cannot, in a valid volume, have more clusters than the
-// volume, so cross-linked chains cannot make a listing walk more than that.
-func (f *FS) chain(start uint32, want, maxClusters int64, maxExtents int64, budget *int64) ([]Extent, int64, error) {
-	cs := f.boot.clusterSize
-	var xs []Extent
-	var n int64
-	c := start
-	limit := maxClusters
-	if want > int64(f.boot.clusters) {
-		return nil, 0, formatErr(f.clusterOff(2), "%d clusters needed, the volume has %d", want, f.boot.clusters)
-	}
-	for {
-		if *budget--; *budget < 0 {
-			return nil, 0, formatErr(f.boot.fatOff, "cluster chain from %d: the chains of this directory's entries have more clusters than the volume (%d): they are cross-linked", start, f.boot.clusters)
-		}
-		if !f.validCluster(c) {
-			return nil, 0, formatErr(f.boot.fatOff, "cluster chain from %d reaches cluster %d, outside 2..%d", start, c, f.boot.clusters+1)
-		}
-		off := f.clusterOff(c)
-		if !f.inImage(off, cs) {
-			return nil, 0, formatErr(off, "cluster %d is past the end of the image", c)
-		}
-		if k := len(xs); k > 0 && xs[k-1].Offset+xs[k-1].Length == off {
-			xs[k-1].Length += cs
-		} else {
-			if int64(len(xs)) >= maxExtents {
-				return nil, 0, limitErr(off, "MaxExtents", int64(len(xs)+1), maxExtents)
-			}
-			xs = append(xs, Extent{Offset: off, Length: cs})
-		}
-		n++
-		if n == want {
-			break
-		}
-		v, err := f.next(c)
-		if err != nil {
-			return nil, 0, err
-		}
-		if v == 0xFFFFFFFF {
-			if want >= 0 {
-				return nil, 0, formatErr(f.boot.fatOff, "cluster chain from %d ends after %d clusters, %d needed for the size", start, n, want)
-			}
-			break
-		}
-		if (want < 0 && n >= limit) || n >= int64(f.boot.clusters) {
-			if want < 0 && !readkit.Overlaps(xs) {
-				return nil, 0, limitErr(off, "MaxDirSize", (n+1)*cs, limit*cs)
-			}
-			return nil, 0, formatErr(f.boot.fatOff, "cluster chain from %d loops", start)
-		}
-		c = v
-	}
-	if readkit.Overlaps(xs) {
-		return nil, 0, formatErr(f.boot.fatOff, "cluster chain from %d loops", start)
-	}
-	return xs, n * cs, nil
-}
-
 // alloc is the clusters of an allocation of size bytes from cluster start,
 // through the FAT or (noFatChain) contiguous.
 func (f *FS) alloc(start uint32, size int64, noFatChain bool, maxExtents int64, budget *int64) ([]Extent, error) {
@@ -442,7 +349,7 @@ func (f *FS) alloc(start uint32, size int64, noFatChain bool, maxExtents int64, 
 	if noFatChain {
 		return f.contiguous(start, want)
 	}
-	xs, _, err := f.chain(start, want, want, maxExtents, budget)
+	xs, _, err := f.heap.Chain(start, want, want, maxExtents, budget)
 	return xs, err
 }
 

@@ -24,7 +24,7 @@ import (
 func fuzzFS(data []byte) *FS {
 	n := int64(len(data))
 	f := &FS{r: bytes.NewReader(data), size: n, lim: DefaultLimits.withDefaults(), loc: time.UTC}
-	f.boot = &bootSector{bytesPerSector: 512, clusterSize: 512, fatBytes: n, clusters: uint32(max(n/512, 1)), rootCluster: 2}
+	f.use(&bootSector{bytesPerSector: 512, clusterSize: 512, fatBytes: n, clusters: uint32(max(n/512, 1)), rootCluster: 2})
 	f.root = &Entry{Name: "/", Mode: iofs.ModeDir | 0o755, Ino: RootIno, fs: f, isRoot: true,
 		cluster: 2, dirExtents: []Extent{{Offset: 0, Length: n &^ 31}}}
 	return f

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"sync"
 	"time"
 
 	"github.com/loops-cli/loops/blockloop/readkit"
@@ -58,8 +57,7 @@ type FS struct {
 	label      string // from the root directory's volume label entry
 	labelFound bool
 
-	fatMu    sync.Mutex
-	fatPages map[int64][]byte
+	heap *readkit.ClusterHeap // the clusters and the FAT that chains them
 
 	claims readkit.ClusterClaims // directory cluster -> its directory
 }
@@ -103,7 +101,7 @@ func OpenOptions(r io.ReaderAt, size int64, opts Options) (*FS, error) {
 	if err != nil {
 		return nil, err
 	}
-	f.bpb = b
+	f.use(b)
 	f.root = &Entry{
 		Name:       "/",
 		Mode:       fs.ModeDir | 0o755,
@@ -155,6 +153,18 @@ func (f *FS) Label() string {
 		return f.label
 	}
 	return f.bpb.label
+}
+
+// use makes b the volume's boot sector, and the clusters and FAT it
+// describes the volume's.
+func (f *FS) use(b *bpb) {
+	f.bpb = b
+	f.heap = &readkit.ClusterHeap{
+		Format: "fat", R: f.r, Size: f.size,
+		FATOff: b.fatOff, FATBytes: b.fatBytes,
+		HeapOff: b.dataOff, ClusterSize: b.clusterSize, Clusters: b.clusters,
+		Next: f.next, End: f.eoc,
+	}
 }
 
 // readAt reads exactly len(p) bytes at off, refusing ranges outside the image.
@@ -306,11 +316,8 @@ func cleanLabel(b []byte) string {
 	return readkit.SanitizeName(readkit.DecodeCP437(b))
 }
 
-// FAT entry values.
-const (
-	fatFree  = 0
-	pageSize = 64 << 10
-)
+// fatFree is the FAT entry of a free cluster.
+const fatFree = 0
 
 // next is FAT entry n: the cluster after n in its chain.
 func (f *FS) next(n uint32) (uint32, error) {
@@ -324,17 +331,13 @@ func (f *FS) next(n uint32) (uint32, error) {
 	default:
 		off = int64(n) * 4
 	}
-	var v uint32
 	width := int64(p.bits+7) / 8
 	if p.bits == 12 {
 		width = 2
 	}
-	for i := int64(0); i < width; i++ {
-		c, err := f.fatByte(off + i)
-		if err != nil {
-			return 0, err
-		}
-		v |= uint32(c) << (8 * i)
+	v, err := f.heap.Uint(off, width)
+	if err != nil {
+		return 0, err
 	}
 	switch p.bits {
 	case 12:
@@ -346,33 +349,6 @@ func (f *FS) next(n uint32) (uint32, error) {
 		v &= 0x0FFFFFFF
 	}
 	return v, nil
-}
-
-// fatByte is byte off of the FAT in use, read a page at a time and cached.
-func (f *FS) fatByte(off int64) (byte, error) {
-	if off < 0 || off >= f.bpb.fatBytes {
-		return 0, formatErr(f.bpb.fatOff+off, "FAT entry past the end of the FAT")
-	}
-	page := off / pageSize
-	f.fatMu.Lock()
-	defer f.fatMu.Unlock()
-	buf, ok := f.fatPages[page]
-	if !ok {
-		start := f.bpb.fatOff + page*pageSize
-		n := min(int64(pageSize), f.bpb.fatBytes-page*pageSize, f.size-start)
-		if n <= off-page*pageSize {
-			return 0, formatErr(f.bpb.fatOff+off, "FAT past the end of the image")
-		}
-		buf = make([]byte, n)
-		if err := f.readAt(buf, start); err != nil {
-			return 0, err
-		}
-		if f.fatPages == nil {
-			f.fatPages = make(map[int64][]byte)
-		}
-		f.fatPages[page] = buf
-	}
-	return buf[off-page*pageSize], nil
 }
 
 // eoc tells whether FAT value v ends a chain.
@@ -392,67 +368,6 @@ func (f *FS) clusterOff(c uint32) int64 {
 	return f.bpb.dataOff + int64(c-2)*f.bpb.clusterSize
 }
 
-// chain follows the cluster chain from start, for at most want clusters
-// (want < 0: until its end, at most maxClusters). It returns the byte
-// extents of the chain, contiguous clusters merged, and their total length.
-// A chain that loops, leaves the volume or the image, meets a free or bad
-// cluster, or (want >= 0) ends before want clusters, is an error.
-func (f *FS) chain(start uint32, want, maxClusters int64, maxExtents int, budget *int64) ([]Extent, int64, error) {
-	cs := f.bpb.clusterSize
-	var xs []Extent
-	var n int64
-	c := start
-	limit := maxClusters
-	if want > int64(f.bpb.clusters) {
-		return nil, 0, formatErr(f.clusterOff(2), "%d clusters needed, the volume has %d", want, f.bpb.clusters)
-	}
-	for {
-		if *budget--; *budget < 0 {
-			return nil, 0, formatErr(f.bpb.fatOff, "cluster chain from %d: the chains of this directory's entries have more clusters than the volume (%d): they are cross-linked", start, f.bpb.clusters)
-		}
-		if !f.validCluster(c) {
-			return nil, 0, formatErr(f.bpb.fatOff, "cluster chain from %d reaches cluster %d, outside 2..%d", start, c, f.bpb.clusters+1)
-		}
-		off := f.clusterOff(c)
-		if !f.inImage(off, cs) {
-			return nil, 0, formatErr(off, "cluster %d is past the end of the image", c)
-		}
-		if k := len(xs); k > 0 && xs[k-1].Offset+xs[k-1].Length == off {
-			xs[k-1].Length += cs
-		} else {
-			if len(xs) >= maxExtents {
-				return nil, 0, limitErr(off, "MaxExtents", int64(len(xs)+1), int64(maxExtents))
-			}
-			xs = append(xs, Extent{Offset: off, Length: cs})
-		}
-		n++
-		if n == want {
-			break
-		}
-		v, err := f.next(c)
-		if err != nil {
-			return nil, 0, err
-		}
-		if f.eoc(v) {
-			if want >= 0 {
-				return nil, 0, formatErr(f.bpb.fatOff, "cluster chain from %d ends after %d clusters, %d needed for the size", start, n, want)
-			}
-			break
-		}
-		if (want < 0 && n >= limit) || n >= int64(f.bpb.clusters) {
-			if want < 0 && !readkit.Overlaps(xs) {
-				return nil, 0, limitErr(off, "MaxDirSize", (n+1)*cs, limit*cs)
-			}
-			return nil, 0, formatErr(f.bpb.fatOff, "cluster chain from %d loops", start)
-		}
-		c = v
-	}
-	if readkit.Overlaps(xs) {
-		return nil, 0, formatErr(f.bpb.fatOff, "cluster chain from %d loops", start)
-	}
-	return xs, n * cs, nil
-}
-
 // chainBudget is the clusters the chains of one directory's entries may
 // have in all (see chain).
 func (f *FS) chainBudget() int64 { return int64(f.bpb.clusters) + 64 }
@@ -460,7 +375,7 @@ func (f *FS) chainBudget() int64 { return int64(f.bpb.clusters) + 64 }
 // dirChain is the chain of the directory starting at cluster c.
 func (f *FS) dirChain(c uint32, budget *int64) ([]Extent, int64, error) {
 	maxClusters := max(f.lim.MaxDirSize/f.bpb.clusterSize, 1)
-	return f.chain(c, -1, maxClusters, int(maxClusters), budget)
+	return f.heap.Chain(c, -1, maxClusters, maxClusters, budget)
 }
 
 // fileChain is the chain of a file of size bytes starting at cluster c.
@@ -469,7 +384,7 @@ func (f *FS) fileChain(c uint32, size int64, budget *int64) ([]Extent, error) {
 		return nil, nil
 	}
 	want := (size + f.bpb.clusterSize - 1) / f.bpb.clusterSize
-	xs, _, err := f.chain(c, want, want, f.lim.MaxExtents, budget)
+	xs, _, err := f.heap.Chain(c, want, want, int64(f.lim.MaxExtents), budget)
 	if err != nil {
 		return nil, err
 	}

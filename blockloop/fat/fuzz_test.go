@@ -22,10 +22,10 @@ import (
 func fuzzFS(data []byte) *FS {
 	n := int64(len(data))
 	f := &FS{r: bytes.NewReader(data), size: n, lim: DefaultLimits.withDefaults(), loc: time.UTC}
-	f.bpb = &bpb{
+	f.use(&bpb{
 		bits: 16, bytesPerSector: 512, clusterSize: 512,
 		fatBytes: n, rootSize: n &^ 31, clusters: uint32(max(n/512, 1)),
-	}
+	})
 	f.root = &Entry{Name: "/", Mode: 0o755 | iofs.ModeDir, Ino: RootIno, fs: f, isRoot: true,
 		dirExtents: []Extent{{Offset: 0, Length: n &^ 31}}}
 	return f

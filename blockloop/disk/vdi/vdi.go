@@ -3,7 +3,6 @@ package vdi
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -87,7 +86,7 @@ type Image struct {
 	extra   int64
 	dataOff int64
 	bmap    []uint32
-	parent  *Image
+	parent  readkit.Backing // the parent of a differencing image
 }
 
 // header is the VDI 1.1 header, little endian, after the 64-byte text.
@@ -278,7 +277,7 @@ func open(r io.ReaderAt, size int64, opts Options, depth int) (*Image, error) {
 		if p.info.UUID != im.info.Parent {
 			return nil, formatErr(424, "parent file has UUID %s, the image wants %s", p.info.UUID, im.info.Parent)
 		}
-		im.parent = p
+		im.parent = readkit.Backing{R: p, Size: p.disk}
 	}
 	return im, nil
 }
@@ -296,47 +295,32 @@ func (im *Image) Info() Info {
 // ReadAt reads the virtual disk. It is safe for concurrent use. Reads past
 // Size return io.EOF.
 func (im *Image) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, errors.New("vdi: negative offset")
+	return readkit.ReadBlocks("vdi", p, off, im.disk, im.block, im.readBlock)
+}
+
+// readBlock fills p from byte in of block bi (off in the disk) to the
+// block's end at most, or on through the blocks that follow it in the
+// file, and says how many bytes it filled.
+func (im *Image) readBlock(p []byte, bi, in, off int64) (int64, error) {
+	l := min(int64(len(p)), im.block-in)
+	e := im.bmap[bi]
+	switch e {
+	case blockUnallocated:
+		return l, im.parent.Read("vdi", p[:l], off)
+	case blockZero:
+		clear(p[:l])
+		return l, nil
 	}
-	if off >= im.disk {
-		return 0, io.EOF
-	}
-	var eof error
-	if int64(len(p)) > im.disk-off {
-		p = p[:im.disk-off]
-		eof = io.EOF
-	}
-	total := len(p)
-	for len(p) > 0 {
-		bi := off / im.block
-		in := off % im.block
-		l := min(int64(len(p)), im.block-in)
-		e := im.bmap[bi]
-		switch e {
-		case blockUnallocated:
-			if err := im.readParent(p[:l], off); err != nil {
-				return total - len(p), err
-			}
-		case blockZero:
-			clear(p[:l])
-		default:
-			host := im.dataOff + int64(e)*(im.block+im.extra) + im.extra + in
-			// Coalesce blocks that follow each other in the file.
-			for im.extra == 0 && l < int64(len(p)) {
-				nb := bi + (in+l)/im.block
-				if nb >= int64(len(im.bmap)) || im.bmap[nb] != e+uint32(nb-bi) || im.bmap[nb] >= blockZero {
-					break
-				}
-				l = min(l+im.block, int64(len(p)))
-			}
-			if err := im.readData(p[:l], host, bi); err != nil {
-				return total - len(p), err
-			}
+	host := im.dataOff + int64(e)*(im.block+im.extra) + im.extra + in
+	// Coalesce blocks that follow each other in the file.
+	for im.extra == 0 && l < int64(len(p)) {
+		nb := bi + (in+l)/im.block
+		if nb >= int64(len(im.bmap)) || im.bmap[nb] != e+uint32(nb-bi) || im.bmap[nb] >= blockZero {
+			break
 		}
-		p, off = p[l:], off+l
+		l = min(l+im.block, int64(len(p)))
 	}
-	return total, eof
+	return l, im.readData(p[:l], host, bi)
 }
 
 // readData reads block data at host; a block that starts in the file but
@@ -345,25 +329,7 @@ func (im *Image) readData(p []byte, host, bi int64) error {
 	if host >= im.size {
 		return formatErr(host, "block %d at byte %d: past the end of the file (%d bytes)", bi, host, im.size)
 	}
-	n := min(int64(len(p)), im.size-host)
-	if err := readFull(im.r, im.size, p[:n], host); err != nil {
-		return err
-	}
-	clear(p[n:])
-	return nil
-}
-
-func (im *Image) readParent(p []byte, off int64) error {
-	if im.parent == nil || off >= im.parent.disk {
-		clear(p)
-		return nil
-	}
-	n, err := im.parent.ReadAt(p, off)
-	if err != nil && err != io.EOF {
-		return err
-	}
-	clear(p[n:])
-	return nil
+	return readkit.ReadPadded("vdi", im.r, im.size, p, host)
 }
 
 // readFull reads exactly len(p) bytes at off of r (size bytes), refusing

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/loops-cli/loops/blockloop/readkit"
 )
 
 // Open opens the VHDX image r (size bytes long): headers, region table,
@@ -195,7 +197,7 @@ func (im *Image) openParent(m *metadata, opts Options, lim Limits, depth int) er
 			return formatErr(0, "parent %q has data write GUID %s, the disk was made against %s (the parent changed)", name, got, m.locator["parent_linkage"])
 		}
 		im.info.Parent = name
-		im.parent = p
+		im.parent = readkit.Backing{R: p, Size: p.disk}
 		return nil
 	}
 	return fmt.Errorf("vhdx: open parent: %s", strings.Join(errs, "; "))
@@ -204,54 +206,37 @@ func (im *Image) openParent(m *metadata, opts Options, lim Limits, depth int) er
 // ReadAt reads the virtual disk. It is safe for concurrent use. Reads past
 // Size return io.EOF.
 func (im *Image) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, errors.New("vhdx: negative offset")
-	}
-	if off >= im.disk {
-		return 0, io.EOF
-	}
-	var eof error
-	if int64(len(p)) > im.disk-off {
-		p = p[:im.disk-off]
-		eof = io.EOF
-	}
-	total := len(p)
-	for len(p) > 0 {
-		bi := off / im.block
-		in := off % im.block
-		l := min(int64(len(p)), im.block-in)
-		e := im.bat[bi+bi/im.chunkRatio]
-		switch e & 7 {
-		case blockNotPresent:
-			if err := im.readParent(p[:l], off); err != nil {
-				return total - len(p), err
+	return readkit.ReadBlocks("vhdx", p, off, im.disk, im.block, im.readBlock)
+}
+
+// readBlock fills p from byte in of block bi (off in the disk) to the
+// block's end at most, or on through the blocks that follow it in the
+// file, and says how many bytes it filled.
+func (im *Image) readBlock(p []byte, bi, in, off int64) (int64, error) {
+	l := min(int64(len(p)), im.block-in)
+	e := im.bat[bi+bi/im.chunkRatio]
+	switch e & 7 {
+	case blockNotPresent:
+		return l, im.parent.Read("vhdx", p[:l], off)
+	case blockUndefined, blockZero, blockUnmapped:
+		clear(p[:l])
+		return l, nil
+	case blockFullyPresent:
+		host := int64(e&batOffsetMask) + in
+		// Coalesce blocks that follow each other in the file.
+		for l < int64(len(p)) {
+			nb := bi + (in+l)/im.block
+			ne := im.bat[nb+nb/im.chunkRatio]
+			if ne&7 != blockFullyPresent || int64(ne&batOffsetMask) != int64(e&batOffsetMask)+(nb-bi)*im.block {
+				break
 			}
-		case blockUndefined, blockZero, blockUnmapped:
-			clear(p[:l])
-		case blockFullyPresent:
-			host := int64(e&batOffsetMask) + in
-			// Coalesce blocks that follow each other in the file.
-			for l < int64(len(p)) {
-				nb := bi + (in+l)/im.block
-				ne := im.bat[nb+nb/im.chunkRatio]
-				if ne&7 != blockFullyPresent || int64(ne&batOffsetMask) != int64(e&batOffsetMask)+(nb-bi)*im.block {
-					break
-				}
-				l = min(l+im.block, int64(len(p)))
-			}
-			if err := im.readData(p[:l], host, bi); err != nil {
-				return total - len(p), err
-			}
-		case blockPartiallyPresent:
-			if err := im.readPartial(p[:l], off, bi, in, e); err != nil {
-				return total - len(p), err
-			}
-		default:
-			return total - len(p), formatErr(0, "BAT entry for block %d: state %d", bi, e&7)
+			l = min(l+im.block, int64(len(p)))
 		}
-		p, off = p[l:], off+l
+		return l, im.readData(p[:l], host, bi)
+	case blockPartiallyPresent:
+		return l, im.readPartial(p[:l], off, bi, in, e)
 	}
-	return total, eof
+	return 0, formatErr(0, "BAT entry for block %d: state %d", bi, e&7)
 }
 
 // readData reads payload at host; a block that starts in the file but ends
@@ -260,25 +245,7 @@ func (im *Image) readData(p []byte, host, bi int64) error {
 	if host >= im.size || host < 0 {
 		return formatErr(host, "payload block %d at byte %d: past the end of the file (%d bytes)", bi, host, im.size)
 	}
-	n := min(int64(len(p)), im.size-host)
-	if err := readFull(im.r, im.size, p[:n], host); err != nil {
-		return err
-	}
-	clear(p[n:])
-	return nil
-}
-
-func (im *Image) readParent(p []byte, off int64) error {
-	if im.parent == nil || off >= im.parent.disk {
-		clear(p)
-		return nil
-	}
-	n, err := im.parent.ReadAt(p, off)
-	if err != nil && err != io.EOF {
-		return err
-	}
-	clear(p[n:])
-	return nil
+	return readkit.ReadPadded("vhdx", im.r, im.size, p, host)
 }
 
 // readPartial reads part of a partially present block of a differencing
@@ -317,7 +284,7 @@ func (im *Image) readPartial(p []byte, off, bi, in int64, e uint64) error {
 		if present {
 			err = im.readData(p[pos:end], host+pos, bi)
 		} else {
-			err = im.readParent(p[pos:end], off+pos)
+			err = im.parent.Read("vhdx", p[pos:end], off+pos)
 		}
 		if err != nil {
 			return err

@@ -147,7 +147,7 @@ type Image struct {
 	sector     int64
 	chunkRatio int64
 	bat        []uint64
-	parent     *Image
+	parent     readkit.Backing // the parent of a differencing disk
 }
 
 // Probe tells whether header (the first bytes of a file) starts with the

@@ -1,24 +1,17 @@
 package vmdk
 
 import (
-	"errors"
-	"io"
 	"sort"
+
+	"github.com/loops-cli/loops/blockloop/readkit"
 )
 
 // ReadAt reads the virtual disk. It is safe for concurrent use. Reads past
 // Size return io.EOF.
 func (im *Image) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, errors.New("vmdk: negative offset")
-	}
-	if off >= im.size {
-		return 0, io.EOF
-	}
-	var eof error
-	if int64(len(p)) > im.size-off {
-		p = p[:im.size-off]
-		eof = io.EOF
+	p, eof := readkit.Clip("vmdk", p, off, im.size)
+	if len(p) == 0 {
+		return 0, eof
 	}
 	done := 0
 	for done < len(p) {

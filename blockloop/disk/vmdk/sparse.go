@@ -10,6 +10,7 @@ import (
 
 	"github.com/loops-cli/loops/blockloop/disk/ahead"
 	"github.com/loops-cli/loops/blockloop/disk/codec"
+	"github.com/loops-cli/loops/blockloop/readkit"
 )
 
 // sparseHeader is the hosted sparse extent header (SparseExtentHeader),
@@ -303,7 +304,7 @@ func (s *sparse) loadGT(sector uint32, gi int64) ([]uint32, error) {
 // read fills p from byte off of the extent; unallocated grains come from
 // parent (at virtual offset abs) or read as zeros. Compressed grains of a
 // read that spans several are decompressed in parallel.
-func (s *sparse) read(p []byte, off, abs int64, parent *Image) error {
+func (s *sparse) read(p []byte, off, abs int64, parent readkit.Backing) error {
 	s.pf.Read(off, off+int64(len(p)))
 	if s.compressed && int64(len(p)) > s.grain && runtime.GOMAXPROCS(0) > 1 {
 		return s.readParallel(p, off, abs, parent)
@@ -313,7 +314,7 @@ func (s *sparse) read(p []byte, off, abs int64, parent *Image) error {
 
 // readParallel splits p at grain boundaries and reads the pieces with up
 // to GOMAXPROCS goroutines.
-func (s *sparse) readParallel(p []byte, off, abs int64, parent *Image) error {
+func (s *sparse) readParallel(p []byte, off, abs int64, parent readkit.Backing) error {
 	type job struct {
 		q        []byte
 		off, abs int64
@@ -355,7 +356,7 @@ func (s *sparse) readParallel(p []byte, off, abs int64, parent *Image) error {
 	return nil
 }
 
-func (s *sparse) readSerial(p []byte, off, abs int64, parent *Image) error {
+func (s *sparse) readSerial(p []byte, off, abs int64, parent readkit.Backing) error {
 	for len(p) > 0 {
 		if off >= s.capacity {
 			clear(p)
@@ -370,7 +371,7 @@ func (s *sparse) readSerial(p []byte, off, abs int64, parent *Image) error {
 		}
 		switch {
 		case e == 0:
-			if err := readParent(parent, p[:l], abs); err != nil {
+			if err := parent.Read("vmdk", p[:l], abs); err != nil {
 				return err
 			}
 		case e == gteZeroed:
@@ -407,25 +408,7 @@ func (s *sparse) readData(p []byte, host, g int64) error {
 	if host >= s.size {
 		return formatErr(host, "grain %d at byte %d: past the end of the file (%d bytes)", g, host, s.size)
 	}
-	n := min(int64(len(p)), s.size-host)
-	if err := readFull(s.r, s.size, p[:n], host); err != nil {
-		return err
-	}
-	clear(p[n:])
-	return nil
-}
-
-func readParent(parent *Image, p []byte, abs int64) error {
-	if parent == nil || abs >= parent.size {
-		clear(p)
-		return nil
-	}
-	n, err := parent.ReadAt(p, abs)
-	if err != nil && err != io.EOF {
-		return err
-	}
-	clear(p[n:])
-	return nil
+	return readkit.ReadPadded("vmdk", s.r, s.size, p, host)
 }
 
 // Buffers reused across grains: compressed data and decompressed grains

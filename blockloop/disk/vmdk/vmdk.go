@@ -120,7 +120,7 @@ type Image struct {
 	size    int64
 	info    Info
 	extents []*extent
-	parent  *Image
+	parent  readkit.Backing // the parent of a delta link
 }
 
 // Probe tells whether header (the first bytes of a file, 64 or more are
@@ -261,7 +261,7 @@ func open(r io.ReaderAt, size int64, opts Options, depth int) (*Image, error) {
 			if p.info.CID != "" && !strings.EqualFold(p.info.CID, d.parentCID) {
 				im.info.Warnings = append(im.info.Warnings, fmt.Sprintf("parent CID %s differs from parentCID %s (parent changed since the link was made)", p.info.CID, d.parentCID))
 			}
-			im.parent = p
+			im.parent = readkit.Backing{R: p, Size: p.size}
 		}
 	}
 	return im, nil

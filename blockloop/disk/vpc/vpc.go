@@ -100,8 +100,8 @@ type Image struct {
 	block     int64
 	bitmap    int64 // bytes of a block's sector bitmap, padded to 512
 	bat       []uint32
-	dynHeader []byte // the dynamic header (differencing: its parent locators)
-	parent    *Image
+	dynHeader []byte          // the dynamic header (differencing: its parent locators)
+	parent    readkit.Backing // the parent of a differencing image
 }
 
 type footer struct {
@@ -450,7 +450,7 @@ func (im *Image) openParent(opts Options, lim Limits, depth int) error {
 	if p.info.UUID != im.info.ParentUUID {
 		return formatErr(0, "parent %q has UUID %s, the image wants %s", name, p.info.UUID, im.info.ParentUUID)
 	}
-	im.parent, im.info.Parent = p, name
+	im.parent, im.info.Parent = readkit.Backing{R: p, Size: p.disk}, name
 	return nil
 }
 
@@ -467,43 +467,30 @@ func (im *Image) Info() Info {
 // ReadAt reads the virtual disk. It is safe for concurrent use. Reads past
 // Size return io.EOF.
 func (im *Image) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, errors.New("vpc: negative offset")
+	if im.typ != TypeFixed {
+		return readkit.ReadBlocks("vpc", p, off, im.disk, im.block, im.readBlock)
 	}
-	if off >= im.disk {
-		return 0, io.EOF
+	p, eof := readkit.Clip("vpc", p, off, im.disk)
+	if len(p) == 0 {
+		return 0, eof
 	}
-	var eof error
-	if int64(len(p)) > im.disk-off {
-		p = p[:im.disk-off]
-		eof = io.EOF
+	if err := im.readFile(p, off); err != nil {
+		return 0, err
 	}
-	total := len(p)
-	if im.typ == TypeFixed {
-		if err := im.readFile(p, off); err != nil {
-			return 0, err
-		}
-		return total, eof
+	return len(p), eof
+}
+
+// readBlock fills p from byte in of block bi (off in the disk) to the
+// block's end at most, and says how many bytes it filled.
+func (im *Image) readBlock(p []byte, bi, in, off int64) (int64, error) {
+	l := min(int64(len(p)), im.block-in)
+	switch {
+	case bi >= int64(len(im.bat)) || im.bat[bi] == blockUnallocated:
+		return l, im.parent.Read("vpc", p[:l], off)
+	case im.typ == TypeDiff:
+		return l, im.readDiff(p[:l], off, bi, in)
 	}
-	for len(p) > 0 {
-		bi := off / im.block
-		in := off % im.block
-		l := min(int64(len(p)), im.block-in)
-		var err error
-		switch {
-		case bi >= int64(len(im.bat)) || im.bat[bi] == blockUnallocated:
-			err = im.readParent(p[:l], off)
-		case im.typ == TypeDiff:
-			err = im.readDiff(p[:l], off, bi, in)
-		default:
-			err = im.readFile(p[:l], int64(im.bat[bi])*sector+im.bitmap+in)
-		}
-		if err != nil {
-			return total - len(p), err
-		}
-		p, off = p[l:], off+l
-	}
-	return total, eof
+	return l, im.readFile(p[:l], int64(im.bat[bi])*sector+im.bitmap+in)
 }
 
 // readDiff reads p at off, in (bytes into block bi) of a differencing
@@ -532,7 +519,7 @@ func (im *Image) readDiff(p []byte, off, bi, in int64) error {
 		if own {
 			err = im.readFile(p[:l], start+im.bitmap+in)
 		} else {
-			err = im.readParent(p[:l], off)
+			err = im.parent.Read("vpc", p[:l], off)
 		}
 		if err != nil {
 			return err
@@ -546,29 +533,7 @@ func (im *Image) readDiff(p []byte, off, bi, in int64) error {
 // (a fixed image whose virtual size passes its data; blocks were checked
 // to be inside the file at Open).
 func (im *Image) readFile(p []byte, off int64) error {
-	if off >= im.size {
-		clear(p)
-		return nil
-	}
-	n := min(int64(len(p)), im.size-off)
-	if err := readFull(im.r, im.size, p[:n], off); err != nil {
-		return err
-	}
-	clear(p[n:])
-	return nil
-}
-
-func (im *Image) readParent(p []byte, off int64) error {
-	if im.parent == nil || off >= im.parent.disk {
-		clear(p)
-		return nil
-	}
-	n, err := im.parent.ReadAt(p, off)
-	if err != nil && err != io.EOF {
-		return err
-	}
-	clear(p[n:])
-	return nil
+	return readkit.ReadPadded("vpc", im.r, im.size, p, off)
 }
 
 // readFull reads exactly len(p) bytes at off of r (size bytes), refusing
