@@ -3,7 +3,6 @@ package fat
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 
 	"github.com/loops-cli/loops/blockloop/readkit"
@@ -22,6 +21,7 @@ type bpb struct {
 	dataOff        int64  // byte offset of cluster 2
 	clusters       uint32 // data clusters: valid numbers are 2..clusters+1
 	label          string // the boot sector's volume label ("" for NO NAME)
+	version        int64  // FAT32's BPB_FSVer (0: 0.0)
 }
 
 func isPow2(n int64) bool { return n > 0 && n&(n-1) == 0 }
@@ -119,9 +119,10 @@ func parseBootSector(b []byte, size int64) (*bpb, error) {
 	p.clusters = uint32(clusters)
 	active := int64(0)
 	if p.bits == 32 {
-		if v := le16(42); v != 0 {
-			return nil, fmt.Errorf("fat: FAT32 version %d.%d: %w", v>>8, v&0xFF, errors.ErrUnsupported)
-		}
+		// A version other than 0.0 is read as 0.0, as mtools, fsck.fat
+		// and Linux (which does not look at it) read it: no other
+		// version's layout was ever defined. The writer refuses it.
+		p.version = le16(42)
 		if ext := le16(40); ext&0x80 != 0 { // mirroring off: one active FAT
 			active = ext & 0x0F
 			if active >= nfats {

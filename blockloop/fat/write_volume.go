@@ -2,6 +2,7 @@ package fat
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -93,6 +94,10 @@ func OpenVolume(img Image, size int64, opts VolumeOptions) (*Volume, error) {
 	b, err := parseBootSector(v.bootSec[:], size)
 	if err != nil {
 		return nil, err
+	}
+	if b.version != 0 {
+		// Read as 0.0; written, it might mean what no one defined.
+		return nil, fmt.Errorf("fat: FAT32 version %d.%d is read, not written: %w", b.version>>8, b.version&0xFF, errors.ErrUnsupported)
 	}
 	v.b = b
 	sec := v.bootSec[:]

@@ -259,9 +259,10 @@ func parseVolume(d []byte, off int64, joliet bool) (*volume, error) {
 		ptMLocation: binary.BigEndian.Uint32(d[148:]),
 		blocks:      binary.LittleEndian.Uint32(d[80:]),
 	}
-	if root[25]&flagDir == 0 {
-		return nil, formatErr(off+156, "root directory record is not a directory")
-	}
+	// The root record's directory flag is not checked: the record names
+	// the root directory whatever its flags say (a mastering tool that
+	// leaves the flag out makes a disc isoinfo, xorriso and Linux read),
+	// and its extent is read as a directory, bounded like any other.
 	if joliet {
 		v.label = strings.TrimSpace(decodeUCS2(d[40:72]))
 	} else {

@@ -190,9 +190,10 @@ func parseBoot(b []byte) (*boot, error) {
 	if string(b[3:11]) != "NTFS    " {
 		return nil, fmt.Errorf("ntfs: no \"NTFS\" OEM name in the boot sector: %w", ErrNotNTFS)
 	}
-	if b[510] != 0x55 || b[511] != 0xAA {
-		return nil, notNTFS(510, "no 0x55AA boot signature")
-	}
+	// The 0x55AA boot signature is not checked: only firmware booting
+	// the volume needs it; ntfs-3g (with a warning) and blkid read a
+	// volume without it, and the OEM name, the sizes and $MFT's records
+	// tell NTFS apart.
 	bt := &boot{}
 	bt.sectorSize = int64(binary.LittleEndian.Uint16(b[0x0B:]))
 	if bt.sectorSize < 256 || bt.sectorSize > 4096 || !isPow2(bt.sectorSize) {
