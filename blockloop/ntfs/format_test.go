@@ -120,9 +120,14 @@ func TestParseBoot(t *testing.T) {
 	if err != nil || bt.clusterSize != 4096 || bt.recordSize != 1024 || bt.indexSize != 4096 {
 		t.Fatalf("%+v %v", bt, err)
 	}
+	// Without the 0x55AA signature: read (TestNoBootSignature).
+	nosig := good()
+	nosig[510], nosig[511] = 0, 0
+	if _, err := parseBoot(nosig); err != nil {
+		t.Errorf("no signature: %v", err)
+	}
 	for name, mod := range map[string]func(b []byte){
 		"no OEM name":   func(b []byte) { b[3] = 'X' },
-		"no signature":  func(b []byte) { b[510] = 0 },
 		"sector 300":    func(b []byte) { b[0x0B], b[0x0C] = 0x2C, 1 },
 		"3 per cluster": func(b []byte) { b[0x0D] = 3 },
 		"record 3 KiB":  func(b []byte) { b[0x0D], b[0x40] = 1, 6 },
