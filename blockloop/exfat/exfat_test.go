@@ -117,7 +117,6 @@ func fillMounted(t *testing.T, img, src string, extra func(mnt string)) readkitt
 	return got
 }
 
-// stat is what fattest's walks read of an entry.
 // walkFS lists the reader's tree through its fs.FS, reading every file.
 func walkFS(t testing.TB, f *FS) readkittest.Tree {
 	t.Helper()
