@@ -339,23 +339,7 @@ func (c *Client) Off(req OffRequest) (*OffResult, error) {
 func (c *Client) Unload(lb Loopback) (bool, error) { return c.unloadChecked(lb) }
 
 func (c *Client) unloadChecked(lb Loopback) (bool, error) {
-	var m proto.GetModuleInfoReply
-	if err := c.request("get module info", &proto.GetModuleInfo{ModuleIndex: lb.Module}, &m); err != nil {
-		if gone(err) {
-			return false, nil
-		}
-		return false, err
-	}
-	if m.ModuleName != "module-loopback" || m.ModuleArgs != lb.Args {
-		return false, nil
-	}
-	if err := c.request(fmt.Sprintf("unload module %d", lb.Module), &proto.UnloadModule{ModuleIndex: lb.Module}, nil); err != nil {
-		if gone(err) {
-			return false, nil
-		}
-		return false, err
-	}
-	return true, nil
+	return c.unloadModuleChecked(lb.Module, "module-loopback", lb.Args)
 }
 
 // gone: PulseAudio says no such entity for an unknown index, PipeWire

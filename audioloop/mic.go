@@ -629,6 +629,16 @@ func (c *Client) MicOn(req MicRequest) (*MicResult, error) {
 		if len(stale) == 0 {
 			return nil
 		}
+		// The follower of an app sink about to go would linger until its
+		// next event, and MicOn's caller would take it for the new one.
+		for _, m := range stale {
+			if m.Role == MicRoleApp && cur.Follower != NoIndex {
+				if err := c.request("end the mic follower", &proto.KillClient{ClientIndex: cur.Follower}, nil); err != nil && !gone(err) {
+					return err
+				}
+				cur.Follower = NoIndex
+			}
+		}
 		if appChanged {
 			if _, err := c.moveBack(cur, nil); err != nil {
 				return err

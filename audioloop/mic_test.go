@@ -320,3 +320,40 @@ func waitFor(t *testing.T, what string, f func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestMicChangeFrom: MicOn with another --from changes only what differs,
+// keeps the mic's source, and moves an application's streams back when it
+// is no longer the one fed from.
+func TestMicChangeFrom(t *testing.T) {
+	eachServer(t, func(t *testing.T, s *audiolooptest.Server) {
+		c := s.Connect(t)
+		s.PlayAppTone(t, "a", 700, 0.3, "toneone")
+		s.PlayAppTone(t, "a", 1900, 0.3, "tonetwo")
+		waitStreams(t, c, 2)
+		first, err := c.MicOn(audioloop.MicRequest{From: "b"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := c.MicOn(audioloop.MicRequest{From: "toneone"})
+		if err != nil || r.Action != audioloop.ActionReplaced || r.Mic.Source.Index != first.Mic.Source.Index || len(r.Unloaded) != 1 || r.Unloaded[0].Role != audioloop.MicRoleFrom {
+			t.Fatalf("MicOn(from toneone) after from b = %+v, %v; want the from loopback replaced, the source kept", r, err)
+		}
+		r, err = c.MicOn(audioloop.MicRequest{From: "tonetwo"})
+		if err != nil || r.Mic.App != "tonetwo" || len(r.Mic.AppStreams) != 1 || r.Mic.AppStreams[0].App != "tonetwo" {
+			t.Fatalf("MicOn(from tonetwo) = %+v, %v; want tonetwo's stream in the mic", r, err)
+		}
+		sts, _ := c.Streams()
+		for _, st := range sts {
+			if st.App == "toneone" && st.Sink != "a" {
+				t.Errorf("toneone's stream is on %s, want back on a", st.Sink)
+			}
+		}
+		lv := levels(t, s, []string{"loops-mic"}, 700, 1900)
+		if lv[0][1] < 0.05 || audiolooptest.DB(lv[0][0], lv[0][1]) > -30 {
+			t.Errorf("mic: 700 Hz %.4f, 1900 Hz %.4f; want tonetwo's 1900 Hz only", lv[0][0], lv[0][1])
+		}
+		if _, err := c.MicOff(""); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -188,38 +188,51 @@ func (h *harness) audioSuite() error {
 		reps := max(1, h.runs/13)
 		h.rep.Printf("### %s: measured loopback latency\n\n", srv.name)
 		h.rep.Printf("`loops audio on --source a.monitor --sink b --latency L`, then `loops audio measure --source a.monitor --sink b --json` (chirps played into a, found by cross-correlation at a.monitor and at b.monitor), then `loops audio off`; %d measurement(s) per latency, median of their `delay_ms`.\n\n", reps)
-		h.rep.Printf("| requested | measured median ms | all measurements ms |\n|---:|---:|:---|\n")
-		for _, lat := range []int{20, 50, 200} {
-			var got []time.Duration
-			var all []string
-			for range reps {
-				if _, err := h.r.Once(srvEnv, h.loopsCmd("audio", "on", "--source", "a.monitor", "--sink", "b", "--latency", fmt.Sprintf("%dms", lat))); err != nil {
-					return err
-				}
-				out, err := h.r.Once(srvEnv, h.loopsCmd("audio", "measure", "--source", "a.monitor", "--sink", "b", "--json"))
-				if _, oerr := h.r.Once(srvEnv, off); err == nil {
-					err = oerr
-				}
-				if err != nil {
-					return err
-				}
-				var m struct {
-					DelayMs float64 `json:"delay_ms"`
-					Missing int     `json:"missing"`
-				}
-				if err := json.Unmarshal([]byte(out), &m); err != nil {
-					return fmt.Errorf("loops audio measure --json: %v: %q", err, out)
-				}
-				got = append(got, time.Duration(m.DelayMs*float64(time.Millisecond)))
-				s := fmt.Sprintf("%.1f", m.DelayMs)
-				if m.Missing > 0 {
-					s += fmt.Sprintf(" (%d chirps missing)", m.Missing)
-				}
-				all = append(all, s)
-			}
-			h.rep.Printf("| %d ms | %.1f | %s |\n", lat, float64(bench.Quantile(got, 0.5))/float64(time.Millisecond), strings.Join(all, ", "))
+		if err := h.delayTable(srvEnv, "| requested | measured median ms | all measurements ms |", []int{20, 50, 200}, reps,
+			func(lat int) bench.Step {
+				return h.loopsCmd("audio", "on", "--source", "a.monitor", "--sink", "b", "--latency", fmt.Sprintf("%dms", lat))
+			},
+			h.loopsCmd("audio", "measure", "--source", "a.monitor", "--sink", "b", "--json"), off); err != nil {
+			return err
 		}
 		h.rep.Printf("\n")
+	}
+	return nil
+}
+
+// delayTable writes a table row per latency: reps times on(lat), measure
+// (a `loops audio measure --json`) and off, the median and every delay_ms.
+func (h *harness) delayTable(env []string, header string, lats []int, reps int, on func(lat int) bench.Step, measure, off bench.Step) error {
+	h.rep.Printf("%s\n|---:|---:|:---|\n", header)
+	for _, lat := range lats {
+		var got []time.Duration
+		var all []string
+		for range reps {
+			if _, err := h.r.Once(env, on(lat)); err != nil {
+				return err
+			}
+			out, err := h.r.Once(env, measure)
+			if _, oerr := h.r.Once(env, off); err == nil {
+				err = oerr
+			}
+			if err != nil {
+				return err
+			}
+			var m struct {
+				DelayMs float64 `json:"delay_ms"`
+				Missing int     `json:"missing"`
+			}
+			if err := json.Unmarshal([]byte(out), &m); err != nil {
+				return fmt.Errorf("loops audio measure --json: %v: %q", err, out)
+			}
+			got = append(got, time.Duration(m.DelayMs*float64(time.Millisecond)))
+			s := fmt.Sprintf("%.1f", m.DelayMs)
+			if m.Missing > 0 {
+				s += fmt.Sprintf(" (%d chirps missing)", m.Missing)
+			}
+			all = append(all, s)
+		}
+		h.rep.Printf("| %d ms | %.1f | %s |\n", lat, float64(bench.Quantile(got, 0.5))/float64(time.Millisecond), strings.Join(all, ", "))
 	}
 	return nil
 }

@@ -1,10 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"strings"
-	"time"
 
 	"github.com/loops-cli/loops/cmd/loops-bench/internal/bench"
 )
@@ -49,36 +46,12 @@ func (h *harness) micSuite() error {
 		reps := max(1, h.runs/13)
 		h.rep.Printf("### %s: the delay the mic path adds\n\n", srv.name)
 		h.rep.Printf("`loops audio mic on --from a --latency L`, then `loops audio measure --source loops-mic --sink a --json` (chirps played into a, found by cross-correlation at a.monitor and at the mic: the path a.monitor → loopback → null sink → remap source), then `loops audio mic off`; %d measurement(s) per latency, median of their `delay_ms`.\n\n", reps)
-		h.rep.Printf("| loopback latency | mic delay, median ms | all measurements ms |\n|---:|---:|:---|\n")
-		for _, lat := range []int{20, 50} {
-			var got []time.Duration
-			var all []string
-			for range reps {
-				if _, err := h.r.Once(srvEnv, h.loopsCmd("audio", "mic", "on", "--from", "a", "--latency", fmt.Sprintf("%dms", lat))); err != nil {
-					return err
-				}
-				out, err := h.r.Once(srvEnv, h.loopsCmd("audio", "measure", "--source", "loops-mic", "--sink", "a", "--json"))
-				if _, oerr := h.r.Once(srvEnv, off); err == nil {
-					err = oerr
-				}
-				if err != nil {
-					return err
-				}
-				var m struct {
-					DelayMs float64 `json:"delay_ms"`
-					Missing int     `json:"missing"`
-				}
-				if err := json.Unmarshal([]byte(out), &m); err != nil {
-					return fmt.Errorf("loops audio measure --json: %v: %q", err, out)
-				}
-				got = append(got, time.Duration(m.DelayMs*float64(time.Millisecond)))
-				s := fmt.Sprintf("%.1f", m.DelayMs)
-				if m.Missing > 0 {
-					s += fmt.Sprintf(" (%d chirps missing)", m.Missing)
-				}
-				all = append(all, s)
-			}
-			h.rep.Printf("| %d ms | %.1f | %s |\n", lat, float64(bench.Quantile(got, 0.5))/float64(time.Millisecond), strings.Join(all, ", "))
+		if err := h.delayTable(srvEnv, "| loopback latency | mic delay, median ms | all measurements ms |", []int{20, 50}, reps,
+			func(lat int) bench.Step {
+				return h.loopsCmd("audio", "mic", "on", "--from", "a", "--latency", fmt.Sprintf("%dms", lat))
+			},
+			h.loopsCmd("audio", "measure", "--source", "loops-mic", "--sink", "a", "--json"), off); err != nil {
+			return err
 		}
 		h.rep.Printf("\n")
 	}

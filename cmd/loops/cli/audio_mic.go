@@ -193,6 +193,14 @@ func newAudioMicFollowCmd(f *Factory, af *audioFlags) *cobra.Command {
 	}
 }
 
+// maxOneMicName: `mic off` and `mic status` take at most a mic's name.
+func maxOneMicName(cmd *cobra.Command, args []string) error {
+	if len(args) > 1 {
+		return flagErrorf("%s takes at most one mic name (got %d arguments)", cmd.CommandPath(), len(args))
+	}
+	return nil
+}
+
 // micPersisted is the set of loops.id marks in the startup configuration.
 func micPersisted(o audioloop.Options, kind string) map[string]bool {
 	entries, _, _ := audioloop.Persisted(o, kind)

@@ -30,12 +30,7 @@ loopbacks, and loops' plain loopbacks, stay.
 --persist also removes the mic from the server's startup configuration.
 Needs no privilege.`,
 		Example: "  $ loops audio mic off\n  $ loops audio mic off desktop --persist",
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 1 {
-				return flagErrorf("%s takes at most one mic name (got %d arguments)", cmd.CommandPath(), len(args))
-			}
-			return nil
-		},
+		Args:    maxOneMicName,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				opts.Name = args[0]

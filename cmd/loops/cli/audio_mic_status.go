@@ -30,12 +30,7 @@ RMS in dBFS over --level, recorded from the mic like 'loops audio meter';
 
 Like 'pactl list modules' filtered to loops' marks. Needs no privilege.`,
 		Example: "  $ loops audio mic status\n  $ loops audio mic status --json",
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 1 {
-				return flagErrorf("%s takes at most one mic name (got %d arguments)", cmd.CommandPath(), len(args))
-			}
-			return nil
-		},
+		Args:    maxOneMicName,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				opts.Name = args[0]

@@ -25,6 +25,9 @@ func newAudioOffCmd(f *Factory, af *audioFlags, runF func(*audioOffOptions) erro
 having to remember N. Loopbacks loaded by something else are left alone and
 listed; --all unloads them too.
 
+The loopbacks of a virtual microphone stay, with --all too: 'loops audio
+mic off' removes a mic with everything it made.
+
 Each module is re-read just before it is unloaded: PipeWire reuses module
 numbers at once, so a number read a moment ago may name another module.
 

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/loops-cli/loops/audioloop"
@@ -37,5 +38,32 @@ func TestAudioWords(t *testing.T) {
 		if err.Error() != tc.want || !errors.Is(err, audioloop.ErrNoSignal) {
 			t.Errorf("audioHint(%#v) = %q, want %q matching ErrNoSignal", tc.err, err, tc.want)
 		}
+	}
+}
+
+// TestMicHints: an unknown --from lists the sinks and the applications
+// playing; a mic that would hear itself says how to avoid it.
+func TestMicHints(t *testing.T) {
+	hint := func(err error) string {
+		var he *hintError
+		if !errors.As(audioHint(err, audioloop.Options{}), &he) {
+			t.Fatalf("audioHint(%v) has no hint", err)
+		}
+		return he.hint
+	}
+	h := hint(&audioloop.MicFromError{Query: "fierfox", Sinks: []audioloop.Device{{Index: 0, Name: "a", Description: "Alpha"}},
+		Apps: []audioloop.Stream{{App: "Firefox", Binary: "firefox-esr"}}})
+	if !strings.Contains(h, "  0  a  (Alpha)") || !strings.Contains(h, "  Firefox  firefox-esr") {
+		t.Errorf("hint for an unknown --from = %q, want the sink a and the app Firefox listed", h)
+	}
+	if h := hint(&audioloop.MicFromError{Query: "x", Kind: "app"}); !strings.Contains(h, "No application is playing now") || strings.Contains(h, "sinks") {
+		t.Errorf("hint for an unknown app:x with nothing playing = %q", h)
+	}
+	err := &audioloop.MicFeedbackError{Mic: "loops-mic", Sink: "b", Module: 7, Why: "module 7 plays the mic into it"}
+	if !errors.Is(err, audioloop.ErrFeedback) || !strings.Contains(hint(err), "--from") {
+		t.Errorf("hint for %v = %q, want advice naming --from", err, hint(err))
+	}
+	if want := "the mic loops-mic would be fed from sink b, and module 7 plays the mic into it: it would feed its own output back forever"; err.Error() != want {
+		t.Errorf("MicFeedbackError = %q, want %q", err, want)
 	}
 }
