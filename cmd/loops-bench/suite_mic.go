@@ -9,7 +9,7 @@ import (
 // micSuite: `loops audio mic on` + `off` against the pactl commands a user
 // types for the same virtual microphone, and the delay the mic path adds.
 func (h *harness) micSuite() error {
-	h.rep.Printf("## Audio: loops audio mic vs pactl (a virtual microphone)\n\n")
+	h.rep.Printf("## Virtual microphone: loops audio mic vs pactl\n\n")
 	h.rep.Printf("On a private PulseAudio and a private PipeWire started for the run, each with two null sinks a and b. The mic is fed from sink a: `loops audio mic on --from a` loads a null sink, a remap source of its monitor and a loopback a.monitor → the null sink; the pactl side types the same three `pactl load-module` commands, then the three `pactl unload-module N` with the numbers they printed. %d rounds.\n\n", h.runs)
 	for _, srv := range []struct {
 		name  string
@@ -41,7 +41,7 @@ func (h *harness) micSuite() error {
 		if err != nil {
 			return err
 		}
-		h.rep.Table("audio", srv.name+": virtual mic on + off", "loops also checks the feedback guard, keeps `on` idempotent and re-reads each module before unloading it.", total)
+		h.rep.Table("mic", srv.name+": virtual mic on + off", "loops also checks the feedback guard, keeps `on` idempotent and re-reads each module before unloading it.", total)
 
 		reps := max(1, h.runs/13)
 		h.rep.Printf("### %s: the delay the mic path adds\n\n", srv.name)

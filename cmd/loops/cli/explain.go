@@ -90,12 +90,15 @@ image itself and serves it through FUSE.`,
 what a source records (a microphone, line-in, or what another output
 plays) to a sink (speakers, headphones) as it happens: module-loopback.
 It has nothing to do with networks or disks. Done twice it echoes twice;
-pointed at its own output it howls; its delay is a setting.`,
+pointed at its own output it howls; its delay is a setting. The other way
+round, a null sink and a remap source make a virtual microphone: what plays
+to a sink, or what one application plays, as a source a call can record.`,
 		pairs: [][2]string{
 			{"pactl load-module module-loopback source=S sink=K", "loops audio on --source S --sink K"},
 			{"pactl unload-module N", "loops audio off"},
 			{"pactl list short modules | grep loopback", "loops audio status"},
 			{"pactl list short sources / sinks", "loops audio sources / loops audio sinks"},
+			{"pactl load-module module-null-sink / module-remap-source / module-loopback", "loops audio mic on --from SINK|APP"},
 		},
 	},
 }
