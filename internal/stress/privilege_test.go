@@ -142,6 +142,9 @@ func TestPrivilege(t *testing.T) {
 		{args: []string{"audio", "measure", "--source", "a.monitor", "--sink", "b", "--chirps", "2", "--settle", "200ms"}, want: works},
 		{args: []string{"audio", "meter", "--source", "a.monitor", "--sink", "b", "--count", "2", "--interval", "100ms"}, want: works},
 		{args: []string{"audio", "off"}, want: works},
+		{args: []string{"audio", "mic", "on", "--from", "b"}, want: works},
+		{args: []string{"audio", "mic", "status", "--level", "100ms"}, want: works},
+		{args: []string{"audio", "mic", "off"}, want: works},
 	}
 
 	// Every leaf of the command tree has a row.
