@@ -7,9 +7,17 @@ import (
 )
 
 // write encodes the planned index: the superblock and inodes (with their
-// chunk indexes and inline tails), then the data blocks.
+// chunk indexes and inline tails), then the data blocks; all in one write
+// when the data blocks are few (maxOneWrite), else in 1 MiB writes after
+// the metadata.
 func (l *layout) write(w io.Writer) error {
-	meta := make([]byte, l.meta*l.bs)
+	metaLen, data := l.meta*l.bs, (l.total-l.meta)*l.bs
+	size := metaLen
+	if data <= maxOneWrite {
+		size += data
+	}
+	buf := make([]byte, metaLen, size)
+	meta := buf
 	var incompat uint32 = incompatDeviceTable
 	if l.info.Chunked > 0 {
 		incompat |= incompatChunkedFile
@@ -31,21 +39,40 @@ func (l *layout) write(w io.Writer) error {
 			return err
 		}
 	}
-	if _, err := w.Write(meta); err != nil {
-		return err
-	}
-	buf := make([]byte, 1<<20)
-	for _, i := range l.inos {
-		if i.blocks == 0 {
-			continue
+	if data > maxOneWrite {
+		if _, err := w.Write(meta); err != nil {
+			return err
 		}
-		n := i.blocks * l.bs
-		if err := l.writeData(w, i, n, buf); err != nil {
+		buf = make([]byte, 0, 1<<20)
+	}
+	for _, i := range l.inos {
+		for off, n := int64(0), i.blocks*l.bs; off < n; {
+			if len(buf) == cap(buf) {
+				if _, err := w.Write(buf); err != nil {
+					return err
+				}
+				buf = buf[:0]
+			}
+			m := int(min(int64(cap(buf)-len(buf)), n-off))
+			b := buf[len(buf) : len(buf)+m]
+			clear(b)
+			if err := l.readData(i, b, off); err != nil {
+				return err
+			}
+			buf, off = buf[:len(buf)+m], off+int64(m)
+		}
+	}
+	if len(buf) > 0 {
+		if _, err := w.Write(buf); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// maxOneWrite is the most index data kept in memory to write the whole
+// index at once.
+const maxOneWrite = 4 << 20
 
 // putInode encodes one inode and what follows it in its block.
 func (l *layout) putInode(meta []byte, i *ino) error {
@@ -99,24 +126,6 @@ func (l *layout) putChunks(b []byte, i *ino) {
 		}
 		putChunkIndex(b[c*chunkIndexSize:], 1, uint32((e.Offset+at-start)/l.bs))
 	}
-}
-
-// writeData writes an inode's index blocks: n bytes from its data,
-// zero-padded.
-func (l *layout) writeData(w io.Writer, i *ino, n int64, buf []byte) error {
-	for off := int64(0); off < n; {
-		m := min(int64(len(buf)), n-off)
-		b := buf[:m]
-		clear(b)
-		if err := l.readData(i, b, off); err != nil {
-			return err
-		}
-		if _, err := w.Write(b); err != nil {
-			return err
-		}
-		off += m
-	}
-	return nil
 }
 
 // readData fills b with an inode's bytes from off (zeros past its size).

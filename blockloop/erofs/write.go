@@ -1,7 +1,6 @@
 package erofs
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"math/bits"
@@ -144,11 +143,7 @@ func Write(w io.Writer, root *Node, o Options) (Info, error) {
 	if err := l.plan(); err != nil {
 		return Info{}, err
 	}
-	bw := bufio.NewWriterSize(w, 1<<20)
-	if err := l.write(bw); err != nil {
-		return Info{}, err
-	}
-	if err := bw.Flush(); err != nil {
+	if err := l.write(w); err != nil {
 		return Info{}, err
 	}
 	return l.info, nil

@@ -186,3 +186,40 @@ func TestManyFiles(t *testing.T) {
 		t.Errorf("walked %d names", n)
 	}
 }
+
+// writeCounter counts the writes it is given.
+type writeCounter struct {
+	bytes.Buffer
+	writes int
+}
+
+func (w *writeCounter) Write(p []byte) (int, error) {
+	w.writes++
+	return w.Buffer.Write(p)
+}
+
+// TestWriteSizes: a small index is one write; one with more than 4 MiB of
+// copied data is written in 1 MiB pieces after its metadata, and reads
+// back the same.
+func TestWriteSizes(t *testing.T) {
+	for _, c := range []struct {
+		copied   int64
+		atMost   int
+		atLeast  int
+		wantCopy int
+	}{{7000, 1, 1, 1}, {6<<20 + 123, 9, 7, 1}} {
+		f := &fixture{dev: make([]byte, 16<<20)}
+		fill(f.dev, 0, int64(len(f.dev)))
+		f.root = dir("", 0o755, file("aligned", erofs.Extent{Offset: 8 << 20, Length: 5000}),
+			file("unaligned", erofs.Extent{Offset: 3, Length: c.copied}), dir("sub", 0o755, file("x", erofs.Extent{Offset: 4096, Length: 1})))
+		var w writeCounter
+		info, err := erofs.Write(&w, f.root, erofs.Options{DeviceSize: int64(len(f.dev)), Device: bytes.NewReader(f.dev)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.writes < c.atLeast || w.writes > c.atMost || int64(w.Len()) != info.Size || info.Copied != c.wantCopy {
+			t.Errorf("%d bytes copied: %d writes of %d bytes (info: %d bytes, %d copied)", c.copied, w.writes, w.Len(), info.Size, info.Copied)
+		}
+		compare(t, f, decode(t, w.Bytes(), f.dev), 0)
+	}
+}

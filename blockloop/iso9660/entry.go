@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/loops-cli/loops/blockloop/readkit"
@@ -76,16 +77,8 @@ func (e *Entry) Entries() ([]*Entry, error) {
 	if !e.IsDir() {
 		return nil, fmt.Errorf("iso9660: %s: %w", e.Name, readkit.ErrNotDir)
 	}
-	return e.dir.Entries(func() ([]*Entry, map[string]*Entry, error) {
-		kids, err := e.img.list(e)
-		if err != nil {
-			return kids, nil, err
-		}
-		return kids, readkit.ByName(kids, entryName), nil
-	})
+	return e.dir.Entries(func() ([]*Entry, map[string]*Entry, error) { return e.img.list(e) })
 }
-
-func entryName(e *Entry) string { return e.Name }
 
 // Child looks name up in directory e.
 func (e *Entry) Child(name string) (*Entry, error) {
@@ -127,38 +120,44 @@ func (f fileReader) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // list reads directory d's records and turns them into entries.
-func (img *Image) list(d *Entry) ([]*Entry, error) {
+func (img *Image) list(d *Entry) ([]*Entry, map[string]*Entry, error) {
 	start := int64(d.dirLBA) * SectorSize
 	size := int64(d.dirSize)
 	if size > img.lim.MaxDirSize {
-		return nil, limitErr(start, "MaxDirSize", size, img.lim.MaxDirSize)
+		return nil, nil, limitErr(start, "MaxDirSize", size, img.lim.MaxDirSize)
 	}
 	if !img.inImage(start, size) {
-		return nil, formatErr(start, "directory extent of %d bytes outside the image", size)
+		return nil, nil, formatErr(start, "directory extent of %d bytes outside the image", size)
 	}
-	buf := make([]byte, size)
+	bp := dirBuffer(size)
+	defer dirBuffers.Put(bp)
+	buf := (*bp)[:size]
 	if err := img.readAt(buf, start); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var out []*Entry
-	seen := map[string]bool{}
-	seenDir := map[uint32]bool{}
-	var group []*record
+	// A record takes 34 bytes and more (with Rock Ridge, some 150).
+	out := make([]*Entry, 0, size/128)
+	byName := make(map[string]*Entry, size/128)
+	var seenDir map[uint32]bool
+	var group []record
 	records := 0
 	add := func(c *Entry) error {
-		if c == nil || seen[c.Name] {
+		if c == nil || byName[c.Name] != nil {
 			return nil
 		}
 		if c.IsDir() {
 			if seenDir[c.dirLBA] {
 				return nil
 			}
+			if seenDir == nil {
+				seenDir = map[uint32]bool{}
+			}
 			seenDir[c.dirLBA] = true
 		}
 		if len(out) >= img.lim.MaxDirEntries {
 			return limitErr(start, "MaxDirEntries", int64(len(out)+1), int64(img.lim.MaxDirEntries))
 		}
-		seen[c.Name] = true
+		byName[c.Name] = c
 		out = append(out, c)
 		return nil
 	}
@@ -167,55 +166,69 @@ func (img *Image) list(d *Entry) ([]*Entry, error) {
 			return nil
 		}
 		c := img.newEntry(group, d)
-		group = nil
+		group = group[:0]
 		return add(c)
 	}
+	var rec record
 	for sec := int64(0); sec < size; sec += SectorSize {
 		end := sec + SectorSize
 		if end > size {
 			end = size
 		}
 		for pos := sec; pos < end; {
-			rec, n, err := parseRecord(buf[pos:end], start+pos)
-			if err != nil || rec == nil {
+			n, err := decodeRecord(&rec, buf[pos:end], start+pos)
+			if err != nil || n == 0 {
 				break // the rest of this sector is padding (or garbage)
 			}
 			pos += int64(n)
 			if records++; records > img.lim.MaxDirEntries {
-				return nil, limitErr(rec.off, "MaxDirEntries", int64(records), int64(img.lim.MaxDirEntries))
+				return nil, nil, limitErr(rec.off, "MaxDirEntries", int64(records), int64(img.lim.MaxDirEntries))
 			}
 			if rec.isDot() || rec.isDotDot() || rec.flags&flagAssociated != 0 {
 				continue
 			}
 			if len(group) > 0 && !bytes.Equal(group[0].ident, rec.ident) {
 				if err := flush(); err != nil { // an unfinished multi-extent file
-					return nil, err
+					return nil, nil, err
 				}
 			}
 			if len(group) >= img.lim.MaxExtents {
-				return nil, limitErr(rec.off, "MaxExtents", int64(len(group)+1), int64(img.lim.MaxExtents))
+				return nil, nil, limitErr(rec.off, "MaxExtents", int64(len(group)+1), int64(img.lim.MaxExtents))
 			}
 			group = append(group, rec)
 			if rec.flags&flagMulti == 0 || rec.flags&flagDir != 0 {
 				if err := flush(); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 			}
 		}
 	}
 	if err := flush(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if d == img.root && img.tree == TreeRockRidge {
-		out = img.hideRelocationDir(out)
+		out = img.hideRelocationDir(out, byName)
 	}
-	return out, nil
+	return out, byName, nil
+}
+
+// dirBuffers are directory extents' read buffers, reused: a listing keeps
+// nothing of its buffer (names and targets are copied out of it).
+var dirBuffers sync.Pool
+
+// dirBuffer is a buffer of at least n bytes from dirBuffers.
+func dirBuffer(n int64) *[]byte {
+	if bp, _ := dirBuffers.Get().(*[]byte); bp != nil && int64(cap(*bp)) >= n {
+		return bp
+	}
+	b := make([]byte, max(n, 64<<10))
+	return &b
 }
 
 // hideRelocationDir drops the Rock Ridge relocation directory ("rr_moved")
 // from the root listing when everything in it is a relocated directory
 // (shown at its original place through CL).
-func (img *Image) hideRelocationDir(out []*Entry) []*Entry {
+func (img *Image) hideRelocationDir(out []*Entry, byName map[string]*Entry) []*Entry {
 	for i, c := range out {
 		if !c.IsDir() {
 			continue
@@ -228,6 +241,7 @@ func (img *Image) hideRelocationDir(out []*Entry) []*Entry {
 			continue
 		}
 		img.hide(c.dirLBA)
+		delete(byName, c.Name)
 		return append(out[:i:i], out[i+1:]...)
 	}
 	return out
@@ -315,11 +329,15 @@ func (img *Image) applyRR(e *Entry, f *suspFields) {
 
 // newEntry makes the entry for a group of records of one file (several for
 // a multi-extent file) in directory d. It returns nil for records to hide.
-func (img *Image) newEntry(group []*record, d *Entry) *Entry {
-	first := group[0]
+func (img *Image) newEntry(group []record, d *Entry) *Entry {
+	first := &group[0]
 	var f *suspFields
+	var rr suspFields
 	if img.tree == TreeRockRidge {
-		f = img.recordSUSP(first)
+		f = &rr
+		if len(first.systemUse) > img.skip {
+			img.parseSUSPInto(f, first.systemUse[img.skip:])
+		}
 		if f.re {
 			// A relocated directory, shown where its CL points, or the
 			// relocation directory itself (libisofs marks it RE too).
@@ -374,7 +392,8 @@ func (img *Image) newEntry(group []*record, d *Entry) *Entry {
 			}
 		}
 	}()
-	for _, r := range group {
+	for i := range group {
+		r := &group[i]
 		if r.unitSize != 0 || r.gapSize != 0 {
 			e.dataErr = fmt.Errorf("iso9660: %s is recorded interleaved: %w", name, errors.ErrUnsupported)
 		}

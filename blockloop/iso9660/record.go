@@ -40,18 +40,29 @@ func (r *record) isDotDot() bool { return len(r.ident) == 1 && r.ident[0] == 1 }
 // byte off of the image). It returns (nil, 0, nil) for a zero length byte
 // (padding up to the next sector).
 func parseRecord(b []byte, off int64) (*record, int, error) {
+	r := new(record)
+	n, err := decodeRecord(r, b, off)
+	if n == 0 || err != nil {
+		return nil, 0, err
+	}
+	return r, n, nil
+}
+
+// decodeRecord is parseRecord into r (no allocation, for listings): it
+// returns the record's length, 0 for padding.
+func decodeRecord(r *record, b []byte, off int64) (int, error) {
 	if len(b) == 0 || b[0] == 0 {
-		return nil, 0, nil
+		return 0, nil
 	}
 	n := int(b[0])
 	if n < 34 || n > len(b) {
-		return nil, 0, formatErr(off, "directory record length %d (%d bytes left in the sector)", n, len(b))
+		return 0, formatErr(off, "directory record length %d (%d bytes left in the sector)", n, len(b))
 	}
 	lfi := int(b[32])
 	if lfi == 0 || 33+lfi > n {
-		return nil, 0, formatErr(off, "file identifier length %d in a %d-byte record", lfi, n)
+		return 0, formatErr(off, "file identifier length %d in a %d-byte record", lfi, n)
 	}
-	r := &record{
+	*r = record{
 		off:      off,
 		length:   n,
 		xar:      b[1],
@@ -70,7 +81,7 @@ func parseRecord(b []byte, off int64) (*record, int, error) {
 	if su < n {
 		r.systemUse = b[su:n]
 	}
-	return r, n, nil
+	return n, nil
 }
 
 // parseDate7 decodes the 7-byte recording date (ECMA-119 9.1.5), also used

@@ -49,6 +49,13 @@ func (f *suspFields) target() string {
 // the continuation areas it chains to, within the image's limits.
 func (img *Image) parseSUSP(area []byte, recOff int64) *suspFields {
 	f := &suspFields{}
+	img.parseSUSPInto(f, area)
+	return f
+}
+
+// parseSUSPInto is parseSUSP into f, which starts zero (no allocation
+// for the common record: the name aliases area).
+func (img *Image) parseSUSPInto(f *suspFields, area []byte) {
 	total := len(area)
 	if total > img.lim.MaxSUSPBytes {
 		area = area[:img.lim.MaxSUSPBytes]
@@ -58,16 +65,16 @@ func (img *Image) parseSUSP(area []byte, recOff int64) *suspFields {
 	for hop := 0; ; hop++ {
 		ce := f.parseArea(area)
 		if ce == nil {
-			return f
+			return
 		}
 		if hop >= img.lim.MaxCEHops {
 			f.truncated = true
-			return f
+			return
 		}
 		off := int64(ce.lba)*SectorSize + int64(ce.offset)
 		n := int64(ce.length)
 		if n == 0 {
-			return f
+			return
 		}
 		if rest := int64(img.lim.MaxSUSPBytes - total); n > rest {
 			n = rest
@@ -75,12 +82,12 @@ func (img *Image) parseSUSP(area []byte, recOff int64) *suspFields {
 		}
 		if n <= 0 || !img.inImage(off, n) {
 			f.continuationOutOfBounds = true
-			return f
+			return
 		}
 		buf := make([]byte, n)
 		if err := img.readAt(buf, off); err != nil {
 			f.continuationOutOfBounds = true
-			return f
+			return
 		}
 		total += int(n)
 		area = buf
@@ -160,7 +167,11 @@ func (f *suspFields) parseArea(b []byte) *continuation {
 						c = c[:room]
 						f.truncated = true
 					}
-					f.name = append(f.name, c...)
+					if f.name == nil {
+						f.name = c[:len(c):len(c)] // aliased; a continuation copies
+					} else {
+						f.name = append(f.name, c...)
+					}
 				}
 			}
 		case "SL":

@@ -159,3 +159,32 @@ func mountDirB(b *testing.B) string {
 	b.Cleanup(func() { os.Remove(d) })
 	return d
 }
+
+// BenchmarkWriteIndex5k writes the EROFS index of a 5,000-file ISO (Rock
+// Ridge and Joliet, 50 directories), as loops-serve __write-index does
+// for root's loops mount; LOOPS_BENCH_ISO names another image to index.
+func BenchmarkWriteIndex5k(b *testing.B) {
+	iso := os.Getenv("LOOPS_BENCH_ISO")
+	if iso == "" {
+		src := filepath.Join(b.TempDir(), "src")
+		for i := range 5000 {
+			d := filepath.Join(src, fmt.Sprintf("d%03d", i/100))
+			if i%100 == 0 {
+				os.MkdirAll(d, 0o755)
+			}
+			os.WriteFile(filepath.Join(d, fmt.Sprintf("file-%05d.bin", i)), []byte(fmt.Sprint(i)), 0o644)
+		}
+		iso = isotest.BuildISO(b, src, "-R", "-J")
+	}
+	f, err := os.Open(iso)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := userfs.WriteIndex(io.Discard, f, userfs.Options{}, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

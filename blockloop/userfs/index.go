@@ -79,13 +79,12 @@ func indexTree(x *fsys, root Node) (*erofs.Node, error) {
 		for _, k := range kids {
 			a := x.attrOf(k)
 			e := indexNode(a)
-			path := d.path + "/" + a.Name
 			switch a.Mode & syscall.S_IFMT {
 			case syscall.S_IFDIR:
-				stack = append(stack, todo{k, e, path})
+				stack = append(stack, todo{k, e, d.path + "/" + a.Name})
 			case syscall.S_IFREG:
 				if err := k.DataErr(); err != nil {
-					return nil, fmt.Errorf("%s: %w (%w)", path, ErrNotIndexable, err)
+					return nil, fmt.Errorf("%s/%s: %w (%w)", d.path, a.Name, ErrNotIndexable, err)
 				}
 				if e.Extents == nil && e.Size > 0 {
 					e.Data = k.ReaderAt()

@@ -23,7 +23,8 @@ import (
 
 // sweep is the last cleanup: whatever is still mounted under the work
 // directory is unmounted, loop devices backed by its files are detached,
-// and the directory is removed (a kept one keeps its ISO cache only).
+// and the directory is removed (a kept one keeps its image caches only:
+// iso, erofs, ntfs).
 func (h *harness) sweep(keep bool) {
 	for _, mp := range mountsUnder(h.work) {
 		if err := unix.Unmount(mp, 0); err != nil {
@@ -42,7 +43,9 @@ func (h *harness) sweep(keep bool) {
 	}
 	ents, _ := os.ReadDir(h.work)
 	for _, e := range ents {
-		if e.Name() != "iso" {
+		switch e.Name() {
+		case "iso", "erofs", "ntfs":
+		default:
 			os.RemoveAll(filepath.Join(h.work, e.Name()))
 		}
 	}

@@ -140,7 +140,7 @@ func run() int {
 	loopsFlag := flag.String("loops", "bin/loops", "the loops binary to time")
 	out := flag.String("out", "docs/benchmarks.md", "where to write the report (- for stdout)")
 	only := flag.String("only", strings.Join(all, ","), "comma-separated suites to run: "+strings.Join(all, ","))
-	work := flag.String("work", "", "work directory (default: a fresh temporary one); a given one is kept, and its ISO image reused")
+	work := flag.String("work", "", "work directory (default: a fresh temporary one); a given one is kept, and its images (iso, erofs, ntfs) reused")
 	flag.StringVar(&h.goBin, "go", "go", "the go command, for the Go benchmarks")
 	flag.IntVar(&h.runs, "runs", envInt("RUNS", 0), "recorded rounds of each fast comparison (default 40; 3 with -quick); slow ones use fewer (see the report)")
 	flag.BoolVar(&h.quick, "quick", os.Getenv("BENCH_QUICK") != "", "few rounds and a smaller ISO, to check that everything runs")

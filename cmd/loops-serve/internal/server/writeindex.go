@@ -23,6 +23,7 @@ func WriteIndex(req *serveproto.WriteIndex) int {
 		// was the collector and fresh heap at the default).
 		debug.SetGCPercent(400)
 	}
+	hugeHeap(hugeHeapBytes)
 	info, err := writeIndex(req)
 	a := serveproto.IndexAnswer{
 		BlockSize: info.BlockSize, Inodes: info.Inodes, Size: info.Size, Flat: info.Flat,
