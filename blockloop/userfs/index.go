@@ -45,7 +45,7 @@ func WriteIndex(w io.Writer, f *os.File, opts Options, compactMtime bool) (erofs
 		return erofs.Info{}, fmt.Errorf("userfs: %s: %w", f.Name(), err)
 	}
 	x := newFsys(tree, 0, opts)
-	root, err := indexTree(x, tree.Root)
+	root, err := indexTree(x, tree.Root, opts.LargeTree)
 	if err != nil {
 		return erofs.Info{}, fmt.Errorf("userfs: %s: %w", f.Name(), err)
 	}
@@ -55,11 +55,14 @@ func WriteIndex(w io.Writer, f *os.File, opts Options, compactMtime bool) (erofs
 	})
 }
 
+// LargeTreeNodes is when WriteIndex calls Options.LargeTree.
+const LargeTreeNodes = 20000
+
 // indexTree describes the tree under root for erofs.Write, each node with
 // the attributes the FUSE route shows (fsys.attrOf). Names sharing an
 // inode number and a link count above one become hard links when their
 // attributes agree.
-func indexTree(x *fsys, root Node) (*erofs.Node, error) {
+func indexTree(x *fsys, root Node, large func()) (*erofs.Node, error) {
 	type todo struct {
 		n    Node
 		e    *erofs.Node
@@ -68,7 +71,12 @@ func indexTree(x *fsys, root Node) (*erofs.Node, error) {
 	out := indexNode(x.attrOf(root))
 	links := map[uint64]*erofs.Node{}
 	stack := []todo{{root, out, ""}}
+	names := 0
 	for len(stack) > 0 {
+		if names > LargeTreeNodes && large != nil {
+			large()
+			large = nil
+		}
 		d := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		kids, err := d.n.Entries()
@@ -76,6 +84,7 @@ func indexTree(x *fsys, root Node) (*erofs.Node, error) {
 			return nil, fmt.Errorf("%s/: %w", d.path, err)
 		}
 		d.e.Children = make([]*erofs.Node, 0, len(kids))
+		names += len(kids)
 		for _, k := range kids {
 			a := x.attrOf(k)
 			e := indexNode(a)

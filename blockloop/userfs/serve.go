@@ -134,6 +134,10 @@ type Options struct {
 	// (once per path, at most 1000): "read /dir/file: input/output error:
 	// REASON" (a file whose data lies past the end of a truncated image).
 	Log func(string)
+	// LargeTree, when set, is called once by WriteIndex when the tree it
+	// describes passes LargeTreeNodes names, before the rest is read (a
+	// server may then prepare for a large heap).
+	LargeTree func()
 }
 
 // Server is a live mount.

@@ -23,7 +23,7 @@ func WriteIndex(req *serveproto.WriteIndex) int {
 		// was the collector and fresh heap at the default).
 		debug.SetGCPercent(400)
 	}
-	hugeHeap(hugeHeapBytes)
+	hugeHeap(smallHeapBytes)
 	info, err := writeIndex(req)
 	a := serveproto.IndexAnswer{
 		BlockSize: info.BlockSize, Inodes: info.Inodes, Size: info.Size, Flat: info.Flat,
@@ -45,6 +45,7 @@ func writeIndex(req *serveproto.WriteIndex) (erofs.Info, error) {
 		return erofs.Info{}, err
 	}
 	o.Mountpoint = req.Mountpoint
+	o.LargeTree = func() { hugeHeap(largeHeapBytes) }
 	f, err := os.Open(req.Image)
 	if err != nil {
 		return erofs.Info{}, err
