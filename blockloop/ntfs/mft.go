@@ -190,6 +190,9 @@ func (f *FS) extendAttrs(rec *record) ([]*attr, error) {
 // record when its runs do not fit one) into one, in VCN order: each piece
 // must start where the previous one ended.
 func mergeAttrs(attrs []*attr, maxRuns int) ([]*attr, error) {
+	if whole(attrs) {
+		return attrs, nil
+	}
 	type key struct {
 		typ  uint32
 		name string
@@ -231,6 +234,30 @@ func mergeAttrs(attrs []*attr, maxRuns int) ([]*attr, error) {
 		out[at[k]] = &m
 	}
 	return out, nil
+}
+
+// whole tells whether every non-resident attribute of attrs is in one
+// piece (from VCN 0, no other of its type and name): what mergeAttrs
+// would return unchanged, as for nearly every file. Long lists (an
+// attribute list's) are left to mergeAttrs' maps.
+func whole(attrs []*attr) bool {
+	if len(attrs) > 32 {
+		return false
+	}
+	for i, a := range attrs {
+		if a.resident {
+			continue
+		}
+		if a.lowVCN != 0 {
+			return false
+		}
+		for _, b := range attrs[i+1:] {
+			if !b.resident && b.typ == a.typ && b.name == a.name {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // findAttr is the first attribute of type typ named name, or nil.

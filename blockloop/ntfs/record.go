@@ -192,6 +192,20 @@ func parseAttr(b []byte, off int64, maxRuns int) (*attr, error) {
 // decodeUTF16 decodes little-endian UTF-16 (unpaired surrogates become
 // U+FFFD).
 func decodeUTF16(b []byte) string {
+	ascii := true
+	for i := 0; i+1 < len(b); i += 2 {
+		if b[i] >= 0x80 || b[i+1] != 0 {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		s := make([]byte, len(b)/2)
+		for i := range s {
+			s[i] = b[2*i]
+		}
+		return string(s)
+	}
 	u := make([]uint16, len(b)/2)
 	for i := range u {
 		u[i] = binary.LittleEndian.Uint16(b[2*i:])

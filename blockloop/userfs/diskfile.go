@@ -213,7 +213,7 @@ func (h *diskHandle) Release(ctx context.Context) syscall.Errno {
 func (f *diskFile) read(dest []byte, off int64, splice bool) (fuse.ReadResult, syscall.Errno) {
 	size := f.d.Size()
 	if off >= size || off < 0 || len(dest) == 0 {
-		return fuse.ReadResultData(nil), 0
+		return dataResult(nil), 0
 	}
 	want := min(int64(len(dest)), size-off)
 	if splice {
@@ -227,7 +227,7 @@ func (f *diskFile) read(dest []byte, off int64, splice bool) (fuse.ReadResult, s
 	if err != nil && !(errors.Is(err, io.EOF) && int64(n) == want) {
 		return nil, syscall.EIO
 	}
-	return fuse.ReadResultData(dest[:n]), 0
+	return dataResult(dest[:n]), 0
 }
 
 // openDisk opens DiskFile: read-only, counted.

@@ -15,6 +15,12 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
+// spliceMin is the smallest read spliced from the image: a smaller one is
+// read with pread and answered with one writev, two system calls where a
+// splice takes five (pipe, header, file to pipe, pipe to /dev/fuse, its
+// size), which cost more than copying a few pages.
+const spliceMin = 64 << 10
+
 // spliceAlign is the alignment of the image offsets reads are spliced
 // from: the page size.
 var spliceAlign = int64(os.Getpagesize())
@@ -147,7 +153,7 @@ func (n *node) dirEntries() ([]fuse.DirEntry, error) {
 		return nil, err
 	}
 	ents := make([]fuse.DirEntry, 0, len(kids)+2)
-	pre := prefetch{fd: int(n.fs.fd), base: n.fs.base, max: prefetchDirMax}
+	pre := prefetch{fd: int(n.fs.fd), base: n.fs.base, max: prefetchDirMax, gap: prefetchGap}
 	for _, k := range kids {
 		a := k.Attr()
 		ents = append(ents, fuse.DirEntry{Name: a.Name, Mode: a.Mode, Ino: a.Ino})
@@ -242,13 +248,13 @@ func (n *node) Read(ctx context.Context, f gofs.FileHandle, dest []byte, off int
 	}
 	size := n.attr.Size
 	if off >= size || off < 0 || len(dest) == 0 {
-		return fuse.ReadResultData(nil), 0
+		return dataResult(nil), 0
 	}
 	want := int64(len(dest))
 	if rest := size - off; want > rest {
 		want = rest
 	}
-	if n.fs.splice {
+	if n.fs.splice && want >= spliceMin {
 		// Within one stored extent, hand the kernel the image range to
 		// splice, when it starts on a page: go-fuse sizes its pipe for the
 		// data plus one page, so a range starting mid-page would come back
@@ -273,7 +279,7 @@ func (n *node) Read(ctx context.Context, f gofs.FileHandle, dest []byte, off int
 		n.fs.fail(n, "read", err)
 		return nil, syscall.EIO
 	}
-	return fuse.ReadResultData(dest[:m]), 0
+	return dataResult(dest[:m]), 0
 }
 
 func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
@@ -321,6 +327,17 @@ func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errn
 		return 0, syscall.ERANGE
 	}
 	return uint32(copy(dest, b)), 0
+}
+
+// dataResult is a read's reply from memory. A vector, not
+// fuse.ReadResultData: go-fuse tries to splice any other result, and for
+// bytes in memory that costs three system calls (the header into a pipe,
+// then drained back out) before the one writev that answers.
+func dataResult(b []byte) fuse.ReadResult {
+	if len(b) == 0 {
+		return fuse.ReadResultVector(nil)
+	}
+	return fuse.ReadResultVector([][]byte{b})
 }
 
 // errno maps reader errors to what the kernel gets.

@@ -231,7 +231,7 @@ func (n *rwNode) Read(ctx context.Context, f gofs.FileHandle, dest []byte, off i
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, rwErrno(err)
 	}
-	return fuse.ReadResultData(dest[:m]), 0
+	return dataResult(dest[:m]), 0
 }
 
 func (n *rwNode) Write(ctx context.Context, f gofs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
