@@ -123,21 +123,6 @@ func walkFS(t testing.TB, f *FS) readkittest.Tree {
 	return readkittest.FSTree(t, f.FS())
 }
 
-// checkFS runs fstest.TestFS on the fs.FS of image img, read from memory
-// (TestFS reads files a few bytes at a time), expecting want's paths.
-func checkFS(t *testing.T, img string, want readkittest.Tree) {
-	t.Helper()
-	b, err := os.ReadFile(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := Open(bytes.NewReader(b), int64(len(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	readkittest.TestFS(t, f.FS(), want)
-}
-
 func openImage(t testing.TB, img string) *FS {
 	t.Helper()
 	return fattest.OpenImage(t, img, Open)
@@ -180,7 +165,7 @@ func TestFilled(t *testing.T) {
 	f := openImage(t, img)
 	got := walkFS(t, f)
 	readkittest.Compare(t, mounted, got, fattest.Fields)
-	checkFS(t, img, mounted)
+	readkittest.TestImageFS(t, img, Open, mounted)
 	delete(got, "frag.bin")
 	delete(got, "blocker.bin")
 	delete(got, "grown.bin")

@@ -43,7 +43,7 @@ func TestTypes(t *testing.T) {
 			}
 			got := walkFS(t, f)
 			readkittest.Compare(t, want, got, fattest.Fields)
-			checkFS(t, img, want)
+			readkittest.TestImageFS(t, img, Open, want)
 
 			// The other reader: mtools' own extraction.
 			out := t.TempDir()

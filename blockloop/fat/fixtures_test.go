@@ -90,21 +90,6 @@ func walkFS(t testing.TB, f *FS) readkittest.Tree {
 	return readkittest.FSTree(t, f.FS())
 }
 
-// checkFS runs fstest.TestFS on the fs.FS of image img, read from memory
-// (TestFS reads files a few bytes at a time), expecting want's paths.
-func checkFS(t *testing.T, img string, want readkittest.Tree) {
-	t.Helper()
-	b, err := os.ReadFile(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := openBytes(t, b, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	readkittest.TestFS(t, f.FS(), want)
-}
-
 func openImage(t testing.TB, img string) *FS {
 	t.Helper()
 	return fattest.OpenImage(t, img, Open)

@@ -33,21 +33,6 @@ func openFile(t testing.TB, path string, opts iso9660.Options) *iso9660.Image {
 	return img
 }
 
-// checkFS runs fstest.TestFS on the fs.FS of image iso, read from memory
-// (TestFS reads files a few bytes at a time), expecting want's paths.
-func checkFS(t *testing.T, iso string, want readkittest.Tree) {
-	t.Helper()
-	b, err := os.ReadFile(iso)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := iso9660.Open(bytes.NewReader(b), int64(len(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	readkittest.TestFS(t, img.FS(), want)
-}
-
 // TestRockRidge: every name (long, unicode), mode, owner, symlink target,
 // hard-link count, mtime, size and sha256 of the Rock Ridge tree matches
 // the source tree, and the path table agrees with the tree.
@@ -61,7 +46,7 @@ func TestRockRidge(t *testing.T) {
 	want := readkittest.HostTree(t, src)
 	readkittest.Compare(t, want, readkittest.FSTree(t, img.FS()),
 		readkittest.Fields{Perm: true, Owner: true, Nlink: true, ModTime: readkittest.SameSecond})
-	checkFS(t, iso, want)
+	readkittest.TestImageFS(t, iso, iso9660.Open, want)
 	if err := img.Check(); err != nil {
 		t.Error(err)
 	}
@@ -109,7 +94,7 @@ func TestJolietOnly(t *testing.T) {
 		want[p] = in
 	}
 	readkittest.Compare(t, want, readkittest.FSTree(t, img.FS()), readkittest.Fields{Perm: true, Nlink: true, ModTime: readkittest.SameSecond})
-	checkFS(t, iso, want)
+	readkittest.TestImageFS(t, iso, iso9660.Open, want)
 	if err := img.Check(); err != nil {
 		t.Error(err)
 	}

@@ -1,7 +1,6 @@
 package udf
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,21 +29,6 @@ func walkFS(t testing.TB, f *FS) readkittest.Tree {
 	tr := readkittest.FSTree(t, f.FS())
 	delete(tr, "")
 	return tr
-}
-
-// checkFS runs fstest.TestFS on the fs.FS of image img, read from memory
-// (TestFS reads files a few bytes at a time), expecting want's paths.
-func checkFS(t *testing.T, img string, want readkittest.Tree) {
-	t.Helper()
-	b, err := os.ReadFile(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := Open(bytes.NewReader(b), int64(len(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	readkittest.TestFS(t, f.FS(), want)
 }
 
 func openImage(t testing.TB, path string, opts Options) *FS {

@@ -243,7 +243,7 @@ func TestMkudffs(t *testing.T) {
 			}
 			got := walkFS(t, f)
 			readkittest.Compare(t, want, got, readkittest.Fields{Perm: true})
-			checkFS(t, img, want)
+			readkittest.TestImageFS(t, img, Open, want)
 			if tc.sevenZ {
 				readkittest.Compare(t, walkSource(t, extract7z(t, img)), got, readkittest.Fields{})
 			}

@@ -6,6 +6,7 @@
 package readkittest
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -265,6 +266,22 @@ func TestFS(t testing.TB, fsys fs.FS, want Tree) {
 	if reflect.ValueOf(fi.Sys()).Kind() != reflect.Pointer {
 		t.Errorf("root: FileInfo.Sys is %T, not the reader's entry", fi.Sys())
 	}
+}
+
+// TestImageFS is TestFS on the fs.FS of the image file img opened by a
+// reader's Open, the image read into memory first (TestFS reads files a
+// few bytes at a time).
+func TestImageFS[F interface{ FS() fs.FS }](t testing.TB, img string, open func(io.ReaderAt, int64) (F, error), want Tree) {
+	t.Helper()
+	b, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := open(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	TestFS(t, f.FS(), want)
 }
 
 // Explore is the fuzz targets' walk of a hostile tree: every directory at
