@@ -13,7 +13,9 @@
 //     access to the image.
 //   - [Decide] is the mount decision, a pure function: the kernel path when
 //     the kernel has a driver for the type, else a userspace path when loops
-//     has one, else an error naming the missing driver. It returns a [Plan].
+//     has a reader (as root where the kernel has erofs: an EROFS index of the
+//     tree the kernel mounts over the image; else a FUSE server), else an
+//     error naming the missing driver. It returns a [Plan].
 //   - [Host] holds the kernel paths (/proc/filesystems, /proc/self/mountinfo,
 //     /sys/block, /dev/loop-control, /media) so tests can point them
 //     elsewhere. Its zero value uses the real ones.
@@ -23,6 +25,12 @@
 //     root (CAP_SYS_ADMIN). Attach uses LOOP_CONFIGURE with autoclear set
 //     at configure time and retries the free-device race; Detach checks that
 //     the device still backs the file it was asked about.
+//
+// Below it: the prober (probe), the format readers (iso9660, udf, fat,
+// exfat, ntfs) and their kit (readkit), the VM disk readers (disk), the
+// layers (layer: luks, lvm, md), the EROFS index writer (erofs), the FUSE
+// server (userfs) and the kernel-file helpers (kernfile);
+// docs/architecture.md maps them.
 //
 // Errors are [*Error] values that name the image, device or directory and
 // wrap the cause, so errors.Is works with the sentinels below and with
