@@ -142,5 +142,23 @@ func TestLayerHintsFollowTheKernel(t *testing.T) {
 			he == nil || strings.Contains(he.hint, "vgchange") != has || !strings.Contains(lvmHint, "loops mount --lv") {
 			t.Errorf("device-mapper and md %v: LVM hint %q, md hint %q, unsupported LV hint %+v", has, lvmHint, mdHint, he)
 		}
+		// LUKS: loops opens it; cryptsetup open (device-mapper) is named
+		// only for what loops refuses, and only where it can run.
+		if h := containerHint(&blockloop.ContainerError{Type: "crypto_LUKS"}, "/img"); strings.Contains(h, "cryptsetup") || strings.Contains(h, "mapper") {
+			t.Errorf("device-mapper %v: LUKS container hint %q names a device-mapper recipe", has, h)
+		}
+		var locked, refused *hintError
+		errors.As(blockHint(&blockloop.Error{Op: "x", Err: blockloop.ErrLocked}, "/img"), &locked)
+		errors.As(blockHint(&blockloop.Error{Op: "x", Err: blockloop.ErrEncrypted}, "/img"), &refused)
+		if locked == nil || strings.Contains(locked.hint, "cryptsetup") || !strings.Contains(locked.hint, "loops mount") ||
+			refused == nil || strings.Contains(refused.hint, "cryptsetup open --readonly") != has || strings.Contains(refused.hint, "/dev/mapper") != has {
+			hint := func(h *hintError) string {
+				if h == nil {
+					return "none"
+				}
+				return h.hint
+			}
+			t.Errorf("device-mapper %v: locked LUKS hint %q, refused LUKS hint %q", has, hint(locked), hint(refused))
+		}
 	}
 }
