@@ -59,27 +59,22 @@ func subWord(w uint32) uint32 {
 	return uint32(s[w>>24])<<24 | uint32(s[w>>16&0xff])<<16 | uint32(s[w>>8&0xff])<<8 | uint32(s[w&0xff])
 }
 
+// encryptSchedule is the AESENC round keys of key (16, 24 or 32 bytes),
+// (rounds+1)×16 bytes in the order they are used, and the rounds.
+func encryptSchedule(key []byte) ([]byte, int) {
+	w, nr := expandKey(key)
+	ek := make([]byte, 16*(nr+1))
+	for i, x := range w {
+		binary.BigEndian.PutUint32(ek[4*i:], x)
+	}
+	clear(w)
+	return ek, nr
+}
+
 // decryptSchedule is the AESDEC round keys of key (16, 24 or 32 bytes),
 // (rounds+1)×16 bytes in the order they are used, and the rounds.
 func decryptSchedule(key []byte) ([]byte, int) {
-	nk := len(key) / 4
-	nr := nk + 6
-	w := make([]uint32, 4*(nr+1))
-	for i := range nk {
-		w[i] = binary.BigEndian.Uint32(key[4*i:])
-	}
-	rcon := uint32(1)
-	for i := nk; i < len(w); i++ {
-		t := w[i-1]
-		switch {
-		case i%nk == 0:
-			t = subWord(t<<8|t>>24) ^ rcon<<24
-			rcon = uint32(gfMul(byte(rcon), 2))
-		case nk > 6 && i%nk == 4:
-			t = subWord(t)
-		}
-		w[i] = w[i-nk] ^ t
-	}
+	w, nr := expandKey(key)
 	dk := make([]byte, 16*(nr+1))
 	for r := 0; r <= nr; r++ {
 		k := dk[16*r : 16*r+16]
@@ -98,4 +93,28 @@ func decryptSchedule(key []byte) ([]byte, int) {
 	}
 	clear(w)
 	return dk, nr
+}
+
+// expandKey is FIPS-197's key expansion of key (16, 24 or 32 bytes):
+// 4×(rounds+1) words, and the rounds.
+func expandKey(key []byte) ([]uint32, int) {
+	nk := len(key) / 4
+	nr := nk + 6
+	w := make([]uint32, 4*(nr+1))
+	for i := range nk {
+		w[i] = binary.BigEndian.Uint32(key[4*i:])
+	}
+	rcon := uint32(1)
+	for i := nk; i < len(w); i++ {
+		t := w[i-1]
+		switch {
+		case i%nk == 0:
+			t = subWord(t<<8|t>>24) ^ rcon<<24
+			rcon = uint32(gfMul(byte(rcon), 2))
+		case nk > 6 && i%nk == 4:
+			t = subWord(t)
+		}
+		w[i] = w[i-nk] ^ t
+	}
+	return w, nr
 }

@@ -20,3 +20,34 @@ func decryptBlocks(rounds int, dk, buf []byte) {
 		decryptBlocksAsm(rounds, &dk[0], &buf[0], len(buf)/16)
 	}
 }
+
+// xtsDecryptAsm decrypts one XTS sector of n blocks at buf in place (n a
+// multiple of 8), the sector's first tweak (encrypted) at tweak: the
+// tweaks computed in registers beside the AESDECs.
+//
+//go:noescape
+func xtsDecryptAsm(rounds int, dk *byte, buf *byte, n int, tweak *byte)
+
+// xtsDecryptSector decrypts the sector s (a multiple of 128 bytes) with
+// k1's decryption schedule dk and its first tweak t0; false when s is no
+// such multiple (then nothing is done).
+func xtsDecryptSector(rounds int, dk, s, t0 []byte) bool {
+	if len(s) == 0 || len(s)%128 != 0 || len(t0) < 16 {
+		return false
+	}
+	xtsDecryptAsm(rounds, &dk[0], &s[0], len(s)/16, &t0[0])
+	return true
+}
+
+// encryptBlocksAsm encrypts n 16-byte blocks at buf in place (n a
+// multiple of 8) with the AESENC round keys ek.
+//
+//go:noescape
+func encryptBlocksAsm(rounds int, ek *byte, buf *byte, n int)
+
+// encryptBlocks8 encrypts buf (a multiple of 128 bytes) in place.
+func encryptBlocks8(rounds int, ek, buf []byte) {
+	if len(buf) >= 128 {
+		encryptBlocksAsm(rounds, &ek[0], &buf[0], len(buf)/16)
+	}
+}
