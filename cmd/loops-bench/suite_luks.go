@@ -13,7 +13,7 @@ import (
 )
 
 // luksFileMiB is the size of the file read through LUKS.
-const luksFileMiB = 512
+const luksFileMiB = 1024
 
 // luksImages builds, once per run, an ext4 image holding one file of
 // luksFileMiB random bytes (plain.img), the same filesystem encrypted in
