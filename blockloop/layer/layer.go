@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 
@@ -225,4 +226,49 @@ func Zero(keys [][]byte) {
 	for _, k := range keys {
 		clear(k)
 	}
+}
+
+// locator is a layer whose bytes lie plainly in the device below (LVM,
+// md RAID1): Locate tells where a range does.
+type locator interface {
+	Locate(off, n int64) (r io.ReaderAt, at int64, ok bool)
+}
+
+// spanner is a device that can hand out ranges stored plainly in a file.
+type spanner interface {
+	Span(off, n int64) (f *os.File, at int64, ok bool)
+}
+
+// Span tells where the stack's bytes [off, off+n) lie plainly in a file,
+// when they do: through LVM and md layers (not through an encrypted one)
+// and section readers down to an *os.File, or to a device that can tell
+// itself (a VM disk's uncompressed run). A server can then splice them.
+func (s stack) Span(off, n int64) (f *os.File, at int64, ok bool) {
+	var r io.ReaderAt = s.top()
+	// Each step goes one reader down; a stack is a few layers deep.
+	for range 64 {
+		switch x := r.(type) {
+		case *os.File:
+			return x, off, true
+		case *io.SectionReader:
+			base, o, size := x.Outer()
+			if off < 0 || n > size || off > size-n {
+				return nil, 0, false
+			}
+			r, off = base, o+off
+		case noClose:
+			r = x.sizedReader
+		case stack:
+			r = x.top()
+		case locator:
+			if r, off, ok = x.Locate(off, n); !ok {
+				return nil, 0, false
+			}
+		case spanner:
+			return x.Span(off, n)
+		default:
+			return nil, 0, false
+		}
+	}
+	return nil, 0, false
 }

@@ -75,13 +75,24 @@ func TestOpenLUKS(t *testing.T) {
 	key := d.VolumeKey()
 	d.Close()
 	specs := []Spec{{Kind: KindLUKS, Offset: 1 << 20, Size: int64(len(enc))}}
-	top, err := Open(bytes.NewReader(disk), int64(len(disk)), specs, [][]byte{key})
+	diskFile := filepath.Join(t.TempDir(), "disk.img")
+	os.WriteFile(diskFile, disk, 0o600)
+	df, err := os.Open(diskFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer df.Close()
+	top, err := Open(df, int64(len(disk)), specs, [][]byte{bytes.Clone(key)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := make([]byte, len(plain))
 	if _, err := top.ReadAt(got, 0); err != nil || !bytes.Equal(got, plain) {
 		t.Errorf("the stack reads other bytes (%v)", err)
+	}
+	// Encrypted bytes are never handed out to splice.
+	if _, _, ok := top.(stack).Span(0, 4096); ok {
+		t.Error("Span through a LUKS layer: ok")
 	}
 	top.Close()
 	key[0] ^= 1

@@ -140,6 +140,11 @@ type sizedFile struct {
 
 func (f sizedFile) Size() int64 { return f.size }
 
+// Span: every range of the image is in its file.
+func (f sizedFile) Span(off, n int64) (*os.File, int64, bool) {
+	return f.File, off, off >= 0 && n >= 0 && off <= f.size-n
+}
+
 // stacked is the top of layers over a base, closing both.
 type stacked struct {
 	layer.Device
@@ -147,6 +152,15 @@ type stacked struct {
 }
 
 func (s stacked) Close() error { return errors.Join(s.Device.Close(), s.base.Close()) }
+
+// Span: where the layers leave a range plainly in a file (an LV's, an md
+// array's), it is spliced from there.
+func (s stacked) Span(off, n int64) (*os.File, int64, bool) {
+	if sp, ok := s.Device.(spanner); ok {
+		return sp.Span(off, n)
+	}
+	return nil, 0, false
+}
 
 type closeFunc func() error
 

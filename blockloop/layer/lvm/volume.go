@@ -84,3 +84,31 @@ func (v *Volume) ReadAt(p []byte, off int64) (int, error) {
 	}
 	return n, nil
 }
+
+// Locate tells where the LV's bytes [off, off+n) lie when they are one
+// run of one PV (within one segment and, striped, one chunk): the PV's
+// reader and the byte offset there; a server can then hand the PV's
+// bytes on without reading them (splice).
+func (v *Volume) Locate(off, n int64) (r io.ReaderAt, at int64, ok bool) {
+	if off < 0 || n <= 0 || off > v.size-n {
+		return nil, 0, false
+	}
+	i := sort.Search(len(v.segs), func(i int) bool { return v.segs[i].start+v.segs[i].size > off })
+	if i == len(v.segs) {
+		return nil, 0, false
+	}
+	s := &v.segs[i]
+	rel := off - s.start
+	if rel+n > s.size {
+		return nil, 0, false
+	}
+	if len(s.areas) == 1 {
+		return s.areas[0].r, s.areas[0].off + rel, true
+	}
+	chunk, in := rel/s.chunk, rel%s.chunk
+	if in+n > s.chunk {
+		return nil, 0, false
+	}
+	a := s.areas[chunk%int64(len(s.areas))]
+	return a.r, a.off + chunk/int64(len(s.areas))*s.chunk + in, true
+}

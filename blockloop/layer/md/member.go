@@ -149,3 +149,12 @@ func levelName(l int) string {
 	}
 	return fmt.Sprintf("level %d", l)
 }
+
+// Locate tells where the array's bytes [off, off+n) lie in the member:
+// its reader and the byte offset there (for a server to splice them).
+func (d *Data) Locate(off, n int64) (r io.ReaderAt, at int64, ok bool) {
+	if off < 0 || n <= 0 || off > d.size-n {
+		return nil, 0, false
+	}
+	return d.r, d.off + off, true
+}
