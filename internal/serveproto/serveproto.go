@@ -74,7 +74,10 @@ type Serve struct {
 	KeyFD int
 	// PVFDs are inherited fds of files holding LVM physical volumes that
 	// an "lvm" layer names as "fN" (the Nth of these).
-	PVFDs      []int
+	PVFDs []int
+	// Log is the file the server appends its log to (the files and
+	// directories that fail to read), made at its first line; "": stderr.
+	Log        string
 	Mountpoint string
 }
 
@@ -96,6 +99,7 @@ func (s *Serve) bind(fs *flag.FlagSet) {
 	fs.Var((*list)(&s.Layers), "layers", "layers to open first, `KIND:OFFSET:SIZE[:NAME],...` (bottom first)")
 	fs.IntVar(&s.KeyFD, "key-fd", s.KeyFD, "the inherited `fd` the layers' keys are read from")
 	fs.Var((*fdList)(&s.PVFDs), "pv-fds", "inherited `fds,...` of LVM physical volume files the layers name")
+	fs.StringVar(&s.Log, "log", s.Log, "append the log (what fails to read) to `file`, made at its first line")
 }
 
 func (s *Serve) operands() []operand { return []operand{{"MOUNTPOINT", &s.Mountpoint}} }

@@ -17,7 +17,7 @@ func TestRoundTrip(t *testing.T) {
 		&Serve{Image: "/vm.qcow2", RawDisk: true, UID: -1, GID: -1, Umask: -1, KeyFD: -1, Mountpoint: "/run/loops/disks/1"},
 		&Serve{Image: "/vm.qcow2", RawDisk: true, Disk: true, UID: -1, GID: -1, Umask: -1, Layers: []string{"luks:1048576:0", "lvm:0:0:vg/lv"}, KeyFD: 4, PVFDs: []int{5, 6}, Mountpoint: "/run/loops/disks/2"},
 		&Serve{Image: "/a b/-odd.img", Type: "vfat", UID: 0, GID: 0, Umask: 0, KeyFD: -1, Mountpoint: "-mnt"}, // root, umask 0, an operand like a flag
-		&Serve{Image: "/sd.img", Type: "vfat", Offset: 4194304, ReadWrite: true, UID: -1, GID: -1, Umask: -1, KeyFD: -1, Mountpoint: "/mnt"},
+		&Serve{Image: "/sd.img", Type: "vfat", Offset: 4194304, ReadWrite: true, UID: -1, GID: -1, Umask: -1, KeyFD: -1, Log: "/run/loops/log/mnt.log", Mountpoint: "/mnt"},
 		&Serve{Image: "/i.iso", UID: -1, GID: -1, Umask: 0o777, Map: "off", KeyFD: -1, Mountpoint: "/m"},
 		&ReadDisk{Image: "/vm.qcow2"},
 		&ReadDisk{Image: "--image"},

@@ -118,15 +118,11 @@ func startUserspaceServer(m blockloop.ServeRequest) error {
 		// A VM disk alone: the server knows the image is one.
 		req = &serveproto.Serve{Image: m.Image, RawDisk: true, Disk: m.Disk && len(m.Layers) > 0, UID: -1, GID: -1, Umask: -1, KeyFD: -1, Mountpoint: m.Mountpoint}
 	}
-	stderr := null
 	if !m.RawDisk {
 		// The server's log: the files that fail to read (a truncated image).
-		if lf := openServerLog(m.Mountpoint); lf >= 0 {
-			defer unix.Close(lf)
-			stderr = lf
-		}
+		req.Log = serverLogPath(m.Mountpoint)
 	}
-	files := []uintptr{uintptr(null), uintptr(null), uintptr(stderr), uintptr(w)} // the answer on fd 3 (serveproto.ReadyFD)
+	files := []uintptr{uintptr(null), uintptr(null), uintptr(null), uintptr(w)} // the answer on fd 3 (serveproto.ReadyFD)
 	if len(m.Layers) > 0 {
 		for _, l := range m.Layers {
 			req.Layers = append(req.Layers, l.String())

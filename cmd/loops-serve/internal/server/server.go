@@ -34,7 +34,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -146,11 +145,7 @@ func Serve(ctx context.Context, opts *serveproto.Serve, ready func()) error {
 		return err
 	}
 	o.Disk, o.ReadWrite, o.Layers, o.Keys, o.PVs = opts.Disk, opts.ReadWrite, layers, keys, pvs
-	o.Log = func(msg string) {
-		// The log is stderr: loops mount makes it a file (its
-		// serverLogPath), a shell running the server shows it.
-		fmt.Fprintf(os.Stderr, "%s loops-serve[%d] %s: %s\n", time.Now().UTC().Format(time.RFC3339), os.Getpid(), opts.Mountpoint, msg)
-	}
+	o.Log = (&logger{path: opts.Log, mountpoint: opts.Mountpoint}).log
 	srv, err := userfs.Serve(ctx, opts.Image, opts.Mountpoint, o)
 	if err != nil {
 		return fmt.Errorf("serve %s at %s: %w", opts.Image, opts.Mountpoint, err)
