@@ -17,6 +17,13 @@
 // Loops marks the loopbacks it loads with the stream property loops.id
 // (see MarkProperty), so On is idempotent and Off unloads only those.
 //
+// A virtual microphone (MicOn, MicOff, Mics; mic.go) is the other way
+// round: a source, not a monitor, that carries what plays to a sink or what
+// one application plays (its streams moved through a null sink of the
+// mic's, still heard), for a call or a recorder to take as a microphone.
+// FollowMic, run by the caller as a long-lived client, moves the streams
+// the application opens later.
+//
 // Nothing here needs privilege: the sound server is per user. Run as root
 // under sudo, the package talks to the invoking user's server with that
 // user's cookie.
