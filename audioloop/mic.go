@@ -470,14 +470,17 @@ func (snap *snapshot) plan(req MicRequest, cur *Mic) (*micPlan, error) {
 			if !own(st.Sink) {
 				p.move = append(p.move, st)
 				if hear == "" {
-					hear = st.Sink
+					hear = st.Sink // "" while PipeWire has not linked a new stream yet
 				}
 			}
 		}
 		if hear == "" {
 			hear = si.DefaultSink
 		}
-		if own(hear) || hear == "" {
+		if hear == "" {
+			return nil, &DeviceError{Kind: "sink", Candidates: sinks}
+		}
+		if own(hear) {
 			return nil, &MicFeedbackError{Mic: name, Sink: hear, Why: "it is the mic's own sink"}
 		}
 		from, err := micLoopbackSpec(name, MicRoleFrom, app+".monitor", feed, ms)

@@ -40,12 +40,27 @@ func levels(t *testing.T, s *audiolooptest.Server, sources []string, freqs ...fl
 			defer wg.Done()
 			rec := s.Record(t, src, 1500*time.Millisecond)
 			for _, f := range freqs {
-				out[i] = append(out[i], audiolooptest.ToneAmplitude(rec, f))
+				out[i] = append(out[i], medianAmplitude(rec, f))
 			}
 		}()
 	}
 	wg.Wait()
 	return out
+}
+
+// medianAmplitude is the median over 100 ms blocks of the amplitude of
+// freq in rec: a dropout on a loaded machine (an underrun of a loopback)
+// lowers a block or two, not the level.
+func medianAmplitude(rec []float32, freq float64) float64 {
+	var as []float64
+	for i := 0; i+4800 <= len(rec); i += 4800 {
+		as = append(as, audiolooptest.ToneAmplitude(rec[i:i+4800], freq))
+	}
+	if len(as) == 0 {
+		return 0
+	}
+	slices.Sort(as)
+	return as[len(as)/2]
 }
 
 // TestMicFromSink: a 1 kHz tone played to a is in the mic within 3 dB of
@@ -163,21 +178,24 @@ func TestMicFromApp(t *testing.T) {
 		}
 		select {
 		case fr := <-done:
-			if fr == nil || len(fr.Moved) != 1 {
-				t.Errorf("FollowMic ended with %+v, want one stream moved", fr)
+			// It may move the first stream again: pipewire-pulse answers a
+			// move before the stream shows on its new sink.
+			if fr == nil || !slices.ContainsFunc(fr.Moved, func(st audioloop.Stream) bool { return st.Index != r.Moved[0].Index }) {
+				t.Errorf("FollowMic ended with %+v, want the new stream moved", fr)
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatal("FollowMic did not end after MicOff")
 		}
-		sts, err := c.Streams()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, st := range sts {
-			if st.Sink != "a" {
-				t.Errorf("stream %+v is not back on a", st)
+		waitFor(t, "both streams back on a", func() bool {
+			sts, err := c.Streams()
+			n := 0
+			for _, st := range sts {
+				if st.Sink == "a" {
+					n++
+				}
 			}
-		}
+			return err == nil && len(sts) == 3 && n == 3
+		})
 		if got := moduleList(t, s); !slices.Equal(got, before) {
 			t.Errorf("after MicOff:\n%q\nwant as before\n%q", got, before)
 		}
@@ -304,9 +322,9 @@ func TestMicMeter(t *testing.T) {
 
 func waitStreams(t *testing.T, c *audioloop.Client, n int) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("%d streams", n), func() bool {
+	waitFor(t, fmt.Sprintf("%d streams on a sink", n), func() bool {
 		sts, err := c.Streams()
-		return err == nil && len(sts) >= n
+		return err == nil && len(sts) >= n && !slices.ContainsFunc(sts, func(st audioloop.Stream) bool { return st.Sink == "" })
 	})
 }
 
@@ -342,12 +360,11 @@ func TestMicChangeFrom(t *testing.T) {
 		if err != nil || r.Mic.App != "tonetwo" || len(r.Mic.AppStreams) != 1 || r.Mic.AppStreams[0].App != "tonetwo" {
 			t.Fatalf("MicOn(from tonetwo) = %+v, %v; want tonetwo's stream in the mic", r, err)
 		}
-		sts, _ := c.Streams()
-		for _, st := range sts {
-			if st.App == "toneone" && st.Sink != "a" {
-				t.Errorf("toneone's stream is on %s, want back on a", st.Sink)
-			}
-		}
+		// PipeWire shows a moved stream on no sink for a moment.
+		waitFor(t, "toneone's stream back on a", func() bool {
+			sts, err := c.Streams()
+			return err == nil && slices.ContainsFunc(sts, func(st audioloop.Stream) bool { return st.App == "toneone" && st.Sink == "a" })
+		})
 		lv := levels(t, s, []string{"loops-mic"}, 700, 1900)
 		if lv[0][1] < 0.05 || audiolooptest.DB(lv[0][0], lv[0][1]) > -30 {
 			t.Errorf("mic: 700 Hz %.4f, 1900 Hz %.4f; want tonetwo's 1900 Hz only", lv[0][0], lv[0][1])
