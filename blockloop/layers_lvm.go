@@ -238,7 +238,7 @@ func chooseLV(lvs []LogicalVolume, want string) (LogicalVolume, error) {
 		}
 		return LogicalVolume{}, reasonf(ErrNoMountable, "no logical volume holds a filesystem loops recognizes; the image has %s", describeLVs(lvs))
 	}
-	return LogicalVolume{}, reasonf(ErrChooseLV, "%d logical volumes hold a filesystem: %s; choose one with --lv VG/LV",
+	return LogicalVolume{}, reasonf(ErrChooseLV, "%d logical volumes hold a filesystem: %s; choose one",
 		len(mountable), describeLVs(lvs))
 }
 

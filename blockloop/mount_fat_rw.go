@@ -62,7 +62,7 @@ func (h *Host) checkUserspaceRW(abs string, plan Plan) (dirty bool, err error) {
 func checkNotServedRW(img *os.File) error {
 	if err := unix.Flock(int(img.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
 		if errors.Is(err, unix.EWOULDBLOCK) {
-			return reasonf(ErrAlreadyMounted, "a loops server has it open read-write (loops mount --rw)")
+			return reasonf(ErrAlreadyMounted, "a loops server has it open read-write")
 		}
 		return nil
 	}
