@@ -62,6 +62,9 @@ func containerHint(ce *blockloop.ContainerError, image string) string {
 	case "crypto_LUKS":
 		return fmt.Sprintf("loops mount opens it and asks for the passphrase: sudo loops mount %s", image)
 	case "BitLocker":
+		if !kernelLayers().DeviceMapper {
+			return fmt.Sprintf("Unlock it in userspace with dislocker (this kernel has no device-mapper for cryptsetup): sudo dislocker -V %s -u -- DIR; then sudo mount -o loop,ro DIR/dislocker-file MNT.", image)
+		}
 		return fmt.Sprintf("Unlock it: sudo cryptsetup open --type bitlk %s %s (or dislocker -V %s -u -- DIR); then mount /dev/mapper/%s.", image, name, image, name)
 	case "apfs":
 		return fmt.Sprintf("Open it with apfs-fuse: apfs-fuse %s DIR", image)
@@ -72,6 +75,9 @@ func containerHint(ce *blockloop.ContainerError, image string) string {
 	case "VMFS", "VMFS_volume_member":
 		return fmt.Sprintf("Open it with vmfs6-fuse (vmfs-fuse for VMFS 5): vmfs6-fuse %s DIR", image)
 	case "cs_fvault2":
+		if !kernelLayers().DeviceMapper {
+			return "Unlocking FileVault 2 needs cryptsetup and device-mapper, which this kernel lacks: open it on a machine whose kernel has device-mapper (cryptsetup open --type fvault2)."
+		}
 		return fmt.Sprintf("Unlock it: sudo cryptsetup open --type fvault2 %s %s; then mount /dev/mapper/%s.", image, name, name)
 	case "ceph_bluestore":
 		return fmt.Sprintf("Read its objects with ceph-objectstore-tool --data-path DIR, or export it: ceph-bluestore-tool show-label --dev %s.", image)
@@ -82,6 +88,9 @@ func containerHint(ce *blockloop.ContainerError, image string) string {
 	case "ubi":
 		return fmt.Sprintf("Load it onto simulated flash and attach it: sudo modprobe nandsim; sudo ubiformat /dev/mtd0 -f %s; sudo ubiattach -m 0; then mount -t ubifs /dev/ubi0_0 DIR.", image)
 	case "vdo":
+		if !kernelLayers().DeviceMapper {
+			return "VDO volumes are read through device-mapper's dm-vdo, which this kernel lacks: open it on a machine whose kernel has it (vdo import, then mount its mapper device)."
+		}
 		return fmt.Sprintf("Attach it (%s), then start it: sudo vdo import --name %s --device /dev/loopN (or lvm_import_vdo); mount /dev/mapper/%s.", loop, name, name)
 	case "mpool":
 		return fmt.Sprintf("Activate it with the mpool tools (mpool activate %s); it holds an object store, not files.", name)

@@ -160,5 +160,16 @@ func TestLayerHintsFollowTheKernel(t *testing.T) {
 			}
 			t.Errorf("device-mapper %v: locked LUKS hint %q, refused LUKS hint %q", has, hint(locked), hint(refused))
 		}
+		// BitLocker, FileVault 2, VDO: /dev/mapper only where it exists;
+		// BitLocker's dislocker (FUSE) works everywhere.
+		for _, typ := range []string{"BitLocker", "cs_fvault2", "vdo"} {
+			h := containerHint(&blockloop.ContainerError{Type: typ}, "/img")
+			if strings.Contains(h, "mount /dev/mapper") != has {
+				t.Errorf("device-mapper %v: %s hint %q", has, typ, h)
+			}
+		}
+		if h := containerHint(&blockloop.ContainerError{Type: "BitLocker"}, "/img"); !strings.Contains(h, "dislocker") {
+			t.Errorf("device-mapper %v: BitLocker hint %q does not name dislocker", has, h)
+		}
 	}
 }
