@@ -89,6 +89,15 @@ func (f *FS) recordOffset(num int64) int64 {
 	return (r.lcn+vcn-r.vcn)*f.clusterSize + num*f.recordSize%f.clusterSize
 }
 
+// mftChunkData is a chunk of $MFT as cached: its records' update
+// sequences undone once, when read (a record parsed from it is not
+// copied: its resident values alias the chunk), and each record's fixup
+// error.
+type mftChunkData struct {
+	b    []byte
+	errs []error
+}
+
 // readRecord reads record num through $MFT's runs, a cached 64 KiB at a
 // time.
 func (f *FS) readRecord(num int64) (*record, error) {
@@ -98,23 +107,35 @@ func (f *FS) readRecord(num int64) (*record, error) {
 	at := num * f.recordSize
 	base := at &^ (mftChunk - 1)
 	f.cacheMu.Lock()
-	chunk, ok := f.cache[base]
+	c, ok := f.cache[base]
 	f.cacheMu.Unlock()
 	if !ok {
-		chunk = make([]byte, min(mftChunk, f.mft.size-base))
-		if _, err := f.mft.ReadAt(chunk, base); err != nil {
+		b := make([]byte, min(mftChunk, f.mft.size-base))
+		if _, err := f.mft.ReadAt(b, base); err != nil {
 			return nil, fmt.Errorf("ntfs: reading $MFT at %d: %w", base, err)
+		}
+		c = &mftChunkData{b: b, errs: make([]error, len(b)/int(f.recordSize))}
+		for i := range c.errs {
+			r := b[int64(i)*f.recordSize : int64(i+1)*f.recordSize]
+			if string(r[:4]) == "FILE" {
+				n := base/f.recordSize + int64(i)
+				if err := applyFixups(r, f.recordOffset(n)); err != nil {
+					c.errs[i] = fmt.Errorf("MFT record %d: %w", n, err)
+				}
+			}
 		}
 		f.cacheMu.Lock()
 		if len(f.cache) >= maxCachedChunks {
 			clear(f.cache)
 		}
-		f.cache[base] = chunk
+		f.cache[base] = c
 		f.cacheMu.Unlock()
 	}
-	b := make([]byte, f.recordSize)
-	copy(b, chunk[at-base:])
-	return parseRecord(b, num, f.recordOffset(num), f.lim.MaxRuns)
+	i := (at - base) / f.recordSize
+	if c.errs[i] != nil {
+		return nil, c.errs[i]
+	}
+	return decodeRecord(c.b[at-base:at-base+f.recordSize:at-base+f.recordSize], num, f.recordOffset(num), f.lim.MaxRuns)
 }
 
 // fileRecord is a base record and every attribute of the file, those in

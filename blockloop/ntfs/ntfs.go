@@ -122,7 +122,7 @@ type FS struct {
 	root *Entry
 
 	cacheMu sync.Mutex
-	cache   map[int64][]byte // MFT chunks by offset in $MFT
+	cache   map[int64]*mftChunkData // MFT chunks by offset in $MFT
 }
 
 // boot is the decoded boot sector.
@@ -143,7 +143,7 @@ func Open(r io.ReaderAt, size int64) (*FS, error) {
 
 // OpenOptions is Open with options.
 func OpenOptions(r io.ReaderAt, size int64, opts Options) (*FS, error) {
-	f := &FS{r: r, size: size, lim: opts.Limits.withDefaults(), mountPoint: opts.MountPoint, cache: map[int64][]byte{}}
+	f := &FS{r: r, size: size, lim: opts.Limits.withDefaults(), mountPoint: opts.MountPoint, cache: map[int64]*mftChunkData{}}
 	if size < 512 {
 		return nil, fmt.Errorf("ntfs: image of %d bytes: %w", size, ErrNotNTFS)
 	}

@@ -98,6 +98,18 @@ func parseRecord(b []byte, num, off int64, maxRuns int) (*record, error) {
 	if err := applyFixups(b, off); err != nil {
 		return nil, fmt.Errorf("MFT record %d: %w", num, err)
 	}
+	return decodeRecord(b, num, off, maxRuns)
+}
+
+// decodeRecord is parseRecord of a record whose update sequence is
+// undone already.
+func decodeRecord(b []byte, num, off int64, maxRuns int) (*record, error) {
+	if string(b[:4]) != "FILE" {
+		if string(b[:4]) == "BAAD" {
+			return nil, formatErr(off, "MFT record %d is marked bad (BAAD)", num)
+		}
+		return nil, formatErr(off, "MFT record %d has no FILE signature", num)
+	}
 	r := &record{num: num, off: off}
 	r.seq = binary.LittleEndian.Uint16(b[0x10:])
 	r.links = binary.LittleEndian.Uint16(b[0x12:])

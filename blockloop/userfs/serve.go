@@ -27,9 +27,10 @@
 //
 // Inode numbers are stable (from the reader); entries, attributes,
 // listings and file data are cached by the kernel with long timeouts (the
-// image is immutable); reads of plainly stored data are spliced straight
-// from the image file, others are served by the reader, up to 512 KiB per
-// request, with a 4 MiB kernel readahead when served by root.
+// image is immutable); reads of 64 KiB and more of plainly stored data are
+// spliced straight from the image file, others are served by the reader
+// (pread, one writev to answer), up to 512 KiB per request, with a 4 MiB
+// kernel readahead when served by root.
 package userfs
 
 import (
