@@ -73,10 +73,12 @@ func TestMeterTone(t *testing.T) {
 }
 
 // waitReading reads m every 300 ms until ok holds for two readings in a
-// row (a level, not a moment), for at most 10 s, and returns the last.
+// row (a level, not a moment), for at most 20 s (a loaded machine starts
+// streams slowly; this waits for a level, it does not time one), and
+// returns the last.
 func waitReading(t *testing.T, m *audioloop.Meter, ok func(audioloop.MeterReading) bool) audioloop.MeterReading {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	var rd audioloop.MeterReading
 	good := 0
 	for time.Now().Before(deadline) {
@@ -93,7 +95,7 @@ func waitReading(t *testing.T, m *audioloop.Meter, ok func(audioloop.MeterReadin
 			good = 0
 		}
 	}
-	t.Fatalf("the meter never read as wanted within 10s; last: source %+v (%.1f dBFS), sink %+v (%.1f dBFS), loopback %+v",
+	t.Fatalf("the meter never read as wanted within 20s; last: source %+v (%.1f dBFS), sink %+v (%.1f dBFS), loopback %+v",
 		rd.Source, rd.Source.PeakDBFS(), rd.Sink, rd.Sink.PeakDBFS(), rd.Loopback)
 	return rd
 }
