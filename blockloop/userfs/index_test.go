@@ -20,7 +20,7 @@ import (
 
 // indexMount writes the EROFS index of img's filesystem and mounts it with
 // the kernel's erofs over img (file-backed, device=IMAGE), as the index
-// route does; unmounted at cleanup.
+// route does, at opts.Mountpoint or a new directory; unmounted at cleanup.
 func indexMount(t *testing.T, img string, opts userfs.Options) string {
 	t.Helper()
 	f, err := os.Open(img)
@@ -40,7 +40,10 @@ func indexMount(t *testing.T, img string, opts userfs.Options) string {
 	}
 	t.Logf("index: %d inodes, %d-byte blocks, %d bytes (%d flat, %d chunked, %d copied)",
 		info.Inodes, info.BlockSize, info.Size, info.Flat, info.Chunked, info.Copied)
-	mp := mountDir(t)
+	mp := opts.Mountpoint
+	if mp == "" {
+		mp = mountDir(t)
+	}
 	if err := syscall.Mount(index, mp, "erofs", syscall.MS_RDONLY|syscall.MS_NOSUID|syscall.MS_NODEV, "device="+img); err != nil {
 		t.Fatalf("mount -t erofs -o device=%s %s: %v", img, index, err)
 	}
