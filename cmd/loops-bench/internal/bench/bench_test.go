@@ -104,6 +104,27 @@ func TestTableAndSummary(t *testing.T) {
 	}
 }
 
+// TestTableEach: two loops routes against one tool: both pairs reach the
+// summary, the ratio column is the first route's.
+func TestTableEach(t *testing.T) {
+	rep := testReport()
+	rep.TableEach("ntfs", "read all", "", []*Series{
+		{Name: "loops mount", Label: "index", Loops: true, D: msd(1, 1, 1)},
+		{Name: "loops mount --fuse", Label: "fuse", Loops: true, D: msd(3, 3, 3)},
+		{Name: "ntfs-3g", Label: "ntfs-3g", D: msd(4, 4, 4)},
+	})
+	out := rep.Render(rep.Start, "")
+	for _, want := range []string{
+		"| `ntfs-3g` | 4.00 | 4.00 | 4.00 | 3 | 0.25 |\n",
+		"| ntfs | read all | `index` | 1.00 ms | `ntfs-3g` | 4.00 ms | 0.25 | **yes**, 4.00× faster |\n",
+		"| ntfs | read all | `fuse` | 3.00 ms | `ntfs-3g` | 4.00 ms | 0.75 | **yes**, 1.33× faster |\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 func TestTwoStates(t *testing.T) {
 	rep := testReport()
 	rep.TwoStates("256 addresses on lo", "Note.", [2]string{"2 addresses", "256 addresses"}, [2][]*Series{

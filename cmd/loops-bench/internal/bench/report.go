@@ -122,9 +122,21 @@ func Verdict(r float64) string {
 }
 
 // Table writes one comparison: a row per side with median, p10, p90 and,
-// for the other tools, the ratio loops ÷ that tool. With area set, every
-// (loops, other) pair goes into the summary.
+// for the other tools, the ratio loops ÷ that tool (the first loops side).
+// With area set, every (first loops side, other) pair goes into the
+// summary.
 func (rep *Report) Table(area, title, note string, res []*Series) {
+	rep.table(area, title, note, res, false)
+}
+
+// TableEach is Table for loops measured by more than one route (the
+// erofs index and --fuse): every (loops side, other) pair goes into the
+// summary; the ratio column stays the first loops side's.
+func (rep *Report) TableEach(area, title, note string, res []*Series) {
+	rep.table(area, title, note, res, true)
+}
+
+func (rep *Report) table(area, title, note string, res []*Series, each bool) {
 	rep.Printf("### %s\n\n", title)
 	if note != "" {
 		rep.Printf("%s\n\n", note)
@@ -158,9 +170,14 @@ func (rep *Report) Table(area, title, note string, res []*Series) {
 	if area == "" || lo == nil {
 		return
 	}
-	for _, s := range res {
-		if !s.Loops && !s.Ref {
-			rep.AddSummary(SummaryRow{area, title, lo.Label, s.Label, lo.Median(), s.Median()})
+	for _, l := range res {
+		if !l.Loops || (l != lo && !each) {
+			continue
+		}
+		for _, s := range res {
+			if !s.Loops && !s.Ref {
+				rep.AddSummary(SummaryRow{area, title, l.Label, s.Label, l.Median(), s.Median()})
+			}
 		}
 	}
 }
