@@ -46,14 +46,19 @@ func WriteIndex(w io.Writer, f *os.File, opts Options, compactMtime bool) (erofs
 		return erofs.Info{}, fmt.Errorf("userfs: %s: %w", f.Name(), err)
 	}
 	x := newFsys(tree, 0, opts)
-	root, err := indexTree(x, tree.Root, opts.LargeTree)
+	pre := &prefetch{fd: int(f.Fd()), base: opts.Offset, max: prefetchIndexMax, gap: prefetchGap}
+	root, err := indexTree(x, tree.Root, opts.LargeTree, pre)
 	if err != nil {
 		return erofs.Info{}, fmt.Errorf("userfs: %s: %w", f.Name(), err)
 	}
-	return erofs.Write(w, root, erofs.Options{
+	info, err := erofs.Write(w, root, erofs.Options{
 		DeviceSize: opts.Offset + size, Device: f, Offset: opts.Offset,
 		CompactMtime: compactMtime, Label: tree.Label, Unit: tree.BlockSize,
 	})
+	if err == nil {
+		pre.submit()
+	}
+	return info, err
 }
 
 // LargeTreeNodes is when WriteIndex calls Options.LargeTree.
@@ -63,7 +68,7 @@ const LargeTreeNodes = 20000
 // the attributes the FUSE route shows (fsys.attrOf). Names sharing an
 // inode number and a link count above one become hard links when their
 // attributes agree.
-func indexTree(x *fsys, root Node, large func()) (*erofs.Node, error) {
+func indexTree(x *fsys, root Node, large func(), pre *prefetch) (*erofs.Node, error) {
 	type todo struct {
 		n    Node
 		e    *erofs.Node
@@ -102,6 +107,8 @@ func indexTree(x *fsys, root Node, large func()) (*erofs.Node, error) {
 				}
 				if e.Extents == nil && e.Size > 0 {
 					e.Data = k.ReaderAt()
+				} else if pre != nil {
+					pre.file(a)
 				}
 				if a.Nlink > 1 {
 					if first := links[a.Ino]; first == nil {

@@ -43,7 +43,7 @@ func TestLargeTreeHook(t *testing.T) {
 		// The root's directories, each of LargeTreeNodes/2 files.
 		calls := 0
 		root := rootOf(c.dirs)
-		if _, err := indexTree(x, root, func() { calls++ }); err != nil {
+		if _, err := indexTree(x, root, func() { calls++ }, nil); err != nil {
 			t.Fatal(err)
 		}
 		if calls != c.want {

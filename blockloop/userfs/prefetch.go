@@ -11,16 +11,20 @@ import (
 // kernel to read ahead, how much per directory, and how much of a tree's
 // metadata.
 const (
-	prefetchFileMax = 1 << 20
-	prefetchDirMax  = 16 << 20
-	prefetchMetaMax = 256 << 20
+	prefetchFileMax  = 1 << 20
+	prefetchDirMax   = 16 << 20
+	prefetchMetaMax  = 256 << 20
+	prefetchIndexMax = 64 << 20
 )
 
 // prefetch asks the kernel to start reading image ranges (posix_fadvise
 // WILLNEED) before they are asked for: the data of a directory's small
 // files as the directory is opened, so that a program reading every file
 // finds their pages on their way in, read together, instead of waiting
-// for one file at a time; a tree's metadata as it is mounted. Cheap when
+// for one file at a time; a tree's metadata as it is mounted; through the
+// EROFS index, whose directories the kernel reads without asking loops,
+// the small files' data as the index is written (up to prefetchIndexMax:
+// the kernel's erofs reads the image through its page cache). Cheap when
 // the pages are cached already. The ranges are gathered, then submitted
 // by start beside the request that gathered them (submitting can wait on
 // the disk's queue).
@@ -70,12 +74,17 @@ func (p *prefetch) start() {
 	if len(p.xs) == 0 {
 		return
 	}
-	fd, base, xs := p.fd, p.base, coalesce(p.xs, p.gap, prefetchSpanMax)
-	go func() {
-		for _, x := range xs {
-			unix.Fadvise(fd, base+x.Offset, x.Length, unix.FADV_WILLNEED)
-		}
-	}()
+	q := *p
+	q.xs = slices.Clone(p.xs)
+	go q.submit()
+}
+
+// submit submits the gathered ranges now, neighbours joined into one;
+// the reads go on after it returns.
+func (p *prefetch) submit() {
+	for _, x := range coalesce(p.xs, p.gap, prefetchSpanMax) {
+		unix.Fadvise(p.fd, p.base+x.Offset, x.Length, unix.FADV_WILLNEED)
+	}
 }
 
 // coalesce sorts xs by offset and joins ranges at most gap apart while
