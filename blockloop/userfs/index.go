@@ -6,15 +6,14 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strings"
 	"syscall"
 
 	"github.com/loops-cli/loops/blockloop/erofs"
 )
 
 // ErrNotIndexable is a filesystem the EROFS index route cannot describe
-// (a file whose data the reader cannot read, extended attributes such as
-// NTFS alternate data streams, a VM disk image); the FUSE route serves it.
+// (a file whose data the reader cannot read, a VM disk image); the FUSE
+// route serves it.
 var ErrNotIndexable = errors.New("cannot be served through an EROFS index")
 
 // WriteIndex writes to w an EROFS index of the filesystem in f (at
@@ -93,10 +92,6 @@ func indexTree(x *fsys, root Node, large func(), pre *prefetch) (*erofs.Node, er
 		names += len(kids)
 		for _, k := range kids {
 			a := x.attrOf(k)
-			if xe, ok := k.(xattrEntry); ok && len(xe.Xattrs()) > 0 {
-				return nil, fmt.Errorf("%s/%s has extended attributes (%s), which the index does not carry: %w",
-					d.path, a.Name, strings.Join(xe.Xattrs(), ", "), ErrNotIndexable)
-			}
 			e := indexNode(a)
 			switch a.Mode & syscall.S_IFMT {
 			case syscall.S_IFDIR:
