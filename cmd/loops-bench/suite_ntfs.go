@@ -5,9 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
 
-	"github.com/loops-cli/loops/blockloop/kernfile"
 	"github.com/loops-cli/loops/blockloop/ntfs/ntfstest"
 	"github.com/loops-cli/loops/cmd/loops-bench/internal/bench"
 )
@@ -91,7 +89,7 @@ func (h *harness) ntfsSuite() error {
 	if err := ntfsImage(img); err != nil {
 		return err
 	}
-	index, why := h.ntfsIndexRoute(img, mnt)
+	index, why := h.indexRoute(img, mnt, "ntfs3")
 	n, warm := h.slowRounds()
 	imount, lmount, lumount := bench.Exec(h.loopsCmd("mount", img, mnt)), bench.Exec(h.loopsCmd("mount", "--fuse", img, mnt)), bench.Exec(h.loopsCmd("umount", mnt))
 	nmount, numount := bench.Exec(cmd("ntfs-3g", "-o", "ro", img, mnt)), bench.Exec(cmd("fusermount", "-u", mnt))
@@ -106,12 +104,9 @@ func (h *harness) ntfsSuite() error {
 	h.rep.Printf("This kernel has no ntfs3, so `loops mount` reads NTFS itself. As root, on a kernel with erofs, plain `loops mount IMG MNT` writes an EROFS index of the volume's tree (`loops-serve __write-index`: MFT records, directories, run lists; resident and compressed data copied into the index) and the kernel's erofs mounts it over the unmodified image, with no server: the route a root user gets by default. `loops mount --fuse` serves it through loops' FUSE server (`loops-serve`): the route of a user without root. %s Image `$W/ntfs/ntfs.img`: 1.5 GiB, `mkntfs -F -f -q` (4 KiB clusters), filled through ntfs-3g with %d files of 0-16 KiB of random data in %d directories under many/ (the small ones resident in their MFT records) and a 1 GiB random file big.bin. **Cold cache**: before every side of every round, untimed, `sync` and `echo 3 > /proc/sys/vm/drop_caches`. ntfs-3g (%s) is `ntfs-3g -o ro IMG MNT`, unmounted with `fusermount -u MNT`. The sides alternate in each round.\n\n",
 		why, ntfsFiles, ntfsDirs, firstLine("dpkg-query", "-W", "-f", "ntfs-3g ${Version}", "ntfs-3g"))
 
-	var sides []bench.ActSide
-	if index {
-		sides = append(sides, bench.ActSide{Name: "loops mount IMG MNT (kernel erofs index); read all of many/; loops umount MNT", Label: "loops mount (erofs index); read; umount", Loops: true,
-			Setup: []bench.Act{cold}, Timed: []bench.Act{imount, rd, lumount}, Cleanup: clean})
-	}
-	sides = append(sides,
+	sides := routes(index,
+		bench.ActSide{Name: "loops mount IMG MNT (kernel erofs index); read all of many/; loops umount MNT", Label: "loops mount (erofs index); read; umount", Loops: true,
+			Setup: []bench.Act{cold}, Timed: []bench.Act{imount, rd, lumount}, Cleanup: clean},
 		bench.ActSide{Name: "loops mount --fuse IMG MNT; read all of many/; loops umount MNT", Label: "loops mount --fuse; read; umount", Loops: true,
 			Setup: []bench.Act{cold}, Timed: []bench.Act{lmount, rd, lumount}, Cleanup: clean},
 		bench.ActSide{Name: "ntfs-3g -o ro IMG MNT; read all of many/; fusermount -u MNT", Label: "ntfs-3g -o ro; read; fusermount -u",
@@ -120,21 +115,14 @@ func (h *harness) ntfsSuite() error {
 	if err != nil {
 		return err
 	}
-	names := []string{"loops --fuse", "ntfs-3g"}
-	if index {
-		names = []string{"loops erofs index", "loops --fuse", "ntfs-3g"}
-	}
 	bytes, odd := bench.ReadBytes(sides, reads)
-	h.rep.TableEach("ntfs", fmt.Sprintf("NTFS: mount + read every file of %d + umount, cold", ntfsFiles), fmt.Sprintf("%d rounds after %d warm-up. The reader is `loops-bench __readall MNT/many`. Read at the median: %s. The ratio column is the first loops row's; the summary has both loops routes. %s", n, warm, bench.ReadRates(total, bytes, names...), odd), total)
+	h.rep.TableEach("ntfs", fmt.Sprintf("NTFS: mount + read every file of %d + umount, cold", ntfsFiles), fmt.Sprintf("%d rounds after %d warm-up. The reader is `loops-bench __readall MNT/many`. Read at the median: %s. The ratio column is the first loops row's; the summary has both loops routes. %s", n, warm, bench.ReadRates(total, bytes, routes(index, "loops erofs index", "loops --fuse", "ntfs-3g")...), odd), total)
 	h.rep.Table("", "NTFS: time to first file, cold", "Same rounds: the mount plus the reader's time to the end of the first file.", first)
 
 	big := bench.Exec(dd("if=" + filepath.Join(mnt, "big.bin")))
-	sides = nil
-	if index {
-		sides = append(sides, bench.ActSide{Name: "loops mount IMG MNT (kernel erofs index, untimed); dd if=MNT/big.bin of=/dev/null bs=1M; loops umount (untimed)", Label: "loops mount (erofs index); dd 1 GiB", Loops: true,
-			Setup: []bench.Act{cold, imount}, Timed: []bench.Act{big}, Cleanup: append([]bench.Act{lumount}, clean...)})
-	}
-	sides = append(sides,
+	sides = routes(index,
+		bench.ActSide{Name: "loops mount IMG MNT (kernel erofs index, untimed); dd if=MNT/big.bin of=/dev/null bs=1M; loops umount (untimed)", Label: "loops mount (erofs index); dd 1 GiB", Loops: true,
+			Setup: []bench.Act{cold, imount}, Timed: []bench.Act{big}, Cleanup: append([]bench.Act{lumount}, clean...)},
 		bench.ActSide{Name: "loops mount --fuse IMG MNT (untimed); dd if=MNT/big.bin of=/dev/null bs=1M; loops umount (untimed)", Label: "loops mount --fuse; dd 1 GiB", Loops: true,
 			Setup: []bench.Act{cold, lmount}, Timed: []bench.Act{big}, Cleanup: append([]bench.Act{lumount}, clean...)},
 		bench.ActSide{Name: "ntfs-3g -o ro IMG MNT (untimed); dd if=MNT/big.bin of=/dev/null bs=1M; fusermount -u (untimed)", Label: "ntfs-3g -o ro; dd 1 GiB",
@@ -145,37 +133,4 @@ func (h *harness) ntfsSuite() error {
 	}
 	h.rep.TableEach("ntfs", "NTFS: sequential read of a 1 GiB file, cold", fmt.Sprintf("%d rounds after %d warm-up; the mount and unmount are not timed (the mount after the caches are dropped). `dd bs=1M` of the file through each mount. The ratio column is the first loops row's; the summary has both loops routes.", n, warm), total)
 	return nil
-}
-
-// ntfsIndexRoute tells whether root's plain `loops mount` of img takes the
-// kernel erofs index route here: one untimed mount whose mountinfo type
-// must be erofs, and why not when it is not.
-func (h *harness) ntfsIndexRoute(img, mnt string) (bool, string) {
-	fsys, _ := os.ReadFile("/proc/filesystems")
-	switch {
-	case !strings.Contains(string(fsys), "\terofs\n"):
-		return false, "This kernel has no erofs: only `--fuse` is measured."
-	case strings.Contains(string(fsys), "\tntfs3\n"):
-		return false, "This kernel has ntfs3, which plain `loops mount` would use: only `--fuse` is measured."
-	}
-	if err := quiet(h.loops, "mount", img, mnt); err != nil {
-		return false, fmt.Sprintf("Plain `loops mount` failed here (%v): only `--fuse` is measured.", err)
-	}
-	typ := mountFSType(mnt)
-	h.cleanMnt(mnt)
-	if typ != "erofs" {
-		return false, fmt.Sprintf("Plain `loops mount` mounted it as %q, not through the erofs index: only `--fuse` is measured.", typ)
-	}
-	return true, "Both are measured (an untimed mount first checked that plain `loops mount` takes the erofs index: mountinfo says erofs)."
-}
-
-// mountFSType is the filesystem type mounted at mp (mountinfo).
-func mountFSType(mp string) string {
-	ms, _ := kernfile.Mountinfo("/proc/self/mountinfo")
-	for _, m := range ms {
-		if m.Mountpoint == mp {
-			return m.FSType
-		}
-	}
-	return ""
 }
