@@ -16,7 +16,7 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(blocklooptest.Main(m)) }
 
-// mountIndex mounts index over dev, file-backed (no loop device), as
+// mountIndex mounts index over dev (file-backed where the kernel can, else on loop devices), as
 // mount -t erofs -o ro,device=DEV INDEX DIR; unmounted at cleanup.
 func mountIndex(t testing.TB, index, dev string) string {
 	t.Helper()
@@ -24,14 +24,7 @@ func mountIndex(t testing.TB, index, dev string) string {
 	if err := os.MkdirAll(mnt, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Mount(index, mnt, "erofs", syscall.MS_RDONLY, "device="+dev); err != nil {
-		t.Fatalf("mount -t erofs -o device=%s %s: %v", dev, index, err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(mnt, 0); err != nil {
-			t.Errorf("umount %s: %v", mnt, err)
-		}
-	})
+	blocklooptest.MountErofs(t, index, dev, mnt, 0)
 	return mnt
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loops-cli/loops/blockloop/blocklooptest"
 	"github.com/loops-cli/loops/blockloop/iso9660/isotest"
 	"github.com/loops-cli/loops/blockloop/readkit/readkittest"
 	"github.com/loops-cli/loops/blockloop/userfs"
@@ -44,14 +45,7 @@ func indexMount(t *testing.T, img string, opts userfs.Options) string {
 	if mp == "" {
 		mp = mountDir(t)
 	}
-	if err := syscall.Mount(index, mp, "erofs", syscall.MS_RDONLY|syscall.MS_NOSUID|syscall.MS_NODEV, "device="+img); err != nil {
-		t.Fatalf("mount -t erofs -o device=%s %s: %v", img, index, err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(mp, 0); err != nil {
-			t.Errorf("umount %s: %v", mp, err)
-		}
-	})
+	blocklooptest.MountErofs(t, index, img, mp, syscall.MS_NOSUID|syscall.MS_NODEV)
 	return mp
 }
 

@@ -95,6 +95,10 @@ func execServer() {
 // TestScripts drives the real CLI with the scripts in testdata/script.
 // As root, each script gets a fresh network namespace named $NETNS.
 func TestScripts(t *testing.T) {
+	erofsFile := false // the kernel mounts erofs from a file in the scripts' $WORK
+	if _, err := exec.LookPath("mkfs.erofs"); err == nil && os.Geteuid() == 0 && kernelMounts("erofs") {
+		erofsFile = blocklooptest.FileBackedErofs(t, os.TempDir())
+	}
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("..", "..", "..", "testdata", "script"),
 		RequireExplicitExec: true,
@@ -133,8 +137,9 @@ func TestScripts(t *testing.T) {
 				}
 				return os.Geteuid() == 0, nil
 			case "iso9660", "udf", "vfat", "exfat", "erofs", "ntfs3": // the kernel mounts it itself
-				b, err := os.ReadFile("/proc/filesystems")
-				return err == nil && strings.Contains(string(b), "\t"+cond+"\n"), nil
+				return kernelMounts(cond), nil
+			case "erofsfile": // file-backed erofs (not over overlayfs)
+				return erofsFile, nil
 			case "pulse": // a PulseAudio the script can start itself (audio_*.txtar)
 				_, err := exec.LookPath("pulseaudio")
 				if err != nil && testkit.CI() {
@@ -145,4 +150,10 @@ func TestScripts(t *testing.T) {
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 	})
+}
+
+// kernelMounts: /proc/filesystems lists fstype.
+func kernelMounts(fstype string) bool {
+	b, err := os.ReadFile("/proc/filesystems")
+	return err == nil && strings.Contains(string(b), "\t"+fstype+"\n")
 }
