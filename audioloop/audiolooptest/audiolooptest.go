@@ -378,7 +378,35 @@ func (s *Server) LoadModule(t testing.TB, name, args string) uint32 {
 	if err != nil {
 		t.Fatalf("pactl load-module %s %s: %q", name, args, out)
 	}
+	if name == "module-null-sink" {
+		s.waitSink(t, args)
+	}
 	return uint32(n)
+}
+
+// waitSink waits until the null sink loaded with args is listed:
+// pipewire-pulse answers load-module before the sink's node shows.
+func (s *Server) waitSink(t testing.TB, args string) {
+	t.Helper()
+	var sink string
+	for _, a := range strings.Fields(args) {
+		if v, ok := strings.CutPrefix(a, "sink_name="); ok {
+			sink = v
+		}
+	}
+	if sink == "" {
+		return
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		for _, l := range strings.Split(s.Pactl(t, "list", "short", "sinks"), "\n") {
+			if f := strings.Fields(l); len(f) > 1 && f[1] == sink {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sink %s not listed 20s after load-module", sink)
+		}
+	}
 }
 
 // serverNames are the programs Leftovers looks for.

@@ -207,7 +207,7 @@ func init() {
 // killedOK are what fsck.fat -n may find after the server was killed:
 // the dirty mark (FAT32's backup boot sector does not carry it, as with
 // Linux's vfat), clusters taken but not yet in a file, the free count.
-var killedOK = regexp.MustCompile(`Dirty bit is set|differences between boot sector and its backup|mostly harmless|^\s*65:01/00$|Not automatically fixing this|Fs was not properly unmounted|Automatically removing dirty bit|Free cluster summary wrong|Reclaimed \d+ unused clusters|unused clusters|Leaving filesystem unchanged|Correct\?|^\s*\d\) |Perform changes\?|^\s*$`)
+var killedOK = regexp.MustCompile(`Dirty bit is set|differences between boot sector and its backup|mostly harmless|^\s*65:01/00$|Not automatically fixing this|Fs was not properly unmounted|Automatically removing dirty bit|Free cluster summary wrong|^\s*Auto-correcting\.$|Reclaimed \d+ unused clusters|unused clusters|Leaving filesystem unchanged|Correct\?|^\s*\d\) |Perform changes\?|^\s*$`)
 
 // TestMountFATReadWriteKilled: the server is killed (SIGKILL) in the
 // middle of a copy, after checkpoints happened during it. fsck.fat -n finds
