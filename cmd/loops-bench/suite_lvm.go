@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loops-cli/loops/blockloop/layer/lvm/lvmtest"
 	"github.com/loops-cli/loops/cmd/loops-bench/internal/bench"
 )
 
@@ -27,20 +28,7 @@ func newLVMTool(dir, dev string) (lvmTool, error) {
 	if err := mkdirs(filepath.Join(sys, "lock")); err != nil {
 		return lvmTool{}, err
 	}
-	filter := fmt.Sprintf(`[ "a|^%s$|", "r|.*|" ]`, dev)
-	conf := fmt.Sprintf(`devices {
-	filter = %s
-	global_filter = %s
-	obtain_device_list_from_udev = 0
-	use_devicesfile = 0
-	external_device_info_source = "none"
-	hints = "none"
-	scan_lvs = 0
-}
-global { activation = 0 use_lvmlockd = 0 event_activation = 0 locking_dir = %q }
-backup { backup = 0 archive = 0 }
-activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
-`, filter, filter, filepath.Join(sys, "lock"))
+	conf := lvmtest.Config([]string{dev}, filepath.Join(sys, "lock"))
 	return lvmTool{sys}, os.WriteFile(filepath.Join(sys, "lvm.conf"), []byte(conf), 0o600)
 }
 

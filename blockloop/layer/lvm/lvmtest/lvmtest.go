@@ -43,24 +43,11 @@ func New(t testing.TB) *Env {
 }
 
 func (e *Env) writeConf() {
-	var accept []string
+	var devs []string
 	for d := range e.devs {
-		accept = append(accept, fmt.Sprintf(`"a|^%s$|"`, d))
+		devs = append(devs, d)
 	}
-	filter := "[ " + strings.Join(append(accept, `"r|.*|"`), ", ") + " ]"
-	conf := fmt.Sprintf(`devices {
-	filter = %s
-	global_filter = %s
-	obtain_device_list_from_udev = 0
-	use_devicesfile = 0
-	external_device_info_source = "none"
-	hints = "none"
-	scan_lvs = 0
-}
-global { activation = 0 use_lvmlockd = 0 event_activation = 0 locking_dir = %q }
-backup { backup = 0 archive = 0 }
-activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
-`, filter, filter, filepath.Join(e.Dir, "lock"))
+	conf := Config(devs, filepath.Join(e.Dir, "lock"))
 	if err := os.WriteFile(filepath.Join(e.Dir, "lvm.conf"), []byte(conf), 0o600); err != nil {
 		e.t.Fatal(err)
 	}
@@ -243,4 +230,29 @@ func (e *Env) WriteLVFile(vg, lv, path string) {
 		e.t.Fatal(err)
 	}
 	e.WriteLV(vg, lv, data)
+}
+
+// Config is an lvm.conf for lvm2 run beside the host's own: it sees only
+// devs, activates nothing (no device-mapper needed), asks udev nothing,
+// keeps no backups and locks in lockDir. The tests and the bench's lvm
+// suite use it (LVM_SYSTEM_DIR names its directory).
+func Config(devs []string, lockDir string) string {
+	var accept []string
+	for _, d := range devs {
+		accept = append(accept, fmt.Sprintf(`"a|^%s$|"`, d))
+	}
+	filter := "[ " + strings.Join(append(accept, `"r|.*|"`), ", ") + " ]"
+	return fmt.Sprintf(`devices {
+	filter = %s
+	global_filter = %s
+	obtain_device_list_from_udev = 0
+	use_devicesfile = 0
+	external_device_info_source = "none"
+	hints = "none"
+	scan_lvs = 0
+}
+global { activation = 0 use_lvmlockd = 0 event_activation = 0 locking_dir = %q }
+backup { backup = 0 archive = 0 }
+activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
+`, filter, filter, lockDir)
 }
