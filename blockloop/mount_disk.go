@@ -7,11 +7,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/loops-cli/loops/blockloop/disk"
+	"github.com/loops-cli/loops/blockloop/kernfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -49,12 +51,16 @@ func (h *Host) mountDisk(abs string, plan Plan, opts MountOptions) (*MountResult
 	}
 	// From here the server ends when raw is closed and no loop device
 	// holds it.
-	lf, n, err := h.attachFd(raw, abs, AttachOptions{ReadOnly: true, Offset: plan.Offset, SizeLimit: plan.SizeLimit}, true)
+	// Direct I/O: the loop device's reads go to the server straight into
+	// the filesystem's pages, not through a second page cache of the
+	// served file (two copies of every byte in memory, one more memcpy).
+	lf, n, err := h.attachFd(raw, abs, AttachOptions{ReadOnly: true, Offset: plan.Offset, SizeLimit: plan.SizeLimit, DirectIO: true}, true)
 	raw.Close()
 	if err != nil {
 		dir.cleanup()
 		return nil, opErr("mount", abs, "", dir.path, err)
 	}
+	h.setReadAhead(n, servedReadAheadKB)
 	m.Device = fmt.Sprintf("/dev/loop%d", n)
 	err = h.mountLoop(m, dir, opts)
 	lf.Close()
@@ -65,6 +71,19 @@ func (h *Host) mountDisk(abs string, plan Plan, opts MountOptions) (*MountResult
 	}
 	dir.close()
 	return m, nil
+}
+
+// servedReadAheadKB is the readahead of a loop device on a served file:
+// each of its requests is a round trip through the server, which the
+// default 128 KiB makes eight times as many (1 GiB read in LUKS2: 0.5 s
+// instead of 1-2 s here).
+const servedReadAheadKB = 4096
+
+// setReadAhead sets the readahead of /dev/loopN (blockdev --setra). A
+// tuning: where sysfs refuses, the device works as it is.
+func (h *Host) setReadAhead(n, kb int) {
+	p := filepath.Join(h.sysBlock(), fmt.Sprintf("loop%d", n), "queue", "read_ahead_kb")
+	_ = kernfile.WriteFile(p, strconv.Itoa(kb))
 }
 
 // serveRawDisk starts a server of req (the virtual disk of a VM disk

@@ -7,9 +7,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/loops-cli/loops/blockloop/blocklooptest"
+	"github.com/loops-cli/loops/blockloop/kernfile"
 	"github.com/loops-cli/loops/blockloop/layer/luks/lukstest"
 	"github.com/loops-cli/loops/internal/testkit"
 )
@@ -47,6 +49,22 @@ func askWith(pass []byte, calls *int) PassphraseFunc {
 // stack, umount takes everything down. A wrong passphrase is asked three
 // times, fails with ErrNoKey and leaves nothing; without a passphrase the
 // plan shows the locked layer.
+// checkServedLoop: the loop device on a served disk file reads it with
+// direct I/O (no second page cache of the served file) and a readahead of
+// servedReadAheadKB, as sysfs shows.
+func checkServedLoop(t *testing.T, dev string) {
+	t.Helper()
+	q := filepath.Join("/sys/block", filepath.Base(dev))
+	dio, err1 := kernfile.ReadFile(filepath.Join(q, "loop", "dio"))
+	ra, err2 := kernfile.ReadFile(filepath.Join(q, "queue", "read_ahead_kb"))
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(string(dio)) != "1" || strings.TrimSpace(string(ra)) != strconv.Itoa(servedReadAheadKB) {
+		t.Errorf("%s: loop/dio %q, read_ahead_kb %q; want 1 and %d", dev, dio, ra, servedReadAheadKB)
+	}
+}
+
 func TestMountLUKS(t *testing.T) {
 	h, dir := testHost(t)
 	h.RunDir = filepath.Join(dir, "run")
@@ -65,6 +83,7 @@ func TestMountLUKS(t *testing.T) {
 			t.Errorf("mounted %+v (asked %d times)", m, calls)
 		}
 		blocklooptest.CheckTree(t, mp, sums)
+		checkServedLoop(t, m.Device)
 		devs, _ := h.List()
 		found := false
 		for _, d := range devs {

@@ -39,6 +39,9 @@ func mountLVAndCheck(t *testing.T, h *Host, dir, img string, opts MountOptions, 
 		t.Errorf("mounted %+v (in place %v), want %s %q in place %v", m, m.Plan.InPlace, want.fs, want.label, want.inPlace)
 	}
 	blocklooptest.CheckTree(t, mp, sums)
+	if !want.inPlace {
+		checkServedLoop(t, m.Device)
+	}
 	devs, _ := h.List()
 	found := false
 	for _, d := range devs {

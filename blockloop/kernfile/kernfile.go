@@ -65,6 +65,23 @@ func ReadFile(path string) ([]byte, error) {
 	}
 }
 
+// WriteFile writes s to an existing sysfs or procfs attribute in one
+// write(2), with plain open and close (as ReadFile, without the poller).
+func WriteFile(path, s string) error {
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	for err == unix.EINTR {
+		fd, err = unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	}
+	if err != nil {
+		return &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	if _, err := unix.Write(fd, []byte(s)); err != nil {
+		return &os.PathError{Op: "write", Path: path, Err: err}
+	}
+	return nil
+}
+
 // SysInt reads the number in the sysfs attribute dir/name (a loop device's
 // loop/offset, a block device's size); 0 when it cannot.
 func SysInt(dir, name string) int64 {

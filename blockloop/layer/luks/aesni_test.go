@@ -47,34 +47,43 @@ func TestDecryptBlocks(t *testing.T) {
 	}
 }
 
-// TestXTSAsm: the one-pass XTS decryption (tweaks in registers) gives
-// what the crypto/aes path gives, for 256 and 512-bit keys, every sector
-// size, plain64 and plain (IVs past 2^32), over several sectors.
+// TestXTSAsm: the one-pass XTS decryption (tweaks in registers), on
+// AES-NI and, where the CPU has it, on VAES, gives what the crypto/aes
+// path gives, for 256 and 512-bit keys, every sector size, plain64 and
+// plain (IVs past 2^32), over several sectors.
 func TestXTSAsm(t *testing.T) {
 	if !hasAESNI {
 		testkit.Skip(t, "no AES-NI on this CPU or build: the crypto/aes path is used")
 	}
-	for _, spec := range []string{"aes-xts-plain64", "aes-xts-plain"} {
-		for _, kl := range []int{32, 64} {
-			for _, sector := range []int{512, 1024, 2048, 4096} {
-				cs, err := parseCipher(spec, kl)
-				if err != nil {
-					t.Fatal(err)
-				}
-				key := make([]byte, kl)
-				rand.Read(key)
-				c, _ := newSectorCipher(cs, key)
-				x := c.(*xtsCipher)
-				ref := *x
-				ref.dk = nil
-				ct := make([]byte, 5*sector)
-				rand.Read(ct)
-				iv := uint64(1<<32 - 3)
-				got, want := bytes.Clone(ct), bytes.Clone(ct)
-				x.decrypt(got, sector, iv)
-				ref.decrypt(want, sector, iv)
-				if !bytes.Equal(got, want) {
-					t.Fatalf("%s, %d-bit key, %d-byte sectors: the AES-NI pass differs from crypto/aes at byte %d", spec, kl*8, sector, firstDiff(got, want))
+	paths := []bool{false}
+	if useVAES {
+		paths = append(paths, true)
+		defer func() { useVAES = true }()
+	}
+	for _, vaes := range paths {
+		useVAES = vaes
+		for _, spec := range []string{"aes-xts-plain64", "aes-xts-plain"} {
+			for _, kl := range []int{32, 64} {
+				for _, sector := range []int{512, 1024, 2048, 4096} {
+					cs, err := parseCipher(spec, kl)
+					if err != nil {
+						t.Fatal(err)
+					}
+					key := make([]byte, kl)
+					rand.Read(key)
+					c, _ := newSectorCipher(cs, key)
+					x := c.(*xtsCipher)
+					ref := *x
+					ref.dk = nil
+					ct := make([]byte, 5*sector)
+					rand.Read(ct)
+					iv := uint64(1<<32 - 3)
+					got, want := bytes.Clone(ct), bytes.Clone(ct)
+					x.decrypt(got, sector, iv)
+					ref.decrypt(want, sector, iv)
+					if !bytes.Equal(got, want) {
+						t.Fatalf("%s, %d-bit key, %d-byte sectors, VAES %v: the one-pass decryption differs from crypto/aes at byte %d", spec, kl*8, sector, vaes, firstDiff(got, want))
+					}
 				}
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // Device is an unlocked volume's decrypted payload: an io.ReaderAt of
@@ -22,6 +23,7 @@ type Device struct {
 	c        sectorCipher
 	bufs     sync.Pool // *[]byte of chunkSize, for unaligned reads
 	parallel int
+	reading  atomic.Int32 // ReadAt calls under way
 }
 
 // chunkSize bounds the buffer an unaligned read decrypts through;
@@ -77,6 +79,8 @@ func (d *Device) Close() error {
 func (d *Device) ReadAt(p []byte, off int64) (int, error) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
+	d.reading.Add(1)
+	defer d.reading.Add(-1)
 	if d.c == nil {
 		return 0, ErrClosed
 	}
@@ -118,7 +122,9 @@ func (d *Device) ReadAt(p []byte, off int64) (int, error) {
 }
 
 // readSectors reads and decrypts whole sectors at off (sector-aligned)
-// into b, across cores when b is large.
+// into b, across the cores that other reads leave idle when b is large:
+// a FUSE server's concurrent requests already keep every core busy, and
+// splitting them too costs more than it gains.
 func (d *Device) readSectors(b []byte, off int64) error {
 	if _, err := d.r.ReadAt(b, d.off+off); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -127,7 +133,7 @@ func (d *Device) readSectors(b []byte, off int64) error {
 		return fmt.Errorf("luks: reading %d bytes of encrypted data at %d: %w", len(b), d.off+off, err)
 	}
 	iv := d.ivTweak + uint64(off/512)
-	workers := min(d.parallel, len(b)/parallelMin)
+	workers := min(d.parallel-int(d.reading.Load())+1, len(b)/parallelMin)
 	if workers <= 1 {
 		d.c.decrypt(b, d.sector, iv)
 		return nil

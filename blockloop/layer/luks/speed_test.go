@@ -48,21 +48,26 @@ func BenchmarkRead(b *testing.B) {
 }
 
 // BenchmarkDecrypt decrypts 1 MiB in place on one goroutine (MB/s of one
-// core): the AES-NI path where the CPU has it, and crypto/aes's.
+// core): the VAES and AES-NI paths where the CPU has them, and
+// crypto/aes's.
 func BenchmarkDecrypt(b *testing.B) {
 	buf := make([]byte, 1<<20)
 	key := make([]byte, 64)
 	rand.Read(key)
-	for _, asm := range []bool{true, false} {
+	vaes := useVAES
+	defer func() { useVAES = vaes }()
+	for _, path := range []string{"vaes", "aesni", "go"} {
+		if path == "vaes" && !vaes || path == "aesni" && !hasAESNI {
+			continue
+		}
+		useVAES = path == "vaes"
 		for _, sector := range []int{512, 4096} {
 			cs, _ := parseCipher("aes-xts-plain64", 64)
 			c, _ := newSectorCipher(cs, key)
-			if !asm {
+			if path == "go" {
 				c.(*xtsCipher).dk = nil
-			} else if !hasAESNI {
-				continue
 			}
-			b.Run(fmt.Sprintf("xts512-sector%d-asm=%v", sector, asm), func(b *testing.B) {
+			b.Run(fmt.Sprintf("xts512-sector%d-%s", sector, path), func(b *testing.B) {
 				b.SetBytes(int64(len(buf)))
 				for b.Loop() {
 					c.decrypt(buf, sector, 0)

@@ -258,3 +258,135 @@ encrounds:
 
 encdone:
 	RET
+
+// XTS_DOUBLE: dst = src times x in GF(2^128), VEX forms (X0 scratch, the
+// reduction mask in X13), for the first four tweaks of a sector.
+#define XTS_DOUBLE(src, dst) \
+	VPSHUFD $0x13, src, X0; \
+	VPADDQ src, src, dst; \
+	VPSRAD $31, X0, X0; \
+	VPAND X13, X0, X0; \
+	VPXOR X0, dst, dst
+
+// XTS_NEXT32: each of reg's four tweaks times x^32, in place: the
+// qwords shifted left by 32, the low qword's top 32 bits carried into
+// the high qword (VPSLLDQ), the high qword's top 32 bits reduced by a
+// carry-less multiply with 0x87 (Z17's low qwords). Z18, Z19 scratch.
+#define XTS_NEXT32(reg) \
+	VPSRLQ $32, reg, Z18; \
+	VPSLLQ $32, reg, reg; \
+	VPCLMULQDQ $0x01, Z17, Z18, Z19; \
+	VPSLLDQ $8, Z18, Z18; \
+	VPTERNLOGQ $0x96, Z19, Z18, reg
+
+// XTS_NEXT4: dst = src's four tweaks times x^4 (as XTS_NEXT32).
+#define XTS_NEXT4(src, dst) \
+	VPSRLQ $60, src, Z18; \
+	VPSLLQ $4, src, dst; \
+	VPCLMULQDQ $0x01, Z17, Z18, Z19; \
+	VPSLLDQ $8, Z18, Z18; \
+	VPTERNLOGQ $0x96, Z19, Z18, dst
+
+#define VAES_ROUND(op) \
+	op Z0, Z1, Z1; \
+	op Z0, Z2, Z2; \
+	op Z0, Z3, Z3; \
+	op Z0, Z4, Z4; \
+	op Z0, Z5, Z5; \
+	op Z0, Z6, Z6; \
+	op Z0, Z7, Z7; \
+	op Z0, Z8, Z8
+
+#define VAES_TWEAKS \
+	VPXORQ Z9, Z1, Z1; \
+	VPXORQ Z10, Z2, Z2; \
+	VPXORQ Z11, Z3, Z3; \
+	VPXORQ Z12, Z4, Z4; \
+	VPXORQ Z13, Z5, Z5; \
+	VPXORQ Z14, Z6, Z6; \
+	VPXORQ Z15, Z7, Z7; \
+	VPXORQ Z16, Z8, Z8
+
+// func xtsDecryptVAES(rounds int, dk *byte, buf *byte, n int, tweak *byte)
+// is xtsDecryptAsm on VAES and AVX-512 (n a multiple of 32): 32 blocks
+// at a time, four to a ZMM register, their tweaks in Z9-Z16 (block j's
+// tweak in lane j%4 of Z9+j/4), each moved on by x^32 per step.
+TEXT ·xtsDecryptVAES(SB), NOSPLIT, $0-40
+	MOVQ rounds+0(FP), CX
+	MOVQ dk+8(FP), AX
+	MOVQ buf+16(FP), DI
+	MOVQ n+24(FP), BX
+	MOVQ tweak+32(FP), SI
+	VMOVDQU xtsMask<>(SB), X13
+	VMOVDQU (SI), X9
+	XTS_DOUBLE(X9, X10)
+	XTS_DOUBLE(X10, X11)
+	XTS_DOUBLE(X11, X12)
+	VINSERTI32X4 $1, X10, Z9, Z9
+	VINSERTI32X4 $2, X11, Z9, Z9
+	VINSERTI32X4 $3, X12, Z9, Z9
+	VBROADCASTI32X4 xtsMask<>(SB), Z17
+	XTS_NEXT4(Z9, Z10)
+	XTS_NEXT4(Z10, Z11)
+	XTS_NEXT4(Z11, Z12)
+	XTS_NEXT4(Z12, Z13)
+	XTS_NEXT4(Z13, Z14)
+	XTS_NEXT4(Z14, Z15)
+	XTS_NEXT4(Z15, Z16)
+
+vaes32:
+	CMPQ BX, $32
+	JB   vaesdone
+	VMOVDQU64 0(DI), Z1
+	VMOVDQU64 64(DI), Z2
+	VMOVDQU64 128(DI), Z3
+	VMOVDQU64 192(DI), Z4
+	VMOVDQU64 256(DI), Z5
+	VMOVDQU64 320(DI), Z6
+	VMOVDQU64 384(DI), Z7
+	VMOVDQU64 448(DI), Z8
+	VAES_TWEAKS
+	VBROADCASTI32X4 (AX), Z0
+	VPXORQ Z0, Z1, Z1
+	VPXORQ Z0, Z2, Z2
+	VPXORQ Z0, Z3, Z3
+	VPXORQ Z0, Z4, Z4
+	VPXORQ Z0, Z5, Z5
+	VPXORQ Z0, Z6, Z6
+	VPXORQ Z0, Z7, Z7
+	VPXORQ Z0, Z8, Z8
+	LEAQ 16(AX), R8
+	LEAQ -1(CX), R9
+
+vaesrounds:
+	VBROADCASTI32X4 (R8), Z0
+	VAES_ROUND(VAESDEC)
+	ADDQ $16, R8
+	DECQ R9
+	JNZ  vaesrounds
+	VBROADCASTI32X4 (R8), Z0
+	VAES_ROUND(VAESDECLAST)
+	VAES_TWEAKS
+	VMOVDQU64 Z1, 0(DI)
+	VMOVDQU64 Z2, 64(DI)
+	VMOVDQU64 Z3, 128(DI)
+	VMOVDQU64 Z4, 192(DI)
+	VMOVDQU64 Z5, 256(DI)
+	VMOVDQU64 Z6, 320(DI)
+	VMOVDQU64 Z7, 384(DI)
+	VMOVDQU64 Z8, 448(DI)
+	XTS_NEXT32(Z9)
+	XTS_NEXT32(Z10)
+	XTS_NEXT32(Z11)
+	XTS_NEXT32(Z12)
+	XTS_NEXT32(Z13)
+	XTS_NEXT32(Z14)
+	XTS_NEXT32(Z15)
+	XTS_NEXT32(Z16)
+	ADDQ $512, DI
+	SUBQ $32, BX
+	JMP  vaes32
+
+vaesdone:
+	VZEROUPPER
+	RET
