@@ -51,10 +51,12 @@ func (h *Host) mountDisk(abs string, plan Plan, opts MountOptions) (*MountResult
 	}
 	// From here the server ends when raw is closed and no loop device
 	// holds it.
-	// Direct I/O: the loop device's reads go to the server straight into
-	// the filesystem's pages, not through a second page cache of the
-	// served file (two copies of every byte in memory, one more memcpy).
-	lf, n, err := h.attachFd(raw, abs, AttachOptions{ReadOnly: true, Offset: plan.Offset, SizeLimit: plan.SizeLimit, DirectIO: true}, true)
+	// Buffered, not direct I/O: the served file's page cache, filled 4 MiB
+	// at a time by FUSE readahead, answers a filesystem's many small reads
+	// (direct I/O made each one a round trip to the server: reading every
+	// file of a qcow2 disk took 1.6x as long; a 1 GiB file in LUKS2 read
+	// 1.15-1.5x faster with it).
+	lf, n, err := h.attachFd(raw, abs, AttachOptions{ReadOnly: true, Offset: plan.Offset, SizeLimit: plan.SizeLimit}, true)
 	raw.Close()
 	if err != nil {
 		dir.cleanup()
@@ -73,10 +75,10 @@ func (h *Host) mountDisk(abs string, plan Plan, opts MountOptions) (*MountResult
 	return m, nil
 }
 
-// servedReadAheadKB is the readahead of a loop device on a served file:
-// each of its requests is a round trip through the server, which the
-// default 128 KiB makes eight times as many (1 GiB read in LUKS2: 0.5 s
-// instead of 1-2 s here).
+// servedReadAheadKB is the readahead of a loop device on a served file,
+// as the served file's own: a big file's reads reach the server in 4 MiB
+// runs, not the default 128 KiB (a 1 GiB file in LUKS2 read in 0.5-0.6 s
+// instead of 0.7-2.2 s here).
 const servedReadAheadKB = 4096
 
 // setReadAhead sets the readahead of /dev/loopN (blockdev --setra). A

@@ -51,7 +51,6 @@ func ServeDisk(ctx context.Context, imagePath, mountpoint string, opts Options) 
 		opts.FsName = abs
 	}
 	opts.NoAllowOther = true
-	opts.asyncDIO = true
 	now := time.Now()
 	tree := &Tree{Type: DiskSubtype, BlockSize: 4096, Size: dev.Size()}
 	df := &diskFile{d: dev, attr: Attr{Name: DiskFile, Ino: 2, Mode: syscall.S_IFREG | 0o400, Size: dev.Size(), Owned: true,

@@ -117,9 +117,6 @@ type Options struct {
 	// keys, zeroed once used.
 	Layers []layer.Spec
 	Keys   [][]byte
-	// asyncDIO: the kernel may send a file's direct reads concurrently
-	// (FUSE_ASYNC_DIO), for the loop device on a disk file.
-	asyncDIO bool
 	// PVs are the files an "lvm" layer names as "fN" (its VG's PVs that
 	// are not in the image).
 	PVs []layer.Source
@@ -333,11 +330,6 @@ func mount(ctx context.Context, root rootNode, subtype, mountpoint string, opts 
 		IgnoreSecurityLabels: true,
 		DisableSplice:        opts.NoSplice,
 		Debug:                opts.Debug,
-	}
-	if opts.asyncDIO {
-		// A loop device's direct reads of a disk file come as
-		// concurrent requests instead of one at a time.
-		mo.ExtraCapabilities |= fuse.CAP_ASYNC_DIO
 	}
 	negative := timeout
 	if opts.ReadWrite {
