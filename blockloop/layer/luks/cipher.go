@@ -166,6 +166,9 @@ func (x *xtsCipher) decryptAsm(b []byte, size int, iv uint64) {
 			binary.LittleEndian.PutUint64(run[16*k:], n)
 		}
 		encryptBlocks8(x.rounds, x.ek, run)
+		if xtsDecryptSectors(x.rounds, x.dk, b[base*size:(base+m)*size], size, run) {
+			continue
+		}
 		for k := 0; k < m; k++ {
 			i := (base + k) * size
 			xtsDecryptSector(x.rounds, x.dk, b[i:i+size], run[16*k:16*k+16])

@@ -35,10 +35,24 @@ func decryptBlocks(rounds int, dk, buf []byte) {
 //go:noescape
 func xtsDecryptAsm(rounds int, dk *byte, buf *byte, n int, tweak *byte)
 
-// xtsDecryptVAES is xtsDecryptAsm on VAES (n a multiple of 32).
+// xtsDecryptVAES is xtsDecryptAsm on VAES for nsec consecutive sectors
+// of n blocks each (n a multiple of 32), their first tweaks 16 bytes
+// apart at tweaks.
 //
 //go:noescape
-func xtsDecryptVAES(rounds int, dk *byte, buf *byte, n int, tweak *byte)
+func xtsDecryptVAES(rounds int, dk *byte, buf *byte, n int, tweaks *byte, nsec int)
+
+// xtsDecryptSectors decrypts the consecutive sectors of size bytes in s
+// with VAES, their first tweaks in t (16 bytes each); false, doing
+// nothing, where VAES is not used or the sizes do not fit it.
+func xtsDecryptSectors(rounds int, dk, s []byte, size int, t []byte) bool {
+	nsec := len(s) / max(size, 1)
+	if !useVAES || size <= 0 || size%512 != 0 || len(s) != nsec*size || nsec == 0 || len(t) < 16*nsec {
+		return false
+	}
+	xtsDecryptVAES(rounds, &dk[0], &s[0], size/16, &t[0], nsec)
+	return true
+}
 
 // xtsDecryptSector decrypts the sector s (a multiple of 128 bytes) with
 // k1's decryption schedule dk and its first tweak t0; false when s is no
@@ -46,10 +60,6 @@ func xtsDecryptVAES(rounds int, dk *byte, buf *byte, n int, tweak *byte)
 func xtsDecryptSector(rounds int, dk, s, t0 []byte) bool {
 	if len(s) == 0 || len(s)%128 != 0 || len(t0) < 16 {
 		return false
-	}
-	if useVAES && len(s)%512 == 0 {
-		xtsDecryptVAES(rounds, &dk[0], &s[0], len(s)/16, &t0[0])
-		return true
 	}
 	xtsDecryptAsm(rounds, &dk[0], &s[0], len(s)/16, &t0[0])
 	return true

@@ -259,14 +259,44 @@ encrounds:
 encdone:
 	RET
 
-// XTS_DOUBLE: dst = src times x in GF(2^128), VEX forms (X0 scratch, the
-// reduction mask in X13), for the first four tweaks of a sector.
-#define XTS_DOUBLE(src, dst) \
-	VPSHUFD $0x13, src, X0; \
-	VPADDQ src, src, dst; \
-	VPSRAD $31, X0, X0; \
-	VPAND X13, X0, X0; \
-	VPXOR X0, dst, dst
+// The per-lane shifts that make four copies of a tweak T into T, Tx,
+// Tx^2, Tx^3 (XTS_MULV): left by 0-3 bits, right by 64 minus that (a
+// count of 64 gives 0).
+DATA xtsShl<>+0x00(SB)/8, $0
+DATA xtsShl<>+0x08(SB)/8, $0
+DATA xtsShl<>+0x10(SB)/8, $1
+DATA xtsShl<>+0x18(SB)/8, $1
+DATA xtsShl<>+0x20(SB)/8, $2
+DATA xtsShl<>+0x28(SB)/8, $2
+DATA xtsShl<>+0x30(SB)/8, $3
+DATA xtsShl<>+0x38(SB)/8, $3
+GLOBL xtsShl<>(SB), (NOPTR+RODATA), $64
+DATA xtsShr<>+0x00(SB)/8, $64
+DATA xtsShr<>+0x08(SB)/8, $64
+DATA xtsShr<>+0x10(SB)/8, $63
+DATA xtsShr<>+0x18(SB)/8, $63
+DATA xtsShr<>+0x20(SB)/8, $62
+DATA xtsShr<>+0x28(SB)/8, $62
+DATA xtsShr<>+0x30(SB)/8, $61
+DATA xtsShr<>+0x38(SB)/8, $61
+GLOBL xtsShr<>(SB), (NOPTR+RODATA), $64
+
+// XTS_MULV: each lane of reg times x^k in GF(2^128), in place, k the
+// lane's count in Z20 (64-k in Z21); as XTS_NEXT32 below.
+#define XTS_MULV(reg) \
+	VPSRLVQ Z21, reg, Z18; \
+	VPSLLVQ Z20, reg, reg; \
+	VPCLMULQDQ $0x01, Z17, Z18, Z19; \
+	VPSLLDQ $8, Z18, Z18; \
+	VPTERNLOGQ $0x96, Z19, Z18, reg
+
+// XTS_MULK: dst = each lane of src times x^k (k < 64; r = 64-k).
+#define XTS_MULK(k, r, src, dst) \
+	VPSRLQ r, src, Z18; \
+	VPSLLQ k, src, dst; \
+	VPCLMULQDQ $0x01, Z17, Z18, Z19; \
+	VPSLLDQ $8, Z18, Z18; \
+	VPTERNLOGQ $0x96, Z19, Z18, dst
 
 // XTS_NEXT32: each of reg's four tweaks times x^32, in place: the
 // qwords shifted left by 32, the low qword's top 32 bits carried into
@@ -278,14 +308,6 @@ encdone:
 	VPCLMULQDQ $0x01, Z17, Z18, Z19; \
 	VPSLLDQ $8, Z18, Z18; \
 	VPTERNLOGQ $0x96, Z19, Z18, reg
-
-// XTS_NEXT4: dst = src's four tweaks times x^4 (as XTS_NEXT32).
-#define XTS_NEXT4(src, dst) \
-	VPSRLQ $60, src, Z18; \
-	VPSLLQ $4, src, dst; \
-	VPCLMULQDQ $0x01, Z17, Z18, Z19; \
-	VPSLLDQ $8, Z18, Z18; \
-	VPTERNLOGQ $0x96, Z19, Z18, dst
 
 #define VAES_ROUND(op) \
 	op Z0, Z1, Z1; \
@@ -307,36 +329,39 @@ encdone:
 	VPXORQ Z15, Z7, Z7; \
 	VPXORQ Z16, Z8, Z8
 
-// func xtsDecryptVAES(rounds int, dk *byte, buf *byte, n int, tweak *byte)
-// is xtsDecryptAsm on VAES and AVX-512 (n a multiple of 32): 32 blocks
-// at a time, four to a ZMM register, their tweaks in Z9-Z16 (block j's
-// tweak in lane j%4 of Z9+j/4), each moved on by x^32 per step.
-TEXT ·xtsDecryptVAES(SB), NOSPLIT, $0-40
+// func xtsDecryptVAES(rounds int, dk *byte, buf *byte, n int, tweaks *byte, nsec int)
+// is xtsDecryptAsm on VAES and AVX-512 for nsec consecutive sectors of n
+// blocks each (n a multiple of 32), their first tweaks (encrypted) 16
+// bytes apart at tweaks: 32 blocks at a time, four to a ZMM register,
+// their tweaks in Z9-Z16 (block j's tweak in lane j%4 of Z9+j/4), each
+// moved on by x^32 per step.
+TEXT ·xtsDecryptVAES(SB), NOSPLIT, $0-48
 	MOVQ rounds+0(FP), CX
 	MOVQ dk+8(FP), AX
 	MOVQ buf+16(FP), DI
-	MOVQ n+24(FP), BX
-	MOVQ tweak+32(FP), SI
-	VMOVDQU xtsMask<>(SB), X13
-	VMOVDQU (SI), X9
-	XTS_DOUBLE(X9, X10)
-	XTS_DOUBLE(X10, X11)
-	XTS_DOUBLE(X11, X12)
-	VINSERTI32X4 $1, X10, Z9, Z9
-	VINSERTI32X4 $2, X11, Z9, Z9
-	VINSERTI32X4 $3, X12, Z9, Z9
+	MOVQ tweaks+32(FP), SI
+	MOVQ nsec+40(FP), DX
 	VBROADCASTI32X4 xtsMask<>(SB), Z17
-	XTS_NEXT4(Z9, Z10)
-	XTS_NEXT4(Z10, Z11)
-	XTS_NEXT4(Z11, Z12)
-	XTS_NEXT4(Z12, Z13)
-	XTS_NEXT4(Z13, Z14)
-	XTS_NEXT4(Z14, Z15)
-	XTS_NEXT4(Z15, Z16)
+	VMOVDQU64 xtsShl<>(SB), Z20
+	VMOVDQU64 xtsShr<>(SB), Z21
+
+vaessector:
+	TESTQ DX, DX
+	JZ    vaesdone
+	MOVQ  n+24(FP), BX
+	VBROADCASTI32X4 (SI), Z9
+	XTS_MULV(Z9)
+	XTS_MULK($4, $60, Z9, Z10)
+	XTS_MULK($8, $56, Z9, Z11)
+	XTS_MULK($12, $52, Z9, Z12)
+	XTS_MULK($16, $48, Z9, Z13)
+	XTS_MULK($20, $44, Z9, Z14)
+	XTS_MULK($24, $40, Z9, Z15)
+	XTS_MULK($28, $36, Z9, Z16)
 
 vaes32:
 	CMPQ BX, $32
-	JB   vaesdone
+	JB   vaesnext
 	VMOVDQU64 0(DI), Z1
 	VMOVDQU64 64(DI), Z2
 	VMOVDQU64 128(DI), Z3
@@ -375,6 +400,10 @@ vaesrounds:
 	VMOVDQU64 Z6, 320(DI)
 	VMOVDQU64 Z7, 384(DI)
 	VMOVDQU64 Z8, 448(DI)
+	ADDQ $512, DI
+	SUBQ $32, BX
+	CMPQ BX, $32
+	JB   vaesnext
 	XTS_NEXT32(Z9)
 	XTS_NEXT32(Z10)
 	XTS_NEXT32(Z11)
@@ -383,9 +412,12 @@ vaesrounds:
 	XTS_NEXT32(Z14)
 	XTS_NEXT32(Z15)
 	XTS_NEXT32(Z16)
-	ADDQ $512, DI
-	SUBQ $32, BX
 	JMP  vaes32
+
+vaesnext:
+	ADDQ $16, SI
+	DECQ DX
+	JMP  vaessector
 
 vaesdone:
 	VZEROUPPER
