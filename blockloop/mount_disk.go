@@ -87,11 +87,10 @@ const servedReadAheadKB = 4096
 // detached, as blockdev's does. A tuning: where sysfs refuses, the device
 // works as it is.
 func (h *Host) setReadAhead(n, kb int) {
-	p := filepath.Join(h.sysBlock(), fmt.Sprintf("loop%d", n), "queue", "read_ahead_kb")
-	if cur := kernfile.SysInt(filepath.Dir(p), "read_ahead_kb"); cur >= int64(kb) {
-		return
+	q := filepath.Join(h.sysBlock(), fmt.Sprintf("loop%d", n), "queue")
+	if kernfile.SysInt(q, "read_ahead_kb") < int64(kb) {
+		_ = kernfile.WriteFile(filepath.Join(q, "read_ahead_kb"), strconv.Itoa(kb))
 	}
-	_ = kernfile.WriteFile(p, strconv.Itoa(kb))
 }
 
 // serveRawDisk starts a server of req (the virtual disk of a VM disk

@@ -18,11 +18,12 @@ import (
 // targets (below each mount point), mtimes, inode numbers, link counts and
 // the alternate data streams as user.* xattrs. The mount is fuse.ntfs,
 // owned by the mount's owner with the reader's modes.
-func TestMountNTFS(t *testing.T) {
-	testkit.RequireRoot(t)
-	testkit.Tool(t, "mkntfs")
-	testkit.Tool(t, "ntfs-3g")
-	img := filepath.Join(t.TempDir(), "ntfs.img")
+// ntfsWithReference builds the NTFS test image (ntfstest.Build) and
+// walks an `ntfs-3g -o ro` mount of it (unmounted when t ends), its
+// symlink targets below the mount point made relative (belowMount).
+func ntfsWithReference(t *testing.T) (img string, want map[string]ntfstest.Info) {
+	t.Helper()
+	img = filepath.Join(t.TempDir(), "ntfs.img")
 	if err := ntfstest.Build(img, 256<<20, "LOOPSNTFS", false); err != nil {
 		t.Fatal(err)
 	}
@@ -32,26 +33,37 @@ func TestMountNTFS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer umount()
-	want, err := ntfstest.WalkDir(ref)
-	if err != nil {
+	if want, err = ntfstest.WalkDir(ref); err != nil {
 		t.Fatal(err)
 	}
+	belowMount(want, ref)
+	return img, want
+}
+
+// belowMount rewrites the symlink targets of tree below its mount point
+// mp as "MP/..." (a link's size is its target's length), so that trees
+// read at two mount points compare.
+func belowMount(tree map[string]ntfstest.Info, mp string) {
+	for p, i := range tree {
+		if i.Type == 'l' && strings.HasPrefix(i.Target, mp+"/") {
+			i.Target = "MP" + strings.TrimPrefix(i.Target, mp)
+			i.Size -= int64(len(mp) - len("MP"))
+			tree[p] = i
+		}
+	}
+}
+
+func TestMountNTFS(t *testing.T) {
+	testkit.RequireRoot(t)
+	testkit.Tool(t, "mkntfs")
+	testkit.Tool(t, "ntfs-3g")
+	img, want := ntfsWithReference(t)
 	s, _ := serve(t, img, userfs.Options{Type: "ntfs"})
 	got, err := ntfstest.WalkDir(s.Mountpoint)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Targets below the mount points: compared without them (a link's
-	// size is its target's length).
-	for tree, mp := range map[*map[string]ntfstest.Info]string{&want: ref, &got: s.Mountpoint} {
-		for p, i := range *tree {
-			if i.Type == 'l' && strings.HasPrefix(i.Target, mp+"/") {
-				i.Target = "MP" + strings.TrimPrefix(i.Target, mp)
-				i.Size -= int64(len(mp) - len("MP"))
-			}
-			(*tree)[p] = i
-		}
-	}
+	belowMount(got, s.Mountpoint)
 	if d := ntfstest.Diff(want, got, false); len(d) > 0 {
 		t.Errorf("%d differences with ntfs-3g:\n%s", len(d), strings.Join(d[:min(len(d), 20)], "\n"))
 	}

@@ -24,7 +24,7 @@ func (h *harness) indexRoute(img, mnt, driver string) (bool, string) {
 	if err := quiet(h.loops, "mount", img, mnt); err != nil {
 		return false, fmt.Sprintf("Plain `loops mount` failed here (%v): only `--fuse` is measured.", err)
 	}
-	typ := mountFSType(mnt)
+	typ := mountAt(mnt).FSType
 	h.cleanMnt(mnt)
 	if typ != "erofs" {
 		return false, fmt.Sprintf("Plain `loops mount` mounted it as %q, not through the erofs index: only `--fuse` is measured.", typ)
@@ -42,13 +42,14 @@ func routes[S any](index bool, idx, fuse S, others ...S) []S {
 	return append([]S{idx, fuse}, others...)
 }
 
-// mountFSType is the filesystem type mounted at mp (mountinfo).
-func mountFSType(mp string) string {
+// mountAt is the mount at mp (mountinfo); the zero Mount when there is
+// none.
+func mountAt(mp string) kernfile.Mount {
 	ms, _ := kernfile.Mountinfo("/proc/self/mountinfo")
 	for _, m := range ms {
 		if m.Mountpoint == mp {
-			return m.FSType
+			return m
 		}
 	}
-	return ""
+	return kernfile.Mount{}
 }

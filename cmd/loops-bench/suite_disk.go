@@ -393,7 +393,7 @@ func (h *harness) diskProfile(dir, mnt, rawFile, pidfile, offS, sizeS string) er
 				b, _ := os.ReadFile(pidfile)
 				pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 			}
-			loopDev := mountSource(mnt)
+			loopDev := mountAt(mnt).Source
 			lr0, lsec0 := blockStat(loopDev) // a reused loop device keeps its counts
 			cs0 := ctxSwitches(pid)
 			c := exec.Command(self, "__readall", mnt)
@@ -476,17 +476,6 @@ func procCPU(pid int) (int64, int64) {
 	u, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	return u, st
-}
-
-// mountSource is the device mounted at mp (its mountinfo source).
-func mountSource(mp string) string {
-	ms, _ := kernfile.Mountinfo("/proc/self/mountinfo")
-	for _, m := range ms {
-		if m.Mountpoint == mp {
-			return m.Source
-		}
-	}
-	return ""
 }
 
 // blockStat is the reads completed and sectors read of a block device.

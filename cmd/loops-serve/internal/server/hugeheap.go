@@ -8,6 +8,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/loops-cli/loops/blockloop/kernfile"
 )
 
 // The heap __write-index reserves for huge pages: at the start, about
@@ -33,7 +35,7 @@ func hugeHeap(n int) {
 	if strings.Contains(os.Getenv("GODEBUG"), "disablethp=1") {
 		return
 	}
-	if b, err := os.ReadFile("/proc/sys/vm/overcommit_memory"); err != nil || string(bytes.TrimSpace(b)) == "2" {
+	if b, err := kernfile.ReadFile("/proc/sys/vm/overcommit_memory"); err != nil || string(bytes.TrimSpace(b)) == "2" {
 		return
 	}
 	const huge = 2 << 20
